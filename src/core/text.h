@@ -1,0 +1,29 @@
+// Byte-level text helpers shared by the parsers: UTF-8 validity, control
+// characters, ASCII case and whitespace. No locale is consulted, on purpose:
+// results must not depend on the server's lc_ctype.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ev::text {
+
+// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
+bool is_valid_utf8(std::string_view s);
+
+// C0 controls (NUL included), DEL and the C1 controls U+0080..U+009F.
+// Precondition: s is valid UTF-8.
+bool has_control_character(std::string_view s);
+
+bool is_ascii(std::string_view s);
+
+// Space, tab, CR, LF, VT, FF at either end.
+std::string_view trim_ascii_whitespace(std::string_view s);
+
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string ascii_lowercase(std::string_view s);
+
+bool iequals_ascii(std::string_view a, std::string_view b);
+
+}  // namespace ev::text

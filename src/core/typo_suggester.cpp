@@ -1,0 +1,158 @@
+#include "typo_suggester.h"
+
+#include <algorithm>
+
+#include "edit_distance.h"
+#include "embedded_lists.h"
+#include "risk_lists.h"
+
+namespace ev {
+
+namespace {
+
+// One edit in a shorter domain is as likely another real name as a typo
+// ("max.com" is not "mac.com").
+constexpr std::size_t kMinLengthForCorrection = 8;
+constexpr std::size_t kMinSecondLevelLength = 5;
+constexpr int kMaxTldDistance = 1;
+
+// Special-use names (RFC 2606, RFC 6761, RFC 7686, RFC 9476) are not in the
+// root zone but are not typos either: labs and intranets use them.
+constexpr std::string_view kSpecialUseTlds[] = {"test", "example", "invalid", "localhost", "local",
+                                                "onion", "internal", "alt", "lan", "home"};
+constexpr std::uint64_t kHashBase = 1099511628211ULL;
+
+std::vector<std::string> split_lines(std::string_view blob) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < blob.size()) {
+        std::size_t nl = blob.find('\n', start);
+        if (nl == std::string_view::npos) nl = blob.size();
+        if (nl > start) out.emplace_back(blob.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+// Polynomial hashes of s and of s with each single character deleted, all in
+// O(len): deleting s[i] gives prefix(i) * B^(n-1-i) + suffix(i+1).
+template <typename Visit>
+void for_each_deletion_hash(std::string_view s, Visit visit) {
+    constexpr std::size_t kMax = 255;  // a domain's maximum length
+    const std::size_t n = s.size();
+    if (n > kMax) return;
+    std::uint64_t prefix[kMax + 1], suffix[kMax + 1], power[kMax + 1];
+    prefix[0] = 0, suffix[n] = 0, power[0] = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+        prefix[i + 1] = prefix[i] * kHashBase + static_cast<unsigned char>(s[i]);
+        power[i + 1] = power[i] * kHashBase;
+    }
+    for (std::size_t i = n; i-- > 0;) suffix[i] = suffix[i + 1] + static_cast<unsigned char>(s[i]) * power[n - 1 - i];
+    visit(prefix[n]);
+    for (std::size_t i = 0; i < n; ++i) visit(prefix[i] * power[n - 1 - i] + suffix[i + 1]);
+}
+
+}  // namespace
+
+TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view popular_tlds,
+                             std::string_view all_tlds)
+    : popular_domains_(split_lines(popular_domains)), popular_tlds_(split_lines(popular_tlds)) {
+    all_tlds_.add_lines_static(all_tlds);
+    for (std::size_t i = 0; i < popular_domains_.size(); ++i) {
+        const std::string& d = popular_domains_[i];
+        popular_domain_set_.add(d);
+        for_each_deletion_hash(d, [&](std::uint64_t h) {
+            auto& slot = deletion_index_[h];
+            if (slot.empty() || slot.back() != i) slot.push_back(static_cast<std::uint16_t>(i));
+        });
+        std::string sld = d.substr(0, d.find('.'));
+        if (std::find(popular_slds_.begin(), popular_slds_.end(), sld) == popular_slds_.end())
+            popular_slds_.push_back(sld);
+    }
+}
+
+const TypoSuggester& TypoSuggester::builtin() {
+    static const TypoSuggester instance(embedded::popular_domains(), embedded::popular_tlds(), embedded::tlds());
+    return instance;
+}
+
+bool TypoSuggester::is_known_tld(std::string_view tld) const {
+    if (all_tlds_.contains(tld)) return true;
+    for (std::string_view special : kSpecialUseTlds)
+        if (tld == special) return true;
+    return false;
+}
+
+std::string TypoSuggester::fix_tld(std::string_view tld) const {
+    if (is_known_tld(tld)) return std::string(tld);
+    const std::string* best = nullptr;
+    int best_distance = kMaxTldDistance + 1;
+    for (const std::string& candidate : popular_tlds_) {
+        if (candidate.find('.') != std::string::npos) continue;
+        int d = osa_distance(tld, candidate, kMaxTldDistance);
+        if (d < best_distance) {  // strict: ties go to the more popular
+            best_distance = d;
+            best = &candidate;
+        }
+    }
+    return best ? *best : std::string(tld);
+}
+
+std::optional<std::size_t> TypoSuggester::nearest_popular_domain(std::string_view domain) const {
+    std::optional<std::size_t> best;
+    for_each_deletion_hash(domain, [&](std::uint64_t h) {
+        auto it = deletion_index_.find(h);
+        if (it == deletion_index_.end()) return;
+        for (std::uint16_t idx : it->second) {
+            if (best && *best <= idx) continue;  // a more popular match is already known
+            if (osa_distance(domain, popular_domains_[idx], 1) <= 1) best = idx;
+        }
+    });
+    return best;
+}
+
+std::optional<std::string> TypoSuggester::fix_second_level(std::string_view name, std::string_view suffix,
+                                                           const RiskLists& lists) const {
+    if (name.size() < kMinSecondLevelLength || name.find('.') != std::string_view::npos) return std::nullopt;
+    for (const std::string& sld : popular_slds_) {
+        if (osa_distance(name, sld, 1) > 1) continue;
+        std::string candidate = sld + '.' + std::string(suffix);
+        if (popular_domain_set_.contains(candidate) || lists.is_free(candidate)) return candidate;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> TypoSuggester::suggest(std::string_view domain, const RiskLists& lists) const {
+    // The shipped free and disposable lists hold typo domains too (gmial.com
+    // is "free", gmai.com "disposable"), so only the popular list and the
+    // user's own entries prove a domain is meant as it is.
+    if (popular_domain_set_.contains(domain) || lists.is_user_listed(domain)) return std::nullopt;
+
+    std::size_t dot = domain.rfind('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    std::string_view name = domain.substr(0, dot);
+    std::string tld = fix_tld(domain.substr(dot + 1));
+    std::string candidate = std::string(name) + '.' + tld;
+    if (candidate != domain && popular_domain_set_.contains(candidate)) return candidate;
+
+    if (candidate.size() >= kMinLengthForCorrection) {
+        if (auto idx = nearest_popular_domain(candidate)) return popular_domains_[*idx];
+    }
+    // A typo in the name before a known multi-label suffix ("yaho.co.uk"),
+    // or before a plain TLD ("hotmial.fr").
+    for (const std::string& suffix : popular_tlds_) {
+        if (suffix.find('.') == std::string::npos) continue;
+        if (candidate.size() > suffix.size() + 1 &&
+            candidate.compare(candidate.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+            candidate[candidate.size() - suffix.size() - 1] == '.') {
+            std::string_view head = std::string_view(candidate).substr(0, candidate.size() - suffix.size() - 1);
+            if (auto fixed = fix_second_level(head, suffix, lists)) return fixed;
+        }
+    }
+    if (auto fixed = fix_second_level(name, tld, lists)) return fixed;
+
+    if (candidate != domain) return candidate;  // only the TLD was wrong
+    return std::nullopt;
+}
+
+}  // namespace ev

@@ -1,0 +1,54 @@
+// Suggests the domain a user probably meant ("gmial.con" -> "gmail.com").
+//
+// Conservative by design: a popular domain or one the user listed is never
+// corrected, a top-level domain only when it does not exist (special-use
+// names such as .test exist), and a whole domain only when it is one edit
+// away from a popular mailbox domain and long enough for one edit to be a
+// typo rather than another name (so "mail.com", "gmx.com", "max.com" and
+// "ao.com" stay as they are).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "string_set.h"
+
+namespace ev {
+
+class RiskLists;
+
+class TypoSuggester {
+  public:
+    // Each argument: one entry per line; popular lists most popular first.
+    TypoSuggester(std::string_view popular_domains, std::string_view popular_tlds, std::string_view all_tlds);
+
+    // Built from the shipped lists; constructed once per process.
+    static const TypoSuggester& builtin();
+
+    // domain: lower-case A-label. A domain the user added to a list counts as real.
+    std::optional<std::string> suggest(std::string_view domain, const RiskLists& lists) const;
+
+    bool is_known_tld(std::string_view tld) const;
+
+  private:
+    std::string fix_tld(std::string_view tld) const;
+    std::optional<std::size_t> nearest_popular_domain(std::string_view domain) const;
+    std::optional<std::string> fix_second_level(std::string_view name, std::string_view suffix,
+                                                const RiskLists& lists) const;
+
+    std::vector<std::string> popular_domains_;
+    StringSet popular_domain_set_;
+    std::vector<std::string> popular_tlds_;
+    std::vector<std::string> popular_slds_;
+    StringSet all_tlds_;
+    // Hash of each popular domain and of each of its one-deletion variants ->
+    // indexes into popular_domains_. Two strings one edit apart share an
+    // entry (symmetric deletion), so a lookup costs len+1 probes, not a scan.
+    std::unordered_map<std::uint64_t, std::vector<std::uint16_t>> deletion_index_;
+};
+
+}  // namespace ev

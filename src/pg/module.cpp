@@ -1,0 +1,15 @@
+// Module entry: _PG_init only hands over to each part's own Init.
+#include "list_cache.h"
+#include "pg_prelude.h"
+#include "settings.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+void _PG_init(void) {
+    ev::pg::SettingsInit();
+    ev::pg::ListCacheInit();
+}
+}

@@ -1,0 +1,75 @@
+#include "result_tuple.h"
+
+#include "guard.h"
+#include "text_io.h"
+
+namespace ev::pg {
+
+namespace {
+
+// Seconds between the Unix and the PostgreSQL epochs.
+constexpr double kPostgresEpochOffset = 946684800.0;
+
+template <typename T, typename Convert>
+void set_optional(Datum* value, bool* isnull, const std::optional<T>& field, Convert convert) {
+    *isnull = !field.has_value();
+    *value = field ? convert(*field) : static_cast<Datum>(0);
+}
+
+Datum bool_datum(bool b) { return BoolGetDatum(b); }
+Datum text_of(const std::string& s) { return text_datum(s); }
+Datum int_datum(int i) { return Int32GetDatum(i); }
+
+}  // namespace
+
+TupleDesc result_descriptor(FunctionCallInfo fcinfo) {
+    TupleDesc desc = nullptr;
+    pg_call([&] {
+        if (fcinfo->flinfo->fn_extra) {
+            desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+            return;
+        }
+        TupleDesc found;
+        if (get_call_result_type(fcinfo, nullptr, &found) != TYPEFUNC_COMPOSITE)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("function returning email_verify.result called in a context that cannot accept it")));
+        if (found->natts != kResultColumns)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("email_verify.result has %d columns, expected %d", found->natts, kResultColumns),
+                            errhint("Run ALTER EXTENSION email_verify UPDATE.")));
+        MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+        desc = BlessTupleDesc(CreateTupleDescCopy(found));
+        MemoryContextSwitchTo(old);
+        fcinfo->flinfo->fn_extra = desc;
+    });
+    return desc;
+}
+
+HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& r) {
+    Datum values[kResultColumns];
+    bool nulls[kResultColumns] = {};
+    values[0] = text_datum(r.email);
+    set_optional(&values[1], &nulls[1], r.normalized, text_of);
+    values[2] = text_datum(ev::to_string(r.status));
+    values[3] = text_datum(ev::to_string(r.reason));
+    values[4] = text_datum(ev::to_string(r.level));
+    set_optional(&values[5], &nulls[5], r.suggestion, text_of);
+    set_optional(&values[6], &nulls[6], r.is_disposable, bool_datum);
+    set_optional(&values[7], &nulls[7], r.is_role, bool_datum);
+    set_optional(&values[8], &nulls[8], r.is_free, bool_datum);
+    set_optional(&values[9], &nulls[9], r.is_catch_all, bool_datum);
+    set_optional(&values[10], &nulls[10], r.mx_found, bool_datum);
+    set_optional(&values[11], &nulls[11], r.mx_host, text_of);
+    set_optional(&values[12], &nulls[12], r.smtp_code, int_datum);
+    set_optional(&values[13], &nulls[13], r.smtp_message, text_of);
+    values[14] = Int32GetDatum(r.score);
+    auto checked_at = static_cast<TimestampTz>((r.checked_at_unix - kPostgresEpochOffset) * 1e6);
+    values[15] = TimestampTzGetDatum(checked_at);
+    values[16] = Float8GetDatum(r.duration_ms);
+    values[17] = BoolGetDatum(r.from_cache);
+    HeapTuple tuple = nullptr;
+    pg_call([&] { tuple = heap_form_tuple(desc, values, nulls); });
+    return tuple;
+}
+
+}  // namespace ev::pg

@@ -1,0 +1,17 @@
+// A core VerificationResult as a row of type email_verify.result.
+#pragma once
+
+#include "pg_prelude.h"
+#include "verification_result.h"
+
+namespace ev::pg {
+
+constexpr int kResultColumns = 18;
+
+// The blessed descriptor of the function's composite result, cached in
+// fn_extra for the rest of the query.
+TupleDesc result_descriptor(FunctionCallInfo fcinfo);
+
+HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& result);
+
+}  // namespace ev::pg

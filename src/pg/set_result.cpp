@@ -1,0 +1,33 @@
+#include "set_result.h"
+
+#include "guard.h"
+
+namespace ev::pg {
+
+Tuplestorestate* begin_set_result(FunctionCallInfo fcinfo, TupleDesc desc) {
+    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    if (!rsinfo || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
+        throw UserError(ERRCODE_FEATURE_NOT_SUPPORTED, "set-valued function called in a context that cannot accept a set");
+    Tuplestorestate* store = nullptr;
+    pg_call([&] {
+        MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+        store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
+        MemoryContextSwitchTo(old);
+    });
+    rsinfo->returnMode = SFRM_Materialize;
+    rsinfo->setResult = store;
+    rsinfo->setDesc = desc;
+    return store;
+}
+
+TupleDesc text_column_descriptor(const char* name) {
+    TupleDesc desc = nullptr;
+    pg_call([&] {
+        desc = CreateTemplateTupleDesc(1);
+        TupleDescInitEntry(desc, 1, name, TEXTOID, -1, 0);
+        desc = BlessTupleDesc(desc);
+    });
+    return desc;
+}
+
+}  // namespace ev::pg

@@ -1,0 +1,72 @@
+#!/bin/bash
+# The whole test suite, from a fresh Debian 12 machine (as root):
+# dependencies, the C++ core under ASan/UBSan (GoogleTest), a bounded fuzz
+# run, the extension built and installed, pg_regress and TAP against a
+# throwaway cluster. Ends with "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+jobs=$(nproc)
+
+passed=0
+failed=0
+failures=()
+step() {
+    local name=$1
+    shift
+    echo "=== $name"
+    local started=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== $name: ok ($((SECONDS - started)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "=== $name: FAILED ($((SECONDS - started)) s)"
+    fi
+}
+
+core_tests() {
+    cmake -S . -B build/asan -DEV_SANITIZE=ON -DEV_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+        cmake --build build/asan -j"$jobs" &&
+        (cd build/asan && ctest --output-on-failure -j"$jobs")
+}
+
+fuzz_parser() {
+    CXX=clang++ cmake -S . -B build/fuzz -DEV_FUZZ=ON -DEV_SANITIZE=ON -DEV_BENCH=OFF >/dev/null &&
+        cmake --build build/fuzz -j"$jobs" --target address_fuzz &&
+        mkdir -p build/fuzz/corpus && cp test/fuzz/corpus/* build/fuzz/corpus/ &&
+        build/fuzz/address_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 build/fuzz/corpus 2>build/fuzz/fuzz.log
+    local rc=$?
+    tail -n 12 build/fuzz/fuzz.log 2>/dev/null
+    return $rc
+}
+
+build_and_install() {
+    make -j"$jobs" >/dev/null && make install >/dev/null
+}
+
+regress() {
+    eval "$(scripts/cluster.sh env)"
+    make installcheck || { cat regression.diffs 2>/dev/null | head -n 200; return 1; }
+}
+
+step "install dependencies" scripts/install-deps.sh
+step "core unit tests (GoogleTest, ASan+UBSan)" core_tests
+step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_parser
+step "build and install extension" build_and_install
+scripts/cluster.sh stop
+rm -rf .cluster "$(readlink -f .cluster 2>/dev/null)"
+step "start throwaway cluster" scripts/cluster.sh start
+step "pg_regress suites" regress
+step "TAP suites" test/run-tap.sh
+scripts/cluster.sh stop
+
+echo
+if [ $failed -gt 0 ]; then
+    printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "suites: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,21 @@
+#!/bin/bash
+# Runs the TAP suites (test/t/*.pl, PostgreSQL::Test::Cluster) against the
+# installed extension. The framework runs initdb, which refuses root, so the
+# suites run as the `postgres` OS user from a scratch copy it owns.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+pgxs=$(dirname "$(pg_config --pgxs)")/..
+bindir=$(pg_config --bindir)
+
+work=$(mktemp -d /var/tmp/email_verify-tap.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$repo/test/t" "$work/t"
+runner=()
+if [ "$(id -u)" = 0 ]; then
+    chown -R postgres "$work"
+    runner=(runuser -u postgres --)
+fi
+cd "$work"
+"${runner[@]}" env PATH="$bindir:$PATH" PERL5LIB="$pgxs/src/test/perl" \
+    PG_REGRESS="$pgxs/src/test/regress/pg_regress" TESTDIR="$work" \
+    prove --timer ${PROVE_FLAGS:-} t/*.pl

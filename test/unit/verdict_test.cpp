@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include "verdict.h"
+
+namespace ev {
+namespace {
+
+TEST(Verdict, ReasonNamesAndStatusesFollowTheSpecTable) {
+    struct Row {
+        Reason reason;
+        const char* name;
+        Status status;
+    } rows[] = {
+        {Reason::Accepted, "accepted", Status::Valid},
+        {Reason::SyntaxOk, "syntax_ok", Status::Valid},
+        {Reason::DomainOk, "domain_ok", Status::Valid},
+        {Reason::Syntax, "syntax", Status::Invalid},
+        {Reason::NoDomain, "no_domain", Status::Invalid},
+        {Reason::NullMx, "null_mx", Status::Invalid},
+        {Reason::NoMailServer, "no_mail_server", Status::Invalid},
+        {Reason::MailboxNotFound, "mailbox_not_found", Status::Invalid},
+        {Reason::MailboxDisabled, "mailbox_disabled", Status::Invalid},
+        {Reason::Disposable, "disposable", Status::Risky},
+        {Reason::MailboxFull, "mailbox_full", Status::Risky},
+        {Reason::CatchAll, "catch_all", Status::Risky},
+        {Reason::RoleAccount, "role_account", Status::Risky},
+        {Reason::Greylisted, "greylisted", Status::Unknown},
+        {Reason::TemporaryFailure, "temporary_failure", Status::Unknown},
+        {Reason::SmtpBlocked, "smtp_blocked", Status::Unknown},
+        {Reason::Timeout, "timeout", Status::Unknown},
+        {Reason::ConnectionFailed, "connection_failed", Status::Unknown},
+        {Reason::DnsError, "dns_error", Status::Unknown},
+    };
+    for (const Row& row : rows) {
+        EXPECT_EQ(to_string(row.reason), row.name);
+        EXPECT_EQ(status_of(row.reason), row.status) << row.name;
+    }
+}
+
+TEST(Verdict, InvalidBeatsRiskyBeatsUnknownBeatsValid) {
+    Findings f;
+    f.add(Reason::Accepted);
+    EXPECT_EQ(f.decisive(), Reason::Accepted);
+    f.add(Reason::Greylisted);
+    EXPECT_EQ(f.decisive(), Reason::Greylisted);
+    f.add(Reason::RoleAccount);
+    EXPECT_EQ(f.decisive(), Reason::RoleAccount);
+    f.add(Reason::Disposable);
+    EXPECT_EQ(f.decisive(), Reason::Disposable);  // table order among risky
+    f.add(Reason::MailboxDisabled);
+    EXPECT_EQ(f.decisive(), Reason::MailboxDisabled);
+    f.add(Reason::NoDomain);
+    EXPECT_EQ(f.decisive(), Reason::NoDomain);  // table order among invalid
+}
+
+TEST(Verdict, LevelsParseAndPrint) {
+    for (const char* name : {"syntax", "dns", "smtp"}) {
+        auto level = parse_level(name);
+        ASSERT_TRUE(level.has_value()) << name;
+        EXPECT_EQ(to_string(*level), name);
+    }
+    EXPECT_FALSE(parse_level("SMTP").has_value());
+    EXPECT_FALSE(parse_level("").has_value());
+}
+
+TEST(Verdict, ScoreIsZeroForInvalidAndLowerWithASuggestion) {
+    EXPECT_EQ(delivery_score(Reason::Syntax, false), 0);
+    EXPECT_GT(delivery_score(Reason::Accepted, false), delivery_score(Reason::DomainOk, false));
+    EXPECT_GT(delivery_score(Reason::DomainOk, false), delivery_score(Reason::SyntaxOk, false));
+    EXPECT_LT(delivery_score(Reason::SyntaxOk, true), delivery_score(Reason::SyntaxOk, false));
+    for (int r = 0; r <= static_cast<int>(Reason::DomainOk); ++r) {
+        for (bool s : {false, true}) {
+            int score = delivery_score(static_cast<Reason>(r), s);
+            EXPECT_GE(score, 0);
+            EXPECT_LE(score, 100);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace ev
