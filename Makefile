@@ -12,7 +12,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -Isrc/core -Isrc/pg
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-              -Wno-cast-function-type -fno-omit-frame-pointer
+              -Wno-cast-function-type -Wno-register -fno-omit-frame-pointer
 SHLIB_LINK = -lidn2 -lstdc++
 
 # pg_regress suites (sql/*.sql with expected/*.out)

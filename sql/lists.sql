@@ -19,9 +19,12 @@ UPDATE email_verify.list_entries SET listed = true WHERE entry = 'mailinator.com
 SELECT (verify_email('a@mailinator.com', 'syntax')).reason AS relisted;
 
 -- Entries that could never match are refused.
+\set VERBOSITY terse
 INSERT INTO email_verify.list_entries (list, entry) VALUES ('disposable', 'not a domain');
 INSERT INTO email_verify.list_entries (list, entry) VALUES ('spam', 'example.com');
 INSERT INTO email_verify.list_entries (list, entry) VALUES ('role', '+');
+
+\set VERBOSITY default
 
 -- Inside a transaction that rolls back, the change disappears again.
 BEGIN;

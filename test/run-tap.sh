@@ -4,7 +4,7 @@
 # suites run as the `postgres` OS user from a scratch copy it owns.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-pgxs=$(dirname "$(pg_config --pgxs)")/..
+pgxs=$(cd "$(dirname "$(pg_config --pgxs)")/../.." && pwd)
 bindir=$(pg_config --bindir)
 
 work=$(mktemp -d /var/tmp/email_verify-tap.XXXXXX)

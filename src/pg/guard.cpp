@@ -46,15 +46,15 @@ Datum call_guarded(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo) {
         pg_error = e.data();
     } catch (const UserError& e) {
         sqlstate = e.sqlstate();
-        std::snprintf(message, sizeof message, "%s", e.what());
-        std::snprintf(hint, sizeof hint, "%s", e.hint().c_str());
+        snprintf(message, sizeof message, "%s", e.what());
+        snprintf(hint, sizeof hint, "%s", e.hint().c_str());
     } catch (const std::bad_alloc&) {
         sqlstate = ERRCODE_OUT_OF_MEMORY;
-        std::snprintf(message, sizeof message, "out of memory in email_verify");
+        snprintf(message, sizeof message, "out of memory in email_verify");
     } catch (const std::exception& e) {
-        std::snprintf(message, sizeof message, "email_verify internal error: %s", e.what());
+        snprintf(message, sizeof message, "email_verify internal error: %s", e.what());
     } catch (...) {
-        std::snprintf(message, sizeof message, "email_verify internal error: unknown exception");
+        snprintf(message, sizeof message, "email_verify internal error: unknown exception");
     }
     if (pg_error) ReThrowError(pg_error);
     ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), hint[0] ? errhint("%s", hint) : 0));
