@@ -38,7 +38,7 @@ fuzz_parser() {
         cmake --build build/fuzz -j"$jobs" --target address_fuzz &&
         mkdir -p build/fuzz/corpus && cp test/fuzz/corpus/* build/fuzz/corpus/ &&
         build/fuzz/address_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-            -print_final_stats=1 build/fuzz/corpus 2>build/fuzz/fuzz.log
+            -print_final_stats=1 -artifact_prefix=build/fuzz/ build/fuzz/corpus 2>build/fuzz/fuzz.log
     local rc=$?
     tail -n 12 build/fuzz/fuzz.log 2>/dev/null
     return $rc

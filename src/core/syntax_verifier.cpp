@@ -12,7 +12,12 @@ std::optional<std::string> SyntaxVerifier::suggest(const ParsedAddress& address)
     if (address.domain_is_literal) return std::nullopt;
     auto domain = suggester_.suggest(address.domain, lists_);
     if (!domain) return std::nullopt;
-    return address.local + '@' + *domain;
+    std::string corrected = address.local + '@' + *domain;
+    // A longer domain can push an address past the length limits: never
+    // suggest something that is itself not well formed.
+    SyntaxOptions relaxed{true, false};
+    if (!parse_address(corrected, relaxed).ok()) return std::nullopt;
+    return corrected;
 }
 
 OfflineFindings SyntaxVerifier::examine(std::string_view input, const SyntaxOptions& options) const {

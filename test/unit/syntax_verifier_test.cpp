@@ -72,5 +72,16 @@ TEST_F(SyntaxVerifierTest, OptionsGateQuotedLocalPartsAndDomainLiterals) {
     EXPECT_EQ(verifier.verify("\"info\"@example.com", options).reason, Reason::RoleAccount);
 }
 
+TEST_F(SyntaxVerifierTest, NeverSuggestsAnAddressThatIsNotWellFormed) {
+    // "o" is no TLD and would become "co": one octet too many for 254.
+    std::string local(64, 'a');
+    std::string domain = std::string(63, 'b') + '.' + std::string(63, 'c') + '.' + std::string(59, 'd') + ".o";
+    std::string address = local + '@' + domain;
+    ASSERT_EQ(address.size(), 254u);
+    VerificationResult r = verifier.verify(address, options);
+    EXPECT_EQ(r.status, Status::Valid);
+    EXPECT_FALSE(r.suggestion.has_value()) << *r.suggestion;
+}
+
 }  // namespace
 }  // namespace ev
