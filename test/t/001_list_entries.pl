@@ -45,5 +45,16 @@ is($node->safe_psql('restored', "SELECT count(*) FROM pg_proc WHERE proname = 'v
 $node->safe_psql('restored', 'CREATE EXTENSION email_verify');
 is($node->safe_psql('restored', "SELECT (verify_email('a\@b.example', 'syntax')).status"), 'valid', 'recreated');
 
+# A database in another encoding: text is converted to UTF-8 for the core and back.
+$node->safe_psql('postgres',
+    "CREATE DATABASE latin1 ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'");
+$node->safe_psql('latin1', 'CREATE EXTENSION email_verify');
+# Perl strings hold the UTF-8 bytes of "José@Bücher.example".
+is( $node->safe_psql('latin1',
+        "SET client_encoding = 'UTF8'; "
+          . "SELECT (v).normalized || ' ' || (v).status FROM verify_email('Jos\xc3\xa9\@B\xc3\xbccher.example', 'syntax') v"),
+    "Jos\xc3\xa9\@xn--bcher-kva.example valid",
+    'LATIN1 database: converted in and out');
+
 $node->stop;
 done_testing();
