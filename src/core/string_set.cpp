@@ -2,25 +2,50 @@
 
 namespace ev {
 
+namespace {
+constexpr std::size_t kFilterBitsPerEntry = 16;
+}
+
+void StringSet::insert(std::string_view entry) {
+    set_.insert(entry);
+    // Grow the filter with the set so it keeps ~16 bits per entry.
+    if (set_.size() * kFilterBitsPerEntry > filter_mask_ + 1) rebuild_filter();
+    else filter_set(std::hash<std::string_view>{}(entry));
+}
+
+void StringSet::rebuild_filter() {
+    std::size_t bits = 64;
+    while (bits < set_.size() * kFilterBitsPerEntry * 2) bits <<= 1;
+    filter_.assign(bits / 64, 0);
+    filter_mask_ = bits - 1;
+    for (std::string_view e : set_) filter_set(std::hash<std::string_view>{}(e));
+}
+
 void StringSet::add_lines_static(std::string_view blob) {
     std::size_t start = 0;
+    std::size_t lines = 0;
+    for (char c : blob) lines += c == '\n';
+    set_.reserve(set_.size() + lines + 1);
     while (start < blob.size()) {
         std::size_t nl = blob.find('\n', start);
         if (nl == std::string_view::npos) nl = blob.size();
         if (nl > start) set_.insert(blob.substr(start, nl - start));
         start = nl + 1;
     }
+    rebuild_filter();
 }
 
 void StringSet::add(std::string_view entry) {
-    if (contains(entry)) return;
+    if (set_.count(entry)) return;
     owned_.emplace_back(entry);
-    set_.insert(owned_.back());
+    insert(owned_.back());
 }
 
 void StringSet::clear() {
     set_.clear();
     owned_.clear();
+    filter_.assign(1, 0);
+    filter_mask_ = 63;
 }
 
 }  // namespace ev

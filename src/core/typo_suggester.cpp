@@ -20,7 +20,6 @@ constexpr int kMaxTldDistance = 1;
 // root zone but are not typos either: labs and intranets use them.
 constexpr std::string_view kSpecialUseTlds[] = {"test", "example", "invalid", "localhost", "local",
                                                 "onion", "internal", "alt", "lan", "home"};
-constexpr std::uint64_t kHashBase = 1099511628211ULL;
 
 std::vector<std::string> split_lines(std::string_view blob) {
     std::vector<std::string> out;
@@ -34,24 +33,6 @@ std::vector<std::string> split_lines(std::string_view blob) {
     return out;
 }
 
-// Polynomial hashes of s and of s with each single character deleted, all in
-// O(len): deleting s[i] gives prefix(i) * B^(n-1-i) + suffix(i+1).
-template <typename Visit>
-void for_each_deletion_hash(std::string_view s, Visit visit) {
-    constexpr std::size_t kMax = 255;  // a domain's maximum length
-    const std::size_t n = s.size();
-    if (n > kMax) return;
-    std::uint64_t prefix[kMax + 1], suffix[kMax + 1], power[kMax + 1];
-    prefix[0] = 0, suffix[n] = 0, power[0] = 1;
-    for (std::size_t i = 0; i < n; ++i) {
-        prefix[i + 1] = prefix[i] * kHashBase + static_cast<unsigned char>(s[i]);
-        power[i + 1] = power[i] * kHashBase;
-    }
-    for (std::size_t i = n; i-- > 0;) suffix[i] = suffix[i + 1] + static_cast<unsigned char>(s[i]) * power[n - 1 - i];
-    visit(prefix[n]);
-    for (std::size_t i = 0; i < n; ++i) visit(prefix[i] * power[n - 1 - i] + suffix[i + 1]);
-}
-
 }  // namespace
 
 TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view popular_tlds,
@@ -61,13 +42,12 @@ TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view 
     for (std::size_t i = 0; i < popular_domains_.size(); ++i) {
         const std::string& d = popular_domains_[i];
         popular_domain_set_.add(d);
-        for_each_deletion_hash(d, [&](std::uint64_t h) {
-            auto& slot = deletion_index_[h];
-            if (slot.empty() || slot.back() != i) slot.push_back(static_cast<std::uint16_t>(i));
-        });
+        popular_index_.add(d, static_cast<std::uint16_t>(i));
         std::string sld = d.substr(0, d.find('.'));
-        if (std::find(popular_slds_.begin(), popular_slds_.end(), sld) == popular_slds_.end())
+        if (std::find(popular_slds_.begin(), popular_slds_.end(), sld) == popular_slds_.end()) {
+            sld_index_.add(sld, static_cast<std::uint16_t>(popular_slds_.size()));
             popular_slds_.push_back(sld);
+        }
     }
 }
 
@@ -100,13 +80,9 @@ std::string TypoSuggester::fix_tld(std::string_view tld) const {
 
 std::optional<std::size_t> TypoSuggester::nearest_popular_domain(std::string_view domain) const {
     std::optional<std::size_t> best;
-    for_each_deletion_hash(domain, [&](std::uint64_t h) {
-        auto it = deletion_index_.find(h);
-        if (it == deletion_index_.end()) return;
-        for (std::uint16_t idx : it->second) {
-            if (best && *best <= idx) continue;  // a more popular match is already known
-            if (osa_distance(domain, popular_domains_[idx], 1) <= 1) best = idx;
-        }
+    popular_index_.for_each_candidate(domain, [&](std::uint16_t idx) {
+        if (best && *best <= idx) return;  // a more popular match is already known
+        if (osa_distance(domain, popular_domains_[idx], 1) <= 1) best = idx;
     });
     return best;
 }
@@ -114,12 +90,14 @@ std::optional<std::size_t> TypoSuggester::nearest_popular_domain(std::string_vie
 std::optional<std::string> TypoSuggester::fix_second_level(std::string_view name, std::string_view suffix,
                                                            const RiskLists& lists) const {
     if (name.size() < kMinSecondLevelLength || name.find('.') != std::string_view::npos) return std::nullopt;
-    for (const std::string& sld : popular_slds_) {
-        if (osa_distance(name, sld, 1) > 1) continue;
+    std::optional<std::string> found;
+    sld_index_.for_each_candidate(name, [&](std::uint16_t idx) {
+        const std::string& sld = popular_slds_[idx];
+        if (found || osa_distance(name, sld, 1) > 1) return;
         std::string candidate = sld + '.' + std::string(suffix);
-        if (popular_domain_set_.contains(candidate) || lists.is_free(candidate)) return candidate;
-    }
-    return std::nullopt;
+        if (popular_domain_set_.contains(candidate) || lists.is_free(candidate)) found = std::move(candidate);
+    });
+    return found;
 }
 
 std::optional<std::string> TypoSuggester::suggest(std::string_view domain, const RiskLists& lists) const {

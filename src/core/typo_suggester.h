@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "deletion_index.h"
 #include "string_set.h"
 
 namespace ev {
@@ -45,10 +45,8 @@ class TypoSuggester {
     std::vector<std::string> popular_tlds_;
     std::vector<std::string> popular_slds_;
     StringSet all_tlds_;
-    // Hash of each popular domain and of each of its one-deletion variants ->
-    // indexes into popular_domains_. Two strings one edit apart share an
-    // entry (symmetric deletion), so a lookup costs len+1 probes, not a scan.
-    std::unordered_map<std::uint64_t, std::vector<std::uint16_t>> deletion_index_;
+    DeletionIndex popular_index_;  // ids: positions in popular_domains_
+    DeletionIndex sld_index_;      // ids: positions in popular_slds_
 };
 
 }  // namespace ev
