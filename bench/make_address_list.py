@@ -2,9 +2,9 @@
 """Deterministic mixed address list for the syntax benchmarks.
 
     make_address_list.py [-n N] [--seed S] [-o FILE]
-    make_address_list.py --from LIST --copies K [--copy-text] [-o FILE]
+    make_address_list.py --from LIST --copies K [--limit ROWS] [--copy-text] [-o FILE]
 
-The first form writes N addresses (default 100000), one per line, shuffled:
+The first form writes N distinct addresses (default 100000), one per line, shuffled:
 about 80% well formed (free providers, many company-like domains, some IDN
 domains, plus tags and dots, role accounts, disposable providers), 10% typos
 of popular domains (gmial.com, yaho.com, gmail.con, outlook.co, ...) and 10%
@@ -21,6 +21,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import itertools
 import random
 import sys
 
@@ -252,9 +253,21 @@ def generate(n, seed):
     companies = make_company_domains(rng, 4000)
     n_typo = n // 10
     n_invalid = n // 10
-    out = [typo(rng) for _ in range(n_typo)]
-    out += [invalid(rng, companies) for _ in range(n_invalid)]
-    out += [well_formed(rng, companies) for _ in range(n - n_typo - n_invalid)]
+    seen = set()
+
+    def distinct(make, count):
+        # Every address once; a repeat just draws again.
+        got = []
+        while len(got) < count:
+            a = make()
+            if a not in seen:
+                seen.add(a)
+                got.append(a)
+        return got
+
+    out = distinct(lambda: typo(rng), n_typo)
+    out += distinct(lambda: invalid(rng, companies), n_invalid)
+    out += distinct(lambda: well_formed(rng, companies), n - n_typo - n_invalid)
     rng.shuffle(out)
     return out
 
@@ -284,6 +297,7 @@ def main():
     p.add_argument("-o", "--output", help="output file (default stdout)")
     p.add_argument("--from", dest="source", help="expand this list instead of generating one")
     p.add_argument("--copies", type=int, default=1, help="with --from: how many copies (default 1)")
+    p.add_argument("--limit", type=int, help="with --from: stop after this many lines")
     p.add_argument("--copy-text", action="store_true", help="escape for COPY FROM STDIN (FORMAT text)")
     args = p.parse_args()
 
@@ -291,6 +305,8 @@ def main():
         with open(args.source, encoding="utf-8") as f:
             base = [line.rstrip("\n") for line in f]
         lines = (vary(line, k) for k in range(args.copies) for line in base)
+        if args.limit is not None:
+            lines = itertools.islice(lines, args.limit)
     else:
         lines = generate(args.n, args.seed)
     if args.copy_text:
