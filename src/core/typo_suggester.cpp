@@ -39,6 +39,8 @@ TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view 
                              std::string_view all_tlds)
     : popular_domains_(split_lines(popular_domains)), popular_tlds_(split_lines(popular_tlds)) {
     all_tlds_.add_lines_static(all_tlds);
+    for (const std::string& suffix : popular_tlds_)
+        if (suffix.find('.') != std::string::npos) multi_label_suffixes_.push_back(suffix);
     for (std::size_t i = 0; i < popular_domains_.size(); ++i) {
         const std::string& d = popular_domains_[i];
         popular_domain_set_.add(d);
@@ -118,8 +120,7 @@ std::optional<std::string> TypoSuggester::suggest(std::string_view domain, const
     }
     // A typo in the name before a known multi-label suffix ("yaho.co.uk"),
     // or before a plain TLD ("hotmial.fr").
-    for (const std::string& suffix : popular_tlds_) {
-        if (suffix.find('.') == std::string::npos) continue;
+    for (const std::string& suffix : multi_label_suffixes_) {
         if (candidate.size() > suffix.size() + 1 &&
             candidate.compare(candidate.size() - suffix.size(), suffix.size(), suffix) == 0 &&
             candidate[candidate.size() - suffix.size() - 1] == '.') {

@@ -43,6 +43,7 @@ class TypoSuggester {
     std::vector<std::string> popular_domains_;
     StringSet popular_domain_set_;
     std::vector<std::string> popular_tlds_;
+    std::vector<std::string> multi_label_suffixes_;  // "co.uk", "com.br" ...
     std::vector<std::string> popular_slds_;
     StringSet all_tlds_;
     DeletionIndex popular_index_;  // ids: positions in popular_domains_
