@@ -12,7 +12,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -Isrc/core -Isrc/pg
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-              -Wno-cast-function-type -Wno-register -fno-omit-frame-pointer
+              -Wno-cast-function-type -Wno-register -fno-omit-frame-pointer -MMD -MP
 SHLIB_LINK = -lidn2 -lstdc++
 
 # pg_regress suites (sql/*.sql with expected/*.out)
@@ -31,4 +31,8 @@ include $(PGXS)
 src/core/embedded_lists.gen.cpp: $(wildcard data/*.txt) scripts/embed-lists.sh
 	scripts/embed-lists.sh data $@
 
-EXTRA_CLEAN = src/core/embedded_lists.gen.cpp
+EXTRA_CLEAN = src/core/embedded_lists.gen.cpp $(OBJS:.o=.d)
+
+# Rebuild an object when a header it includes changes (PGXS does not track
+# header dependencies by itself; a stale object would break the ODR).
+-include $(OBJS:.o=.d)
