@@ -35,14 +35,8 @@ RiskLists RiskLists::with_builtin_lists() {
     lists.disposable_.load_builtin(embedded::disposable_domains());
     lists.free_.load_builtin(embedded::free_domains());
     // Role entries are stored by key so that lookups need one hash probe.
-    std::string_view roles = embedded::role_local_parts();
-    std::size_t start = 0;
-    while (start < roles.size()) {
-        std::size_t nl = roles.find('\n', start);
-        if (nl == std::string_view::npos) nl = roles.size();
-        if (nl > start) lists.role_.add_builtin(role_key(roles.substr(start, nl - start)));
-        start = nl + 1;
-    }
+    text::for_each_line(embedded::role_local_parts(),
+                        [&lists](std::string_view line) { lists.role_.add_builtin(role_key(line)); });
     return lists;
 }
 

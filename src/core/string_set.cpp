@@ -1,5 +1,7 @@
 #include "string_set.h"
 
+#include "text.h"
+
 namespace ev {
 
 namespace {
@@ -22,16 +24,10 @@ void StringSet::rebuild_filter() {
 }
 
 void StringSet::add_lines_static(std::string_view blob) {
-    std::size_t start = 0;
     std::size_t lines = 0;
     for (char c : blob) lines += c == '\n';
     set_.reserve(set_.size() + lines + 1);
-    while (start < blob.size()) {
-        std::size_t nl = blob.find('\n', start);
-        if (nl == std::string_view::npos) nl = blob.size();
-        if (nl > start) set_.insert(blob.substr(start, nl - start));
-        start = nl + 1;
-    }
+    text::for_each_line(blob, [this](std::string_view line) { set_.insert(line); });
     rebuild_filter();
 }
 

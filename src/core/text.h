@@ -26,4 +26,16 @@ std::string ascii_lowercase(std::string_view s);
 
 bool iequals_ascii(std::string_view a, std::string_view b);
 
+// Calls visit(line) for each non-empty line of a newline-separated blob.
+template <typename Visit>
+void for_each_line(std::string_view blob, Visit visit) {
+    std::size_t start = 0;
+    while (start < blob.size()) {
+        std::size_t nl = blob.find('\n', start);
+        if (nl == std::string_view::npos) nl = blob.size();
+        if (nl > start) visit(blob.substr(start, nl - start));
+        start = nl + 1;
+    }
+}
+
 }  // namespace ev::text

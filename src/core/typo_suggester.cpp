@@ -5,6 +5,7 @@
 #include "edit_distance.h"
 #include "embedded_lists.h"
 #include "risk_lists.h"
+#include "text.h"
 
 namespace ev {
 
@@ -23,13 +24,7 @@ constexpr std::string_view kSpecialUseTlds[] = {"test", "example", "invalid", "l
 
 std::vector<std::string> split_lines(std::string_view blob) {
     std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start < blob.size()) {
-        std::size_t nl = blob.find('\n', start);
-        if (nl == std::string_view::npos) nl = blob.size();
-        if (nl > start) out.emplace_back(blob.substr(start, nl - start));
-        start = nl + 1;
-    }
+    text::for_each_line(blob, [&out](std::string_view line) { out.emplace_back(line); });
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include "embedded_lists.h"
 #include "risk_lists.h"
 #include "set_result.h"
+#include "text.h"
 #include "text_io.h"
 
 namespace {
@@ -37,15 +38,11 @@ EV_SQL_FUNCTION(shipped_list) {
                                                               : ev::embedded::role_local_parts();
     TupleDesc desc = ev::pg::text_column_descriptor("entry");
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
-    std::size_t start = 0;
-    while (start < lines.size()) {
-        std::size_t nl = lines.find('\n', start);
-        if (nl == std::string_view::npos) nl = lines.size();
-        Datum value = ev::pg::text_datum(lines.substr(start, nl - start));
+    ev::text::for_each_line(lines, [&](std::string_view line) {
+        Datum value = ev::pg::text_datum(line);
         bool isnull = false;
         ev::pg::pg_call([&] { tuplestore_putvalues(store, desc, &value, &isnull); });
-        start = nl + 1;
-    }
+    });
     return static_cast<Datum>(0);
 }
 
