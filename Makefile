@@ -6,14 +6,14 @@ EXTENSION = email_verify
 MODULE_big = email_verify
 DATA = $(wildcard extension/email_verify--*.sql)
 
-CORE_SRCS = $(filter-out %.gen.cpp,$(wildcard src/core/*.cpp)) src/core/embedded_lists.gen.cpp
+CORE_SRCS = $(filter-out %.gen.cpp,$(wildcard src/core/*.cpp src/core/*/*.cpp)) src/core/embedded_lists.gen.cpp
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 PG_CPPFLAGS = -Isrc/core -Isrc/pg
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-cast-function-type -Wno-register -fno-omit-frame-pointer -MMD -MP
-SHLIB_LINK = -lidn2 -lstdc++
+SHLIB_LINK = -lidn2 -lcares -lssl -lcrypto -lstdc++
 
 # pg_regress suites (sql/*.sql with expected/*.out)
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -1,5 +1,10 @@
 #include "settings.h"
 
+#include <unistd.h>
+
+#include <string>
+
+#include "dns/resolver.h"
 #include "pg_prelude.h"
 
 namespace ev::pg {
@@ -9,6 +14,41 @@ namespace {
 int default_level_setting = static_cast<int>(ev::Level::Smtp);
 bool allow_quoted_local_setting = false;
 bool allow_domain_literal_setting = false;
+char* dns_servers_setting = nullptr;
+int smtp_port_setting = 25;
+char* helo_name_setting = nullptr;
+char* mail_from_setting = nullptr;
+int result_ttl_setting = 86400;
+int dns_timeout_setting = 2000;
+int connect_timeout_setting = 5000;
+int reply_timeout_setting = 15000;
+int address_timeout_setting = 45000;
+int max_connections_per_host_setting = 2;
+int max_connections_setting = 64;
+bool starttls_setting = true;
+char default_helo_name[256] = "localhost";
+
+bool check_dns_servers(char** value, void** extra, GucSource source) {
+    if (*value == nullptr || **value == '\0') return true;
+    std::string problem = ev::dns::check_server_list(*value);
+    if (problem.empty()) return true;
+    GUC_check_errdetail("%s", problem.c_str());
+    GUC_check_errhint("Write ip[:port] entries separated by commas, e.g. 127.0.0.1:5353,[::1]:53.");
+    return false;
+}
+
+// Reply lines are CRLF-terminated: a CR or LF in a name would let a setting
+// inject SMTP commands.
+bool check_smtp_word(char** value, void** extra, GucSource source) {
+    for (const char* p = *value ? *value : ""; *p; ++p) {
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c < 0x21 || c == 0x7f || c == '<' || c == '>') {
+            GUC_check_errdetail("Spaces, control characters and angle brackets are not allowed.");
+            return false;
+        }
+    }
+    return true;
+}
 
 const struct config_enum_entry level_options[] = {
     {"syntax", static_cast<int>(ev::Level::Syntax), false},
@@ -31,6 +71,44 @@ void SettingsInit() {
     DefineCustomBoolVariable("email_verify.allow_domain_literal",
                              "Accept domain literals such as user@[192.0.2.1].", nullptr,
                              &allow_domain_literal_setting, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    if (gethostname(default_helo_name, sizeof default_helo_name - 1) != 0 || default_helo_name[0] == '\0')
+        snprintf(default_helo_name, sizeof default_helo_name, "localhost");
+
+    // Where probes go: superuser-only, or any user could aim the prober at
+    // other hosts and ports.
+    DefineCustomStringVariable("email_verify.dns_servers", "DNS servers for levels dns and smtp (ip[:port],...).",
+                               "Empty: the system resolver configuration (/etc/resolv.conf).", &dns_servers_setting,
+                               "", PGC_SUSET, 0, check_dns_servers, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.smtp_port", "TCP port used for MX hosts.", nullptr, &smtp_port_setting, 25, 1,
+                            65535, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("email_verify.helo_name", "Name sent in EHLO/HELO.",
+                               "Use a name you own with matching reverse DNS. Default: the host name.",
+                               &helo_name_setting, default_helo_name, PGC_SUSET, 0, check_smtp_word, nullptr, nullptr);
+    DefineCustomStringVariable("email_verify.mail_from", "Envelope sender of probes (MAIL FROM).",
+                               "Empty sends the null sender <>.", &mail_from_setting, "", PGC_SUSET, 0,
+                               check_smtp_word, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.result_ttl", "How long a verdict is reused.", "0 disables the result cache.",
+                            &result_ttl_setting, 86400, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.dns_timeout", "Time one DNS query may take per try.", nullptr,
+                            &dns_timeout_setting, 2000, 10, 60000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.connect_timeout", "Time a TCP connect to an MX host may take.", nullptr,
+                            &connect_timeout_setting, 5000, 10, 300000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("email_verify.reply_timeout", "Time to wait for each SMTP reply.", nullptr,
+                            &reply_timeout_setting, 15000, 10, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("email_verify.address_timeout",
+                            "Time one address may take from its first RCPT to its verdict.", nullptr,
+                            &address_timeout_setting, 45000, 10, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("email_verify.max_connections_per_host",
+                            "Concurrent SMTP connections to one MX address.", nullptr,
+                            &max_connections_per_host_setting, 2, 1, 100, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.max_connections", "Concurrent SMTP connections of one probe run.", nullptr,
+                            &max_connections_setting, 64, 1, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("email_verify.starttls", "Use STARTTLS when an MX host offers it.",
+                             "Certificates are checked and the outcome recorded, but never stop a probe.",
+                             &starttls_setting, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("email_verify");
 #else
@@ -46,5 +124,24 @@ ev::SyntaxOptions syntax_options() {
     options.allow_domain_literal = allow_domain_literal_setting;
     return options;
 }
+
+ev::prober::ProbeSettings probe_settings() {
+    ev::prober::ProbeSettings s;
+    s.dns.servers = dns_servers_setting ? dns_servers_setting : "";
+    s.dns.timeout = std::chrono::milliseconds(dns_timeout_setting);
+    s.smtp_port = smtp_port_setting;
+    s.session.helo_name = helo_name_setting && *helo_name_setting ? helo_name_setting : default_helo_name;
+    s.session.mail_from = mail_from_setting ? mail_from_setting : "";
+    s.session.connect_timeout = std::chrono::milliseconds(connect_timeout_setting);
+    s.session.reply_timeout = std::chrono::milliseconds(reply_timeout_setting);
+    s.session.starttls = starttls_setting;
+    s.address_timeout = std::chrono::milliseconds(address_timeout_setting);
+    s.max_connections_per_host = max_connections_per_host_setting;
+    s.max_connections = max_connections_setting;
+    s.catch_all_ttl = std::chrono::seconds(result_ttl_setting > 0 ? result_ttl_setting : 0);
+    return s;
+}
+
+std::chrono::seconds result_ttl() { return std::chrono::seconds(result_ttl_setting); }
 
 }  // namespace ev::pg

@@ -1,7 +1,10 @@
 // The email_verify.* settings (GUCs) of SPEC.md, defined once per backend.
 #pragma once
 
+#include <chrono>
+
 #include "address.h"
+#include "prober/probe_settings.h"
 #include "verdict.h"
 
 namespace ev::pg {
@@ -10,5 +13,9 @@ void SettingsInit();
 
 ev::Level default_level();
 ev::SyntaxOptions syntax_options();
+// The probe-related settings as the core takes them.
+ev::prober::ProbeSettings probe_settings();
+// email_verify.result_ttl; zero disables the result cache.
+std::chrono::seconds result_ttl();
 
 }  // namespace ev::pg

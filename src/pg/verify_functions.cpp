@@ -45,6 +45,28 @@ EV_SQL_FUNCTION(verify_emails) {
     bool all_null[ev::pg::kResultColumns];
     for (bool& n : all_null) n = true;
 
+    if (level != ev::Level::Syntax) {
+        // Network levels probe the whole array at once (grouped by domain
+        // and MX host), then emit the rows in input order.
+        std::vector<std::string_view> inputs;
+        for (int i = 0; i < count; ++i)
+            if (!element_nulls[i]) inputs.push_back(ev::pg::text_view(elements[i]));
+        std::vector<ev::VerificationResult> results = ev::pg::verify_addresses(inputs, level);
+        std::size_t next = 0;
+        for (int i = 0; i < count; ++i) {
+            MemoryContext old = MemoryContextSwitchTo(per_item);
+            if (element_nulls[i]) {
+                ev::pg::pg_call([&] { tuplestore_putvalues(store, desc, null_values, all_null); });
+            } else {
+                HeapTuple tuple = ev::pg::result_tuple(desc, results[next++]);
+                ev::pg::pg_call([&] { tuplestore_puttuple(store, tuple); });
+            }
+            MemoryContextSwitchTo(old);
+            MemoryContextReset(per_item);
+        }
+        return static_cast<Datum>(0);
+    }
+
     // Input order is kept: SPEC promises one row per input, in order.
     for (int i = 0; i < count; ++i) {
         if (i % kInterruptCheckEvery == 0) ev::pg::check_for_interrupts();

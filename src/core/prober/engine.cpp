@@ -1,0 +1,502 @@
+#include "prober/engine.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <deque>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "net/event_loop.h"
+#include "smtp/session.h"
+#include "text.h"
+
+namespace ev::prober {
+
+using net::Clock;
+using smtp::Meaning;
+using smtp::Reply;
+using smtp::SessionEnd;
+
+namespace {
+
+constexpr auto kTurn = std::chrono::milliseconds(50);  // upper bound between polls
+constexpr auto kSweepEvery = std::chrono::milliseconds(200);
+constexpr auto kQuitLinger = std::chrono::milliseconds(1000);
+
+// 16 random characters: a local part nobody has, and nobody can predict.
+std::string random_local_part() {
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+    std::string local;
+    for (unsigned char b : bytes) local += alphabet[b % 36];
+    return local;
+}
+
+Reason reason_for_end(SessionEnd end) {
+    switch (end) {
+        case SessionEnd::ConnectFailed: return Reason::ConnectionFailed;
+        case SessionEnd::ConnectTimeout:
+        case SessionEnd::ReplyTimeout: return Reason::Timeout;
+        case SessionEnd::Blocked:
+        case SessionEnd::Refused: return Reason::SmtpBlocked;
+        default: return Reason::TemporaryFailure;
+    }
+}
+
+std::string message_of(const Reply& reply) {
+    if (!reply.enhanced) return reply.text;
+    const auto& e = *reply.enhanced;
+    std::string code = std::to_string(e.klass) + "." + std::to_string(e.subject) + "." + std::to_string(e.detail);
+    return reply.text.empty() ? code : code + " " + reply.text;
+}
+
+// "[192.0.2.1]" / "[IPv6:2001:db8::1]" -> the address inside.
+std::string literal_ip(const std::string& domain) {
+    std::string inside = domain.substr(1, domain.size() - 2);
+    if (inside.size() > 5 && text::iequals_ascii(inside.substr(0, 5), "IPv6:")) inside = inside.substr(5);
+    return inside;
+}
+
+}  // namespace
+
+struct Engine::State {
+    struct Domain;
+    struct Host;
+
+    // One distinct recipient (or a domain's catch-all probe) and its outcome.
+    struct Task {
+        std::uint64_t id = 0;
+        Domain* domain = nullptr;
+        std::string recipient;
+        bool catch_all_probe = false;
+        std::vector<std::size_t> items;
+        std::size_t endpoint = 0;  // index into domain->endpoints
+        int attempts = 0;
+        bool first_sent_set = false;
+        Clock::time_point first_sent;
+        bool done = false;
+        // outcome
+        std::optional<Meaning> meaning;  // set when the server answered
+        Reason failure = Reason::TemporaryFailure;
+        std::optional<Reply> reply;
+        std::string mx_host;
+    };
+
+    struct Endpoint {
+        net::Endpoint address;
+        std::string host_name;
+    };
+
+    struct Domain {
+        std::string name;
+        std::vector<std::size_t> items;
+        std::shared_ptr<const dns::MailRoute> route;
+        std::vector<Endpoint> endpoints;
+        std::unordered_map<std::string, Task*> by_recipient;
+        std::optional<bool> catch_all;
+        int open_tasks = 0;
+        bool finalized = false;
+    };
+
+    struct Host : smtp::SessionOwner {
+        State* state = nullptr;
+        net::Endpoint address;
+        std::string name;
+        std::deque<std::uint64_t> queue;
+        std::vector<std::unique_ptr<smtp::Session>> sessions;
+        bool failed = false;
+        bool tls_broken = false;
+        bool wanting = false;
+        int rcpt_limit = 0;
+
+        std::optional<smtp::RcptTask> next_task() override { return state->next_task(*this); }
+        void task_answered(const smtp::RcptTask& t, Meaning m, const Reply& r) override {
+            state->task_answered(*this, t, m, r);
+        }
+        void task_returned(smtp::RcptTask t, SessionEnd why, const std::optional<Reply>& r) override {
+            state->task_returned(*this, std::move(t), why, r);
+        }
+        void session_ended(smtp::Session* s, const smtp::SessionReport& report) override {
+            state->session_ended(*this, s, report);
+        }
+    };
+
+    State(const ProbeSettings& s, ProberCaches& c, RunStats& st)
+        : settings(s), caches(c), stats(st), resolver(loop, s.dns), routes(resolver, c.routes, s.routes) {}
+
+    const ProbeSettings& settings;
+    ProberCaches& caches;
+    RunStats& stats;
+    // Declaration order is destruction order in reverse: sessions and the
+    // resolver go before the loop they are registered with.
+    net::EventLoop loop;
+    dns::Resolver resolver;
+    dns::RouteResolver routes;
+    std::vector<OfflineFindings>* items = nullptr;
+    Level level = Level::Dns;
+    Clock::time_point started;
+    std::unordered_map<std::string, std::unique_ptr<Domain>> domains;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Task>> tasks;
+    std::unordered_map<std::string, std::unique_ptr<Host>> hosts;
+    std::deque<Host*> wanting;
+    std::vector<std::unique_ptr<smtp::Session>> graveyard;
+    std::uint64_t next_task_id = 1;
+    int open_domains = 0;
+    int sessions_open = 0;
+    bool pump_needed = false;
+
+    // ---- setup -------------------------------------------------------
+
+    void start(std::vector<OfflineFindings>& all, Level lvl) {
+        items = &all;
+        level = lvl;
+        started = Clock::now();
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const ParsedAddress& a = all[i].address;
+            if (!a.ok()) continue;
+            auto& slot = domains[a.domain];
+            if (!slot) {
+                slot = std::make_unique<Domain>();
+                slot->name = a.domain;
+                ++open_domains;
+            }
+            slot->items.push_back(i);
+        }
+        for (auto& [name, domain] : domains) {
+            Domain* d = domain.get();
+            if (d->name.front() == '[') {
+                on_route(*d, literal_route(d->name));
+            } else {
+                routes.resolve(d->name, [this, d](std::shared_ptr<const dns::MailRoute> r) { on_route(*d, std::move(r)); });
+            }
+        }
+    }
+
+    static std::shared_ptr<const dns::MailRoute> literal_route(const std::string& domain) {
+        auto route = std::make_shared<dns::MailRoute>();
+        route->outcome = dns::RouteOutcome::Ok;
+        route->hosts.push_back({domain, 0, {literal_ip(domain)}});
+        return route;
+    }
+
+    void on_route(Domain& d, std::shared_ptr<const dns::MailRoute> route) {
+        d.route = std::move(route);
+        if (level == Level::Dns || d.route->outcome != dns::RouteOutcome::Ok) return finalize(d);
+        for (const auto& host : d.route->hosts)
+            for (const auto& ip : host.ips)
+                if (auto e = net::make_endpoint(ip, settings.smtp_port)) d.endpoints.push_back({*e, host.name});
+        if (d.endpoints.empty()) return finalize(d);
+
+        d.catch_all = caches.catch_all.find(d.name, Clock::now());
+        if (!d.catch_all) {
+            Task& probe = new_task(d, random_local_part() + "@" + d.name);
+            probe.catch_all_probe = true;
+            ++stats.catch_all_probes;
+            enqueue(probe);
+        }
+        for (std::size_t i : d.items) {
+            std::string recipient = (*items)[i].address.normalized();
+            auto found = d.by_recipient.find(recipient);
+            if (found != d.by_recipient.end()) {
+                found->second->items.push_back(i);
+                continue;
+            }
+            Task& t = new_task(d, recipient);
+            t.items.push_back(i);
+            d.by_recipient.emplace(recipient, &t);
+            enqueue(t);
+        }
+    }
+
+    Task& new_task(Domain& d, std::string recipient) {
+        auto task = std::make_unique<Task>();
+        task->id = next_task_id++;
+        task->domain = &d;
+        task->recipient = std::move(recipient);
+        Task& ref = *task;
+        tasks.emplace(ref.id, std::move(task));
+        ++d.open_tasks;
+        return ref;
+    }
+
+    // ---- hosts and sessions -------------------------------------------
+
+    Host& host_for(const Endpoint& e) {
+        auto& slot = hosts[e.address.text()];
+        if (!slot) {
+            slot = std::make_unique<Host>();
+            slot->state = this;
+            slot->address = e.address;
+            slot->name = e.host_name;
+        }
+        return *slot;
+    }
+
+    // Puts the task on the queue of its current endpoint, skipping hosts
+    // already known dead; out of endpoints, the task ends with `failure`.
+    void enqueue(Task& t, bool front = false) {
+        Domain& d = *t.domain;
+        while (t.endpoint < d.endpoints.size()) {
+            Host& h = host_for(d.endpoints[t.endpoint]);
+            if (!h.failed) {
+                if (front)
+                    h.queue.push_front(t.id);
+                else
+                    h.queue.push_back(t.id);
+                if (!h.wanting) {
+                    h.wanting = true;
+                    wanting.push_back(&h);
+                }
+                pump_needed = true;
+                return;
+            }
+            ++t.endpoint;
+        }
+        complete(t);
+    }
+
+    void pump() {
+        pump_needed = false;
+        std::size_t rounds = wanting.size();
+        while (rounds-- > 0 && !wanting.empty()) {
+            Host* h = wanting.front();
+            wanting.pop_front();
+            int live = static_cast<int>(h->queue.size());
+            int per = std::max(1, settings.recipients_per_extra_session);
+            int desired = std::min(settings.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired &&
+                   sessions_open < settings.max_connections)
+                open_session(*h);
+            bool still_wanting = !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired;
+            if (still_wanting)
+                wanting.push_back(h);
+            else
+                h->wanting = false;
+        }
+    }
+
+    void open_session(Host& h) {
+        smtp::SessionConfig config = settings.session;
+        if (h.tls_broken) config.starttls = false;
+        h.sessions.push_back(std::make_unique<smtp::Session>(loop, h, config, h.address, h.name, h.rcpt_limit));
+        ++sessions_open;
+        ++stats.sessions_opened;
+        stats.max_sessions_per_host = std::max(stats.max_sessions_per_host, static_cast<int>(h.sessions.size()));
+        h.sessions.back()->start();
+    }
+
+    std::optional<smtp::RcptTask> next_task(Host& h) {
+        while (!h.queue.empty()) {
+            std::uint64_t id = h.queue.front();
+            h.queue.pop_front();
+            Task& t = *tasks.at(id);
+            if (t.done) continue;
+            if (!t.first_sent_set) {
+                t.first_sent_set = true;
+                t.first_sent = Clock::now();
+            }
+            ++stats.rcpts_sent;
+            return smtp::RcptTask{t.id, t.recipient};
+        }
+        return std::nullopt;
+    }
+
+    // The MX name as the task's own domain published it (hosts are shared by
+    // address, and two domains may name one address differently).
+    static std::string host_name_of(const Task& t) {
+        const auto& endpoints = t.domain->endpoints;
+        return t.endpoint < endpoints.size() ? endpoints[t.endpoint].host_name : std::string();
+    }
+
+    void task_answered(Host&, const smtp::RcptTask& rt, Meaning meaning, const Reply& reply) {
+        Task& t = *tasks.at(rt.id);
+        if (t.done) return;
+        t.meaning = meaning;
+        t.reply = reply;
+        t.mx_host = host_name_of(t);
+        complete(t);
+    }
+
+    void task_returned(Host& h, smtp::RcptTask rt, SessionEnd why, const std::optional<Reply>& reply) {
+        Task& t = *tasks.at(rt.id);
+        if (t.done) return;
+        t.failure = reason_for_end(why);
+        t.reply = reply;
+        t.mx_host = host_name_of(t);
+        if (++t.attempts >= settings.max_attempts) return complete(t);
+        if (h.failed) ++t.endpoint;
+        enqueue(t, /*front=*/true);
+    }
+
+    void session_ended(Host& h, smtp::Session* session, const smtp::SessionReport& report) {
+        auto it = std::find_if(h.sessions.begin(), h.sessions.end(), [&](auto& s) { return s.get() == session; });
+        if (it != h.sessions.end()) {
+            graveyard.push_back(std::move(*it));
+            h.sessions.erase(it);
+            --sessions_open;
+        }
+        if (report.used_tls) {
+            ++stats.tls_sessions;
+            if (!report.certificate_problem.empty()) ++stats.tls_unverified;
+        }
+        if (report.learned_rcpt_limit > 0) h.rcpt_limit = report.learned_rcpt_limit;
+        pump_needed = true;
+        if (report.end == SessionEnd::Finished || report.rcpts_answered > 0) {
+            // Progress: reconnect for whatever is left (error budget spent, 421 too many errors).
+            if (!h.queue.empty() && !h.wanting) {
+                h.wanting = true;
+                wanting.push_back(&h);
+            }
+            return;
+        }
+        if (report.end == SessionEnd::TlsFailed && !h.tls_broken) {
+            h.tls_broken = true;  // try again in the clear
+            if (!h.wanting && !h.queue.empty()) {
+                h.wanting = true;
+                wanting.push_back(&h);
+            }
+            return;
+        }
+        fail_host(h, report);
+    }
+
+    // The host could not be talked to: its recipients move on to the next
+    // MX address of their domain, or end with this host's failure.
+    void fail_host(Host& h, const smtp::SessionReport& report) {
+        h.failed = true;
+        std::deque<std::uint64_t> queued;
+        queued.swap(h.queue);
+        for (std::uint64_t id : queued) {
+            Task& t = *tasks.at(id);
+            if (t.done) continue;
+            t.failure = reason_for_end(report.end);
+            t.reply = report.reply;
+            t.mx_host = host_name_of(t);
+            ++t.endpoint;
+            enqueue(t);
+        }
+    }
+
+    // ---- verdicts -------------------------------------------------------
+
+    void complete(Task& t) {
+        if (t.done) return;
+        t.done = true;
+        Domain& d = *t.domain;
+        if (t.catch_all_probe) {
+            if (t.meaning == Meaning::Accepted)
+                d.catch_all = true;
+            else if (t.meaning == Meaning::MailboxNotFound)
+                d.catch_all = false;
+            if (d.catch_all) caches.catch_all.store(d.name, *d.catch_all, Clock::now() + settings.catch_all_ttl);
+        }
+        if (--d.open_tasks == 0) finalize(d);
+    }
+
+    void finalize(Domain& d) {
+        if (d.finalized) return;
+        d.finalized = true;
+        --open_domains;
+        for (std::size_t i : d.items) finalize_item(d, (*items)[i]);
+    }
+
+    Task* task_of(Domain& d, const OfflineFindings& item) {
+        auto found = d.by_recipient.find(item.address.normalized());
+        return found == d.by_recipient.end() ? nullptr : found->second;
+    }
+
+    void finalize_item(Domain& d, OfflineFindings& item) {
+        VerificationResult& r = item.result;
+        Findings findings = item.findings;
+        const dns::MailRoute& route = *d.route;
+        r.level = Level::Dns;
+        switch (route.outcome) {
+            case dns::RouteOutcome::NoDomain: findings.add(Reason::NoDomain); break;
+            case dns::RouteOutcome::NullMx: findings.add(Reason::NullMx); break;
+            case dns::RouteOutcome::NoMailServer: findings.add(Reason::NoMailServer); break;
+            case dns::RouteOutcome::DnsError: findings.add(Reason::DnsError); break;
+            case dns::RouteOutcome::Ok: break;
+        }
+        if (route.outcome == dns::RouteOutcome::DnsError)
+            r.mx_found.reset();
+        else
+            r.mx_found = route.outcome == dns::RouteOutcome::Ok;
+        if (!route.hosts.empty()) r.mx_host = route.hosts.front().name;
+
+        Task* t = route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp ? task_of(d, item) : nullptr;
+        if (route.outcome == dns::RouteOutcome::Ok && level == Level::Dns) findings.add(Reason::DomainOk);
+        if (route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp && !t) findings.add(Reason::NoMailServer);
+        if (t) {
+            r.level = Level::Smtp;
+            r.is_catch_all = d.catch_all;
+            if (!t->mx_host.empty()) r.mx_host = t->mx_host;
+            if (t->reply) {
+                r.smtp_code = t->reply->code;
+                r.smtp_message = message_of(*t->reply);
+            }
+            if (!t->meaning) {
+                findings.add(t->failure);
+            } else if (*t->meaning == Meaning::Accepted) {
+                findings.add(d.catch_all.value_or(false) ? Reason::CatchAll : Reason::Accepted);
+            } else {
+                findings.add(smtp::reason_for(*t->meaning).value_or(Reason::TemporaryFailure));
+            }
+        }
+        decide(findings, &r);
+        r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    }
+
+    // Addresses whose first RCPT went out longer ago than address_timeout end
+    // as timeouts, wherever their recipient currently is.
+    void sweep_deadlines() {
+        auto now = Clock::now();
+        for (auto& [id, task] : tasks) {
+            Task& t = *task;
+            if (t.done || !t.first_sent_set || now - t.first_sent < settings.address_timeout) continue;
+            t.failure = Reason::Timeout;
+            t.meaning.reset();
+            complete(t);
+        }
+    }
+
+    void run(const Poll& poll) {
+        auto next_sweep = Clock::now() + kSweepEvery;
+        while (open_domains > 0) {
+            if (poll) poll();
+            if (pump_needed) pump();
+            loop.run_once(pump_needed ? std::chrono::milliseconds(0) : kTurn);
+            graveyard.clear();
+            if (Clock::now() >= next_sweep) {
+                sweep_deadlines();
+                next_sweep = Clock::now() + kSweepEvery;
+            }
+        }
+        // Let sessions say QUIT and hear 221, briefly; then close what is left.
+        auto linger_until = Clock::now() + kQuitLinger;
+        while (sessions_open > 0 && Clock::now() < linger_until) {
+            if (poll) poll();
+            loop.run_once(kTurn);
+            graveyard.clear();
+        }
+        for (auto& [name, host] : hosts) {
+            auto open = std::move(host->sessions);
+            for (auto& s : open) s->abort(SessionEnd::Finished);
+        }
+        graveyard.clear();
+    }
+};
+
+Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
+    : state_(std::make_unique<State>(settings, caches, stats_)) {}
+
+Engine::~Engine() = default;
+
+void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& poll) {
+    if (level == Level::Syntax) return;
+    state_->start(items, level);
+    state_->run(poll);
+}
+
+}  // namespace ev::prober

@@ -1,0 +1,52 @@
+// The prober engine: takes addresses that passed the syntax check and
+// verifies them at level dns or smtp, all concurrently in one event loop.
+//
+// Addresses are grouped by domain (one route lookup, one catch-all probe per
+// domain) and by MX address (a queue of recipients that at most
+// max_connections_per_host sessions drain, many RCPTs per session). A host
+// that refuses, times out or 421s at the start hands its recipients to the
+// next MX address of their domain.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "prober/caches.h"
+#include "prober/probe_settings.h"
+#include "syntax_verifier.h"
+
+namespace ev::prober {
+
+// Called between event-loop turns, at least every 50 ms. It may throw to
+// abandon the run (a query cancel): every socket is closed on the way out.
+using Poll = std::function<void()>;
+
+// What the run saw, for tests and observability.
+struct RunStats {
+    int sessions_opened = 0;
+    int max_sessions_per_host = 0;
+    int rcpts_sent = 0;
+    int catch_all_probes = 0;
+    int tls_sessions = 0;
+    int tls_unverified = 0;  // TLS sessions whose certificate did not verify
+};
+
+class Engine {
+  public:
+    Engine(const ProbeSettings& settings, ProberCaches& caches);
+    ~Engine();
+
+    // Verifies every item in place at `level` (Dns or Smtp); items whose
+    // syntax failed are left as they are. Results keep the items' order.
+    void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll);
+
+    const RunStats& stats() const { return stats_; }
+
+  private:
+    struct State;
+    std::unique_ptr<State> state_;
+    RunStats stats_;
+};
+
+}  // namespace ev::prober

@@ -1,0 +1,29 @@
+// Everything a probe run can be tuned with; the PostgreSQL layer fills it
+// from the email_verify.* settings.
+#pragma once
+
+#include <chrono>
+
+#include "dns/mail_route.h"
+#include "dns/resolver.h"
+#include "smtp/session.h"
+
+namespace ev::prober {
+
+struct ProbeSettings {
+    dns::ResolverConfig dns;
+    dns::RouteOptions routes;
+    smtp::SessionConfig session;
+    int smtp_port = 25;
+    int max_connections_per_host = 2;  // per MX address
+    int max_connections = 64;          // all hosts together
+    // From the first RCPT sent for an address to its verdict, across retries
+    // and fall-through to other MX hosts.
+    std::chrono::milliseconds address_timeout{45000};
+    std::chrono::seconds catch_all_ttl{86400};
+    int max_attempts = 3;  // sessions one recipient may be tried in on one host
+    // A host gets another session only for this many queued recipients each.
+    int recipients_per_extra_session = 20;
+};
+
+}  // namespace ev::prober

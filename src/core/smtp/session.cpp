@@ -1,0 +1,390 @@
+#include "smtp/session.h"
+
+#include <openssl/err.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "text.h"
+
+namespace ev::smtp {
+
+const char* to_string(SessionEnd end) {
+    switch (end) {
+        case SessionEnd::Finished: return "finished";
+        case SessionEnd::ConnectFailed: return "connection failed";
+        case SessionEnd::ConnectTimeout: return "connect timeout";
+        case SessionEnd::ReplyTimeout: return "reply timeout";
+        case SessionEnd::Dropped: return "connection closed by the server";
+        case SessionEnd::ServiceClosing: return "server closing the session (421)";
+        case SessionEnd::Blocked: return "prober blocked";
+        case SessionEnd::Refused: return "dialogue refused";
+        case SessionEnd::TemporaryFailure: return "temporary failure";
+        case SessionEnd::TlsFailed: return "TLS handshake failed";
+        case SessionEnd::ProtocolError: return "protocol error";
+    }
+    return "unknown";
+}
+
+namespace {
+
+// What ends a session when the reply to a dialogue command is not 2xx.
+SessionEnd end_for(Meaning meaning) {
+    switch (meaning) {
+        case Meaning::ServiceClosing: return SessionEnd::ServiceClosing;
+        case Meaning::Blocked: return SessionEnd::Blocked;
+        case Meaning::Rejected: return SessionEnd::Refused;
+        case Meaning::ProtocolError: return SessionEnd::ProtocolError;
+        default: return SessionEnd::TemporaryFailure;
+    }
+}
+
+bool has_keyword(const Reply& ehlo, std::string_view keyword) {
+    for (const auto& line : ehlo.lines) {
+        std::string word = text::ascii_lowercase(line.substr(0, line.find(' ')));
+        if (word == text::ascii_lowercase(keyword)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+Session::Session(net::EventLoop& loop, SessionOwner& owner, const SessionConfig& config, net::Endpoint server,
+                 std::string server_name, int rcpt_limit_hint)
+    : loop_(loop),
+      owner_(owner),
+      config_(config),
+      server_(std::move(server)),
+      server_name_(std::move(server_name)),
+      rcpt_limit_(rcpt_limit_hint > 0 ? std::min(rcpt_limit_hint, config.max_rcpt_per_transaction)
+                                      : config.max_rcpt_per_transaction) {}
+
+Session::~Session() {
+    if (timer_ != 0) loop_.cancel_timer(timer_);
+    if (fd_) loop_.unwatch(fd_.get());
+}
+
+void Session::start() {
+    int error = 0;
+    fd_ = net::start_connect(server_, &error);
+    if (!fd_) return finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
+    state_ = State::Connecting;
+    loop_.watch(fd_.get(), EPOLLOUT, [this](std::uint32_t events) { on_io(events); });
+    arm_timer(config_.connect_timeout);
+}
+
+void Session::abort(SessionEnd why) {
+    if (state_ != State::Closed) finish(why, std::nullopt, "abandoned");
+}
+
+void Session::arm_timer(std::chrono::milliseconds timeout) {
+    if (timer_ != 0) loop_.cancel_timer(timer_);
+    timer_ = loop_.add_timer(net::Clock::now() + timeout, [this] {
+        timer_ = 0;
+        on_timeout();
+    });
+}
+
+void Session::on_timeout() {
+    if (state_ == State::Closed) return;
+    if (state_ == State::Connecting) return finish(SessionEnd::ConnectTimeout, std::nullopt, "no answer to connect");
+    if (state_ == State::Quit) return finish(SessionEnd::Finished);
+    finish(SessionEnd::ReplyTimeout, std::nullopt, "no reply in time");
+}
+
+void Session::on_io(std::uint32_t events) {
+    if (state_ == State::Closed) return;
+    if (state_ == State::Connecting) {
+        int error = net::connect_result(fd_.get());
+        if (error != 0) return finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
+        return on_connected();
+    }
+    if (state_ == State::Handshake) return continue_handshake();
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_available();
+    if (state_ != State::Closed && (events & EPOLLOUT)) flush();
+}
+
+void Session::on_connected() {
+    state_ = State::Banner;
+    pending_.push_back({Expect::Banner, std::nullopt});
+    arm_timer(config_.reply_timeout);
+    update_interest();
+}
+
+void Session::update_interest() {
+    if (state_ == State::Closed || !fd_) return;
+    bool want_write = !out_.empty() || tls_wants_write_;
+    std::uint32_t events = EPOLLIN;
+    if (want_write) events |= EPOLLOUT;
+    loop_.set_interest(fd_.get(), events);
+}
+
+void Session::read_available() {
+    char buffer[16384];
+    for (;;) {
+        ssize_t n;
+        if (tls_) {
+            int got = SSL_read(tls_.get(), buffer, sizeof buffer);
+            if (got <= 0) {
+                int error = SSL_get_error(tls_.get(), got);
+                if (error == SSL_ERROR_WANT_READ) break;
+                if (error == SSL_ERROR_WANT_WRITE) {
+                    tls_wants_write_ = true;
+                    break;
+                }
+                ERR_clear_error();
+                return finish(SessionEnd::Dropped, std::nullopt, "TLS connection closed");
+            }
+            n = got;
+        } else {
+            n = ::read(fd_.get(), buffer, sizeof buffer);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) break;
+                return finish(SessionEnd::Dropped, std::nullopt, std::strerror(errno));
+            }
+            if (n == 0) {
+                if (state_ == State::Quit) return finish(SessionEnd::Finished);
+                return finish(SessionEnd::Dropped, std::nullopt, "connection closed");
+            }
+        }
+        if (reader_.feed(std::string_view(buffer, static_cast<std::size_t>(n))) == ReplyReader::State::Failed)
+            return finish(SessionEnd::ProtocolError, std::nullopt, reader_.error());
+        while (reader_.has_reply()) {
+            on_reply(reader_.take());
+            if (state_ == State::Closed || state_ == State::Handshake) return;
+        }
+    }
+    if (state_ != State::Closed) {
+        if (!pending_.empty())
+            arm_timer(config_.reply_timeout);
+        update_interest();
+    }
+}
+
+void Session::flush() {
+    tls_wants_write_ = false;
+    while (!out_.empty()) {
+        if (tls_) {
+            int sent = SSL_write(tls_.get(), out_.data(), static_cast<int>(out_.size()));
+            if (sent <= 0) {
+                int error = SSL_get_error(tls_.get(), sent);
+                if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) break;
+                ERR_clear_error();
+                return finish(SessionEnd::Dropped, std::nullopt, "TLS write failed");
+            }
+            out_.erase(0, static_cast<std::size_t>(sent));
+        } else {
+            ssize_t sent = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
+            if (sent < 0) {
+                if (errno == EAGAIN || errno == EINTR) break;
+                return finish(SessionEnd::Dropped, std::nullopt, std::strerror(errno));
+            }
+            out_.erase(0, static_cast<std::size_t>(sent));
+        }
+    }
+    update_interest();
+}
+
+void Session::send(std::string line, Expect expect, std::optional<RcptTask> task) {
+    out_ += line;
+    out_ += "\r\n";
+    pending_.push_back({expect, std::move(task)});
+    if (pending_.size() == 1) arm_timer(config_.reply_timeout);
+}
+
+void Session::on_reply(Reply reply) {
+    if (pending_.empty()) {
+        // Unsolicited: servers announce an idle-timeout or shutdown with 421.
+        if (reply.code == 421) return finish(SessionEnd::ServiceClosing, reply);
+        return finish(SessionEnd::ProtocolError, reply, "reply without a command");
+    }
+    Pending pending = std::move(pending_.front());
+    pending_.pop_front();
+    switch (pending.expect) {
+        case Expect::Banner: {
+            Meaning m = classify(reply, Stage::Banner);
+            if (m != Meaning::Accepted) return finish(end_for(m), reply);
+            state_ = State::Ehlo;
+            send("EHLO " + config_.helo_name, Expect::Ehlo);
+            return flush();
+        }
+        case Expect::Ehlo: {
+            Meaning m = classify(reply, Stage::Ehlo);
+            if (m == Meaning::Rejected) {
+                state_ = State::Helo;
+                send("HELO " + config_.helo_name, Expect::Helo);
+                return flush();
+            }
+            if (m != Meaning::Accepted) return finish(end_for(m), reply);
+            pipelining_ = has_keyword(reply, "PIPELINING");
+            offers_starttls_ = has_keyword(reply, "STARTTLS");
+            if (offers_starttls_ && config_.starttls && !tls_) {
+                state_ = State::StartTls;
+                send("STARTTLS", Expect::StartTls);
+                return flush();
+            }
+            return begin_transaction();
+        }
+        case Expect::Helo: {
+            Meaning m = classify(reply, Stage::Helo);
+            if (m != Meaning::Accepted) return finish(end_for(m), reply);
+            return begin_transaction();
+        }
+        case Expect::StartTls: {
+            Meaning m = classify(reply, Stage::StartTls);
+            if (m == Meaning::ServiceClosing) return finish(SessionEnd::ServiceClosing, reply);
+            // Refused STARTTLS: carry on in the clear; a server that insists
+            // will say so at MAIL FROM.
+            if (m != Meaning::Accepted) return begin_transaction();
+            if (reader_.pending_bytes() > 0)
+                return finish(SessionEnd::ProtocolError, reply, "data after STARTTLS reply (possible injection)");
+            tls_ = net::new_tls_client(fd_.get(), server_name_);
+            state_ = State::Handshake;
+            arm_timer(config_.reply_timeout);
+            return continue_handshake();
+        }
+        case Expect::Mail: {
+            Meaning m = classify(reply, Stage::MailFrom);
+            if (m != Meaning::Accepted) {
+                // 530 "must issue STARTTLS first" when we could not: refused.
+                return finish(end_for(m), reply);
+            }
+            state_ = State::Rcpt;
+            rcpts_in_transaction_ = 0;
+            transaction_full_ = false;
+            fill_pipeline();
+            return flush();
+        }
+        case Expect::Rcpt: return on_rcpt_reply(std::move(pending), std::move(reply));
+        case Expect::Rset: {
+            if (reply.klass() != 2) return finish(end_for(classify(reply, Stage::Rset)), reply);
+            return begin_transaction();
+        }
+        case Expect::Quit: return finish(SessionEnd::Finished);
+    }
+}
+
+void Session::continue_handshake() {
+    int rc = SSL_connect(tls_.get());
+    if (rc == 1) {
+        report_.used_tls = true;
+        report_.certificate_problem = net::certificate_problem(tls_.get());
+        state_ = State::Ehlo;
+        send("EHLO " + config_.helo_name, Expect::Ehlo);
+        return flush();
+    }
+    int error = SSL_get_error(tls_.get(), rc);
+    if (error == SSL_ERROR_WANT_READ) {
+        tls_wants_write_ = false;
+        return update_interest();
+    }
+    if (error == SSL_ERROR_WANT_WRITE) {
+        tls_wants_write_ = true;
+        return update_interest();
+    }
+    finish(SessionEnd::TlsFailed, std::nullopt, net::last_tls_error());
+}
+
+void Session::begin_transaction() {
+    if (work_exhausted_ || errors_ >= config_.max_errors) return quit();
+    state_ = State::Mail;
+    send("MAIL FROM:<" + config_.mail_from + ">", Expect::Mail);
+    flush();
+}
+
+// Keeps up to `window` RCPTs in flight, never more than the error budget
+// could absorb if every one of them were refused.
+void Session::fill_pipeline() {
+    int window = pipelining_ ? config_.pipeline_window : 1;
+    for (;;) {
+        int in_flight = static_cast<int>(pending_.size());
+        if (in_flight >= window) break;
+        if (errors_ + in_flight >= config_.max_errors) break;
+        if (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_) break;
+        auto task = owner_.next_task();
+        if (!task) {
+            work_exhausted_ = true;
+            break;
+        }
+        ++rcpts_in_transaction_;
+        std::string line = "RCPT TO:<" + task->recipient + ">";
+        send(std::move(line), Expect::Rcpt, std::move(task));
+    }
+    if (pending_.empty()) after_rcpt_replies();
+}
+
+void Session::on_rcpt_reply(Pending pending, Reply reply) {
+    RcptTask task = std::move(*pending.task);
+    Meaning meaning = classify(reply, Stage::RcptTo);
+    if (reply.klass() != 2) ++errors_;
+    switch (meaning) {
+        case Meaning::TooManyRecipients: {
+            // The transaction is full, not the mailbox: ask again in a new one.
+            int accepted_before = rcpts_in_transaction_ - static_cast<int>(pending_.size()) - 1;
+            if (accepted_before <= 0) {
+                owner_.task_answered(task, Meaning::TemporaryFailure, reply);
+            } else {
+                rcpt_limit_ = std::min(rcpt_limit_, accepted_before);
+                report_.learned_rcpt_limit = rcpt_limit_;
+                owner_.task_returned(std::move(task), SessionEnd::TemporaryFailure, reply);
+            }
+            transaction_full_ = true;
+            break;
+        }
+        case Meaning::ServiceClosing: {
+            owner_.task_returned(std::move(task), SessionEnd::ServiceClosing, reply);
+            return finish(SessionEnd::ServiceClosing, reply);
+        }
+        default:
+            ++report_.rcpts_answered;
+            owner_.task_answered(task, meaning, reply);
+            break;
+    }
+    if (state_ == State::Closed) return;
+    fill_pipeline();
+    flush();
+}
+
+void Session::after_rcpt_replies() {
+    if (!pending_.empty()) return;
+    bool more_work = !work_exhausted_;
+    if (more_work && errors_ < config_.max_errors && (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_)) {
+        state_ = State::Rset;
+        send("RSET", Expect::Rset);
+        return;
+    }
+    quit();
+}
+
+void Session::quit() {
+    state_ = State::Quit;
+    send("QUIT", Expect::Quit);
+    flush();
+}
+
+void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string detail) {
+    if (state_ == State::Closed) return;
+    state_ = State::Closed;
+    if (timer_ != 0) loop_.cancel_timer(timer_);
+    timer_ = 0;
+    if (fd_) {
+        loop_.unwatch(fd_.get());
+        tls_.reset();
+        fd_.reset();
+    }
+    // Recipients still waiting for an answer go back to the owner.
+    std::deque<Pending> unanswered;
+    unanswered.swap(pending_);
+    for (auto& p : unanswered)
+        if (p.task) owner_.task_returned(std::move(*p.task), end == SessionEnd::Finished ? SessionEnd::Dropped : end, reply);
+    report_.end = end;
+    report_.reply = std::move(reply);
+    report_.detail = std::move(detail);
+    report_.pipelining = pipelining_;
+    owner_.session_ended(this, report_);
+}
+
+}  // namespace ev::smtp

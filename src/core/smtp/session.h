@@ -1,0 +1,151 @@
+// One SMTP probe connection: banner, EHLO (HELO fallback), STARTTLS when
+// offered, then transactions of MAIL FROM + many RCPT TO, pipelined when the
+// server allows, ended by RSET/QUIT. Never DATA.
+//
+// The session does not own its work: it pulls recipients from its
+// SessionOwner (the per-host queue of the prober) one at a time, so several
+// sessions to one host share the queue and a failing session hands its
+// unanswered recipients back.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "net/event_loop.h"
+#include "net/socket.h"
+#include "net/tls.h"
+#include "smtp/reply.h"
+#include "smtp/reply_classifier.h"
+
+namespace ev::smtp {
+
+struct SessionConfig {
+    std::string helo_name = "localhost";
+    std::string mail_from;  // "" sends MAIL FROM:<>
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds reply_timeout{15000};
+    bool starttls = true;       // use STARTTLS when the server offers it
+    int pipeline_window = 64;   // RCPTs in flight when PIPELINING is offered
+    // Replies 4xx/5xx a session may collect before it reconnects. Postfix
+    // slows every reply by 1 s after 10 errors and drops at 20; staying under
+    // keeps a list of unknown users fast (PROBING-NOTES, issue figures).
+    int max_errors = 9;
+    int max_rcpt_per_transaction = 100;  // RFC 5321 4.5.3.1.8 minimum every server takes
+};
+
+struct RcptTask {
+    std::uint64_t id = 0;   // the owner's handle
+    std::string recipient;  // the address, as sent inside <>
+};
+
+// How a session ended, for the owner's fall-through and reconnect decisions.
+enum class SessionEnd {
+    Finished,        // QUIT after the work ran out or the error budget was spent
+    ConnectFailed,   // refused, unreachable
+    ConnectTimeout,
+    ReplyTimeout,    // the server stopped answering
+    Dropped,         // the connection closed without a 421
+    ServiceClosing,  // 421 (banner or mid-dialogue)
+    Blocked,         // 554 banner, 5.7.x, blocklist text: the prober is refused
+    Refused,         // EHLO and HELO both refused, or MAIL FROM refused without policy text
+    TemporaryFailure,  // 4xx at banner/EHLO/MAIL
+    TlsFailed,       // the STARTTLS handshake failed; the connection is unusable
+    ProtocolError,   // the server broke the reply grammar
+};
+
+const char* to_string(SessionEnd end);
+
+struct SessionReport {
+    SessionEnd end = SessionEnd::Finished;
+    std::optional<Reply> reply;  // the reply that ended it, if any
+    std::string detail;          // errno text, TLS error, ...
+    int rcpts_answered = 0;
+    bool used_tls = false;
+    std::string certificate_problem;  // "" when verified (or no TLS)
+    bool pipelining = false;
+    int learned_rcpt_limit = 0;  // > 0 when a "too many recipients" taught one
+};
+
+class SessionOwner {
+  public:
+    virtual ~SessionOwner() = default;
+    // The next recipient for this host, if any.
+    virtual std::optional<RcptTask> next_task() = 0;
+    // The server answered the recipient.
+    virtual void task_answered(const RcptTask& task, Meaning meaning, const Reply& reply) = 0;
+    // The session could not get an answer; `why` is what happened to it.
+    virtual void task_returned(RcptTask task, SessionEnd why, const std::optional<Reply>& reply) = 0;
+    // The session is over and its socket closed; the owner may destroy it
+    // only after this call returns (defer the delete).
+    virtual void session_ended(class Session* session, const SessionReport& report) = 0;
+};
+
+class Session {
+  public:
+    Session(net::EventLoop& loop, SessionOwner& owner, const SessionConfig& config, net::Endpoint server,
+            std::string server_name, int rcpt_limit_hint);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void start();
+    // Closes at once, returning unanswered tasks with `why` (used when the
+    // whole probe is abandoned or a deadline passed).
+    void abort(SessionEnd why);
+    bool done() const { return state_ == State::Closed; }
+    const net::Endpoint& server() const { return server_; }
+
+  private:
+    enum class State { Connecting, Banner, Ehlo, Helo, StartTls, Handshake, Mail, Rcpt, Rset, Quit, Closed };
+    enum class Expect { Banner, Ehlo, Helo, StartTls, Mail, Rcpt, Rset, Quit };
+    struct Pending {
+        Expect expect;
+        std::optional<RcptTask> task;
+    };
+
+    void on_io(std::uint32_t events);
+    void on_connected();
+    void read_available();
+    void flush();
+    void update_interest();
+    void send(std::string line, Expect expect, std::optional<RcptTask> task = std::nullopt);
+    void on_reply(Reply reply);
+    void on_rcpt_reply(Pending pending, Reply reply);
+    void begin_transaction();
+    void fill_pipeline();
+    void after_rcpt_replies();
+    void continue_handshake();
+    void arm_timer(std::chrono::milliseconds timeout);
+    void on_timeout();
+    void finish(SessionEnd end, std::optional<Reply> reply = std::nullopt, std::string detail = {});
+    void quit();
+
+    net::EventLoop& loop_;
+    SessionOwner& owner_;
+    SessionConfig config_;
+    net::Endpoint server_;
+    std::string server_name_;
+
+    State state_ = State::Connecting;
+    net::Fd fd_;
+    net::SslPtr tls_;
+    bool tls_wants_write_ = false;
+    ReplyReader reader_;
+    std::string out_;
+    std::deque<Pending> pending_;
+    net::EventLoop::TimerId timer_ = 0;
+
+    bool pipelining_ = false;
+    bool offers_starttls_ = false;
+    int errors_ = 0;
+    int rcpts_in_transaction_ = 0;
+    int rcpt_limit_;
+    bool transaction_full_ = false;
+    bool work_exhausted_ = false;
+    SessionReport report_;
+};
+
+}  // namespace ev::smtp

@@ -1,0 +1,33 @@
+// prober_stats() and clear_cache(): a window on this backend's prober.
+#include "guard.h"
+#include "prober_state.h"
+
+EV_SQL_FUNCTION(prober_stats) {
+    const ev::pg::ProberTotals& t = ev::pg::backend_totals();
+    const auto& caches = ev::pg::peek_caches();
+    Datum values[8] = {
+        Int64GetDatum(static_cast<int64>(caches.results.size())),
+        Int64GetDatum(static_cast<int64>(caches.routes.size())),
+        Int64GetDatum(t.sessions_opened),
+        Int32GetDatum(t.max_sessions_per_host),
+        Int64GetDatum(t.rcpts_sent),
+        Int64GetDatum(t.catch_all_probes),
+        Int64GetDatum(t.tls_sessions),
+        Int64GetDatum(t.tls_unverified),
+    };
+    bool nulls[8] = {};
+    Datum result = 0;
+    ev::pg::pg_call([&] {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "prober_stats must return a record");
+        desc = BlessTupleDesc(desc);
+        result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    });
+    return result;
+}
+
+EV_SQL_FUNCTION(clear_cache) {
+    ev::pg::clear_backend_state();
+    PG_RETURN_VOID();
+}

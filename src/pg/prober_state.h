@@ -1,0 +1,33 @@
+// What this backend's prober keeps between calls: caches and run counters.
+#pragma once
+
+#include "prober/caches.h"
+#include "prober/engine.h"
+#include "prober/probe_settings.h"
+
+namespace ev::pg {
+
+// The backend's caches, cleared first when the settings that decide where
+// probes go (DNS servers, port, HELO name, sender, TLS) changed since the
+// last call.
+ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& settings);
+
+// The caches as they are, without checking the settings.
+const ev::prober::ProberCaches& peek_caches();
+
+// Counters summed over every run of this backend.
+struct ProberTotals {
+    long sessions_opened = 0;
+    int max_sessions_per_host = 0;
+    long rcpts_sent = 0;
+    long catch_all_probes = 0;
+    long tls_sessions = 0;
+    long tls_unverified = 0;
+    void add(const ev::prober::RunStats& run);
+};
+ProberTotals& backend_totals();
+
+// Forgets cached verdicts, routes, catch-all answers and the counters.
+void clear_backend_state();
+
+}  // namespace ev::pg
