@@ -1,5 +1,6 @@
 -- The email_verify.* settings and their sealed prefix.
-SELECT name, setting, context, vartype
+SELECT name, CASE name WHEN 'email_verify.helo_name' THEN '(the host name)' ELSE setting END AS setting,
+       context, vartype, unit
 FROM pg_settings WHERE name LIKE 'email_verify.%' ORDER BY name;
 SET email_verify.default_level = 'dns';
 SHOW email_verify.default_level;

@@ -33,14 +33,17 @@ core_tests() {
         (cd build/asan && ctest --output-on-failure -j"$jobs")
 }
 
-fuzz_parser() {
+# One bounded libFuzzer run per parser; each target keeps its own corpus.
+fuzz_target() {
+    local target=$1 corpus=$2
     CXX=clang++ cmake -S . -B build/fuzz -DEV_FUZZ=ON -DEV_SANITIZE=ON -DEV_BENCH=OFF >/dev/null &&
-        cmake --build build/fuzz -j"$jobs" --target address_fuzz &&
-        mkdir -p build/fuzz/corpus && cp test/fuzz/corpus/* build/fuzz/corpus/ &&
-        build/fuzz/address_fuzz -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-            -print_final_stats=1 -artifact_prefix=build/fuzz/ build/fuzz/corpus 2>build/fuzz/fuzz.log
+        cmake --build build/fuzz -j"$jobs" --target "$target" &&
+        mkdir -p "build/fuzz/$target.corpus" && cp "$corpus"/* "build/fuzz/$target.corpus/" &&
+        "build/fuzz/$target" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 -artifact_prefix="build/fuzz/$target-" "build/fuzz/$target.corpus" \
+            2>"build/fuzz/$target.log"
     local rc=$?
-    tail -n 12 build/fuzz/fuzz.log 2>/dev/null
+    tail -n 12 "build/fuzz/$target.log" 2>/dev/null
     return $rc
 }
 
@@ -55,14 +58,17 @@ regress() {
 
 step "install dependencies" scripts/install-deps.sh
 step "core unit tests (GoogleTest, ASan+UBSan)" core_tests
-step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_parser
+step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target address_fuzz test/fuzz/corpus
+step "fuzz SMTP reply reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target smtp_reply_fuzz test/fuzz/smtp_reply_corpus
 step "build and install extension" build_and_install
 scripts/cluster.sh stop
 rm -rf .cluster "$(readlink -f .cluster 2>/dev/null)"
 step "start throwaway cluster" scripts/cluster.sh start
+step "start the local mail world (unbound, Postfix, postgrey, scripted SMTP)" testworld/world.sh start
 step "pg_regress suites" regress
 step "TAP suites" test/run-tap.sh
 scripts/cluster.sh stop
+testworld/world.sh stop
 
 echo
 if [ $failed -gt 0 ]; then

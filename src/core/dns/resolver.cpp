@@ -91,16 +91,17 @@ const char* to_string(DnsStatus status) {
     return "error";
 }
 
-std::string check_server_list(const std::string& servers) {
+std::string check_server_list(const std::string& servers, std::string* normalized) {
+    std::string out;
     std::size_t start = 0;
     while (start <= servers.size()) {
         std::size_t comma = servers.find(',', start);
         std::string item = servers.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        item.erase(0, item.find_first_not_of(' '));
-        item.erase(item.find_last_not_of(' ') + 1);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
         if (item.empty()) return "empty entry in the server list";
         std::string host = item;
-        int port = 53;
+        std::string port_text;
         if (item.front() == '[') {
             auto close = item.find(']');
             if (close == std::string::npos) return "\"" + item + "\" lacks a closing ]";
@@ -108,22 +109,30 @@ std::string check_server_list(const std::string& servers) {
             std::string rest = item.substr(close + 1);
             if (!rest.empty()) {
                 if (rest[0] != ':') return "\"" + item + "\" is not [ipv6]:port";
-                port = std::atoi(rest.c_str() + 1);
-                if (rest.size() < 2 || rest.find_first_not_of("0123456789", 1) != std::string::npos) port = 0;
+                port_text = rest.substr(1);
+                if (port_text.empty()) return "\"" + item + "\" has an empty port";
             }
         } else if (std::count(item.begin(), item.end(), ':') == 1) {
             auto colon = item.find(':');
             host = item.substr(0, colon);
-            std::string digits = item.substr(colon + 1);
-            port = digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 5
-                       ? 0
-                       : std::atoi(digits.c_str());
+            port_text = item.substr(colon + 1);
+            if (port_text.empty()) return "\"" + item + "\" has an empty port";
         }
-        if (!net::make_endpoint(host, port == 0 ? 53 : port)) return "\"" + item + "\" is not a numeric IP address";
-        if (port <= 0 || port > 65535) return "\"" + item + "\" has no valid port";
+        int port = 53;
+        if (!port_text.empty()) {
+            if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
+                return "\"" + item + "\" has no valid port";
+            port = std::atoi(port_text.c_str());
+            if (port <= 0 || port > 65535) return "\"" + item + "\" has no valid port (1-65535)";
+        }
+        auto endpoint = net::make_endpoint(host, port);
+        if (!endpoint) return "\"" + host + "\" is not a numeric IP address";
+        if (!out.empty()) out += ',';
+        out += endpoint->text();
         if (comma == std::string::npos) break;
         start = comma + 1;
     }
+    if (normalized) *normalized = out;
     return "";
 }
 
@@ -147,9 +156,10 @@ Resolver::Resolver(net::EventLoop& loop, const ResolverConfig& config) : loop_(l
     int rc = ares_init_options(&channel_, &options, mask);
     if (rc != ARES_SUCCESS) throw std::runtime_error(std::string("c-ares init failed: ") + ares_strerror(rc));
     if (!config.servers.empty()) {
-        std::string problem = check_server_list(config.servers);
+        std::string csv;
+        std::string problem = check_server_list(config.servers, &csv);
         if (problem.empty()) {
-            rc = ares_set_servers_ports_csv(channel_, config.servers.c_str());
+            rc = ares_set_servers_ports_csv(channel_, csv.c_str());
             if (rc != ARES_SUCCESS) problem = ares_strerror(rc);
         }
         if (!problem.empty()) {

@@ -86,6 +86,7 @@ class Resolver {
 
 // "ip[:port],..." as email_verify.dns_servers takes it; returns "" when
 // valid, else what is wrong. IPv6 with a port is written [addr]:port.
-std::string check_server_list(const std::string& servers);
+// `normalized`, when given, receives the list as c-ares wants it.
+std::string check_server_list(const std::string& servers, std::string* normalized = nullptr);
 
 }  // namespace ev::dns
