@@ -40,8 +40,25 @@ SELECT email_verify.normalize_email('  Jane@Bücher.EXAMPLE ') AS normalized,
        email_verify.suggest_email('bob@gmail.con') AS suggestion,
        email_verify.syntax_error('alan..turing@example.org') AS why_invalid"
 
-echo "== Levels dns and smtp arrive with the native prober:"
-run -c "SELECT (verify_email('ada@example.com', 'smtp')).status" 2>&1 | sed 's/^/   /' || true
+echo "== Starting the local mail world (testworld/: unbound, Postfix, postgrey, scripted SMTP on 127.0.x.y)"
+testworld/world.sh start
+# Every probe below stays on loopback: DNS answers come from the world's unbound.
+export PGOPTIONS="-c email_verify.dns_servers=127.0.53.1:53 -c email_verify.result_ttl=0"
+sample="ARRAY['alice@strict.test', 'nobody@strict.test', 'anyone@catchall.test', 'alice@grey.test',
+              'someone@nullmx.test', 'ghost@nosuch.test', 'sales@strict.test', 'john@gmail.con']"
+
+echo "== Level dns: MX lookups through c-ares"
+run -c "SELECT email, status, reason, mx_found, mx_host, suggestion FROM verify_emails($sample, 'dns')"
+
+echo "== Level smtp: the mailbox probe (one session per MX host, catch-all checked once per domain)"
+run -c "SELECT email, status, reason, is_catch_all AS catch_all, smtp_code AS code, smtp_message, score
+        FROM verify_emails($sample, 'smtp')"
+
+echo "== What the prober did in that session"
+run -c "SELECT email_verify.clear_cache(); SELECT count(*) FROM verify_emails($sample, 'smtp');
+        SELECT sessions_opened, max_sessions_per_host, rcpts_sent, catch_all_probes FROM email_verify.prober_stats()"
+unset PGOPTIONS
 
 echo
 echo "The cluster keeps running: eval \"\$(scripts/cluster.sh env)\"; psql   (stop: scripts/cluster.sh stop)"
+echo "So does the mail world (testworld/README.md): testworld/world.sh stop"

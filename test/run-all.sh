@@ -60,6 +60,7 @@ step "install dependencies" scripts/install-deps.sh
 step "core unit tests (GoogleTest, ASan+UBSan)" core_tests
 step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target address_fuzz test/fuzz/corpus
 step "fuzz SMTP reply reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target smtp_reply_fuzz test/fuzz/smtp_reply_corpus
+step "fuzz DNS answer handling (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target dns_answer_fuzz test/fuzz/dns_answer_corpus
 step "build and install extension" build_and_install
 scripts/cluster.sh stop
 rm -rf .cluster "$(readlink -f .cluster 2>/dev/null)"
