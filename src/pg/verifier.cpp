@@ -1,5 +1,6 @@
 #include "verifier.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -47,6 +48,24 @@ void poll_interrupts() {
     check_for_interrupts();
     if (!PostmasterIsAlive())
         throw UserError(ERRCODE_ADMIN_SHUTDOWN, "email_verify: the postmaster died during a probe");
+}
+
+// Probes the items; the run's counters are kept even when a cancel cuts it short.
+void run_engine(std::vector<ev::OfflineFindings>& items, ev::Level level, const ev::prober::ProbeSettings& settings,
+                ev::prober::ProberCaches& caches) {
+    try {
+        ev::prober::Engine engine(settings, caches);
+        try {
+            engine.run(items, level, poll_interrupts);
+        } catch (...) {
+            backend_totals().add(engine.stats());
+            throw;
+        }
+        backend_totals().add(engine.stats());
+    } catch (const std::invalid_argument& e) {
+        // A DNS server list c-ares refuses (the GUC check catches most).
+        throw UserError(ERRCODE_INVALID_PARAMETER_VALUE, e.what());
+    }
 }
 
 }  // namespace
@@ -111,18 +130,8 @@ std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::stri
         item_input.push_back(i);
     }
 
-    try {
-        ev::prober::Engine engine(settings, caches);
-        try {
-            engine.run(items, level, poll_interrupts);
-        } catch (...) {
-            backend_totals().add(engine.stats());
-            throw;
-        }
-        backend_totals().add(engine.stats());
-    } catch (const std::invalid_argument& e) {
-        throw UserError(ERRCODE_INVALID_PARAMETER_VALUE, e.what());
-    }
+    bool any_to_probe = std::any_of(items.begin(), items.end(), [](const auto& i) { return i.address.ok(); });
+    if (any_to_probe) run_engine(items, level, settings, caches);
 
     double checked_at = unix_now();
     auto expires = std::chrono::steady_clock::now() + ttl;
