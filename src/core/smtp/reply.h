@@ -42,6 +42,7 @@ struct Reply {
 // A reply that breaks the grammar (no code, codes that differ between lines,
 // a line longer than kMaxLineBytes, more than kMaxLines lines) makes the
 // reader fail for good: the connection is then not worth talking to.
+// Replies completed before the bad line can still be taken.
 class ReplyReader {
   public:
     static constexpr std::size_t kMaxLineBytes = 4096;
