@@ -35,6 +35,15 @@ bool is_valid_utf8(std::string_view s) {
     return true;
 }
 
+std::string printable_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u > 0x7E) c = '?';
+    }
+    return out;
+}
+
 bool has_control_character(std::string_view s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         auto c = static_cast<unsigned char>(s[i]);

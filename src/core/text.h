@@ -17,6 +17,11 @@ bool has_control_character(std::string_view s);
 
 bool is_ascii(std::string_view s);
 
+// s with every byte outside printable ASCII replaced by '?'. For text that
+// servers send (SMTP replies are ASCII by RFC 5321, yet Latin-1 and UTF-8 turn
+// up) and that must be storable in any database encoding.
+std::string printable_ascii(std::string_view s);
+
 // Space, tab, CR, LF, VT, FF at either end.
 std::string_view trim_ascii_whitespace(std::string_view s);
 

@@ -46,10 +46,11 @@ Reason reason_for_end(SessionEnd end) {
 }
 
 std::string message_of(const Reply& reply) {
-    if (!reply.enhanced) return reply.text;
+    std::string text = text::printable_ascii(reply.text);
+    if (!reply.enhanced) return text;
     const auto& e = *reply.enhanced;
     std::string code = std::to_string(e.klass) + "." + std::to_string(e.subject) + "." + std::to_string(e.detail);
-    return reply.text.empty() ? code : code + " " + reply.text;
+    return text.empty() ? code : code + " " + text;
 }
 
 // "[192.0.2.1]" / "[IPv6:2001:db8::1]" -> the address inside.

@@ -239,7 +239,9 @@ void Session::on_reply(Reply reply) {
             // Refused STARTTLS: carry on in the clear; a server that insists
             // will say so at MAIL FROM.
             if (m != Meaning::Accepted) return begin_transaction();
-            if (reader_.pending_bytes() > 0)
+            // Anything the server sent after its 220 would be read as a reply
+            // to a command sent under TLS (the STARTTLS injection attack).
+            if (reader_.pending_bytes() > 0 || reader_.has_reply())
                 return finish(SessionEnd::ProtocolError, reply, "data after STARTTLS reply (possible injection)");
             tls_ = net::new_tls_client(fd_.get(), server_name_);
             state_ = State::Handshake;
