@@ -221,6 +221,7 @@ void Session::on_reply(Reply reply) {
             if (m != Meaning::Accepted) return finish(end_for(m), reply);
             pipelining_ = has_keyword(reply, "PIPELINING");
             offers_starttls_ = has_keyword(reply, "STARTTLS");
+            smtputf8_ = has_keyword(reply, "SMTPUTF8");
             if (offers_starttls_ && config_.starttls && !tls_) {
                 state_ = State::StartTls;
                 send("STARTTLS", Expect::StartTls);
@@ -293,7 +294,9 @@ void Session::continue_handshake() {
 void Session::begin_transaction() {
     if (work_exhausted_ || errors_ >= config_.max_errors) return quit();
     state_ = State::Mail;
-    send("MAIL FROM:<" + config_.mail_from + ">", Expect::Mail);
+    // RFC 6531: with SMTPUTF8 the server takes UTF-8 local parts; without
+    // it, such a recipient gets whatever refusal the server gives.
+    send("MAIL FROM:<" + config_.mail_from + ">" + (smtputf8_ ? " SMTPUTF8" : ""), Expect::Mail);
     flush();
 }
 

@@ -140,6 +140,7 @@ class Session {
 
     bool pipelining_ = false;
     bool offers_starttls_ = false;
+    bool smtputf8_ = false;
     int errors_ = 0;
     int rcpts_in_transaction_ = 0;
     int rcpt_limit_;
