@@ -44,7 +44,7 @@ echo "== Starting the local mail world (testworld/: unbound, Postfix, postgrey, 
 testworld/world.sh start
 # Every probe below stays on loopback: DNS answers come from the world's unbound.
 export PGOPTIONS="-c email_verify.dns_servers=127.0.53.1:53 -c email_verify.result_ttl=0"
-sample="ARRAY['alice@strict.test', 'nobody@strict.test', 'anyone@catchall.test', 'alice@grey.test',
+sample="ARRAY['alice@strict.test', 'jane.doe@strict.test', 'anyone@catchall.test', 'alice@grey.test',
               'someone@nullmx.test', 'ghost@nosuch.test', 'sales@strict.test', 'john@gmail.con']"
 
 echo "== Level dns: MX lookups through c-ares"
