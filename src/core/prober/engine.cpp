@@ -112,12 +112,15 @@ struct Engine::State {
         bool wanting = false;
         int rcpt_limit = 0;
 
-        std::optional<smtp::RcptTask> next_task() override { return state->next_task(*this); }
+        std::optional<smtp::RcptTask> next_task(bool may_fail_allowed) override {
+            return state->next_task(*this, may_fail_allowed);
+        }
+        bool has_work() const override { return state->has_work(*this); }
         void task_answered(const smtp::RcptTask& t, Meaning m, const Reply& r) override {
             state->task_answered(*this, t, m, r);
         }
-        void task_returned(smtp::RcptTask t, SessionEnd why, const std::optional<Reply>& r) override {
-            state->task_returned(*this, std::move(t), why, r);
+        void task_returned(smtp::RcptTask t, SessionEnd why, const std::optional<Reply>& r, bool charged) override {
+            state->task_returned(*this, std::move(t), why, r, charged);
         }
         void session_ended(smtp::Session* s, const smtp::SessionReport& report) override {
             state->session_ended(*this, s, report);
@@ -288,18 +291,31 @@ struct Engine::State {
         h.sessions.back()->start();
     }
 
-    std::optional<smtp::RcptTask> next_task(Host& h) {
+    bool has_work(const Host& h) const {
+        for (std::uint64_t id : h.queue)
+            if (!tasks.at(id)->done) return true;
+        return false;
+    }
+
+    // A recipient can be refused unless its domain is known to take anything.
+    static bool may_fail(const Task& t) { return t.catch_all_probe || t.domain->catch_all != true; }
+
+    std::optional<smtp::RcptTask> next_task(Host& h, bool may_fail_allowed) {
         while (!h.queue.empty()) {
-            std::uint64_t id = h.queue.front();
+            Task& t = *tasks.at(h.queue.front());
+            if (t.done) {
+                h.queue.pop_front();
+                continue;
+            }
+            bool fails = may_fail(t);
+            if (fails && !may_fail_allowed) return std::nullopt;
             h.queue.pop_front();
-            Task& t = *tasks.at(id);
-            if (t.done) continue;
             if (!t.first_sent_set) {
                 t.first_sent_set = true;
                 t.first_sent = Clock::now();
             }
             ++stats.rcpts_sent;
-            return smtp::RcptTask{t.id, t.recipient};
+            return smtp::RcptTask{t.id, t.recipient, fails};
         }
         return std::nullopt;
     }
@@ -320,13 +336,13 @@ struct Engine::State {
         complete(t);
     }
 
-    void task_returned(Host& h, smtp::RcptTask rt, SessionEnd why, const std::optional<Reply>& reply) {
+    void task_returned(Host& h, smtp::RcptTask rt, SessionEnd why, const std::optional<Reply>& reply, bool charged) {
         Task& t = *tasks.at(rt.id);
         if (t.done) return;
         t.failure = reason_for_end(why);
         t.reply = reply;
         t.mx_host = host_name_of(t);
-        if (++t.attempts >= settings.max_attempts) return complete(t);
+        if (charged && ++t.attempts >= settings.max_attempts) return complete(t);
         if (h.failed) ++t.endpoint;
         enqueue(t, /*front=*/true);
     }

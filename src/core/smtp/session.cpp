@@ -160,7 +160,10 @@ void Session::read_available() {
     if (state_ != State::Closed) {
         if (!pending_.empty())
             arm_timer(config_.reply_timeout);
-        update_interest();
+        // Everything the replies of this read produced goes out in one write:
+        // one RCPT per segment would meet the server's Nagle and our delayed
+        // ACK, 40 ms a turn.
+        flush();
     }
 }
 
@@ -300,21 +303,22 @@ void Session::begin_transaction() {
     flush();
 }
 
-// Keeps up to `window` RCPTs in flight, never more than the error budget
-// could absorb if every one of them were refused.
+// Keeps up to `window` RCPTs in flight, never more refusable ones than the
+// error budget could absorb if every one of them were refused.
 void Session::fill_pipeline() {
     int window = pipelining_ ? config_.pipeline_window : 1;
     for (;;) {
         int in_flight = static_cast<int>(pending_.size());
         if (in_flight >= window) break;
-        if (errors_ + in_flight >= config_.max_errors) break;
         if (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_) break;
-        auto task = owner_.next_task();
+        bool may_fail_allowed = errors_ + may_fail_in_flight_ < config_.max_errors;
+        auto task = owner_.next_task(may_fail_allowed);
         if (!task) {
-            work_exhausted_ = true;
+            if (!owner_.has_work()) work_exhausted_ = true;
             break;
         }
         ++rcpts_in_transaction_;
+        if (task->may_fail) ++may_fail_in_flight_;
         std::string line = "RCPT TO:<" + task->recipient + ">";
         send(std::move(line), Expect::Rcpt, std::move(task));
     }
@@ -323,6 +327,7 @@ void Session::fill_pipeline() {
 
 void Session::on_rcpt_reply(Pending pending, Reply reply) {
     RcptTask task = std::move(*pending.task);
+    if (task.may_fail) --may_fail_in_flight_;
     Meaning meaning = classify(reply, Stage::RcptTo);
     if (reply.klass() != 2) ++errors_;
     switch (meaning) {
@@ -334,13 +339,14 @@ void Session::on_rcpt_reply(Pending pending, Reply reply) {
             } else {
                 rcpt_limit_ = std::min(rcpt_limit_, accepted_before);
                 report_.learned_rcpt_limit = rcpt_limit_;
-                owner_.task_returned(std::move(task), SessionEnd::TemporaryFailure, reply);
+                owner_.task_returned(std::move(task), SessionEnd::TemporaryFailure, reply, /*charged=*/false);
             }
             transaction_full_ = true;
             break;
         }
         case Meaning::ServiceClosing: {
-            owner_.task_returned(std::move(task), SessionEnd::ServiceClosing, reply);
+            owner_.task_returned(std::move(task), SessionEnd::ServiceClosing, reply, /*charged=*/true);
+            rcpt_failure_charged_ = true;
             return finish(SessionEnd::ServiceClosing, reply);
         }
         default:
@@ -349,13 +355,12 @@ void Session::on_rcpt_reply(Pending pending, Reply reply) {
             break;
     }
     if (state_ == State::Closed) return;
-    fill_pipeline();
-    flush();
+    fill_pipeline();  // written out once the whole read is processed
 }
 
 void Session::after_rcpt_replies() {
     if (!pending_.empty()) return;
-    bool more_work = !work_exhausted_;
+    bool more_work = !work_exhausted_ && owner_.has_work();
     if (more_work && errors_ < config_.max_errors && (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_)) {
         state_ = State::Rset;
         send("RSET", Expect::Rset);
@@ -383,8 +388,15 @@ void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string det
     // Recipients still waiting for an answer go back to the owner.
     std::deque<Pending> unanswered;
     unanswered.swap(pending_);
-    for (auto& p : unanswered)
-        if (p.task) owner_.task_returned(std::move(*p.task), end == SessionEnd::Finished ? SessionEnd::Dropped : end, reply);
+    // Only the oldest unanswered recipient was in front of the server when
+    // the failure came; unless one was already charged, it pays for it.
+    bool charge = !rcpt_failure_charged_;
+    SessionEnd why = end == SessionEnd::Finished ? SessionEnd::Dropped : end;
+    for (auto& p : unanswered) {
+        if (!p.task) continue;
+        owner_.task_returned(std::move(*p.task), why, reply, charge);
+        charge = false;
+    }
     report_.end = end;
     report_.reply = std::move(reply);
     report_.detail = std::move(detail);

@@ -33,12 +33,19 @@ struct SessionConfig {
     // slows every reply by 1 s after 10 errors and drops at 20; staying under
     // keeps a list of unknown users fast (PROBING-NOTES, issue figures).
     int max_errors = 9;
-    int max_rcpt_per_transaction = 100;  // RFC 5321 4.5.3.1.8 minimum every server takes
+    // Postfix's smtpd_recipient_limit default. Fewer RCPTs per transaction
+    // means more MAIL FROMs, which Postfix paces (in_flow_delay) and other
+    // servers count; a server with a lower limit says 452 and we learn it.
+    int max_rcpt_per_transaction = 1000;
 };
 
 struct RcptTask {
     std::uint64_t id = 0;   // the owner's handle
     std::string recipient;  // the address, as sent inside <>
+    // False when the owner knows the server accepts any recipient there (a
+    // catch-all domain): such RCPTs cannot cost the session's error budget,
+    // so they may fill the whole pipeline window.
+    bool may_fail = true;
 };
 
 // How a session ended, for the owner's fall-through and reconnect decisions.
@@ -72,12 +79,18 @@ struct SessionReport {
 class SessionOwner {
   public:
     virtual ~SessionOwner() = default;
-    // The next recipient for this host, if any.
-    virtual std::optional<RcptTask> next_task() = 0;
+    // The next recipient for this host, if any; when `may_fail_allowed` is
+    // false, only one whose may_fail is false (else nothing, for now).
+    virtual std::optional<RcptTask> next_task(bool may_fail_allowed) = 0;
+    // Whether any recipient is still waiting for this host.
+    virtual bool has_work() const = 0;
     // The server answered the recipient.
     virtual void task_answered(const RcptTask& task, Meaning meaning, const Reply& reply) = 0;
     // The session could not get an answer; `why` is what happened to it.
-    virtual void task_returned(RcptTask task, SessionEnd why, const std::optional<Reply>& reply) = 0;
+    // `charged` is false for recipients that merely queued behind the one the
+    // failure hit (pipelined, never looked at) and for "too many recipients":
+    // neither is the recipient's fault, so neither may use up its attempts.
+    virtual void task_returned(RcptTask task, SessionEnd why, const std::optional<Reply>& reply, bool charged) = 0;
     // The session is over and its socket closed; the owner may destroy it
     // only after this call returns (defer the delete).
     virtual void session_ended(class Session* session, const SessionReport& report) = 0;
@@ -146,6 +159,8 @@ class Session {
     int rcpt_limit_;
     bool transaction_full_ = false;
     bool work_exhausted_ = false;
+    bool rcpt_failure_charged_ = false;
+    int may_fail_in_flight_ = 0;  // RCPTs in flight that could be refused
     SessionReport report_;
 };
 
