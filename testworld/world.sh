@@ -1,0 +1,233 @@
+#!/bin/bash
+# The local mail world the prober's tests talk to, all on loopback:
+#   unbound    127.0.53.1:53          the zone "test." (make-zones.py)
+#   Postfix    127.0.1.1:25 127.0.1.2:25 [::1]:25   real mailboxes (make-maps.py)
+#   postgrey   127.0.0.1:10023        greylisting for grey.test, 3 s delay
+#   scripted   127.0.2.N:25           odd servers (behaviours.txt), control 127.0.2.1:8025
+# Usage: testworld/world.sh start|stop|restart|status|env
+#   start  starts what is not running and returns once everything answers
+#   stop   stops what runs (safe when nothing does)
+#   env    prints EV_WORLD_* exports for the tests
+# State, configuration and logs: $EV_WORLD_DIR (default <repo>/.world).
+# Runs as root: Postfix and port 53/25 need it.
+set -euo pipefail
+umask 022
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+state=${EV_WORLD_DIR:-$repo/.world}
+behaviours=$here/behaviours.txt
+python=python3
+[ -x /usr/bin/python3 ] && python=/usr/bin/python3  # Debian's, not a pyenv shim
+
+say() { echo "world: $*" >&2; }
+
+# Postfix's and postgrey's own users must reach their directories. When the
+# repo sits where they cannot (a clone under /root), .world becomes a link
+# to a directory of the same purpose under /var/tmp (as scripts/cluster.sh).
+prepare_state() {
+    if [ ! -e "$state" ]; then
+        if [ -n "${EV_WORLD_DIR:-}" ] ||
+           { runuser -u postfix -- test -x "$repo" && runuser -u postgrey -- test -x "$repo"; }; then
+            mkdir -p "$state"
+        else
+            ln -s "$(mktemp -d /var/tmp/email_verify-world.XXXXXX)" "$state"
+        fi
+    fi
+    chmod 755 "$(readlink -f "$state")"
+    state=$(readlink -f "$state")
+    mkdir -p "$state/dns" "$state/postfix" "$state/postgrey" "$state/smtp"
+}
+
+# A pid is ours while the process lives, is no zombie (a container's init
+# may not reap) and still runs the program we started.
+alive() {  # pidfile program
+    local pid stat
+    [ -s "$1" ] || return 1
+    pid=$(cat "$1")
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+}
+
+stop_pid() {  # pidfile program
+    local i
+    if alive "$1" "$2"; then
+        kill "$(cat "$1")"
+        for i in $(seq 50); do alive "$1" "$2" || break; sleep 0.1; done
+        if alive "$1" "$2"; then kill -9 "$(cat "$1")"; fi
+    fi
+    rm -f "$1"
+}
+
+# Fails with a clear message when another program holds one of our
+# addresses (typically Debian's own postfix or unbound on 0.0.0.0): ours
+# would not start, and the other one would answer the tests instead.
+require_free() {  # proto host port ...
+    local proto=$1; shift
+    "$python" - "$proto" "$@" <<'EOF' || { say "stop whatever holds it (Debian's own service?), see: ss -ltnup"; exit 1; }
+import socket, sys
+proto, pairs = sys.argv[1], sys.argv[2:]
+kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+for host, port in zip(pairs[::2], pairs[1::2]):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as s:
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, int(port)))
+        except OSError as e:
+            sys.exit(f"world: {proto} [{host}]:{port} is already in use ({e.strerror})")
+EOF
+}
+
+has_ipv6() {
+    "$python" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null
+}
+
+start_dns() {
+    local dir=$state/dns
+    alive "$dir/unbound.pid" unbound && return
+    require_free udp 127.0.53.1 53
+    require_free tcp 127.0.53.1 53
+    "$python" "$here/make-zones.py" "$behaviours" "$dir/test.zone.conf"
+    sed "s|@DIR@|$dir|g" "$here/unbound.conf.in" >"$dir/unbound.conf"
+    unbound -c "$dir/unbound.conf"
+}
+
+start_postgrey() {
+    local dir=$state/postgrey
+    alive "$dir/postgrey.pid" postgrey && return
+    require_free tcp 127.0.0.1 10023
+    # A fresh database each time, so the first RCPT of a triplet is always
+    # greylisted and the tests do not depend on earlier runs.
+    rm -rf "$dir/db"
+    mkdir -p "$dir/db"
+    chown postgrey:postgrey "$dir/db"
+    : >"$dir/whitelist_clients"
+    : >"$dir/whitelist_recipients"
+    # In the foreground under setsid rather than --daemonize: a daemonized
+    # postgrey logs only to syslog, which a container does not have.
+    setsid postgrey --inet=127.0.0.1:10023 --delay=3 --max-age=1 \
+        --auto-whitelist-clients=0 --dbdir="$dir/db" \
+        --whitelist-clients="$dir/whitelist_clients" \
+        --whitelist-recipients="$dir/whitelist_recipients" \
+        </dev/null >>"$dir/postgrey.log" 2>&1 &
+    echo $! >"$dir/postgrey.pid"
+}
+
+start_postfix() {
+    local dir=$state/postfix protocols=ipv4 v6='#'
+    postfix -c "$dir/etc" status >/dev/null 2>&1 && return
+    if has_ipv6; then protocols=all v6=; fi
+    require_free tcp 127.0.1.1 25 127.0.1.2 25
+    if [ -z "$v6" ]; then require_free tcp ::1 25; fi
+    mkdir -p "$dir/etc" "$dir/queue" "$dir/data"
+    chown postfix "$dir/data"
+    sed -e "s|@DIR@|$dir|g" -e "s|@INET_PROTOCOLS@|$protocols|" \
+        "$here/postfix/main.cf.in" >"$dir/etc/main.cf"
+    sed -e "s|@V6@|$v6|" "$here/postfix/master.cf.in" >"$dir/etc/master.cf"
+    "$python" "$here/make-maps.py" "$dir/etc"
+    # Postfix waits until a just-written main.cf or lookup table is a second
+    # or so old (it might still be being edited); ours are complete, so
+    # date them back.
+    touch -d "@$(($(date +%s) - 10))" "$dir"/etc/*
+    # postfix(1) reports its errors only to a terminal or the log.
+    postfix -c "$dir/etc" start >/dev/null 2>&1 || {
+        say "postfix did not start; $dir/maillog says:"
+        tail -5 "$dir/maillog" >&2
+        exit 1
+    }
+}
+
+start_scripted() {
+    local dir=$state/smtp addresses
+    alive "$dir/scripted.pid" scripted_smtp.py && return
+    addresses=$(awk '!/^#/ && NF { print $2, 25 }' "$behaviours")
+    # shellcheck disable=SC2086  # one word per host and port
+    require_free tcp 127.0.2.1 8025 $addresses
+    # A certificate for a name that is not the server's: the prober must
+    # not insist on verifying it (opportunistic TLS, as MTAs do).
+    if [ ! -s "$dir/cert.pem" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=wrong.example \
+            -addext subjectAltName=DNS:wrong.example \
+            -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    fi
+    rm -f "$dir/scripted.pid"
+    setsid "$python" "$here/scripted_smtp.py" --behaviours "$behaviours" \
+        --cert "$dir/cert.pem" --key "$dir/key.pem" --pidfile "$dir/scripted.pid" \
+        </dev/null >>"$dir/scripted.log" 2>&1 &
+}
+
+stop_all() {
+    stop_pid "$state/smtp/scripted.pid" scripted_smtp.py
+    if [ -f "$state/postfix/etc/main.cf" ] && postfix -c "$state/postfix/etc" status >/dev/null 2>&1; then
+        postfix -c "$state/postfix/etc" stop >/dev/null 2>&1 || true
+    fi
+    stop_pid "$state/postgrey/postgrey.pid" postgrey
+    stop_pid "$state/dns/unbound.pid" unbound
+}
+
+status() {
+    local rc=0
+    report() {  # name running?
+        if "${@:2}"; then echo "$1: running"; else echo "$1: stopped"; rc=3; fi
+    }
+    report "unbound  127.0.53.1:53" alive "$state/dns/unbound.pid" unbound
+    report "postfix  127.0.1.1:25 127.0.1.2:25 [::1]:25" \
+        eval 'postfix -c "$state/postfix/etc" status >/dev/null 2>&1'
+    report "postgrey 127.0.0.1:10023" alive "$state/postgrey/postgrey.pid" postgrey
+    report "scripted 127.0.2.11-30:25, control 127.0.2.1:8025" \
+        alive "$state/smtp/scripted.pid" scripted_smtp.py
+    return $rc
+}
+
+case "${1:-}" in
+start)
+    [ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
+    prepare_state
+    # The scripted server is meant for hundreds of concurrent connections.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    start_dns
+    start_postgrey
+    start_postfix
+    start_scripted
+    no_ipv6=--no-ipv6
+    if has_ipv6; then no_ipv6=; fi
+    # shellcheck disable=SC2086  # empty or one flag
+    "$python" "$here/wait_ready.py" "$behaviours" $no_ipv6 ${EV_WORLD_VERBOSE:+-v} || {
+        say "not ready; logs are in $state (stop with: $0 stop)"
+        exit 1
+    }
+    ;;
+stop)
+    [ -e "$state" ] || exit 0
+    state=$(readlink -f "$state")
+    stop_all
+    ;;
+restart)
+    "$0" stop
+    exec "$0" start
+    ;;
+status)
+    [ -e "$state" ] && state=$(readlink -f "$state")
+    status
+    ;;
+env)
+    [ -e "$state" ] && state=$(readlink -f "$state")
+    ipv6=0
+    if has_ipv6; then ipv6=1; fi
+    cat <<ENV
+export EV_WORLD_DIR='$state'
+export EV_WORLD_DNS=127.0.53.1:53
+export EV_WORLD_POSTFIX=127.0.1.1 EV_WORLD_POSTFIX2=127.0.1.2 EV_WORLD_SMTP_PORT=25
+export EV_WORLD_POSTGREY=127.0.0.1:10023 EV_WORLD_GREY_DELAY=3
+export EV_WORLD_CONTROL=127.0.2.1:8025
+export EV_WORLD_IPV6=$ipv6
+ENV
+    ;;
+*)
+    echo "usage: $0 start|stop|restart|status|env" >&2
+    exit 2
+    ;;
+esac
