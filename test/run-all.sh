@@ -66,6 +66,8 @@ scripts/cluster.sh stop
 rm -rf .cluster "$(readlink -f .cluster 2>/dev/null)"
 step "start throwaway cluster" scripts/cluster.sh start
 step "start the local mail world (unbound, Postfix, postgrey, scripted SMTP)" testworld/world.sh start
+# The TAP suites read the world's addresses and log directory from here.
+eval "$(testworld/world.sh env)"
 step "pg_regress suites" regress
 step "TAP suites" test/run-tap.sh
 scripts/cluster.sh stop
