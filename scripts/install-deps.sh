@@ -4,6 +4,8 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 
+# The last line is the local mail world (testworld/world.sh): its own
+# unbound, Postfix and postgrey instances, dig and swaks for checks, ss.
 packages="
   build-essential cmake pkg-config clang libclang-rt-14-dev
   postgresql-15 postgresql-server-dev-15 libipc-run-perl
@@ -11,6 +13,7 @@ packages="
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-email-validator
   git ca-certificates procps
+  unbound postfix postgrey openssl bind9-dnsutils swaks iproute2
 "
 
 missing=""
@@ -24,6 +27,44 @@ if [ -n "$missing" ]; then
     # our clusters are throwaway ones under the repo.
     mkdir -p /etc/postgresql-common
     [ -f /etc/postgresql-common/createcluster.conf ] || echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
+    # Postfix would ask how to configure the system's mail; the test world
+    # brings its own configuration, so the system's stays empty.
+    echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+    # No package may start its service while installing: Debian's unbound,
+    # postfix and postgrey would take port 53/25/10023 that the test world
+    # needs. policy-rc.d answering 101 means "not allowed"; an existing one
+    # (Docker images ship one) is left as it is.
+    created_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# temporary, from email_verify scripts/install-deps.sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        created_policy=yes
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get install -y -q --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
+    if [ -n "$created_policy" ]; then
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+    fi
+fi
+
+# On a host with systemd, policy-rc.d does not stop the units from starting
+# at the next boot, and they may have run before this script: stop and
+# disable Debian's own instances (the test world runs its own).
+if [ -d /run/systemd/system ]; then
+    for unit in unbound unbound-resolvconf postfix postgrey; do
+        if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit" 2>/dev/null; then
+            echo "email_verify: disabling Debian's own $unit service (the test world runs its own)"
+            systemctl disable --now "$unit" >/dev/null 2>&1 || true
+        fi
+    done
+else
+    # Without systemd only an init script can have started them.
+    for svc in unbound postfix postgrey; do
+        if [ -x "/etc/init.d/$svc" ] && "/etc/init.d/$svc" status >/dev/null 2>&1; then
+            echo "email_verify: stopping Debian's own $svc (the test world runs its own)"
+            "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+        fi
+    done
 fi
