@@ -23,6 +23,8 @@ namespace {
 constexpr auto kTurn = std::chrono::milliseconds(50);  // upper bound between polls
 constexpr auto kSweepEvery = std::chrono::milliseconds(200);
 constexpr auto kQuitLinger = std::chrono::milliseconds(1000);
+// Each route is an MX query and an A and AAAA query per MX target.
+constexpr int kRoutesInFlight = 64;
 
 // 16 random characters: a local part nobody has, and nobody can predict.
 std::string random_local_part() {
@@ -145,6 +147,9 @@ struct Engine::State {
     std::unordered_map<std::uint64_t, std::unique_ptr<Task>> tasks;
     std::unordered_map<std::string, std::unique_ptr<Host>> hosts;
     std::deque<Host*> wanting;
+    std::vector<Domain*> route_queue;
+    std::size_t next_route = 0;
+    int routes_in_flight = 0;
     std::vector<std::unique_ptr<smtp::Session>> graveyard;
     std::uint64_t next_task_id = 1;
     int open_domains = 0;
@@ -168,13 +173,25 @@ struct Engine::State {
             }
             slot->items.push_back(i);
         }
-        for (auto& [name, domain] : domains) {
-            Domain* d = domain.get();
+        for (auto& [name, domain] : domains) route_queue.push_back(domain.get());
+        start_routes();
+    }
+
+    // Keeps at most kRoutesInFlight route lookups out at once: thousands of
+    // simultaneous queries overflow the resolver's socket buffers, and the
+    // retries that follow are slower than waiting (and end as dns_error).
+    void start_routes() {
+        while (routes_in_flight < kRoutesInFlight && next_route < route_queue.size()) {
+            Domain* d = route_queue[next_route++];
             if (d->name.front() == '[') {
                 on_route(*d, literal_route(d->name));
-            } else {
-                routes.resolve(d->name, [this, d](std::shared_ptr<const dns::MailRoute> r) { on_route(*d, std::move(r)); });
+                continue;
             }
+            ++routes_in_flight;
+            routes.resolve(d->name, [this, d](std::shared_ptr<const dns::MailRoute> r) {
+                --routes_in_flight;
+                on_route(*d, std::move(r));
+            });
         }
     }
 
@@ -482,6 +499,7 @@ struct Engine::State {
         auto next_sweep = Clock::now() + kSweepEvery;
         while (open_domains > 0) {
             if (poll) poll();
+            start_routes();
             if (pump_needed) pump();
             loop.run_once(pump_needed ? std::chrono::milliseconds(0) : kTurn);
             graveyard.clear();
