@@ -79,7 +79,7 @@ expect "noaddress.test exists without MX/A/AAAA" \
 expect "noaddress.test TXT" "$(answer noaddress.test TXT)" '"v=spf1 -all"'
 expect "nosuch.test NXDOMAIN" "$(status nosuch.test MX)" "NXDOMAIN"
 expect "refused.test REFUSED" "$(status refused.test MX)" "REFUSED"
-expect "names outside test. are REFUSED" "$(status example.com A)" "REFUSED"
+expect "names outside test. are NXDOMAIN" "$(status example.com A)" "NXDOMAIN"
 started=$(date +%s%N)
 expect "servfail.test SERVFAIL" "$(status servfail.test MX)" "SERVFAIL"
 elapsed_ms=$((($(date +%s%N) - started) / 1000000))
@@ -156,12 +156,14 @@ async def main():
                                   for _ in range(300)))
     assert all(m[-2].startswith("250 2.1.5") for m in many)
 
-assert control("RESET").strip() == "OK"
+# Differences, not a RESET: a test suite may be reading the counters now.
+before = json.loads(control("STATS slowrcpt"))["slowrcpt"]
 asyncio.run(main())
-stats = json.loads(control("STATS slowrcpt"))["slowrcpt"]
-assert stats["connections"] == 301 and stats["rcpt"] == 301 and stats["data"] == 1, stats
-print(f"# slowrcpt: max_concurrent={stats['max_concurrent']}")
-control("RESET")
+after = json.loads(control("STATS slowrcpt"))["slowrcpt"]
+delta = {k: after[k] - before[k] for k in ("connections", "rcpt", "data")}
+assert delta["connections"] >= 301 and delta["rcpt"] >= 301 and delta["data"] >= 1, delta
+assert after["max_concurrent"] >= after["current"]
+print(f"# slowrcpt: max_concurrent={after['max_concurrent']}")
 EOF
 
 # --- greylisting, second half -------------------------------------------------

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Waits until every service of the test world answers, then zeroes the
-scripted server's counters (so they count the tests, not this check).
+"""Waits until every service of the test world answers.
 
-Usage: wait_ready.py BEHAVIOURS_FILE [--no-ipv6] [--timeout SECONDS] [-v]
+Usage: wait_ready.py BEHAVIOURS_FILE [--no-ipv6] [--reset] [--timeout SECONDS] [-v]
+
+--reset then zeroes the scripted server's counters, so that a server just
+started counts the tests, not this check. (Not on every start: a test suite
+running at the same time may be reading them.)
 
 Exit 0 when everything answered, 1 (with the list of what did not) when the
 time ran out. All checks run at once, each retried until it passes.
@@ -90,6 +93,7 @@ async def main():
     p = argparse.ArgumentParser()
     p.add_argument("behaviours")
     p.add_argument("--no-ipv6", action="store_true")
+    p.add_argument("--reset", action="store_true")
     p.add_argument("--timeout", type=float, default=8)
     p.add_argument("-v", "--verbose", action="store_true", help="say when each answered")
     args = p.parse_args()
@@ -114,7 +118,8 @@ async def main():
     if failed:
         print("not answering: " + ", ".join(failed), file=sys.stderr)
         return 1
-    await control("RESET")
+    if args.reset:
+        await control("RESET")
     return 0
 
 

@@ -42,20 +42,29 @@ prepare_state() {
 # A pid is ours while the process lives, is no zombie (a container's init
 # may not reap) and still runs the program we started.
 alive() {  # pidfile program
-    local pid stat
-    [ -s "$1" ] || return 1
-    pid=$(cat "$1")
+    local pid stat cmdline
+    pid=$(cat "$1" 2>/dev/null) || return 1  # unbound removes its own at exit
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
     stat=${stat##*) }
-    [ "${stat%% *}" != Z ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+    [ "${stat%% *}" != Z ] || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmdline == *"$2"* ]]
+}
+
+# Test suites may start and stop the world at the same time; one at a time.
+# The daemons are started with fd 9 closed, or they would hold the lock.
+lock() {
+    exec 9>"$state/world.lock"
+    flock -w 60 9 || { say "another world.sh holds $state/world.lock"; exit 1; }
 }
 
 stop_pid() {  # pidfile program
-    local i
+    local i pid
     if alive "$1" "$2"; then
-        kill "$(cat "$1")"
+        pid=$(cat "$1")
+        kill "$pid"
         for i in $(seq 50); do alive "$1" "$2" || break; sleep 0.1; done
-        if alive "$1" "$2"; then kill -9 "$(cat "$1")"; fi
+        if alive "$1" "$2"; then kill -9 "$pid"; fi
     fi
     rm -f "$1"
 }
@@ -81,6 +90,12 @@ for host, port in zip(pairs[::2], pairs[1::2]):
 EOF
 }
 
+# postfix(1) pauses a second after a fatal error such as a missing main.cf,
+# so that case is answered here.
+postfix_running() {
+    [ -f "$state/postfix/etc/main.cf" ] && postfix -c "$state/postfix/etc" status >/dev/null 2>&1
+}
+
 has_ipv6() {
     "$python" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null
 }
@@ -92,7 +107,7 @@ start_dns() {
     require_free tcp 127.0.53.1 53
     "$python" "$here/make-zones.py" "$behaviours" "$dir/test.zone.conf"
     sed "s|@DIR@|$dir|g" "$here/unbound.conf.in" >"$dir/unbound.conf"
-    unbound -c "$dir/unbound.conf"
+    unbound -c "$dir/unbound.conf" 9>&-
 }
 
 start_postgrey() {
@@ -112,13 +127,13 @@ start_postgrey() {
         --auto-whitelist-clients=0 --dbdir="$dir/db" \
         --whitelist-clients="$dir/whitelist_clients" \
         --whitelist-recipients="$dir/whitelist_recipients" \
-        </dev/null >>"$dir/postgrey.log" 2>&1 &
+        </dev/null >>"$dir/postgrey.log" 2>&1 9>&- &
     echo $! >"$dir/postgrey.pid"
 }
 
 start_postfix() {
     local dir=$state/postfix protocols=ipv4 v6='#'
-    postfix -c "$dir/etc" status >/dev/null 2>&1 && return
+    postfix_running && return
     if has_ipv6; then protocols=all v6=; fi
     require_free tcp 127.0.1.1 25 127.0.1.2 25
     if [ -z "$v6" ]; then require_free tcp ::1 25; fi
@@ -133,7 +148,7 @@ start_postfix() {
     # date them back.
     touch -d "@$(($(date +%s) - 10))" "$dir"/etc/*
     # postfix(1) reports its errors only to a terminal or the log.
-    postfix -c "$dir/etc" start >/dev/null 2>&1 || {
+    postfix -c "$dir/etc" start >/dev/null 2>&1 9>&- || {
         say "postfix did not start; $dir/maillog says:"
         tail -5 "$dir/maillog" >&2
         exit 1
@@ -143,27 +158,27 @@ start_postfix() {
 start_scripted() {
     local dir=$state/smtp addresses
     alive "$dir/scripted.pid" scripted_smtp.py && return
+    reset_counters=--reset  # once it answers, see wait_ready.py
     addresses=$(awk '!/^#/ && NF { print $2, 25 }' "$behaviours")
     # shellcheck disable=SC2086  # one word per host and port
     require_free tcp 127.0.2.1 8025 $addresses
     # A certificate for a name that is not the server's: the prober must
     # not insist on verifying it (opportunistic TLS, as MTAs do).
     if [ ! -s "$dir/cert.pem" ]; then
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=wrong.example \
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -days 3650 -subj /CN=wrong.example \
             -addext subjectAltName=DNS:wrong.example \
             -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
     fi
     rm -f "$dir/scripted.pid"
     setsid "$python" "$here/scripted_smtp.py" --behaviours "$behaviours" \
         --cert "$dir/cert.pem" --key "$dir/key.pem" --pidfile "$dir/scripted.pid" \
-        </dev/null >>"$dir/scripted.log" 2>&1 &
+        </dev/null >>"$dir/scripted.log" 2>&1 9>&- &
 }
 
 stop_all() {
     stop_pid "$state/smtp/scripted.pid" scripted_smtp.py
-    if [ -f "$state/postfix/etc/main.cf" ] && postfix -c "$state/postfix/etc" status >/dev/null 2>&1; then
-        postfix -c "$state/postfix/etc" stop >/dev/null 2>&1 || true
-    fi
+    if postfix_running; then postfix -c "$state/postfix/etc" stop >/dev/null 2>&1 || true; fi
     stop_pid "$state/postgrey/postgrey.pid" postgrey
     stop_pid "$state/dns/unbound.pid" unbound
 }
@@ -174,8 +189,7 @@ status() {
         if "${@:2}"; then echo "$1: running"; else echo "$1: stopped"; rc=3; fi
     }
     report "unbound  127.0.53.1:53" alive "$state/dns/unbound.pid" unbound
-    report "postfix  127.0.1.1:25 127.0.1.2:25 [::1]:25" \
-        eval 'postfix -c "$state/postfix/etc" status >/dev/null 2>&1'
+    report "postfix  127.0.1.1:25 127.0.1.2:25 [::1]:25" postfix_running
     report "postgrey 127.0.0.1:10023" alive "$state/postgrey/postgrey.pid" postgrey
     report "scripted 127.0.2.11-30:25, control 127.0.2.1:8025" \
         alive "$state/smtp/scripted.pid" scripted_smtp.py
@@ -186,6 +200,8 @@ case "${1:-}" in
 start)
     [ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
     prepare_state
+    lock
+    reset_counters=
     # The scripted server is meant for hundreds of concurrent connections.
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     start_dns
@@ -194,8 +210,8 @@ start)
     start_scripted
     no_ipv6=--no-ipv6
     if has_ipv6; then no_ipv6=; fi
-    # shellcheck disable=SC2086  # empty or one flag
-    "$python" "$here/wait_ready.py" "$behaviours" $no_ipv6 ${EV_WORLD_VERBOSE:+-v} || {
+    # shellcheck disable=SC2086  # empty or one flag each
+    "$python" "$here/wait_ready.py" "$behaviours" $no_ipv6 $reset_counters ${EV_WORLD_VERBOSE:+-v} || {
         say "not ready; logs are in $state (stop with: $0 stop)"
         exit 1
     }
@@ -203,6 +219,7 @@ start)
 stop)
     [ -e "$state" ] || exit 0
     state=$(readlink -f "$state")
+    lock
     stop_all
     ;;
 restart)
