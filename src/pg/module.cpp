@@ -2,6 +2,8 @@
 #include "list_cache.h"
 #include "pg_prelude.h"
 #include "settings.h"
+#include "worker.h"
+#include "worker_shmem.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -11,5 +13,9 @@ void _PG_init(void);
 void _PG_init(void) {
     ev::pg::SettingsInit();
     ev::pg::ListCacheInit();
+    if (process_shared_preload_libraries_in_progress) {
+        ev::pg::WorkerShmemInit();
+        ev::pg::WorkerInit();
+    }
 }
 }

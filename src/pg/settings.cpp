@@ -26,6 +26,12 @@ int address_timeout_setting = 45000;
 int max_connections_per_host_setting = 2;
 int max_connections_setting = 64;
 bool starttls_setting = true;
+char* database_setting = nullptr;
+int workers_setting = 1;
+int worker_batch_size_setting = 500;
+int retry_attempts_setting = 5;
+int retry_delay_setting = 60;
+int worker_naptime_setting = 10;
 char default_helo_name[256] = "localhost";
 
 bool check_dns_servers(char** value, void** extra, GucSource source) {
@@ -109,6 +115,26 @@ void SettingsInit() {
     DefineCustomBoolVariable("email_verify.starttls", "Use STARTTLS when an MX host offers it.",
                              "Certificates are checked and the outcome recorded, but never stop a probe.",
                              &starttls_setting, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    // The background workers (issue: in-place verification).
+    DefineCustomStringVariable("email_verify.database", "Database the background workers work in.", nullptr,
+                               &database_setting, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.workers", "Background workers draining the verification queue.",
+                            "Needs shared_preload_libraries; 0 starts none.", &workers_setting, 1, 0, 16,
+                            PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.worker_batch_size", "Queue items one worker claims and probes at once.",
+                            nullptr, &worker_batch_size_setting, 500, 1, 100000, PGC_SIGHUP, 0, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("email_verify.retry_attempts",
+                            "Attempts for greylisted, temporary_failure, timeout and dns_error verdicts.",
+                            "After the last one the verdict is written as it is (status unknown).",
+                            &retry_attempts_setting, 5, 1, 100, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.retry_delay", "First retry delay; doubles each attempt, with jitter.",
+                            nullptr, &retry_delay_setting, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("email_verify.worker_naptime",
+                            "Longest sleep of an idle worker (it is woken at once for new work).", nullptr,
+                            &worker_naptime_setting, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("email_verify");
 #else
@@ -140,6 +166,17 @@ ev::prober::ProbeSettings probe_settings() {
     s.max_connections = max_connections_setting;
     s.catch_all_ttl = std::chrono::seconds(result_ttl_setting > 0 ? result_ttl_setting : 0);
     return s;
+}
+
+WorkerSettings worker_settings() {
+    WorkerSettings w;
+    w.database = database_setting ? database_setting : "postgres";
+    w.workers = workers_setting;
+    w.batch_size = worker_batch_size_setting;
+    w.retry_attempts = retry_attempts_setting;
+    w.retry_delay = std::chrono::seconds(retry_delay_setting);
+    w.naptime = std::chrono::seconds(worker_naptime_setting);
+    return w;
 }
 
 std::chrono::seconds result_ttl() { return std::chrono::seconds(result_ttl_setting); }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include "address.h"
 #include "prober/probe_settings.h"
@@ -15,6 +16,16 @@ ev::Level default_level();
 ev::SyntaxOptions syntax_options();
 // The probe-related settings as the core takes them.
 ev::prober::ProbeSettings probe_settings();
+struct WorkerSettings {
+    std::string database;
+    int workers = 1;
+    int batch_size = 500;
+    int retry_attempts = 5;
+    std::chrono::seconds retry_delay{60};
+    std::chrono::seconds naptime{10};
+};
+WorkerSettings worker_settings();
+
 // email_verify.result_ttl; zero disables the result cache.
 std::chrono::seconds result_ttl();
 

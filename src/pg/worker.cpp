@@ -1,0 +1,384 @@
+#include "pg_prelude.h"  // first: postgres.h precedes every server header
+
+#include "worker.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "guard.h"
+#include "list_cache.h"
+#include "prober/engine.h"
+#include "settings.h"
+#include "syntax_verifier.h"
+#include "worker_shmem.h"
+
+namespace ev::pg {
+
+namespace {
+
+struct ClaimedItem {
+    long long queue_id = 0;
+    int watch_id = 0;
+    std::string row_key;  // jsonb as text
+    std::string email;
+    ev::Level level = ev::Level::Smtp;
+    int attempts = 0;
+};
+
+// ---- transactions and SPI, each step inside pg_call -------------------------
+
+void begin_transaction() {
+    pg_call([] {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        SPI_connect();
+        PushActiveSnapshot(GetTransactionSnapshot());
+    });
+}
+
+void commit_transaction() {
+    pg_call([] {
+        SPI_finish();
+        PopActiveSnapshot();
+        CommitTransactionCommand();
+        pgstat_report_stat(false);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+    });
+}
+
+void abort_transaction() {
+    pg_call([] {
+        if (IsTransactionState() || IsAbortedTransactionBlockState() || GetCurrentTransactionNestLevel() > 0)
+            AbortCurrentTransaction();
+    });
+}
+
+// Runs sql with text parameters (NULL-free); returns the rows as strings.
+std::vector<std::vector<std::string>> query(const char* sql, const std::vector<std::string>& params = {}) {
+    std::vector<std::vector<std::string>> rows;
+    // Copied out of SPI memory into palloc'd C strings inside the guard, then
+    // into C++ strings outside it (no C++ object may live in a pg_call frame
+    // that can longjmp).
+    int nrows = 0, ncols = 0;
+    char** cells = nullptr;
+    pg_call([&] {
+        int n = static_cast<int>(params.size());
+        Oid* types = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
+        Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
+        for (int i = 0; i < n; ++i) {
+            types[i] = TEXTOID;
+            values[i] = CStringGetTextDatum(params[i].c_str());
+        }
+        pgstat_report_activity(STATE_RUNNING, sql);
+        int rc = SPI_execute_with_args(sql, n, types, values, nullptr, false, 0);
+        if (rc < 0) elog(ERROR, "email_verify worker: SPI failed (%d) on: %s", rc, sql);
+        nrows = static_cast<int>(SPI_processed);
+        ncols = SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0;
+        MemoryContext outer = MemoryContextSwitchTo(CurTransactionContext);
+        cells = static_cast<char**>(palloc0(sizeof(char*) * (nrows * ncols + 1)));
+        for (int r = 0; r < nrows; ++r)
+            for (int c = 0; c < ncols; ++c)
+                cells[r * ncols + c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
+        MemoryContextSwitchTo(outer);
+    });
+    rows.reserve(nrows);
+    for (int r = 0; r < nrows; ++r) {
+        std::vector<std::string> row;
+        for (int c = 0; c < ncols; ++c) row.emplace_back(cells[r * ncols + c] ? cells[r * ncols + c] : "");
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+// ---- JSON for apply_verdicts ---------------------------------------------------
+
+void append_json_string(std::string& out, const std::string& s) {
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            default:
+                if (c < 0x20) {
+                    char buffer[8];
+                    std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+                    out += buffer;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+std::string timestamp_text(double unix_seconds) {
+    std::time_t whole = static_cast<std::time_t>(unix_seconds);
+    std::tm utc{};
+    gmtime_r(&whole, &utc);
+    char buffer[64];
+    int micros = static_cast<int>((unix_seconds - static_cast<double>(whole)) * 1e6);
+    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", utc.tm_year + 1900, utc.tm_mon + 1,
+                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, micros);
+    return buffer;
+}
+
+void append_verdict(std::string& json, const ClaimedItem& item, const ev::VerificationResult& r) {
+    json += json.size() > 1 ? ",{" : "{";
+    json += "\"queue_id\":" + std::to_string(item.queue_id);
+    json += ",\"watch_id\":" + std::to_string(item.watch_id);
+    json += ",\"row_key\":" + item.row_key;
+    json += ",\"email\":";
+    append_json_string(json, item.email);
+    json += ",\"status\":";
+    append_json_string(json, std::string(ev::to_string(r.status)));
+    json += ",\"reason\":";
+    append_json_string(json, std::string(ev::to_string(r.reason)));
+    json += ",\"catch_all\":";
+    json += r.is_catch_all ? (*r.is_catch_all ? "true" : "false") : "null";
+    json += ",\"checked_at\":";
+    append_json_string(json, timestamp_text(r.checked_at_unix));
+    json += "}";
+}
+
+// ---- the loop -----------------------------------------------------------------
+
+bool is_transient(ev::Reason reason) {
+    return reason == ev::Reason::Greylisted || reason == ev::Reason::TemporaryFailure ||
+           reason == ev::Reason::Timeout || reason == ev::Reason::DnsError;
+}
+
+// SIGTERM (die), query cancel and postmaster death end a probe; the claimed
+// items come back when this worker slot starts again (or their lease ends).
+void worker_poll() {
+    check_for_interrupts();
+    if (!PostmasterIsAlive()) pg_call([] { proc_exit(1); });
+}
+
+class Worker {
+  public:
+    explicit Worker(int slot) : slot_(slot), random_(static_cast<unsigned>(MyProcPid)) {}
+
+    void run() {
+        WorkerSettings settings = worker_settings();
+        for (;;) {
+            check_for_interrupts();
+            if (ConfigReloadPending) {
+                ConfigReloadPending = false;
+                pg_call([] { ProcessConfigFile(PGC_SIGHUP); });
+                settings = worker_settings();
+            }
+            int handled = 0;
+            try {
+                if (ensure_ready()) handled = run_batch(settings);
+            } catch (const PgError& e) {
+                // One bad batch must not crash-loop the worker: log, roll
+                // back, and carry on after a pause (its items' leases expire).
+                report(e);
+                abort_transaction();
+                handled = 0;
+            }
+            if (handled > 0) continue;
+            if (slot_ == 0) enqueue_stale();
+            sleep(settings.naptime);
+        }
+    }
+
+  private:
+    // The extension may not be installed (yet) in email_verify.database.
+    bool ensure_ready() {
+        if (ready_) return true;
+        begin_transaction();
+        auto rows = query("SELECT to_regproc('email_verify.claim_batch') IS NOT NULL");
+        bool present = !rows.empty() && rows[0][0] == "t";
+        if (present)
+            // Items this slot had claimed before a crash or restart are free again.
+            query("UPDATE email_verify.queue SET state = 'pending', lease_until = NULL "
+                  "WHERE state = 'claimed' AND claimed_by = $1::int",
+                  {std::to_string(slot_)});
+        commit_transaction();
+        ready_ = present;
+        return ready_;
+    }
+
+    int run_batch(const WorkerSettings& settings) {
+        begin_transaction();
+        auto rows = query(
+            "SELECT queue_id, watch_id, row_key::text, email, level, attempts "
+            "FROM email_verify.claim_batch($1::int, $2::int)",
+            {std::to_string(slot_), std::to_string(settings.batch_size)});
+        std::vector<ClaimedItem> items;
+        for (auto& row : rows) {
+            ClaimedItem item;
+            item.queue_id = std::stoll(row[0]);
+            item.watch_id = std::stoi(row[1]);
+            item.row_key = row[2];
+            item.email = row[3];
+            item.level = ev::parse_level(row[4]).value_or(ev::Level::Smtp);
+            item.attempts = std::stoi(row[5]);
+            items.push_back(std::move(item));
+        }
+        // The lists are read in this transaction; probing happens after it.
+        ev::SyntaxVerifier verifier(current_risk_lists(), ev::TypoSuggester::builtin());
+        ev::SyntaxOptions options = syntax_options();
+        std::vector<ev::OfflineFindings> findings;
+        for (const auto& item : items) findings.push_back(verifier.examine(item.email, options));
+        commit_transaction();
+        if (items.empty()) return 0;
+
+        probe(items, findings);
+        write_back(settings, items, findings);
+        return static_cast<int>(items.size());
+    }
+
+    // No transaction is open here: every level's items probe concurrently.
+    void probe(const std::vector<ClaimedItem>& items, std::vector<ev::OfflineFindings>& findings) {
+        ev::prober::ProbeSettings probe_settings = ev::pg::probe_settings();
+        for (ev::Level level : {ev::Level::Dns, ev::Level::Smtp}) {
+            std::vector<std::size_t> index;
+            std::vector<ev::OfflineFindings> batch;
+            for (std::size_t i = 0; i < items.size(); ++i)
+                if (items[i].level == level && findings[i].address.ok()) {
+                    index.push_back(i);
+                    batch.push_back(std::move(findings[i]));
+                }
+            if (batch.empty()) continue;
+            counters_add_in_flight(static_cast<int64>(batch.size()));
+            try {
+                ev::prober::Engine engine(probe_settings, caches_);
+                engine.run(batch, level, worker_poll);
+            } catch (...) {
+                counters_add_in_flight(-static_cast<int64>(batch.size()));
+                throw;
+            }
+            counters_add_in_flight(-static_cast<int64>(batch.size()));
+            for (std::size_t k = 0; k < index.size(); ++k) findings[index[k]] = std::move(batch[k]);
+        }
+        double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        for (auto& f : findings) {
+            f.result.checked_at_unix = now;
+            counters_note_latency(f.result.duration_ms);
+        }
+    }
+
+    void write_back(const WorkerSettings& settings, const std::vector<ClaimedItem>& items,
+                    const std::vector<ev::OfflineFindings>& findings) {
+        std::string verdicts = "[";
+        std::string retry_ids, retry_reasons, retry_delays;
+        std::uint64_t written = 0, retried = 0;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            const auto& r = findings[i].result;
+            if (is_transient(r.reason) && items[i].attempts + 1 < settings.retry_attempts) {
+                auto delay = backoff(settings, items[i].attempts);
+                retry_ids += (retry_ids.empty() ? "" : ",") + std::to_string(items[i].queue_id);
+                retry_reasons += (retry_reasons.empty() ? "" : ",") + std::string(ev::to_string(r.reason));
+                retry_delays += (retry_delays.empty() ? "\"" : ",\"") + std::to_string(delay) + " seconds\"";
+                ++retried;
+                continue;
+            }
+            append_verdict(verdicts, items[i], r);
+            ++written;
+        }
+        verdicts += "]";
+        begin_transaction();
+        if (written > 0) query("SELECT email_verify.apply_verdicts($1::jsonb)", {verdicts});
+        if (retried > 0)
+            query("SELECT email_verify.retry_later($1::bigint[], $2::text[], $3::interval[])",
+                  {"{" + retry_ids + "}", "{" + retry_reasons + "}", "{" + retry_delays + "}"});
+        commit_transaction();
+        counters_note_batch(written, retried);
+    }
+
+    // retry_delay * 2^attempts, +-50% jitter so retries of one burst spread out.
+    long backoff(const WorkerSettings& settings, int attempts) {
+        double base = static_cast<double>(settings.retry_delay.count()) * std::pow(2.0, std::min(attempts, 16));
+        std::uniform_real_distribution<double> jitter(0.5, 1.5);
+        return std::max(1L, static_cast<long>(base * jitter(random_)));
+    }
+
+    void enqueue_stale() {
+        try {
+            if (!ready_) return;
+            begin_transaction();
+            query("SELECT email_verify.enqueue_stale(1000)");
+            commit_transaction();
+        } catch (const PgError& e) {
+            report(e);
+            abort_transaction();
+        }
+    }
+
+    void sleep(std::chrono::seconds naptime) {
+        pg_call([&] {
+            int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                               static_cast<long>(naptime.count()) * 1000L, PG_WAIT_EXTENSION);
+            (void)rc;
+            ResetLatch(MyLatch);
+        });
+    }
+
+    static void report(const PgError& e) {
+        ErrorData* data = e.data();
+        pg_call([&] {
+            ereport(LOG, (errmsg("email_verify worker: batch failed: %s", data && data->message ? data->message : "?"),
+                          errdetail("The claimed items are retried when their lease ends.")));
+        });
+    }
+
+    int slot_;
+    bool ready_ = false;
+    std::mt19937 random_;
+    ev::prober::ProberCaches caches_;
+};
+
+}  // namespace
+
+void WorkerInit() {
+    if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
+    int workers = worker_settings().workers;
+    for (int slot = 0; slot < workers && slot < kMaxWorkers; ++slot) {
+        BackgroundWorker worker{};
+        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+        worker.bgw_restart_time = 5;
+        snprintf(worker.bgw_library_name, BGW_MAXLEN, "email_verify");
+        snprintf(worker.bgw_function_name, BGW_MAXLEN, "email_verify_worker_main");
+        snprintf(worker.bgw_name, BGW_MAXLEN, "email_verify worker %d", slot);
+        snprintf(worker.bgw_type, BGW_MAXLEN, "email_verify worker");
+        worker.bgw_main_arg = Int32GetDatum(slot);
+        RegisterBackgroundWorker(&worker);
+    }
+}
+
+}  // namespace ev::pg
+
+extern "C" void email_verify_worker_main(Datum arg) {
+    int slot = DatumGetInt32(arg);
+    // die() only sets flags (acted on at CHECK_FOR_INTERRUPTS); the default
+    // bgworker handler would ereport(FATAL) from the signal handler itself.
+    pqsignal(SIGTERM, die);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    BackgroundWorkerUnblockSignals();
+    std::string database = ev::pg::worker_settings().database;
+    BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
+    pgstat_report_appname("email_verify worker");
+    ev::pg::worker_attach(slot);
+    // The C++ side runs behind one guard; whatever escapes it ends the
+    // process as a PostgreSQL error would (the postmaster restarts it).
+    ErrorData* error = nullptr;
+    char message[512] = "";
+    try {
+        ev::pg::Worker(slot).run();
+    } catch (const ev::pg::PgError& e) {
+        error = e.data();
+    } catch (const std::exception& e) {
+        snprintf(message, sizeof message, "%s", e.what());
+    }
+    ev::pg::worker_detach(slot);
+    if (error) ReThrowError(error);
+    ereport(ERROR, (errmsg("email_verify worker: %s", message[0] ? message : "stopped")));
+}

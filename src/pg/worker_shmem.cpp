@@ -1,0 +1,116 @@
+#include "worker_shmem.h"
+
+#include <cmath>
+#include <cstring>
+
+
+namespace ev::pg {
+
+namespace {
+
+struct SharedState {
+    slock_t mutex;
+    int procno[kMaxWorkers];  // -1: slot empty
+    pg_atomic_uint64 probes_in_flight;
+    pg_atomic_uint64 verdicts_written;
+    pg_atomic_uint64 retries_scheduled;
+    pg_atomic_uint64 batches;
+    pg_atomic_uint64 latency_buckets[32];
+};
+
+SharedState* shared = nullptr;
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+void request_shmem() {
+    if (previous_request_hook) previous_request_hook();
+    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+}
+
+void startup_shmem() {
+    if (previous_startup_hook) previous_startup_hook();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    auto* state = static_cast<SharedState*>(ShmemInitStruct("email_verify worker state", sizeof(SharedState), &found));
+    if (!found) {
+        SpinLockInit(&state->mutex);
+        for (int& p : state->procno) p = -1;
+        pg_atomic_init_u64(&state->probes_in_flight, 0);
+        pg_atomic_init_u64(&state->verdicts_written, 0);
+        pg_atomic_init_u64(&state->retries_scheduled, 0);
+        pg_atomic_init_u64(&state->batches, 0);
+        for (auto& b : state->latency_buckets) pg_atomic_init_u64(&b, 0);
+    }
+    LWLockRelease(AddinShmemInitLock);
+    shared = state;
+}
+
+}  // namespace
+
+void WorkerShmemInit() {
+    previous_request_hook = shmem_request_hook;
+    shmem_request_hook = request_shmem;
+    previous_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = startup_shmem;
+}
+
+bool worker_shmem_ready() { return shared != nullptr; }
+
+void worker_attach(int slot) {
+    if (!shared || slot < 0 || slot >= kMaxWorkers) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->procno[slot] = MyProc->pgprocno;
+    SpinLockRelease(&shared->mutex);
+}
+
+void worker_detach(int slot) {
+    if (!shared || slot < 0 || slot >= kMaxWorkers) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->procno[slot] = -1;
+    SpinLockRelease(&shared->mutex);
+}
+
+void wake_all_workers() {
+    if (!shared) return;
+    int procnos[kMaxWorkers];
+    SpinLockAcquire(&shared->mutex);
+    std::memcpy(procnos, shared->procno, sizeof procnos);
+    SpinLockRelease(&shared->mutex);
+    for (int procno : procnos)
+        if (procno >= 0) SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+void counters_add_in_flight(int64 delta) {
+    if (!shared) return;
+    if (delta >= 0)
+        pg_atomic_add_fetch_u64(&shared->probes_in_flight, static_cast<uint64>(delta));
+    else
+        pg_atomic_sub_fetch_u64(&shared->probes_in_flight, static_cast<uint64>(-delta));
+}
+
+void counters_note_batch(uint64 written, uint64 retried) {
+    if (!shared) return;
+    pg_atomic_add_fetch_u64(&shared->verdicts_written, written);
+    pg_atomic_add_fetch_u64(&shared->retries_scheduled, retried);
+    pg_atomic_add_fetch_u64(&shared->batches, 1);
+}
+
+void counters_note_latency(double ms) {
+    if (!shared) return;
+    double us = ms * 1000.0;
+    int bucket = us < 1 ? 0 : static_cast<int>(std::log2(us));
+    if (bucket > 31) bucket = 31;
+    pg_atomic_add_fetch_u64(&shared->latency_buckets[bucket], 1);
+}
+
+bool counters_snapshot(WorkerCounters* out) {
+    if (!shared) return false;
+    out->probes_in_flight = pg_atomic_read_u64(&shared->probes_in_flight);
+    out->verdicts_written = pg_atomic_read_u64(&shared->verdicts_written);
+    out->retries_scheduled = pg_atomic_read_u64(&shared->retries_scheduled);
+    out->batches = pg_atomic_read_u64(&shared->batches);
+    for (int i = 0; i < 32; ++i) out->latency_us_buckets[i] = pg_atomic_read_u64(&shared->latency_buckets[i]);
+    return true;
+}
+
+}  // namespace ev::pg

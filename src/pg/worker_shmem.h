@@ -1,0 +1,38 @@
+// The little the background workers share with every backend: who they are
+// (so a committing transaction can wake them) and counters for the stats view.
+#pragma once
+
+#include "pg_prelude.h"
+
+namespace ev::pg {
+
+constexpr int kMaxWorkers = 16;
+
+// From _PG_init while shared_preload_libraries is processed: asks for the
+// shared memory (shmem_request_hook) and registers the workers.
+void WorkerShmemInit();
+
+// Whether the shared state exists (the module was preloaded).
+bool worker_shmem_ready();
+
+// The worker `slot` announces its latch / leaves.
+void worker_attach(int slot);
+void worker_detach(int slot);
+
+// Sets every registered worker's latch.
+void wake_all_workers();
+
+// Counters, all backends and workers.
+struct WorkerCounters {
+    uint64 probes_in_flight;
+    uint64 verdicts_written;
+    uint64 retries_scheduled;
+    uint64 batches;
+    uint64 latency_us_buckets[32];  // verdict latency, log2 microseconds
+};
+void counters_add_in_flight(int64 delta);
+void counters_note_batch(uint64 written, uint64 retried);
+void counters_note_latency(double ms);
+bool counters_snapshot(WorkerCounters* out);
+
+}  // namespace ev::pg
