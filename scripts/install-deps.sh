@@ -4,8 +4,9 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 
-# The last line is the local mail world (testworld/world.sh): its own
+# The last two lines are the local mail world (testworld/world.sh): its own
 # unbound, Postfix and postgrey instances, dig and swaks for checks, ss.
+# swaks only recommends the modules it needs for STARTTLS and IPv6.
 packages="
   build-essential cmake pkg-config clang libclang-rt-14-dev
   postgresql-15 postgresql-server-dev-15 libipc-run-perl
@@ -13,7 +14,8 @@ packages="
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-email-validator
   git ca-certificates procps
-  unbound postfix postgrey openssl bind9-dnsutils swaks iproute2
+  unbound postfix postgrey openssl bind9-dnsutils iproute2
+  swaks libnet-ssleay-perl libio-socket-inet6-perl
 "
 
 missing=""
