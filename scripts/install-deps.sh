@@ -43,6 +43,7 @@ if [ -n "$missing" ]; then
         created_policy=yes
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
+    # shellcheck disable=SC2086  # one word per package
     apt-get install -y -q --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing
     if [ -n "$created_policy" ]; then

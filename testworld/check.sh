@@ -131,7 +131,7 @@ expect "disabled: gone" "$(rcpt 127.0.2.18 gone@disabled.test)" \
     "550 5.2.1 The email account that you tried to reach is disabled"
 
 # Counters, DATA (answered 503) and a burst of concurrent connections.
-"$python" - <<'EOF' && pass "scripted server: stats, DATA 503, 300 concurrent sessions" || fail "scripted server: stats/DATA/concurrency (see above)"
+if "$python" - <<'EOF'; then pass "scripted server: stats, DATA 503, 300 concurrent sessions"; else fail "scripted server: stats/DATA/concurrency (see above)"; fi
 import asyncio, json, socket
 
 def control(cmd):

@@ -59,11 +59,11 @@ lock() {
 }
 
 stop_pid() {  # pidfile program
-    local i pid
+    local pid
     if alive "$1" "$2"; then
         pid=$(cat "$1")
         kill "$pid"
-        for i in $(seq 50); do alive "$1" "$2" || break; sleep 0.1; done
+        for _ in $(seq 50); do alive "$1" "$2" || break; sleep 0.1; done
         if alive "$1" "$2"; then kill -9 "$pid"; fi
     fi
     rm -f "$1"
