@@ -116,11 +116,15 @@ void SettingsInit() {
                              "Certificates are checked and the outcome recorded, but never stop a probe.",
                              &starttls_setting, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     // The background workers (issue: in-place verification).
-    DefineCustomStringVariable("email_verify.database", "Database the background workers work in.", nullptr,
-                               &database_setting, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("email_verify.workers", "Background workers draining the verification queue.",
-                            "Needs shared_preload_libraries; 0 starts none.", &workers_setting, 1, 0, 16,
-                            PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    // PostgreSQL refuses new postmaster-level settings once it runs: these two
+    // exist only when the module is preloaded, as the workers do.
+    if (process_shared_preload_libraries_in_progress) {
+        DefineCustomStringVariable("email_verify.database", "Database the background workers work in.", nullptr,
+                                   &database_setting, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+        DefineCustomIntVariable("email_verify.workers", "Background workers draining the verification queue.",
+                                "Needs shared_preload_libraries; 0 starts none.", &workers_setting, 1, 0, 16,
+                                PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    }
     DefineCustomIntVariable("email_verify.worker_batch_size", "Queue items one worker claims and probes at once.",
                             nullptr, &worker_batch_size_setting, 500, 1, 100000, PGC_SIGHUP, 0, nullptr, nullptr,
                             nullptr);
