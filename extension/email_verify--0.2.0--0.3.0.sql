@@ -73,10 +73,14 @@ COMMENT ON TABLE email_verify.queue IS
 CREATE INDEX queue_pending_idx ON email_verify.queue (not_before, id) WHERE state = 'pending';
 -- ... and items whose lease ran out (a worker that died mid-batch).
 CREATE INDEX queue_claimed_idx ON email_verify.queue (state, lease_until) WHERE state = 'claimed';
--- At most one pending item per row: a row whose address changes again before the
--- worker got to it has its item updated, not a second one queued. Also what the
--- "already queued?" checks probe.
-CREATE UNIQUE INDEX queue_pending_row_idx ON email_verify.queue (watch_id, row_key) WHERE state = 'pending';
+-- What the "already queued?" checks probe. Deliberately not unique: a unique
+-- index over pending items would make a writer's INSERT wait for a worker's
+-- claim in progress (the claimed item's old version still sits in the index),
+-- and a writer must never block on a claimer (specs/queue_claim.spec). The
+-- enqueue instead deletes the row's superseded pending items, skipping any a
+-- claimer holds (SKIP LOCKED): that one's verdict is for an address the row no
+-- longer has, and apply_verdicts skips it.
+CREATE INDEX queue_row_idx ON email_verify.queue (watch_id, row_key) WHERE state = 'pending';
 
 -- Verdicts applied since the extension was installed, by status and reason
 -- (counting over the watched tables would mean scanning them).
@@ -216,12 +220,17 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format(
-        'INSERT INTO email_verify.queue (watch_id, row_key, email)
-         SELECT $1, %s, n.%I::text FROM %s n WHERE n.%I IS NOT NULL AND (%s)
-         ON CONFLICT (watch_id, row_key) WHERE state = ''pending''
-         DO UPDATE SET email = EXCLUDED.email, not_before = EXCLUDED.not_before, attempts = 0,
-                       enqueued_at = EXCLUDED.enqueued_at, last_status = NULL, last_reason = NULL
-         WHERE queue.email IS DISTINCT FROM EXCLUDED.email',
+        'WITH k AS (SELECT %s AS row_key, n.%I::text AS email FROM %s n WHERE n.%I IS NOT NULL AND (%s)),
+         superseded AS (
+             DELETE FROM email_verify.queue d
+             WHERE d.id IN (SELECT q.id FROM email_verify.queue q JOIN k ON q.row_key = k.row_key
+                            WHERE q.watch_id = $1 AND q.state = ''pending'' AND q.email <> k.email
+                            FOR UPDATE OF q SKIP LOCKED))
+         INSERT INTO email_verify.queue (watch_id, row_key, email)
+         SELECT $1, k.row_key, k.email FROM k
+         WHERE NOT EXISTS (SELECT FROM email_verify.queue q
+                           WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email
+                             AND q.state = ''pending'')',
         key_json, w.column_name, source, w.column_name, condition)
 $$;
 
@@ -604,7 +613,7 @@ BEGIN
     -- The rows already there: all of them for a new watch or a new level (their
     -- verdicts, if any, were not reached at this level); otherwise only those
     -- without a verdict that are not queued (e.g. after a restore; pending items
-    -- are skipped by ON CONFLICT, claimed ones here).
+    -- are skipped by the enqueue itself, claimed ones here).
     IF old.id IS NULL OR old.level <> w.level OR old.key_columns IS DISTINCT FROM w.key_columns THEN
         enqueue_condition := 'true';
     ELSE

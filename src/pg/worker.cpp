@@ -197,9 +197,7 @@ class Worker {
         bool present = !rows.empty() && rows[0][0] == "t";
         if (present)
             // Items this slot had claimed before a crash or restart are free again.
-            query("UPDATE email_verify.queue SET state = 'pending', lease_until = NULL "
-                  "WHERE state = 'claimed' AND claimed_by = $1::int",
-                  {std::to_string(slot_)});
+            query("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)});
         commit_transaction();
         ready_ = present;
         return ready_;
