@@ -15,7 +15,7 @@ scripts/cluster.sh start
 eval "$(scripts/cluster.sh env)"
 
 run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-run -c 'CREATE EXTENSION IF NOT EXISTS email_verify'
+run -c 'CREATE EXTENSION IF NOT EXISTS email_verify' -c 'ALTER EXTENSION email_verify UPDATE'  # a re-run upgrades
 run -f examples/contacts.sql
 
 echo
@@ -58,6 +58,36 @@ echo "== What the prober did in that session"
 run -c "SELECT email_verify.clear_cache(); SELECT count(*) FROM verify_emails($sample, 'smtp');
         SELECT sessions_opened, max_sessions_per_host, rcpts_sent, catch_all_probes FROM email_verify.prober_stats()"
 unset PGOPTIONS
+
+echo "== In place: a watched table, filled in by the background worker"
+# The worker reads its settings from the server's configuration, not from a session.
+run -c "ALTER SYSTEM SET email_verify.dns_servers = '127.0.53.1:53'" \
+    -c "ALTER SYSTEM SET email_verify.retry_delay = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
+run -c "
+DROP TABLE IF EXISTS lab_contacts, signups;
+CREATE TABLE lab_contacts (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, email text);
+INSERT INTO lab_contacts (name, email) VALUES
+    ('Alice', 'alice@strict.test'), ('Jane', 'jane.doe@strict.test'), ('Anyone', 'anyone@catchall.test'),
+    ('Grey', 'bob@grey.test'), ('Null MX', 'someone@nullmx.test'), ('Sales', 'sales@strict.test');
+SELECT email_verify.watch('lab_contacts', 'email');"
+echo "   (the worker probes; bob@grey.test is greylisted first and retried after postgrey's delay)"
+for _ in $(seq 1 60); do
+    left=$(psql -X -At -c "SELECT count(*) FROM lab_contacts WHERE email_status IS NULL OR email_reason = 'greylisted'")
+    [ "$left" = 0 ] && break
+    sleep 0.5
+done
+run -c "SELECT id, name, email, email_status, email_reason, email_catch_all, email_verified_at IS NOT NULL AS verified
+        FROM lab_contacts ORDER BY id"
+
+echo "== A signup form's table: checked inline, a typo rejected with its suggestion"
+run -c "CREATE TABLE signups (id serial PRIMARY KEY, email text);
+        SELECT email_verify.watch('signups', 'email', level => 'dns', mode => 'sync', reject_invalid => true)"
+run -c "INSERT INTO signups (email) VALUES ('john@gmial.con')" 2>&1 | sed 's/^/   /' || true
+run -c "INSERT INTO signups (email) VALUES ('alice@strict.test') RETURNING email, email_status, email_reason"
+
+echo "== The statistics"
+run -c "SELECT * FROM email_verify.queue_stats" -c "SELECT * FROM email_verify.verdict_stats" \
+    -c "SELECT * FROM email_verify.worker_stats()"
 
 echo
 echo "The cluster keeps running: eval \"\$(scripts/cluster.sh env)\"; psql   (stop: scripts/cluster.sh stop)"
