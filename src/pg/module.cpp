@@ -17,5 +17,6 @@ void _PG_init(void) {
         ev::pg::WorkerShmemInit();
         ev::pg::WorkerInit();
     }
+    ev::pg::DropDatabaseHookInit();
 }
 }

@@ -172,6 +172,8 @@ ev::prober::ProbeSettings probe_settings() {
     return s;
 }
 
+const char* worker_database_name() { return database_setting; }
+
 WorkerSettings worker_settings() {
     WorkerSettings w;
     w.database = database_setting ? database_setting : "postgres";

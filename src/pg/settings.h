@@ -25,6 +25,8 @@ struct WorkerSettings {
     std::chrono::seconds naptime{10};
 };
 WorkerSettings worker_settings();
+// email_verify.database; nullptr when the module was not preloaded.
+const char* worker_database_name();
 
 // email_verify.result_ttl; zero disables the result cache.
 std::chrono::seconds result_ttl();

@@ -152,10 +152,21 @@ bool is_transient(ev::Reason reason) {
            reason == ev::Reason::Timeout || reason == ev::Reason::DnsError;
 }
 
+// DROP DATABASE of our database is waiting for us: exit with status 0, which
+// the postmaster takes as "do not restart".
+void leave_if_asked() {
+    if (!workers_asked_to_leave()) return;
+    pg_call([] {
+        ereport(LOG, (errmsg("email_verify worker: leaving the database, which is being dropped")));
+        proc_exit(0);
+    });
+}
+
 // SIGTERM (die), query cancel and postmaster death end a probe; the claimed
 // items come back when this worker slot starts again (or their lease ends).
 void worker_poll() {
     check_for_interrupts();
+    leave_if_asked();
     if (!PostmasterIsAlive()) pg_call([] { proc_exit(1); });
 }
 
@@ -167,6 +178,7 @@ class Worker {
         WorkerSettings settings = worker_settings();
         for (;;) {
             check_for_interrupts();
+            leave_if_asked();
             if (ConfigReloadPending) {
                 ConfigReloadPending = false;
                 pg_call([] { ProcessConfigFile(PGC_SIGHUP); });
@@ -365,6 +377,8 @@ extern "C" void email_verify_worker_main(Datum arg) {
     BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
     pgstat_report_appname("email_verify worker");
     ev::pg::worker_attach(slot);
+    // However the process ends (proc_exit, FATAL), its slot is freed.
+    before_shmem_exit([](int, Datum arg) { ev::pg::worker_detach(DatumGetInt32(arg)); }, Int32GetDatum(slot));
     // The C++ side runs behind one guard; whatever escapes it ends the
     // process as a PostgreSQL error would (the postmaster restarts it).
     ErrorData* error = nullptr;

@@ -9,6 +9,10 @@ namespace ev::pg {
 // From _PG_init: registers email_verify.workers workers, or explains why not.
 void WorkerInit();
 
+// From _PG_init in every process that loads the module with the workers
+// around: DROP DATABASE of their database asks them to leave first.
+void DropDatabaseHookInit();
+
 }  // namespace ev::pg
 
 extern "C" {

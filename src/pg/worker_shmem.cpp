@@ -11,6 +11,7 @@ namespace {
 struct SharedState {
     slock_t mutex;
     int procno[kMaxWorkers];  // -1: slot empty
+    pg_atomic_uint32 leave_database;
     pg_atomic_uint64 probes_in_flight;
     pg_atomic_uint64 verdicts_written;
     pg_atomic_uint64 retries_scheduled;
@@ -35,6 +36,7 @@ void startup_shmem() {
     if (!found) {
         SpinLockInit(&state->mutex);
         for (int& p : state->procno) p = -1;
+        pg_atomic_init_u32(&state->leave_database, 0);
         pg_atomic_init_u64(&state->probes_in_flight, 0);
         pg_atomic_init_u64(&state->verdicts_written, 0);
         pg_atomic_init_u64(&state->retries_scheduled, 0);
@@ -78,6 +80,28 @@ void wake_all_workers() {
     SpinLockRelease(&shared->mutex);
     for (int procno : procnos)
         if (procno >= 0) SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+void ask_workers_to_leave() {
+    if (!shared) return;
+    pg_atomic_write_u32(&shared->leave_database, 1);
+    wake_all_workers();
+}
+
+bool workers_asked_to_leave() { return shared && pg_atomic_read_u32(&shared->leave_database) != 0; }
+
+bool wait_for_workers_to_leave(int timeout_ms) {
+    if (!shared) return true;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        bool any = false;
+        SpinLockAcquire(&shared->mutex);
+        for (int procno : shared->procno) any = any || procno >= 0;
+        SpinLockRelease(&shared->mutex);
+        if (!any) return true;
+        pg_usleep(10000L);
+        CHECK_FOR_INTERRUPTS();
+    }
+    return false;
 }
 
 void counters_add_in_flight(int64 delta) {

@@ -22,6 +22,13 @@ void worker_detach(int slot);
 // Sets every registered worker's latch.
 void wake_all_workers();
 
+// DROP DATABASE of the workers' database: they are asked to leave it (and do
+// not come back until the server restarts), and the caller waits, bounded,
+// until none is attached.
+void ask_workers_to_leave();
+bool workers_asked_to_leave();
+bool wait_for_workers_to_leave(int timeout_ms);
+
 // Counters, all backends and workers.
 struct WorkerCounters {
     uint64 probes_in_flight;
