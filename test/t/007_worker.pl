@@ -123,6 +123,25 @@ ok(wait_verified('contacts', 60), 'once a worker runs, the filled queue drains')
 is($node->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE email_reason = 'catch_all'}), '201',
 	'with the verdicts a direct probe gives');
 
+# ---- stale rows are re-verified ----------------------------------------------------
+# recheck_after 1 s and a 1 s naptime: the idle worker re-queues verdicts older
+# than that and verifies them again.
+$node->append_conf('postgresql.conf', "email_verify.worker_naptime = '1s'");
+$node->reload;
+my $before = $node->safe_psql('postgres', q{SELECT email_verified_at FROM contacts WHERE id = 1});
+$node->safe_psql('postgres', q{SELECT email_verify.watch('contacts', 'email', level => 'smtp', recheck_after => '1 second')});
+$deadline = time + 30;
+my $after = $before;
+while (time < $deadline)
+{
+	$after = $node->safe_psql('postgres', q{SELECT email_verified_at FROM contacts WHERE id = 1});
+	last if $after gt $before;
+	sleep 0.3;
+}
+ok($after gt $before, "a stale verdict is re-verified by the worker ($before -> $after)");
+is($node->safe_psql('postgres', q{SELECT email_status || '/' || email_reason FROM contacts WHERE id = 1}),
+	'valid/accepted', 'with the same verdict');
+
 # ---- SIGTERM is honoured promptly ---------------------------------------------------
 $pid = worker_pid();
 $t0 = time;
