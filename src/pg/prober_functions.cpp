@@ -3,7 +3,7 @@
 #include "prober_state.h"
 
 EV_SQL_FUNCTION(prober_stats) {
-    const ev::pg::ProberTotals& t = ev::pg::backend_totals();
+    const ev::prober::RunStats& t = ev::pg::backend_totals();
     const auto& caches = ev::pg::peek_caches();
     Datum values[8] = {
         Int64GetDatum(static_cast<int64>(caches.results.size())),

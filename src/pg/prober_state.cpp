@@ -9,7 +9,7 @@ namespace {
 
 ev::prober::ProberCaches caches;
 std::string caches_fingerprint;
-ProberTotals totals;
+ev::prober::RunStats totals;
 
 }  // namespace
 
@@ -25,20 +25,20 @@ ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& s) {
 
 const ev::prober::ProberCaches& peek_caches() { return caches; }
 
-void ProberTotals::add(const ev::prober::RunStats& run) {
-    sessions_opened += run.sessions_opened;
-    max_sessions_per_host = std::max(max_sessions_per_host, run.max_sessions_per_host);
-    rcpts_sent += run.rcpts_sent;
-    catch_all_probes += run.catch_all_probes;
-    tls_sessions += run.tls_sessions;
-    tls_unverified += run.tls_unverified;
+void add_to_totals(const ev::prober::RunStats& run) {
+    totals.sessions_opened += run.sessions_opened;
+    totals.max_sessions_per_host = std::max(totals.max_sessions_per_host, run.max_sessions_per_host);
+    totals.rcpts_sent += run.rcpts_sent;
+    totals.catch_all_probes += run.catch_all_probes;
+    totals.tls_sessions += run.tls_sessions;
+    totals.tls_unverified += run.tls_unverified;
 }
 
-ProberTotals& backend_totals() { return totals; }
+const ev::prober::RunStats& backend_totals() { return totals; }
 
 void clear_backend_state() {
     caches.clear();
-    totals = ProberTotals{};
+    totals = ev::prober::RunStats{};
 }
 
 }  // namespace ev::pg

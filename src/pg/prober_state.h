@@ -15,17 +15,10 @@ ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& settin
 // The caches as they are, without checking the settings.
 const ev::prober::ProberCaches& peek_caches();
 
-// Counters summed over every run of this backend.
-struct ProberTotals {
-    long sessions_opened = 0;
-    int max_sessions_per_host = 0;
-    long rcpts_sent = 0;
-    long catch_all_probes = 0;
-    long tls_sessions = 0;
-    long tls_unverified = 0;
-    void add(const ev::prober::RunStats& run);
-};
-ProberTotals& backend_totals();
+// Counters summed over every run of this backend (max_sessions_per_host: the
+// most of any run).
+const ev::prober::RunStats& backend_totals();
+void add_to_totals(const ev::prober::RunStats& run);
 
 // Forgets cached verdicts, routes, catch-all answers and the counters.
 void clear_backend_state();

@@ -58,10 +58,10 @@ void run_engine(std::vector<ev::OfflineFindings>& items, ev::Level level, const 
         try {
             engine.run(items, level, poll_interrupts);
         } catch (...) {
-            backend_totals().add(engine.stats());
+            add_to_totals(engine.stats());
             throw;
         }
-        backend_totals().add(engine.stats());
+        add_to_totals(engine.stats());
     } catch (const std::invalid_argument& e) {
         // A DNS server list c-ares refuses (the GUC check catches most).
         throw UserError(ERRCODE_INVALID_PARAMETER_VALUE, e.what());
