@@ -1,0 +1,424 @@
+# The background worker as a good PostgreSQL citizen (issue text):
+#   - registered only from shared_preload_libraries: without it the extension
+#     and watch() work, no worker runs and the queue just fills;
+#   - email_verify.workers = 2: two workers share the queue, each row once;
+#   - woken at COMMIT, never by a rollback;
+#   - one item whose verdict cannot be written back (the owner's trigger
+#     raises) is marked failed, the worker neither crashes nor restarts;
+#   - its writes reach the cumulative statistics (autovacuum sees them);
+#   - SIGHUP reloads its settings without a restart;
+#   - nothing runs in binary upgrade mode (postgres -b, as pg_upgrade starts it);
+#   - ALTER EXTENSION ... UPDATE, DROP EXTENSION and DROP DATABASE of its
+#     database do not hang on it (and a DROP DATABASE that fails leaves it be);
+#   - it exits at once when the postmaster dies;
+#   - queue_stats, verdict_stats and worker_stats() add up after a drain.
+# The local mail world must run (root: testworld/world.sh start).
+# Every wait is bounded; the file takes about a minute.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $dns = $ENV{EV_WORLD_DNS} // '127.0.53.1:53';
+
+# Runs sql with psql; returns (ok, elapsed seconds, stdout, stderr).
+sub timed_psql
+{
+	my ($node, $db, $sql) = @_;
+	my ($out, $err);
+	my $t0 = time;
+	my $rc = $node->psql($db, $sql, stdout => \$out, stderr => \$err, on_error_stop => 1);
+	return ($rc == 0, time - $t0, $out // '', $err // '');
+}
+
+# Polls a query until it returns $want; bounded. Returns whether it did.
+sub wait_for_value
+{
+	my ($node, $db, $sql, $want, $limit) = @_;
+	my $deadline = time + ($limit // 20);
+	while (time < $deadline)
+	{
+		return 1 if $node->safe_psql($db, $sql) eq $want;
+		sleep 0.1;
+	}
+	return 0;
+}
+
+# Every row of the table carries a verdict (bounded wait).
+sub wait_verified
+{
+	my ($node, $db, $table, $limit) = @_;
+	return wait_for_value($node, $db,
+		"SELECT count(*) FROM $table WHERE email IS NOT NULL AND email_status IS NULL", '0', $limit);
+}
+
+# The workers' pids, sorted, space-separated.
+sub worker_pids
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		q{SELECT coalesce(string_agg(pid::text, ' ' ORDER BY pid), '') FROM pg_stat_activity
+		  WHERE backend_type = 'email_verify worker'});
+}
+
+sub worker_counter
+{
+	my ($node, $column) = @_;
+	return $node->safe_psql('postgres', "SELECT $column FROM email_verify.worker_stats()");
+}
+
+# The server log from a byte offset on.
+sub log_since
+{
+	my ($node, $offset) = @_;
+	return slurp_file($node->logfile, $offset);
+}
+
+my $crash_re = qr/terminated by signal|exited with exit code|server process .* was terminated|all server processes terminated/;
+
+# =============================================================================
+# Without shared_preload_libraries: the extension works, no worker runs.
+# =============================================================================
+my $plain = PostgreSQL::Test::Cluster->new('not_preloaded');
+$plain->init;
+$plain->append_conf('postgresql.conf', qq{
+email_verify.dns_servers = '$dns'
+});
+$plain->start;
+$plain->safe_psql('postgres', 'CREATE EXTENSION email_verify');
+BAIL_OUT("the test world's DNS at $dns does not answer (testworld/world.sh start)")
+  unless $plain->safe_psql('postgres', q{SELECT (verify_email('alice@strict.test', 'dns')).reason}) eq 'domain_ok';
+BAIL_OUT("the test world's SMTP servers do not answer (testworld/world.sh start)")
+  unless $plain->safe_psql('postgres', q{SELECT (verify_email('anyone@catchall.test', 'smtp')).reason}) eq 'catch_all';
+
+is(worker_pids($plain), '', 'not preloaded: no worker runs');
+$plain->safe_psql('postgres', q{
+CREATE TABLE contacts (id int PRIMARY KEY, email text);
+INSERT INTO contacts VALUES (1, 'alice@strict.test');
+});
+my ($ok, $elapsed, $out, $err) = timed_psql($plain, 'postgres',
+	q{SELECT email_verify.watch('contacts', 'email', level => 'smtp')});
+ok($ok, 'not preloaded: watch() works');
+note("watch() without the worker printed: " . ($err eq '' ? '(nothing)' : $err));
+TODO:
+{
+	local $TODO = 'wish: watch() says nothing when no worker can drain the queue '
+	  . '(module not in shared_preload_libraries); a NOTICE or WARNING would help';
+	like($err, qr/(NOTICE|WARNING):.*(shared_preload_libraries|worker)/,
+		'not preloaded: watch() warns that no worker will drain the queue');
+}
+$plain->safe_psql('postgres', q{INSERT INTO contacts SELECT g, 'user' || g || '@catchall.test' FROM generate_series(2, 50) g});
+sleep 1;
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue WHERE state = 'pending'}),
+	'50', 'not preloaded: the queue fills (every row pending)');
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM contacts WHERE email_status IS NULL}),
+	'50', 'not preloaded: and no row is verified');
+is($plain->safe_psql('postgres', q{SELECT row(verdicts_written, batches, latency_p50_ms) IS NULL FROM email_verify.worker_stats()}),
+	't', 'not preloaded: worker_stats() is all NULL');
+$plain->stop;
+
+# =============================================================================
+# Preloaded, two workers.
+# =============================================================================
+my $node = PostgreSQL::Test::Cluster->new('citizen');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'email_verify'
+email_verify.workers = 2
+email_verify.database = 'postgres'
+email_verify.dns_servers = '$dns'
+email_verify.worker_naptime = '60s'
+email_verify.retry_delay = '1s'
+email_verify.worker_batch_size = 50
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION email_verify');
+
+my @pids = split / /, worker_pids($node);
+is(scalar @pids, 2, 'email_verify.workers = 2: two workers run');
+my $pids = join ' ', @pids;
+
+# ---- two workers share the queue, each row verified once ----------------------
+# An owner's trigger notes which process wrote each verdict.
+$node->safe_psql('postgres', q{
+CREATE TABLE many (id int PRIMARY KEY, email text);
+CREATE TABLE many_writes (id int, pid int);
+CREATE FUNCTION note_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.many_writes VALUES (NEW.id, pg_backend_pid());
+    RETURN NEW;
+END $$;
+SELECT email_verify.watch('many', 'email', level => 'smtp');
+CREATE TRIGGER note_write AFTER UPDATE OF email_status ON many FOR EACH ROW EXECUTE FUNCTION note_write();
+});
+my $counted_before = $node->safe_psql('postgres', q{SELECT coalesce(sum(n), 0) FROM email_verify.worker_counters});
+my $written_before = worker_counter($node, 'verdicts_written');
+my $t0 = time;
+$node->safe_psql('postgres', q{INSERT INTO many SELECT g, 'user' || g || '@catchall.test' FROM generate_series(1, 500) g});
+ok(wait_verified($node, 'postgres', 'many', 40), '500 rows on catchall.test verified by two workers');
+note(sprintf('500 rows drained in %.2f s', time - $t0));
+is(worker_counter($node, 'verdicts_written') - $written_before, 500, 'worker_stats(): exactly 500 verdicts written');
+is($node->safe_psql('postgres', q{SELECT coalesce(sum(n), 0) FROM email_verify.worker_counters}) - $counted_before,
+	500, 'worker_counters: exactly 500 more verdicts');
+is($node->safe_psql('postgres', q{SELECT count(*) || '/' || count(DISTINCT id) FROM many_writes}),
+	'500/500', 'each row written exactly once');
+is($node->safe_psql('postgres', q{SELECT count(DISTINCT pid) FROM many_writes}), '2', 'by both workers');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT email_status || '/' || email_reason, ',') FROM many}),
+	'risky/catch_all', 'with the catch-all verdict');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue}), '0', 'the queue is empty');
+
+# ---- woken at COMMIT, not before, never on rollback -----------------------------
+# naptime is 60 s: only the wake at commit explains a verdict within 2 s.
+$node->safe_psql('postgres', q{CREATE TABLE contacts (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('contacts', 'email', level => 'smtp');});
+my $session = $node->background_psql('postgres');
+$session->query_safe('BEGIN');
+$session->query_safe(q{INSERT INTO contacts VALUES (1, 'alice@strict.test')});
+$session->query_safe(q{INSERT INTO contacts VALUES (2, 'bob@strict.test')});
+sleep 1.5;
+is($session->query_safe(q{SELECT count(*) FROM contacts WHERE email_status IS NULL}), '2',
+	'in an open transaction the inserted rows stay unverified');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue}), '0',
+	'and their queue items are invisible to others until COMMIT');
+$t0 = time;
+$session->query_safe('COMMIT');
+ok(wait_verified($node, 'postgres', 'contacts', 10), 'verified after COMMIT');
+my $latency = time - $t0;
+cmp_ok($latency, '<', 2, sprintf('woken at COMMIT: verdicts %.2f s after it (naptime 60 s)', $latency));
+$session->quit;
+
+# A rollback queues nothing and wakes nobody: an awakened worker would run
+# claim_batch and change its pg_stat_activity.state_change.
+my $state_sql = q{SELECT string_agg(pid || ':' || state_change, ' ' ORDER BY pid) FROM pg_stat_activity
+                  WHERE backend_type = 'email_verify worker'};
+sleep 0.2;
+my $state_before = $node->safe_psql('postgres', $state_sql);
+$node->safe_psql('postgres', q{BEGIN; INSERT INTO contacts VALUES (3, 'rollback@strict.test'); ROLLBACK;});
+sleep 0.7;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue}), '0', 'ROLLBACK: nothing queued');
+is($node->safe_psql('postgres', $state_sql), $state_before, 'ROLLBACK: no worker woken');
+
+# ---- one item's failure: marked failed, the worker carries on -------------------
+my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+CREATE TABLE guarded (id int PRIMARY KEY, email text);
+CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.email = 'boom@catchall.test' THEN
+        RAISE EXCEPTION 'guarded refuses %', NEW.email;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_boom BEFORE UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+SELECT email_verify.watch('guarded', 'email', level => 'smtp');
+INSERT INTO guarded VALUES (1, 'one@catchall.test'), (2, 'boom@catchall.test'), (3, 'three@catchall.test'),
+  (4, 'four@catchall.test'), (5, 'five@catchall.test');
+});
+ok(wait_for_value($node, 'postgres', q{SELECT count(*) FROM email_verify.queue WHERE state IN ('pending', 'claimed')}, '0', 20),
+	'the guarded batch is done (no item pending or claimed)');
+is($node->safe_psql('postgres', q{SELECT state || ' ' || (last_reason LIKE 'write-back failed: guarded refuses boom@catchall.test%')
+                                  FROM email_verify.queue WHERE email = 'boom@catchall.test'}),
+	'failed true', "the refused row's queue item is 'failed', with the trigger's error");
+TODO:
+{
+	local $TODO = 'apply_verdicts writes a watch\'s verdicts in one UPDATE: one row\'s error fails every item of that watch in the batch';
+	is($node->safe_psql('postgres', q{SELECT string_agg(id || ':' || coalesce(email_reason, '-'), ' ' ORDER BY id) FROM guarded}),
+		'1:catch_all 2:- 3:catch_all 4:catch_all 5:catch_all', 'the other rows of the batch are verified');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue WHERE state = 'failed'}),
+		'1', 'only the refused item is failed');
+}
+is(worker_pids($node), $pids, 'the workers did not restart (same pids)');
+my $log = log_since($node, $log_offset);
+like($log, qr/WARNING:.*could not write verdicts to table (public\.)?guarded: guarded refuses boom\@catchall.test/,
+	'the write-back failure is logged as a WARNING');
+unlike($log, $crash_re, 'no worker exited or was terminated');
+
+# ---- the worker's writes reach the cumulative statistics -------------------------
+# pgstat_report_stat(false) after each commit only flushes once a second; a
+# worker going to sleep for naptime keeps the rest pending until it wakes.
+$node->safe_psql('postgres', q{
+CREATE TABLE counted (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('counted', 'email', level => 'smtp');
+INSERT INTO counted VALUES (1, 'alice@strict.test'), (2, 'bob@strict.test');
+});
+ok(wait_verified($node, 'postgres', 'counted', 10), 'counted: rows verified');
+TODO:
+{
+	local $TODO = 'the worker sleeps (naptime 60 s) with its last commit\'s statistics still pending: '
+	  . 'pgstat_report_stat(false) skips the flush within 1 s of the previous one and nothing flushes before WaitLatch';
+	ok(wait_for_value($node, 'postgres', q{SELECT n_tup_upd > 0 FROM pg_stat_user_tables WHERE relid = 'counted'::regclass}, 't', 5),
+		'pg_stat_user_tables shows the worker\'s updates within 5 s');
+}
+note('counted n_tup_upd: ' . $node->safe_psql('postgres',
+	q{SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = 'counted'::regclass}));
+
+# ---- SIGHUP reloads the settings ---------------------------------------------------
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{ALTER SYSTEM SET email_verify.worker_batch_size = 7; SELECT pg_reload_conf();});
+ok(wait_for_value($node, 'postgres', 'SHOW email_verify.worker_batch_size', '7', 5), 'batch size 7 reloaded');
+sleep 0.5;    # the workers act on SIGHUP at their next loop, woken by it
+my $batches_before = worker_counter($node, 'batches');
+$node->safe_psql('postgres', q{INSERT INTO contacts SELECT g, 'user' || g || '@catchall.test' FROM generate_series(10, 29) g});
+ok(wait_verified($node, 'postgres', 'contacts', 10), 'SIGHUP: 20 new rows verified');
+cmp_ok(worker_counter($node, 'batches') - $batches_before, '>=', 3,
+	'the workers use the new batch size (20 rows took at least 3 batches of 7; 50 would take 1 or 2)');
+is(worker_pids($node), $pids, 'SIGHUP: the workers kept running (same pids)');
+# The workers' later commits flushed what the naptime sleep had kept pending.
+note('counted n_tup_upd after the workers woke again: ' . $node->safe_psql('postgres',
+	q{SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = 'counted'::regclass}));
+unlike(log_since($node, $log_offset), $crash_re, 'SIGHUP: no worker exited');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET email_verify.worker_batch_size; SELECT pg_reload_conf();});
+
+# ---- the statistics after the drains ----------------------------------------------------
+my %ws = split /\|/, $node->safe_psql('postgres', q{
+SELECT 'in_flight|' || probes_in_flight || '|written|' || verdicts_written || '|batches|' || batches
+    || '|quantiles|' || (latency_p50_ms IS NOT NULL AND latency_p95_ms IS NOT NULL AND latency_p99_ms IS NOT NULL)
+    || '|ordered|' || (latency_p50_ms > 0 AND latency_p50_ms <= latency_p95_ms AND latency_p95_ms <= latency_p99_ms)
+FROM email_verify.worker_stats()});
+is($ws{in_flight}, 0, 'worker_stats(): no probe in flight after the drain');
+cmp_ok($ws{written}, '>=', 500 + 2 + 5 + 2 + 20, 'worker_stats(): verdicts_written counts every verdict');
+cmp_ok($ws{batches}, '>=', 6, 'worker_stats(): batches counted');
+is($ws{quantiles}, 'true', 'worker_stats(): latency quantiles are not null');
+is($ws{ordered}, 'true', 'worker_stats(): 0 < p50 <= p95 <= p99');
+is($node->safe_psql('postgres', q{SELECT sum(verdicts) FROM email_verify.verdict_stats}), $ws{written},
+	'verdict_stats adds up to worker_stats().verdicts_written (one server start)');
+TODO:
+{
+	local $TODO = 'worker_stats().verdicts_written and verdict_stats also count the verdicts whose write-back failed '
+	  . '(guarded): write_back() counts the items it sent, apply_verdicts counts every verdict of the batch';
+	is($ws{written}, $node->safe_psql('postgres', q{
+		SELECT sum(n) FROM (SELECT count(email_status) FROM many UNION ALL SELECT count(email_status) FROM contacts
+		    UNION ALL SELECT count(email_status) FROM guarded UNION ALL SELECT count(email_status) FROM counted) c(n)}),
+		'verdicts_written equals the verdicts found in the watched tables');
+}
+cmp_ok($node->safe_psql('postgres', q{SELECT verdicts FROM email_verify.verdict_stats WHERE status = 'risky' AND reason = 'catch_all'}),
+	'>=', 500 + 20, 'verdict_stats: the catch-all verdicts');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.verdict_stats GROUP BY status, reason HAVING count(*) > 1}),
+	'', 'verdict_stats: one row per status and reason');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue_stats WHERE state IN ('pending', 'claimed')}),
+	'0', 'queue_stats: nothing pending or claimed after the drain');
+is($node->safe_psql('postgres', q{SELECT table_name || ' ' || state || ' ' || (items > 0) FROM email_verify.queue_stats}),
+	'guarded failed true', 'queue_stats: only the failed items of guarded remain');
+
+# The database the workers move to after the restart below (set while they
+# still work in postgres, so the queued row waits for them).
+$node->safe_psql('postgres', 'CREATE DATABASE victim');
+$node->safe_psql('victim', q{
+CREATE EXTENSION email_verify;
+CREATE TABLE v (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('v', 'email', level => 'smtp');
+INSERT INTO v VALUES (1, 'alice@strict.test');
+});
+
+# =============================================================================
+# Postmaster death: the workers exit at once.
+# =============================================================================
+# A process that exited: gone, or a zombie nobody reaps (its parent died).
+sub gone
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 1;
+	my $stat = <$fh> // '';
+	close $fh;
+	return $stat =~ /\) Z / ? 1 : 0;
+}
+@pids = split / /, worker_pids($node);
+is(scalar @pids, 2, 'two workers run before the postmaster dies');
+$node->kill9;
+$t0 = time;
+sleep 0.01 while (time - $t0 < 5 && grep { !gone($_) } @pids);
+my $exit_time = time - $t0;
+ok(!(grep { !gone($_) } @pids), 'postmaster killed: the workers exit');
+cmp_ok($exit_time, '<', 1, sprintf('within %.3f s', $exit_time));
+
+# =============================================================================
+# Binary upgrade mode (postgres -b, as pg_upgrade starts the servers): no worker.
+# The start after kill9 also cleans up, as src/test/recovery/t/017_shm.pl
+# does: it succeeds once every old process has let go of the shared memory.
+# Meanwhile the workers move to a database of their own for the DDL tests.
+# =============================================================================
+$node->append_conf('postgresql.conf', "email_verify.database = 'victim'");
+{
+	local %ENV = $node->_get_env();
+	my $started = 0;
+	my $deadline = time + 20;
+	while (!$started && time < $deadline)
+	{
+		$started = PostgreSQL::Test::Utils::system_log('pg_ctl', '-D', $node->data_dir, '-l', $node->logfile,
+			'-o', '-b', '-w', 'start') == 0;
+		sleep 0.2 unless $started;
+	}
+	ok($started, 'binary upgrade mode: the server starts (after the postmaster was killed)');
+	sleep 1;
+	is(worker_pids($node), '', 'binary upgrade mode: no worker runs');
+	command_ok([ 'pg_ctl', '-D', $node->data_dir, '-m', 'fast', '-w', 'stop' ], 'binary upgrade mode: the server stops');
+}
+$node->start;
+
+ok(wait_for_value($node, 'postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'email_verify worker' AND datname = 'victim'}, '2', 10),
+	"email_verify.database = 'victim': both workers connect to it");
+ok(wait_verified($node, 'victim', 'v', 10), 'and verify its queue');
+$pids = worker_pids($node);
+
+# ---- ALTER EXTENSION ... UPDATE and DROP EXTENSION with the workers idle there ---------
+($ok, $elapsed, $out, $err) = timed_psql($node, 'victim',
+	q{SET statement_timeout = '5s'; ALTER EXTENSION email_verify UPDATE;});
+ok($ok, 'ALTER EXTENSION email_verify UPDATE succeeds with the workers in the database') or diag($err);
+cmp_ok($elapsed, '<', 5, sprintf('ALTER EXTENSION UPDATE took %.2f s', $elapsed));
+($ok, $elapsed, $out, $err) = timed_psql($node, 'victim',
+	q{SET statement_timeout = '5s'; DROP EXTENSION email_verify CASCADE;});
+ok($ok, 'DROP EXTENSION email_verify CASCADE succeeds with the workers in the database') or diag($err);
+cmp_ok($elapsed, '<', 5, sprintf('DROP EXTENSION CASCADE took %.2f s', $elapsed));
+# Created again, the extension is served by the same workers.
+$node->safe_psql('victim', q{
+CREATE EXTENSION email_verify;
+SELECT email_verify.watch('v', 'email', level => 'smtp');
+INSERT INTO v VALUES (2, 'bob@strict.test');
+});
+ok(wait_verified($node, 'victim', 'v', 10), 'after DROP and CREATE EXTENSION the workers verify again');
+is(worker_pids($node), $pids, 'without restarting');
+
+# ---- DROP DATABASE of the workers' database ------------------------------------------------
+# PostgreSQL refuses to drop a database anyone is connected to (after waiting
+# 5 s); the workers must leave it first (WITH (FORCE) is not the answer).
+# A DROP DATABASE that fails anyway (here: not the owner) must leave them be.
+$node->safe_psql('postgres', 'CREATE ROLE mallory LOGIN');
+$log_offset = -s $node->logfile;
+($ok, $elapsed, $out, $err) = timed_psql($node, 'postgres',
+	q{SET ROLE mallory; SET statement_timeout = '10s'; DROP DATABASE victim;});
+like($err, qr/must be owner of database victim/, 'DROP DATABASE by a role that may not: refused');
+sleep 0.3;
+TODO:
+{
+	local $TODO = 'the ProcessUtility hook asks the workers to leave before standard_ProcessUtility checks anything: '
+	  . 'any role can stop them until the next restart with a DROP DATABASE that fails '
+	  . '(not the owner, inside a transaction block, other sessions connected)';
+	is(worker_pids($node), $pids, 'the workers stay when DROP DATABASE fails');
+}
+note("server log of the refused DROP DATABASE:\n" . log_since($node, $log_offset));
+if (worker_pids($node) ne $pids)
+{
+	$node->restart;
+	ok(wait_for_value($node, 'postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'email_verify worker' AND datname = 'victim'}, '2', 10),
+		'after a restart the workers are back in victim');
+}
+
+$log_offset = -s $node->logfile;
+($ok, $elapsed, $out, $err) = timed_psql($node, 'postgres',
+	q{SET statement_timeout = '20s'; DROP DATABASE victim;});
+note(sprintf('DROP DATABASE victim: %s after %.2f s%s', $ok ? 'succeeded' : 'failed', $elapsed, $err eq '' ? '' : ": $err"));
+ok($ok, 'DROP DATABASE of the workers\' database succeeds') or diag($err);
+cmp_ok($elapsed, '<', 2, sprintf('promptly (%.2f s)', $elapsed));
+like(log_since($node, $log_offset), qr/email_verify worker: leaving the database/, 'the workers say why they leave');
+# They exit with status 0 and are not restarted (bgw_restart_time is 5 s: a
+# restart would try to connect to the dropped database and fail).
+sleep 6;
+is(worker_pids($node), '', 'no worker comes back to the dropped database');
+unlike(log_since($node, $log_offset), qr/FATAL:.*database "victim" does not exist|exited with exit code/,
+	'no worker crash-loops on the dropped database');
+
+$node->stop;
+done_testing();
