@@ -906,6 +906,8 @@ DECLARE
     failed_ids bigint[] := '{}';
     written int := 0;
     n int;
+    write_sql text;
+    item jsonb;
 BEGIN
     IF jsonb_typeof(verdicts) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'verdicts must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
@@ -928,39 +930,54 @@ BEGIN
             CONTINUE;
         END IF;
         SELECT r.rolname INTO owner FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.oid = w.relid;
+        write_sql := format(
+            'WITH v AS (
+                 SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS v(watch_id int, row_key jsonb, email text, status text,
+                                                           reason text, catch_all boolean, checked_at timestamptz)
+                 WHERE v.watch_id = $2
+             ), written AS (
+                 UPDATE %1$s AS t
+                 SET %2$I = v.status, %3$I = v.reason, %4$I = v.catch_all, %5$I = coalesce(v.checked_at, pg_catalog.now())
+                 FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
+                 WHERE %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
+                 RETURNING 1
+             )
+             SELECT pg_catalog.count(*) FROM written',
+            k.qualified_name, w.column_name || '_status', w.column_name || '_reason',
+            w.column_name || '_catch_all', w.column_name || '_verified_at', k.key_record, k.key_match,
+            w.column_name);
         BEGIN
+            -- The whole watch's verdicts in one set-based UPDATE, as the owner.
             PERFORM set_config('role', owner, true);
             PERFORM set_config('search_path', default_path, true);
-            EXECUTE format(
-                'WITH v AS (
-                     SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS v(watch_id int, row_key jsonb, email text, status text,
-                                                               reason text, catch_all boolean, checked_at timestamptz)
-                     WHERE v.watch_id = $2
-                 ), written AS (
-                     UPDATE %1$s AS t
-                     SET %2$I = v.status, %3$I = v.reason, %4$I = v.catch_all, %5$I = coalesce(v.checked_at, pg_catalog.now())
-                     FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
-                     WHERE %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
-                     RETURNING 1
-                 )
-                 SELECT pg_catalog.count(*) FROM written',
-                k.qualified_name, w.column_name || '_status', w.column_name || '_reason',
-                w.column_name || '_catch_all', w.column_name || '_verified_at', k.key_record, k.key_match,
-                w.column_name)
-            INTO n
-            USING verdicts, w.id;
+            EXECUTE write_sql INTO n USING verdicts, w.id;
             PERFORM set_config('role', caller_role, true);
             PERFORM set_config('search_path', pinned_path, true);
             written := written + n;
         EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'email_verify: could not write verdicts to table %: %', w.relid, SQLERRM;
-            UPDATE email_verify.queue q
-            SET state = 'failed', lease_until = NULL, claimed_by = NULL,
-                last_status = v.status, last_reason = left('write-back failed: ' || SQLERRM, 500)
-            FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int, status text)
-            WHERE v.watch_id = w.id AND q.id = v.queue_id;
-            failed_ids := failed_ids || ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int)
-                                              WHERE v.watch_id = w.id);
+            -- Something in the batch made it fail (the owner's trigger raised,
+            -- say): verdict by verdict, so that only the item at fault fails.
+            FOR item IN
+                SELECT e.value FROM jsonb_array_elements(verdicts) AS e
+                WHERE (e.value ->> 'watch_id')::int = w.id
+            LOOP
+                BEGIN
+                    PERFORM set_config('role', owner, true);
+                    PERFORM set_config('search_path', default_path, true);
+                    EXECUTE write_sql INTO n USING jsonb_build_array(item), w.id;
+                    PERFORM set_config('role', caller_role, true);
+                    PERFORM set_config('search_path', pinned_path, true);
+                    written := written + n;
+                EXCEPTION WHEN OTHERS THEN
+                    RAISE WARNING 'email_verify: could not write the verdict for % to table %: %',
+                        item ->> 'email', w.relid, SQLERRM;
+                    UPDATE email_verify.queue q
+                    SET state = 'failed', lease_until = NULL, claimed_by = NULL,
+                        last_status = item ->> 'status', last_reason = left('write-back failed: ' || SQLERRM, 500)
+                    WHERE q.id = (item ->> 'queue_id')::bigint;
+                    failed_ids := failed_ids || (item ->> 'queue_id')::bigint;
+                END;
+            END LOOP;
         END;
     END LOOP;
 
@@ -971,7 +988,8 @@ BEGIN
     -- In a fixed order: concurrent workers then lock the counter rows in the same order.
     INSERT INTO email_verify.worker_counters AS c (status, reason, n)
     SELECT v.status, coalesce(v.reason, ''), count(*)
-    FROM jsonb_to_recordset(verdicts) AS v(status text, reason text)
+    FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, status text, reason text)
+    WHERE v.queue_id <> ALL (failed_ids)
     GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (status, reason) DO UPDATE SET n = c.n + EXCLUDED.n;

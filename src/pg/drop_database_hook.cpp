@@ -1,8 +1,8 @@
 // DROP DATABASE of email_verify.database must not wait on our workers: the
 // server refuses to drop a database anyone is connected to. A utility hook
-// asks the workers to leave first (they exit and stay stopped until the
-// server restarts, as the database is going away) and then lets the command
-// run. The hook is plain C in spirit: no C++ object lives in its frame, since
+// asks the workers to leave first (they exit and, once the database is gone,
+// stay stopped until the server restarts) and then lets the command
+// run (if it then fails, they come back). The hook is plain C in spirit: no C++ object lives in its frame, since
 // standard_ProcessUtility may longjmp out of it.
 #include "pg_prelude.h"
 
@@ -10,6 +10,7 @@
 #include "worker_shmem.h"
 
 extern "C" {
+#include "commands/dbcommands.h"
 #include "tcop/utility.h"
 }
 
@@ -17,12 +18,22 @@ namespace {
 
 ProcessUtility_hook_type previous_hook = nullptr;
 
+// Only a DROP DATABASE that can succeed sends the workers away: of our
+// database, by its owner, outside a transaction block.
 bool drops_worker_database(PlannedStmt* pstmt) {
     Node* tree = pstmt->utilityStmt;
     if (tree == nullptr || !IsA(tree, DropdbStmt) || !ev::pg::worker_shmem_ready()) return false;
     const char* target = reinterpret_cast<DropdbStmt*>(tree)->dbname;
     const char* ours = ev::pg::worker_database_name();
-    return target != nullptr && ours != nullptr && strcmp(target, ours) == 0;
+    if (target == nullptr || ours == nullptr || strcmp(target, ours) != 0) return false;
+    if (IsTransactionBlock()) return false;
+    Oid database = get_database_oid(target, true);
+    if (!OidIsValid(database)) return false;
+#if PG_VERSION_NUM >= 160000
+    return object_ownercheck(DatabaseRelationId, database, GetUserId());
+#else
+    return pg_database_ownercheck(database, GetUserId());
+#endif
 }
 
 #if PG_VERSION_NUM >= 140000
@@ -39,17 +50,28 @@ void on_utility(PlannedStmt* pstmt, const char* query, ProcessUtilityContext con
         if (!ev::pg::wait_for_workers_to_leave(5000))
             ereport(WARNING, (errmsg("email_verify: the workers did not leave the database within 5 s")));
     }
+    // If the DROP fails after all (other sessions still connected), the
+    // workers come back: they exited with status 1 and find the flag cleared.
+    PG_TRY();
+    {
 #if PG_VERSION_NUM >= 140000
-    if (previous_hook)
-        previous_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
-    else
-        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+        if (previous_hook)
+            previous_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
+        else
+            standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
 #else
-    if (previous_hook)
-        previous_hook(pstmt, query, context, params, env, dest, qc);
-    else
-        standard_ProcessUtility(pstmt, query, context, params, env, dest, qc);
+        if (previous_hook)
+            previous_hook(pstmt, query, context, params, env, dest, qc);
+        else
+            standard_ProcessUtility(pstmt, query, context, params, env, dest, qc);
 #endif
+    }
+    PG_CATCH();
+    {
+        ev::pg::workers_may_return();
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
 }
 
 }  // namespace

@@ -158,7 +158,9 @@ void leave_if_asked() {
     if (!workers_asked_to_leave()) return;
     pg_call([] {
         ereport(LOG, (errmsg("email_verify worker: leaving the database, which is being dropped")));
-        proc_exit(0);
+        // Status 1: the postmaster starts the worker again in 5 s, which then
+        // resumes if the DROP failed, or stops for good (see main) if not.
+        proc_exit(1);
     });
 }
 
@@ -295,7 +297,12 @@ class Worker {
         }
         verdicts += "]";
         begin_transaction();
-        if (written > 0) query("SELECT email_verify.apply_verdicts($1::jsonb)", {verdicts});
+        std::uint64_t sent = written;
+        written = 0;  // what apply_verdicts actually wrote (rows gone or changed are skipped)
+        if (sent > 0) {
+            auto rows = query("SELECT email_verify.apply_verdicts($1::jsonb)", {verdicts});
+            if (!rows.empty()) written = std::stoull(rows[0][0]);
+        }
         if (retried > 0)
             query("SELECT email_verify.retry_later($1::bigint[], $2::text[], $3::interval[])",
                   {"{" + retry_ids + "}", "{" + retry_reasons + "}", "{" + retry_delays + "}"});
@@ -324,6 +331,9 @@ class Worker {
 
     void sleep(std::chrono::seconds naptime) {
         pg_call([&] {
+            // The commits just before came too soon after one another for the
+            // statistics to be flushed; autovacuum must see these writes now.
+            pgstat_report_stat(true);
             int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
                                static_cast<long>(naptime.count()) * 1000L, PG_WAIT_EXTENSION);
             (void)rc;
@@ -373,6 +383,9 @@ extern "C" void email_verify_worker_main(Datum arg) {
     pqsignal(SIGTERM, die);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
+    // Our database was dropped: connecting would fail every 5 s, forever.
+    // Exit status 0 unregisters the worker until the server restarts.
+    if (ev::pg::workers_asked_to_leave()) proc_exit(0);
     std::string database = ev::pg::worker_settings().database;
     BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
     pgstat_report_appname("email_verify worker");

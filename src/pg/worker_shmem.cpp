@@ -88,6 +88,10 @@ void ask_workers_to_leave() {
     wake_all_workers();
 }
 
+void workers_may_return() {
+    if (shared) pg_atomic_write_u32(&shared->leave_database, 0);
+}
+
 bool workers_asked_to_leave() { return shared && pg_atomic_read_u32(&shared->leave_database) != 0; }
 
 bool wait_for_workers_to_leave(int timeout_ms) {

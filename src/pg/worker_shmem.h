@@ -26,6 +26,7 @@ void wake_all_workers();
 // not come back until the server restarts), and the caller waits, bounded,
 // until none is attached.
 void ask_workers_to_leave();
+void workers_may_return();
 bool workers_asked_to_leave();
 bool wait_for_workers_to_leave(int timeout_ms);
 
