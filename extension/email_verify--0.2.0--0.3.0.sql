@@ -214,12 +214,21 @@ $$;
 -- A pending item of the same row takes the new address instead of a second item.
 -- The caller EXECUTEs it: transition tables are visible only to the trigger
 -- function's own statements.
-CREATE FUNCTION email_verify.enqueue_sql(w email_verify.watches, key_json text, source text, condition text)
+CREATE FUNCTION email_verify.enqueue_sql(w email_verify.watches, key_json text, source text, condition text,
+                                         fresh boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format(
+    -- Rows just inserted have no queue item to supersede or repeat: a plain
+    -- INSERT ... SELECT, the cheapest path, for INSERT and COPY. (A primary key
+    -- reused before the worker got to the deleted row's item at worst costs a
+    -- second probe; a verdict for another address is skipped at write-back.)
+    SELECT CASE WHEN fresh THEN format(
+        'INSERT INTO email_verify.queue (watch_id, row_key, email)
+         SELECT $1, %s, n.%I::text FROM %s n WHERE n.%I IS NOT NULL AND (%s)',
+        key_json, w.column_name, source, w.column_name, condition)
+    ELSE format(
         'WITH k AS (SELECT %s AS row_key, n.%I::text AS email FROM %s n WHERE n.%I IS NOT NULL AND (%s)),
          superseded AS (
              DELETE FROM email_verify.queue d
@@ -231,7 +240,7 @@ AS $$
          WHERE NOT EXISTS (SELECT FROM email_verify.queue q
                            WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email
                              AND q.state = ''pending'')',
-        key_json, w.column_name, source, w.column_name, condition)
+        key_json, w.column_name, source, w.column_name, condition) END
 $$;
 
 -- Triggers -----------------------------------------------------------------------
@@ -256,7 +265,7 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), 'new_rows',
-                                         format('n.%s IS NULL', verified_at))
+                                         format('n.%s IS NULL', verified_at), fresh => true)
         USING w.id;
     ELSE
         -- Old and new rows are matched by their row_key: equal keys give equal
@@ -1092,7 +1101,7 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.key_sql(regclass, name[], text, text),
     email_verify.key_json(name[], text),
     email_verify.watch_of(oid, name),
-    email_verify.enqueue_sql(email_verify.watches, text, text, text),
+    email_verify.enqueue_sql(email_verify.watches, text, text, text, boolean),
     email_verify.watch_enqueue(),
     email_verify.watch_clear_verdict(),
     email_verify.watch_check(),
