@@ -37,6 +37,7 @@ extern "C" {
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 }
 
 // PostgreSQL's c.h defines these as macros; they break the standard library.
