@@ -262,12 +262,19 @@ DECLARE
     w email_verify.watches := email_verify.watch_of(TG_RELID, TG_ARGV[0]);
     verified_at text := quote_ident(w.column_name || '_verified_at');
     queued bigint;
+    all_verified boolean;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), 'new_rows',
                                          format('n.%s IS NULL', verified_at), fresh => true)
         USING w.id;
     ELSE
+        -- The worker's own write-backs (every row verified) never queue
+        -- anything: skip the enqueue statement for them altogether.
+        EXECUTE format('SELECT NOT EXISTS (SELECT FROM new_rows n WHERE n.%s IS NULL)', verified_at) INTO all_verified;
+        IF all_verified THEN
+            RETURN NULL;
+        END IF;
         -- Old and new rows are matched by their row_key: equal keys give equal
         -- jsonb, and a mismatch (a changed key) only means "queue it if unverified".
         EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), 'new_rows', format(
@@ -631,7 +638,9 @@ BEGIN
                                           WHERE q.watch_id = $1 AND q.state = ''claimed'')',
             col || '_verified_at', email_verify.key_json(w.key_columns, 'n'));
     END IF;
-    EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), tbl::text, enqueue_condition)
+    -- A new watch has no queue items to check against: the plain INSERT path.
+    EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), tbl::text, enqueue_condition,
+                                     fresh => old.id IS NULL)
     USING w.id;
     GET DIAGNOSTICS queued = ROW_COUNT;
     IF queued > 0 THEN
