@@ -1,5 +1,6 @@
 // prober_stats() and clear_cache(): a window on this backend's prober.
 #include "guard.h"
+#include "result_tuple.h"
 #include "prober_state.h"
 
 EV_SQL_FUNCTION(prober_stats) {
@@ -16,15 +17,7 @@ EV_SQL_FUNCTION(prober_stats) {
         Int64GetDatum(t.tls_unverified),
     };
     bool nulls[8] = {};
-    Datum result = 0;
-    ev::pg::pg_call([&] {
-        TupleDesc desc;
-        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-            elog(ERROR, "prober_stats must return a record");
-        desc = BlessTupleDesc(desc);
-        result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-    });
-    return result;
+    return ev::pg::record_result(fcinfo, values, nulls);
 }
 
 EV_SQL_FUNCTION(clear_cache) {

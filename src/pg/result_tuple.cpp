@@ -72,4 +72,16 @@ HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& r) {
     return tuple;
 }
 
+Datum record_result(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
+    Datum result = 0;
+    pg_call([&] {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "function returning record called in a context that cannot accept one");
+        desc = BlessTupleDesc(desc);
+        result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    });
+    return result;
+}
+
 }  // namespace ev::pg

@@ -14,4 +14,8 @@ TupleDesc result_descriptor(FunctionCallInfo fcinfo);
 
 HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& result);
 
+// One row of the function's declared record type (OUT parameters) from
+// values and nulls, as a Datum to return.
+Datum record_result(FunctionCallInfo fcinfo, Datum* values, bool* nulls);
+
 }  // namespace ev::pg

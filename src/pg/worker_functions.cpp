@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "guard.h"
+#include "result_tuple.h"
 #include "worker_shmem.h"
 
 namespace {
@@ -39,13 +40,5 @@ EV_SQL_FUNCTION(worker_stats) {
     }
     if (!present)
         for (int i = 0; i < 4; ++i) nulls[i] = true;
-    Datum result = 0;
-    ev::pg::pg_call([&] {
-        TupleDesc desc;
-        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-            elog(ERROR, "worker_stats must return a record");
-        desc = BlessTupleDesc(desc);
-        result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-    });
-    return result;
+    return ev::pg::record_result(fcinfo, values, nulls);
 }
