@@ -73,14 +73,12 @@ COMMENT ON TABLE email_verify.queue IS
 CREATE INDEX queue_pending_idx ON email_verify.queue (not_before, id) WHERE state = 'pending';
 -- ... and items whose lease ran out (a worker that died mid-batch).
 CREATE INDEX queue_claimed_idx ON email_verify.queue (state, lease_until) WHERE state = 'claimed';
--- What the "already queued?" checks probe. Deliberately not unique: a unique
--- index over pending items would make a writer's INSERT wait for a worker's
--- claim in progress (the claimed item's old version still sits in the index),
--- and a writer must never block on a claimer (specs/queue_claim.spec). The
--- enqueue instead deletes the row's superseded pending items, skipping any a
--- claimer holds (SKIP LOCKED): that one's verdict is for an address the row no
--- longer has, and apply_verdicts skips it.
-CREATE INDEX queue_row_idx ON email_verify.queue (watch_id, row_key) WHERE state = 'pending';
+-- What the "already queued?" checks probe, over every state: a row being probed
+-- (claimed) or parked (failed) is not queued a second time. Deliberately not
+-- unique: a unique index would make one enqueue wait for another's transaction
+-- in progress, and the same row may be queued twice by a race (the second
+-- probe is wasted, never wrong: apply_verdicts checks the address).
+CREATE INDEX queue_row_idx ON email_verify.queue (watch_id, row_key);
 
 -- Verdicts applied since the extension was installed, by status and reason
 -- (counting over the watched tables would mean scanning them).
@@ -173,8 +171,10 @@ END
 $$;
 
 -- The row_key of alias `alias`: jsonb_build_object('col', alias."col", ...), from the
--- key columns recorded at watch time (no catalog lookup: the triggers use it on
--- every statement).
+-- key columns recorded at watch time. Keys are compared as jsonb, so every
+-- function that builds them pins the settings their text depends on (TimeZone,
+-- IntervalStyle, extra_float_digits): a timestamptz key built in two sessions
+-- must come out the same.
 CREATE FUNCTION email_verify.key_json(key_columns name[], alias text)
 RETURNS text
 LANGUAGE sql STABLE
@@ -209,85 +209,71 @@ BEGIN
 END
 $$;
 
--- The INSERT that queues the rows of `source` (a table, a subquery or a
--- transition table, aliased n) that `condition` selects; $1 is the watch's id.
--- A pending item of the same row takes the new address instead of a second item.
--- The caller EXECUTEs it: transition tables are visible only to the trigger
--- function's own statements.
-CREATE FUNCTION email_verify.enqueue_sql(w email_verify.watches, key_json text, source text, condition text,
-                                         fresh boolean DEFAULT false)
+-- The SELECT of the rows of `source` (a table or a subquery, aliased n) that
+-- `condition` selects, in `order_by` order and at most `max_rows` of them (NULL:
+-- all), as queue items (watch_id $1, row_key, email). A row that already has an
+-- item for the same address, in any state, is left out; `fresh` (nothing of
+-- this watch is queued yet) skips that check.
+CREATE FUNCTION email_verify.queueable_sql(w email_verify.watches, source text, condition text,
+                                           fresh boolean DEFAULT false, order_by text DEFAULT NULL,
+                                           max_rows int DEFAULT NULL)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- Rows just inserted have no queue item to supersede or repeat: a plain
-    -- INSERT ... SELECT, the cheapest path, for INSERT and COPY. (A primary key
-    -- reused before the worker got to the deleted row's item at worst costs a
-    -- second probe; a verdict for another address is skipped at write-back.)
-    SELECT CASE WHEN fresh THEN format(
-        'INSERT INTO email_verify.queue (watch_id, row_key, email)
-         SELECT $1, %s, n.%I::text FROM %s n WHERE n.%I IS NOT NULL AND (%s)',
-        key_json, w.column_name, source, w.column_name, condition)
-    ELSE format(
-        'WITH k AS (SELECT %s AS row_key, n.%I::text AS email FROM %s n WHERE n.%I IS NOT NULL AND (%s)),
+    SELECT format(
+        'SELECT $1 AS watch_id, k.row_key, k.email
+         FROM %s n CROSS JOIN LATERAL (SELECT %s AS row_key, n.%I::text AS email) k
+         WHERE n.%I IS NOT NULL AND (%s)%s%s%s',
+        source, email_verify.key_json(w.key_columns, 'n'), w.column_name, w.column_name, condition,
+        CASE WHEN NOT fresh THEN
+            ' AND NOT EXISTS (SELECT FROM email_verify.queue q
+                              WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email)' ELSE '' END,
+        ' ORDER BY ' || order_by,
+        ' LIMIT ' || CASE WHEN max_rows IS NOT NULL THEN greatest(max_rows, 0) END)
+$$;
+
+-- The statement that queues those rows. A pending item of one of them for
+-- another address (the row's address changed since) is deleted: its probe would
+-- be wasted, its verdict skipped. One a worker is claiming is left to it (SKIP
+-- LOCKED): requeue drops it if it comes back for a retry.
+CREATE FUNCTION email_verify.enqueue_sql(w email_verify.watches, source text, condition text,
+                                         fresh boolean DEFAULT false, order_by text DEFAULT NULL,
+                                         max_rows int DEFAULT NULL)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN fresh THEN
+        'INSERT INTO email_verify.queue (watch_id, row_key, email) '
+        || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows)
+    ELSE
+        'WITH new_items AS (' || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows) || '),
          superseded AS (
              DELETE FROM email_verify.queue d
-             WHERE d.id IN (SELECT q.id FROM email_verify.queue q JOIN k ON q.row_key = k.row_key
-                            WHERE q.watch_id = $1 AND q.state = ''pending'' AND q.email <> k.email
+             WHERE d.id IN (SELECT q.id FROM email_verify.queue q JOIN new_items i ON q.row_key = i.row_key
+                            WHERE q.watch_id = $1 AND q.state = ''pending'' AND q.email <> i.email
                             FOR UPDATE OF q SKIP LOCKED))
-         INSERT INTO email_verify.queue (watch_id, row_key, email)
-         SELECT $1, k.row_key, k.email FROM k
-         WHERE NOT EXISTS (SELECT FROM email_verify.queue q
-                           WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email
-                             AND q.state = ''pending'')',
-        key_json, w.column_name, source, w.column_name, condition) END
+         INSERT INTO email_verify.queue (watch_id, row_key, email) SELECT * FROM new_items'
+    END
 $$;
 
 -- Triggers -----------------------------------------------------------------------
--- A row is queued when it has an address but no verdict (<col>_verified_at IS
--- NULL): inserted so, or made so by an UPDATE (a changed address clears the
--- verdict first). An UPDATE that leaves an unverified row's address alone does
--- not queue it again, nor does any UPDATE of a verified row that keeps its address.
+-- The watched table is its own queue: a row is waiting for the worker when it
+-- has an address but no verdict (<col>_verified_at IS NULL), inserted so or made
+-- so by an UPDATE (a changed address clears the verdict first). The writer's
+-- statement only wakes the workers at its COMMIT; the worker moves waiting rows
+-- into email_verify.queue itself (enqueue_unverified, from claim_batch), so an
+-- INSERT or COPY costs the writer no queue row, no index entry and no lock.
 
--- AFTER INSERT / AFTER UPDATE, FOR EACH STATEMENT with transition tables: one
--- INSERT ... SELECT per statement, so COPY and multi-row INSERTs pay once.
--- Transition tables cannot be combined with UPDATE OF <column>, so the UPDATE
--- side compares the old and new rows itself, matched by their keys.
-CREATE FUNCTION email_verify.watch_enqueue()
+-- AFTER INSERT and AFTER UPDATE OF the address, FOR EACH STATEMENT.
+CREATE FUNCTION email_verify.watch_wake()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
-DECLARE
-    w email_verify.watches := email_verify.watch_of(TG_RELID, TG_ARGV[0]);
-    verified_at text := quote_ident(w.column_name || '_verified_at');
-    queued bigint;
-    all_verified boolean;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), 'new_rows',
-                                         format('n.%s IS NULL', verified_at), fresh => true)
-        USING w.id;
-    ELSE
-        -- The worker's own write-backs (every row verified) never queue
-        -- anything: skip the enqueue statement for them altogether.
-        EXECUTE format('SELECT NOT EXISTS (SELECT FROM new_rows n WHERE n.%s IS NULL)', verified_at) INTO all_verified;
-        IF all_verified THEN
-            RETURN NULL;
-        END IF;
-        -- Old and new rows are matched by their row_key: equal keys give equal
-        -- jsonb, and a mismatch (a changed key) only means "queue it if unverified".
-        EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), 'new_rows', format(
-            'n.%1$s IS NULL AND NOT EXISTS (SELECT FROM old_rows o WHERE %2$s = %3$s
-                 AND o.%4$I::text = n.%4$I::text AND o.%1$s IS NULL)',
-            verified_at, email_verify.key_json(w.key_columns, 'o'), email_verify.key_json(w.key_columns, 'n'),
-            w.column_name))
-        USING w.id;
-    END IF;
-    GET DIAGNOSTICS queued = ROW_COUNT;
-    IF queued > 0 THEN
-        PERFORM email_verify.wake_workers_at_commit();
-    END IF;
+    PERFORM email_verify.wake_workers_at_commit();
     RETURN NULL;
 END
 $$;
@@ -310,8 +296,8 @@ $$;
 -- ROW: verify inline (at most level dns: a mailbox probe takes seconds) and write
 -- the verdict into the row. With reject_invalid an invalid address fails the
 -- statement. The row is left unverified (<col>_verified_at NULL, so the
--- statement trigger queues it) when the watch wants smtp and the address was not
--- found invalid, or when the inline verdict is unknown (the worker retries).
+-- worker takes it up) when the watch wants smtp and the address was not
+-- found invalid, or when the inline verdict is unknown (the worker takes it up).
 CREATE FUNCTION email_verify.watch_check()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -372,7 +358,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT t.tgname FROM pg_trigger t
     WHERE t.tgrelid = tbl AND NOT t.tgisinternal AND t.tgnargs = 1
-      AND t.tgfoid IN ('email_verify.watch_enqueue()'::regprocedure,
+      AND t.tgfoid IN ('email_verify.watch_wake()'::regprocedure,
                        'email_verify.watch_clear_verdict()'::regprocedure,
                        'email_verify.watch_check()'::regprocedure)
       AND t.tgargs = convert_to(col, getdatabaseencoding()) || '\x00'::bytea
@@ -473,12 +459,37 @@ BEGIN
 END
 $$;
 
+-- Why no background worker will drain this database's queue, or NULL when one
+-- will: the module is not preloaded (its shared memory, read by worker_stats(),
+-- is missing), no workers are configured, or they work in another database.
+CREATE FUNCTION email_verify.why_no_worker()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (plpgsql: worker_stats is created further down this script)
+    RETURN CASE
+        WHEN (SELECT s.batches FROM email_verify.worker_stats() s) IS NULL THEN
+            'email_verify is not in shared_preload_libraries, so no background worker runs.'
+        WHEN current_setting('email_verify.workers')::int = 0 THEN
+            'email_verify.workers is 0.'
+        WHEN current_setting('email_verify.database') <> current_database() THEN
+            format('The workers work in database %s (email_verify.database).',
+                   quote_ident(current_setting('email_verify.database')))
+    END;
+END
+$$;
+
 CREATE FUNCTION email_verify.watch(tbl regclass, col name, level text DEFAULT 'smtp',
         mode text DEFAULT 'async', reject_invalid boolean DEFAULT false,
         recheck_after interval DEFAULT '30 days')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
 AS $$
 DECLARE
     caller name := email_verify.calling_role();
@@ -495,8 +506,6 @@ DECLARE
     trigger_prefix text;
     trigger_name name;
     qcol text := quote_ident(col);
-    enqueue_condition text;
-    queued bigint;
 BEGIN
     PERFORM email_verify.check_owner(tbl);
     IF col IS NULL OR watch.level IS NULL OR watch.mode IS NULL OR watch.reject_invalid IS NULL
@@ -573,11 +582,16 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- enqueue_stale walks the oldest verdicts first; an index on the
-    -- <col>_verified_at column (any, e.g. one made CONCURRENTLY beforehand) serves it.
+    -- The worker finds its work through an index on <col>_verified_at: rows
+    -- without a verdict (enqueue_unverified) and the oldest verdicts
+    -- (enqueue_stale). Rows without an address are left out of it, so that
+    -- they are never walked. Any index on the column serves as well (e.g. one
+    -- made CONCURRENTLY beforehand).
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                   WHERE i.indrelid = tbl AND a.attname = col || '_verified_at' AND i.indpred IS NULL) THEN
-        EXECUTE format('CREATE INDEX ON %s (%I)', tbl, col || '_verified_at');
+                   WHERE i.indrelid = tbl AND a.attname = col || '_verified_at'
+                     AND (i.indpred IS NULL
+                          OR pg_get_expr(i.indpred, i.indrelid) = format('(%I IS NOT NULL)', col))) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I) WHERE %I IS NOT NULL', tbl, col || '_verified_at', col);
     END IF;
 
     SELECT * INTO old FROM email_verify.watches WHERE relid = tbl AND column_name = col FOR UPDATE;
@@ -602,15 +616,15 @@ BEGIN
         EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, tbl);
     END LOOP;
     trigger_prefix := 'email_verify_' || col;
-    IF octet_length(trigger_prefix || '_enqueue_update') > 63 THEN
+    IF octet_length(trigger_prefix || '_check_insert') > 63 THEN
         trigger_prefix := 'email_verify_' || col_attnum;
     END IF;
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_enqueue(%L)',
-                   trigger_prefix || '_enqueue_insert', tbl, col);
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_enqueue(%L)',
-                   trigger_prefix || '_enqueue_update', tbl, col);
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                   trigger_prefix || '_wake_insert', tbl, col);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                   trigger_prefix || '_wake_update', col, tbl, col);
     IF w.mode = 'async' THEN
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
                         WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
@@ -627,24 +641,19 @@ BEGIN
     END IF;
 
     -- The rows already there: all of them for a new watch or a new level (their
-    -- verdicts, if any, were not reached at this level); otherwise only those
-    -- without a verdict that are not queued (e.g. after a restore; pending items
-    -- are skipped by the enqueue itself, claimed ones here).
+    -- verdicts, if any, were not reached at this level). Otherwise those without
+    -- a verdict are found by the worker (enqueue_unverified), the others when
+    -- they are stale.
     IF old.id IS NULL OR old.level <> w.level OR old.key_columns IS DISTINCT FROM w.key_columns THEN
-        enqueue_condition := 'true';
-    ELSE
-        enqueue_condition := format(
-            'n.%I IS NULL AND %s NOT IN (SELECT q.row_key FROM email_verify.queue q
-                                          WHERE q.watch_id = $1 AND q.state = ''claimed'')',
-            col || '_verified_at', email_verify.key_json(w.key_columns, 'n'));
+        EXECUTE email_verify.enqueue_sql(w, tbl::text, 'true', fresh => old.id IS NULL) USING w.id;
     END IF;
-    -- A new watch has no queue items to check against: the plain INSERT path.
-    EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), tbl::text, enqueue_condition,
-                                     fresh => old.id IS NULL)
-    USING w.id;
-    GET DIAGNOSTICS queued = ROW_COUNT;
-    IF queued > 0 THEN
-        PERFORM email_verify.wake_workers_at_commit();
+    PERFORM email_verify.wake_workers_at_commit();
+
+    -- A new watch nobody will serve is almost always a mistake in the setup.
+    IF old.id IS NULL AND email_verify.why_no_worker() IS NOT NULL THEN
+        RAISE WARNING 'no email_verify worker serves database %: the rows will wait', quote_ident(current_database())
+            USING DETAIL = email_verify.why_no_worker(),
+                  HINT = 'See "The background workers" in the README of email_verify.';
     END IF;
 END
 $$;
@@ -712,7 +721,7 @@ CREATE EVENT TRIGGER email_verify_forget_dropped_watches ON sql_drop
     EXECUTE FUNCTION email_verify.forget_dropped_watches();
 
 -- After ALTER TABLE on a watched table: a new or renamed primary key re-keys the
--- watch (its queue items are rebuilt with the new key); a table left without
+-- watch (its queue items are dropped and queued again with the new key); a table left without
 -- one, or a renamed watched column, is reported; a key type or a foreign
 -- partition that check_supported refuses ends the watch.
 CREATE FUNCTION email_verify.follow_altered_tables()
@@ -723,7 +732,6 @@ AS $$
 DECLARE
     w email_verify.watches;
     k record;
-    queued bigint;
 BEGIN
     FOR w IN
         SELECT * FROM email_verify.watches
@@ -756,14 +764,11 @@ BEGIN
             CONTINUE;
         END IF;
         UPDATE email_verify.watches SET key_columns = k.pk_columns WHERE id = w.id RETURNING * INTO w;
+        -- Items keyed by the old key can never be applied. The rows they stood
+        -- for are still without a verdict: the worker queues them again by the
+        -- new key (stale ones when they are found stale).
         DELETE FROM email_verify.queue WHERE watch_id = w.id;
-        EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), w.relid::text,
-                                         format('n.%I IS NULL', w.column_name || '_verified_at'))
-        USING w.id;
-        GET DIAGNOSTICS queued = ROW_COUNT;
-        IF queued > 0 THEN
-            PERFORM email_verify.wake_workers_at_commit();
-        END IF;
+        PERFORM email_verify.wake_workers_at_commit();
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'email_verify: could not follow ALTER TABLE: %', SQLERRM;
@@ -776,11 +781,57 @@ CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
 
 -- The worker's side -------------------------------------------------------------
 
+-- Moves, for each watch, up to max_rows rows that have an address but no
+-- verdict and no queue item for that address into the queue: rows inserted,
+-- or whose address changed, since the last call. It walks the <col>_verified_at
+-- index from its NULL end (rows without an address are not in it), so it reads
+-- about as many rows as the queue holds of the watch's unverified ones plus
+-- what it queues; scans that would read the whole table (a sequential or
+-- bitmap scan, a hash over the queue) are turned off for it. One worker at a
+-- time sweeps a watch (a transaction advisory lock; the others skip it), so two
+-- never queue the same rows. Returns the number queued.
+CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    w email_verify.watches;
+    queued bigint;
+    total bigint := 0;
+BEGIN
+    FOR w IN SELECT * FROM email_verify.watches ORDER BY id LOOP
+        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
+        CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
+        EXECUTE email_verify.enqueue_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at'),
+                                         max_rows => max_rows)
+        USING w.id;
+        GET DIAGNOSTICS queued = ROW_COUNT;
+        total := total + queued;
+    END LOOP;
+    IF total > 0 THEN
+        -- The other workers: they may have found the queue empty meanwhile.
+        PERFORM email_verify.wake_workers_at_commit();
+    END IF;
+    RETURN total;
+END
+$$;
+
+COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
+    'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
+
 -- Claims up to batch_size items for worker_id until now() + lease: first items
 -- whose lease ran out (their worker died; counted as an attempt, so an address
 -- that kills workers is not retried forever), then ready pending items, oldest
 -- first. SKIP LOCKED lets workers claim side by side.
-CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
+CREATE FUNCTION email_verify.claim_items(worker_id int, batch_size int, lease interval)
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -806,55 +857,50 @@ AS $$
     RETURNING q.id, q.watch_id, q.row_key, q.email, w.level, q.attempts
 $$;
 
-COMMENT ON FUNCTION email_verify.claim_batch(int, int, interval) IS
-    'worker: claims up to batch_size ready queue items (expired leases first) for the lease';
+-- The worker's claim: what the queue holds ready, topped up, when that falls
+-- short of batch_size, with rows new to the queue (enqueue_unverified). The
+-- queue is swept only then, so rows inserted behind a long queue wait their turn
+-- instead of being walked over on every claim.
+CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    claimed bigint;
+BEGIN
+    RETURN QUERY SELECT * FROM email_verify.claim_items(worker_id, batch_size, lease);
+    GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF claimed < batch_size AND email_verify.enqueue_unverified(greatest(batch_size, 100)) > 0 THEN
+        RETURN QUERY SELECT * FROM email_verify.claim_items(worker_id, (batch_size - claimed)::int, lease);
+    END IF;
+END
+$$;
 
 -- Claimed items back to pending: after `delays` (NULL: at once), one attempt more,
 -- with last_reason set when `reasons` gives one. An item whose row was queued
 -- anew meanwhile (its address changed) is dropped instead: the newer pending
--- item stands for it, and at most one pending item may exist per row.
+-- item stands for it.
 CREATE FUNCTION email_verify.requeue(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
 DECLARE
-    n int := 0;
-    item record;
+    n int;
 BEGIN
     DELETE FROM email_verify.queue q
     WHERE q.id = ANY (queue_ids) AND q.state = 'claimed'
       AND EXISTS (SELECT FROM email_verify.queue p
                   WHERE p.watch_id = q.watch_id AND p.row_key = q.row_key AND p.state = 'pending');
-    BEGIN
-        UPDATE email_verify.queue q
-        SET state = 'pending', not_before = now() + coalesce(r.delay, interval '0'), attempts = q.attempts + 1,
-            lease_until = NULL, claimed_by = NULL,
-            last_status = CASE WHEN r.reason IS NULL THEN q.last_status ELSE 'unknown' END,
-            last_reason = coalesce(r.reason, q.last_reason)
-        FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
-        WHERE q.id = r.id AND q.state = 'claimed';
-        GET DIAGNOSTICS n = ROW_COUNT;
-    EXCEPTION WHEN unique_violation THEN
-        -- A row was queued anew by a transaction that committed after the
-        -- DELETE above looked: item by item, dropping the superseded ones.
-        n := 0;
-        FOR item IN SELECT * FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay) LOOP
-            BEGIN
-                UPDATE email_verify.queue q
-                SET state = 'pending', not_before = now() + coalesce(item.delay, interval '0'),
-                    attempts = q.attempts + 1, lease_until = NULL, claimed_by = NULL,
-                    last_status = CASE WHEN item.reason IS NULL THEN q.last_status ELSE 'unknown' END,
-                    last_reason = coalesce(item.reason, q.last_reason)
-                WHERE q.id = item.id AND q.state = 'claimed';
-                IF FOUND THEN
-                    n := n + 1;
-                END IF;
-            EXCEPTION WHEN unique_violation THEN
-                DELETE FROM email_verify.queue WHERE id = item.id;
-            END;
-        END LOOP;
-    END;
+    UPDATE email_verify.queue q
+    SET state = 'pending', not_before = now() + coalesce(r.delay, interval '0'), attempts = q.attempts + 1,
+        lease_until = NULL, claimed_by = NULL,
+        last_status = CASE WHEN r.reason IS NULL THEN q.last_status ELSE 'unknown' END,
+        last_reason = coalesce(r.reason, q.last_reason)
+    FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
+    WHERE q.id = r.id AND q.state = 'claimed';
+    GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $$;
@@ -1026,27 +1072,24 @@ CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
 AS $$
 DECLARE
     w email_verify.watches;
-    k record;
+    verified_at text;
     queued bigint;
     total bigint := 0;
 BEGIN
     FOR w IN SELECT * FROM email_verify.watches ORDER BY id LOOP
-        k := email_verify.key_sql(w.relid, w.key_columns, 'o', 'n');
-        CONTINUE WHEN k.key_match IS NULL;
-        -- Pending items are found through the unique index; claimed ones are few
-        -- (a hashed NOT IN).
-        EXECUTE email_verify.enqueue_sql(w, email_verify.key_json(w.key_columns, 'n'), format(
-            '(SELECT * FROM %1$s s WHERE s.%2$I < now() - %3$L::interval AND s.%4$I IS NOT NULL
-                AND NOT EXISTS (SELECT FROM email_verify.queue q
-                                WHERE q.watch_id = $1 AND q.state = ''pending'' AND q.row_key = %5$s)
-                AND %5$s NOT IN (SELECT q.row_key FROM email_verify.queue q
-                                 WHERE q.watch_id = $1 AND q.state = ''claimed'')
-              ORDER BY s.%2$I LIMIT %6$s)',
-            k.qualified_name, w.column_name || '_verified_at', w.recheck_after, w.column_name,
-            email_verify.key_json(w.key_columns, 's'), greatest(max_rows, 0)), 'true')
+        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
+        verified_at := quote_ident(w.column_name || '_verified_at');
+        EXECUTE email_verify.enqueue_sql(w, w.relid::text,
+                                         format('n.%s < now() - %L::interval', verified_at, w.recheck_after),
+                                         order_by => 'n.' || verified_at, max_rows => max_rows)
         USING w.id;
         GET DIAGNOSTICS queued = ROW_COUNT;
         total := total + queued;
@@ -1063,6 +1106,37 @@ COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
 
 -- Statistics --------------------------------------------------------------------
 
+-- Rows of a watch waiting for the worker to queue them (enqueue_unverified):
+-- an address, no verdict and no queue item. Counted through the same index walk;
+-- readable by all, as the queue's own depth is.
+CREATE FUNCTION email_verify.unqueued_rows(watch_id int)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    w email_verify.watches;
+    n bigint;
+BEGIN
+    SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
+    IF NOT FOUND OR (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM (%s) s',
+                   email_verify.queueable_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at')))
+    INTO n USING w.id;
+    RETURN n;
+END
+$$;
+
+-- Queue depth by watch and state; state 'new' counts the rows not yet queued.
 CREATE VIEW email_verify.queue_stats AS
 SELECT q.watch_id, w.relid AS table_name, w.column_name, q.state,
        count(*) AS items,
@@ -1071,10 +1145,14 @@ SELECT q.watch_id, w.relid AS table_name, w.column_name, q.state,
        min(q.enqueued_at) AS oldest_enqueued_at,
        max(q.attempts) AS max_attempts
 FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
-GROUP BY q.watch_id, w.relid, w.column_name, q.state;
+GROUP BY q.watch_id, w.relid, w.column_name, q.state
+UNION ALL
+SELECT w.id, w.relid, w.column_name, 'new', u.n, u.n, NULL, 0
+FROM email_verify.watches w CROSS JOIN LATERAL (SELECT email_verify.unqueued_rows(w.id) AS n) u
+WHERE u.n > 0;
 
 COMMENT ON VIEW email_verify.queue_stats IS
-    'queue depth per watch and state; ready: claimable now (pending and due, or claimed with an expired lease)';
+    'queue depth per watch and state (new: rows with an address and no verdict, not queued yet); ready: claimable now';
 
 CREATE VIEW email_verify.verdict_stats AS
 SELECT c.status, nullif(c.reason, '') AS reason, c.n AS verdicts
@@ -1110,16 +1188,20 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.key_sql(regclass, name[], text, text),
     email_verify.key_json(name[], text),
     email_verify.watch_of(oid, name),
-    email_verify.enqueue_sql(email_verify.watches, text, text, text, boolean),
-    email_verify.watch_enqueue(),
+    email_verify.queueable_sql(email_verify.watches, text, text, boolean, text, int),
+    email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int),
+    email_verify.watch_wake(),
     email_verify.watch_clear_verdict(),
     email_verify.watch_check(),
     email_verify.watch_triggers(regclass, name),
     email_verify.check_owner(regclass),
+    email_verify.why_no_worker(),
     email_verify.check_supported(regclass, name[]),
     email_verify.end_watch(int),
     email_verify.forget_dropped_watches(),
     email_verify.follow_altered_tables(),
+    email_verify.enqueue_unverified(int),
+    email_verify.claim_items(int, int, interval),
     email_verify.claim_batch(int, int, interval),
     email_verify.requeue(bigint[], text[], interval[]),
     email_verify.retry_later(bigint[], text[], interval[]),

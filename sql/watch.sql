@@ -1,5 +1,5 @@
--- In-place verification, async mode: watch/unwatch, the triggers that queue
--- rows, and the worker's side (claim_batch, apply_verdicts, retry_later,
+-- In-place verification, async mode: watch/unwatch, the triggers, and the
+-- worker's side (enqueue_unverified, claim_batch, apply_verdicts, retry_later,
 -- enqueue_stale) called by hand: no worker serves the regression database.
 \set SHOW_CONTEXT never
 
@@ -27,7 +27,7 @@ CREATE TABLE contacts (id int PRIMARY KEY, email text, name text);
 INSERT INTO contacts VALUES (1, 'alice@example.com', 'Alice'), (2, NULL, 'Nobody'), (3, 'bob@example.org', 'Bob');
 SELECT email_verify.watch('contacts', 'email');
 
--- Four verdict columns, an index for stale re-checks, three triggers.
+-- Four verdict columns, the index the worker finds its work by, three triggers.
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 WHERE attrelid = 'contacts'::regclass AND attnum > 0 ORDER BY attnum;
 SELECT indexdef FROM pg_indexes WHERE tablename = 'contacts' ORDER BY indexname;
@@ -57,7 +57,17 @@ COPY contacts (id, email, name) FROM STDIN;
 -- A row that arrives with a verdict is not queued (it is re-checked when stale).
 INSERT INTO contacts (id, email, email_status, email_verified_at)
 VALUES (11, 'judy@example.com', 'valid', now());
+-- The writers only woke the worker: their rows wait in the table itself, counted
+-- as 'new' ...
 SELECT row_key, email, state FROM queued;
+SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY state;
+-- ... until the worker moves them into the queue, at most max_rows per watch
+-- (claim_batch does, when the queue runs short), each once.
+SELECT email_verify.enqueue_unverified(2) AS queued;
+SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify.enqueue_unverified(100) AS queued_again;
+SELECT row_key, email, state FROM queued;
+SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY state;
 
 -- An UPDATE that keeps the address queues nothing again.
 UPDATE contacts SET name = upper(name);
@@ -77,9 +87,11 @@ UPDATE contacts SET email = 'alice@example.org' WHERE id = 1;
 UPDATE contacts SET email = email, name = 'Bob B.' WHERE id = 3;
 UPDATE contacts SET email = NULL WHERE id = 4;
 SELECT id, email, email_status, email_verified_at IS NOT NULL AS verified FROM contacts WHERE id IN (1, 3, 4) ORDER BY id;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued;
--- Changed again before the worker got to it: the same item, the newest address.
+-- Changed again before the worker got to it: the old address's item gives way.
 UPDATE contacts SET email = 'alice@example.net' WHERE id = 1;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued;
 
 -- The worker's side ------------------------------------------------------------------
@@ -100,6 +112,7 @@ DELETE FROM contacts WHERE id = 12;
 UPDATE contacts SET email = 'lee@example.org' WHERE id = 13;
 SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'risky', 'catch_all')) AS written;
 SELECT id, email, email_status, email_reason, email_catch_all FROM contacts WHERE id IN (1, 12, 13) ORDER BY id;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued;
 SELECT email_verify.apply_verdicts('[]') AS nothing;
 SELECT email_verify.apply_verdicts('{}');
@@ -116,6 +129,7 @@ SELECT email_verify.retry_later('{1}', '{}', '{}');
 UPDATE email_verify.queue SET not_before = now();
 SELECT count(*) FROM email_verify.claim_batch(1, 10);
 UPDATE contacts SET email = 'lee@example.net' WHERE id = 13;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT email_verify.retry_later(array_agg(id), array_agg('timeout'::text), array_agg(interval '1 minute'))
 FROM email_verify.queue WHERE state = 'claimed';
 SELECT row_key, email, state, attempts, waiting, last_reason FROM queued;
@@ -125,6 +139,7 @@ SELECT email_verify.apply_verdicts(verdicts_for(
 INSERT INTO contacts VALUES (17, 'pat@example.com', 'Pat'), (18, 'quinn@example.com', 'Quinn');
 SELECT count(*) FROM email_verify.claim_batch(4, 10);
 UPDATE contacts SET email = 'quinn@example.org' WHERE id = 18;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT email_verify.release_claims(4) AS released, email_verify.release_claims(5) AS none;
 SELECT row_key, email, state, attempts FROM queued;
 SELECT email_verify.apply_verdicts(verdicts_for(
@@ -175,6 +190,7 @@ SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')
 RESET TimeZone;
 UPDATE "My Schema"."Contacts Table" SET "E-Mail" = 'new@example.com' WHERE "Org" = 1 AND "Since" < '2021-01-01';
 SELECT "Since", "E-Mail", "E-Mail_status", "E-Mail_reason" FROM "My Schema"."Contacts Table" ORDER BY 1;
+SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE col = 'E-Mail';
 
 -- Partitioned tables are watched through their parent.
@@ -184,12 +200,14 @@ CREATE TABLE part_contacts_us PARTITION OF part_contacts FOR VALUES IN ('us');
 INSERT INTO part_contacts VALUES ('eu', 1, 'a@example.eu');
 SELECT email_verify.watch('part_contacts', 'email', level => 'syntax');
 INSERT INTO part_contacts VALUES ('us', 1, 'a@example.us');
+SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
 SELECT email_verify.apply_verdicts(verdicts_for(
     (SELECT array_agg(q) FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
      WHERE w.relid = 'part_contacts'::regclass), 'valid', 'syntax_ok')) AS written;
 UPDATE part_contacts SET email = 'b@example.us' WHERE region = 'us';
 SELECT email_verify.watch('part_contacts_us', 'email', level => 'syntax');
 SELECT region, id, email, email_status FROM part_contacts ORDER BY 1, 2;
+SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE tbl = 'part_contacts'::regclass;
 
 -- Refusals ------------------------------------------------------------------------------
@@ -236,11 +254,13 @@ SELECT count(*) > 0 AS visible FROM email_verify.queue_stats;
 SELECT count(*) > 0 AS visible FROM email_verify.verdict_stats;
 SELECT count(*) AS visible FROM email_verify.worker_stats();
 SELECT email_verify.release_claims(1);
--- A writer without any email_verify privilege still queues its rows.
+-- A writer without any email_verify privilege still wakes the worker, which
+-- queues its rows.
 SET ROLE ev_regress_writer;
 INSERT INTO owned VALUES (1, 'writer@example.com');
 SELECT email_verify.unwatch('owned', 'email');
 RESET ROLE;
+SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE tbl = 'owned'::regclass;
 -- The worker writes verdicts back as the table's owner: the owner's own
 -- triggers never run with the worker's privileges. A write-back that fails
@@ -269,6 +289,7 @@ SELECT table_name, state, items FROM email_verify.queue_stats WHERE table_name =
 SET ROLE ev_regress_owner;
 SELECT email_verify.watch('owned', 'email', level => 'syntax');
 RESET ROLE;
+SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email, state FROM queued WHERE tbl = 'owned'::regclass;
 
 GRANT email_verify_prober TO ev_regress_owner;
@@ -311,9 +332,11 @@ ALTER TABLE contacts DROP CONSTRAINT contacts_pkey;
 INSERT INTO contacts VALUES (30, 'pk@example.com', 'Pk');
 ALTER TABLE contacts ADD PRIMARY KEY (id, name);
 SELECT key_columns FROM email_verify.watches WHERE relid = 'contacts'::regclass;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued WHERE tbl = 'contacts'::regclass;
 ALTER TABLE contacts RENAME COLUMN name TO "Full Name";
 SELECT key_columns FROM email_verify.watches WHERE relid = 'contacts'::regclass;
+SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued WHERE tbl = 'contacts'::regclass;
 SELECT count(*) FROM email_verify.claim_batch(1, 100);
 SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
