@@ -827,6 +827,18 @@ $$;
 COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
     'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
 
+-- How many times an item may be claimed: the retries of transient verdicts
+-- (email_verify.retry_attempts) and two more for claims that came to nothing (a
+-- worker died with the item, or its write-back failed as a whole). An item past
+-- it is given up, state 'failed', instead of going round for ever.
+CREATE FUNCTION email_verify.claim_limit()
+RETURNS int
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(current_setting('email_verify.retry_attempts', true)::int, 5) + 2
+$$;
+
 -- Claims up to batch_size items for worker_id until now() + lease: first items
 -- whose lease ran out (their worker died; counted as an attempt, so an address
 -- that kills workers is not retried forever), then ready pending items, oldest
@@ -869,6 +881,13 @@ AS $$
 DECLARE
     claimed bigint;
 BEGIN
+    UPDATE email_verify.queue q
+    SET state = 'failed', lease_until = NULL, claimed_by = NULL,
+        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
+                             q.attempts + 1)
+    WHERE q.id IN (SELECT e.id FROM email_verify.queue e
+                   WHERE e.state = 'claimed' AND e.lease_until < now() AND e.attempts + 1 >= email_verify.claim_limit()
+                   FOR UPDATE SKIP LOCKED);
     RETURN QUERY SELECT * FROM email_verify.claim_items(worker_id, batch_size, lease);
     GET DIAGNOSTICS claimed = ROW_COUNT;
     IF claimed < batch_size AND email_verify.enqueue_unverified(greatest(batch_size, 100)) > 0 THEN
@@ -901,6 +920,11 @@ BEGIN
     FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
     WHERE q.id = r.id AND q.state = 'claimed';
     GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE email_verify.queue q
+    SET state = 'failed', not_before = now(),
+        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
+                             q.attempts)
+    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify.claim_limit();
     RETURN n;
 END
 $$;
@@ -1201,6 +1225,7 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.forget_dropped_watches(),
     email_verify.follow_altered_tables(),
     email_verify.enqueue_unverified(int),
+    email_verify.claim_limit(),
     email_verify.claim_items(int, int, interval),
     email_verify.claim_batch(int, int, interval),
     email_verify.requeue(bigint[], text[], interval[]),

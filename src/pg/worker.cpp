@@ -200,9 +200,10 @@ class Worker {
                 if (ensure_ready()) handled = run_batch(settings);
             } catch (const PgError& e) {
                 // One bad batch must not crash-loop the worker: log, roll
-                // back, and carry on after a pause (its items' leases expire).
+                // back, and carry on after a pause.
                 report(e);
                 abort_transaction();
+                release_own_claims();
                 handled = 0;
             }
             if (handled > 0) continue;
@@ -324,6 +325,21 @@ class Worker {
         double base = static_cast<double>(settings.retry_delay.count()) * std::pow(2.0, std::min(attempts, 16));
         std::uniform_real_distribution<double> jitter(0.5, 1.5);
         return std::max(1L, static_cast<long>(base * jitter(random_)));
+    }
+
+    // A batch whose write-back failed as a whole: its items go back to the
+    // queue now rather than when their lease runs out, one attempt more each
+    // (requeue gives an item up after claim_limit() attempts).
+    void release_own_claims() {
+        try {
+            if (!ready_) return;
+            begin_transaction();
+            query("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)});
+            commit_transaction();
+        } catch (const PgError& e) {
+            report(e);
+            abort_transaction();
+        }
     }
 
     void enqueue_stale() {

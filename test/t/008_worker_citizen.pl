@@ -228,6 +228,46 @@ like($log, qr/WARNING:.*could not write the verdict for boom\@catchall.test to t
 	'the write-back failure is logged as a WARNING');
 unlike($log, $crash_re, 'no worker exited or was terminated');
 
+# ---- a write-back that fails as a whole: released at once, given up in the end ----
+# A trigger on the extension's own counters makes every apply_verdicts() fail
+# after the per-item fallback (nothing a table owner could cause, but a stand-in
+# for any failure of the whole write-back). With retry_attempts = 1 an item may
+# be claimed 3 times (claim_limit()); naptime 1 s spaces the attempts.
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET email_verify.retry_attempts = 1;
+ALTER SYSTEM SET email_verify.worker_naptime = '1s';
+SELECT pg_reload_conf();
+CREATE FUNCTION refuse_counting() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'counting is broken';
+END $$;
+CREATE TRIGGER refuse_counting BEFORE INSERT OR UPDATE ON email_verify.worker_counters
+    FOR EACH ROW EXECUTE FUNCTION refuse_counting();
+CREATE TABLE unlucky (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('unlucky', 'email', level => 'smtp');
+INSERT INTO unlucky VALUES (1, 'alice@strict.test');
+});
+$log_offset = -s $node->logfile;
+$t0 = time;
+ok(wait_for_value($node, 'postgres', q{SELECT state FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
+                                       WHERE w.relid = 'unlucky'::regclass}, 'failed', 30),
+	'a batch whose write-back always fails: its item ends failed');
+my $given_up = time - $t0;
+cmp_ok($given_up, '<', 20, sprintf('after its 3 claims, released at once each time (%.1f s, a lease is 5 min)', $given_up));
+is($node->safe_psql('postgres', q{SELECT attempts || ' ' || last_reason FROM email_verify.queue WHERE email = 'alice@strict.test'}),
+	'3 given up: claimed 3 times, no verdict written (a worker died with it, or its write-back failed)',
+	'the item says why it was given up');
+like(log_since($node, $log_offset), qr/counting is broken/, 'each failure is logged');
+is(worker_pids($node), $pids, 'the workers did not restart (same pids)');
+$node->safe_psql('postgres', q{
+DROP TRIGGER refuse_counting ON email_verify.worker_counters;
+ALTER SYSTEM RESET email_verify.retry_attempts;
+ALTER SYSTEM RESET email_verify.worker_naptime;
+SELECT pg_reload_conf();
+SELECT email_verify.watch('unlucky', 'email', level => 'smtp');
+});
+ok(wait_verified($node, 'postgres', 'unlucky', 10), 'watch() called again retries it, and it is verified');
+
 # ---- the worker's writes reach the cumulative statistics -------------------------
 # pgstat_report_stat(false) after each commit only flushes once a second; a
 # worker going to sleep for naptime keeps the rest pending until it wakes.
@@ -267,7 +307,7 @@ SELECT 'in_flight|' || probes_in_flight || '|written|' || verdicts_written || '|
     || '|ordered|' || (latency_p50_ms > 0 AND latency_p50_ms <= latency_p95_ms AND latency_p95_ms <= latency_p99_ms)
 FROM email_verify.worker_stats()});
 is($ws{in_flight}, 0, 'worker_stats(): no probe in flight after the drain');
-cmp_ok($ws{written}, '>=', 500 + 2 + 4 + 2 + 20, 'worker_stats(): verdicts_written counts every verdict written (not the refused one)');
+cmp_ok($ws{written}, '>=', 500 + 2 + 4 + 1 + 2 + 20, 'worker_stats(): verdicts_written counts every verdict written (not the refused one)');
 cmp_ok($ws{batches}, '>=', 6, 'worker_stats(): batches counted');
 is($ws{quantiles}, 'true', 'worker_stats(): latency quantiles are not null');
 is($ws{ordered}, 'true', 'worker_stats(): 0 < p50 <= p95 <= p99');
@@ -275,7 +315,8 @@ is($node->safe_psql('postgres', q{SELECT sum(verdicts) FROM email_verify.verdict
 	'verdict_stats adds up to worker_stats().verdicts_written (one server start)');
 is($ws{written}, $node->safe_psql('postgres', q{
 	SELECT sum(n) FROM (SELECT count(email_status) FROM many UNION ALL SELECT count(email_status) FROM contacts
-	    UNION ALL SELECT count(email_status) FROM guarded UNION ALL SELECT count(email_status) FROM counted) c(n)}),
+	    UNION ALL SELECT count(email_status) FROM guarded UNION ALL SELECT count(email_status) FROM counted
+	    UNION ALL SELECT count(email_status) FROM unlucky) c(n)}),
 	'verdicts_written equals the verdicts found in the watched tables');
 
 cmp_ok($node->safe_psql('postgres', q{SELECT verdicts FROM email_verify.verdict_stats WHERE status = 'risky' AND reason = 'catch_all'}),
