@@ -721,9 +721,9 @@ CREATE EVENT TRIGGER email_verify_forget_dropped_watches ON sql_drop
     EXECUTE FUNCTION email_verify.forget_dropped_watches();
 
 -- After ALTER TABLE on a watched table: a new or renamed primary key re-keys the
--- watch (its queue items are dropped and queued again with the new key); a table left without
--- one, or a renamed watched column, is reported; a key type or a foreign
--- partition that check_supported refuses ends the watch.
+-- watch (its queue items are dropped, the worker queues the rows again by the new
+-- key); a table left without one, or a renamed watched column, is reported; a
+-- key type or a foreign partition that check_supported refuses ends the watch.
 CREATE FUNCTION email_verify.follow_altered_tables()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
