@@ -881,13 +881,11 @@ AS $$
 DECLARE
     claimed bigint;
 BEGIN
-    UPDATE email_verify.queue q
-    SET state = 'failed', lease_until = NULL, claimed_by = NULL,
-        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
-                             q.attempts + 1)
-    WHERE q.id IN (SELECT e.id FROM email_verify.queue e
-                   WHERE e.state = 'claimed' AND e.lease_until < now() AND e.attempts + 1 >= email_verify.claim_limit()
-                   FOR UPDATE SKIP LOCKED);
+    -- Expired claims that used up their attempts: requeue gives them up.
+    PERFORM email_verify.requeue(array(
+        SELECT e.id FROM email_verify.queue e
+        WHERE e.state = 'claimed' AND e.lease_until < now() AND e.attempts + 1 >= email_verify.claim_limit()
+        FOR UPDATE SKIP LOCKED), NULL, NULL);
     RETURN QUERY SELECT * FROM email_verify.claim_items(worker_id, batch_size, lease);
     GET DIAGNOSTICS claimed = ROW_COUNT;
     IF claimed < batch_size AND email_verify.enqueue_unverified(greatest(batch_size, 100)) > 0 THEN
@@ -899,7 +897,7 @@ $$;
 -- Claimed items back to pending: after `delays` (NULL: at once), one attempt more,
 -- with last_reason set when `reasons` gives one. An item whose row was queued
 -- anew meanwhile (its address changed) is dropped instead: the newer pending
--- item stands for it.
+-- item stands for it. One that has used up claim_limit() attempts is given up.
 CREATE FUNCTION email_verify.requeue(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
 LANGUAGE plpgsql VOLATILE
