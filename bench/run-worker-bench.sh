@@ -1,36 +1,41 @@
 #!/bin/bash
 # The in-place flow's benchmarks (watch() in async mode and the background
-# worker), each with its comparator measured in the same run:
+# worker), each with its comparator measured in the same run. The watched
+# table is its own queue: an INSERT into it only wakes the workers at COMMIT
+# (a statement trigger), and the worker sweeps the rows without a verdict into
+# email_verify.queue itself (enqueue_unverified, through the partial index on
+# <col>_verified_at); watch() of a filled table queues its rows at once.
 #
 #   1. INSERT of 100,000 rows in one statement into a watched table (async)
 #      against the same INSERT into the same table unwatched (as the user had
-#      it: no verdict columns): 5 alternating pairs, a fresh table each, the
-#      median of the pair ratios; target watched >= 0.70x the unwatched
-#      rows/s. The workers are off for this figure (email_verify.workers =
-#      0) so that they do not compete. When the ratio is below target (or
-#      EV_WORKER_PROFILE=1) a profile follows, in a scratch database of the
-#      same cluster: the same INSERT under scratch variants of the async path
-#      (where the time goes), and the watched INSERT, an UPDATE of 20,000
-#      addresses and watch() of 20,000 rows with the queue TRUNCATEd against
-#      the queue drained and vacuumed empty (relpages = reltuples = 0: the
-#      planner then takes it for empty), with two candidate fixes.
+#      it: no verdict columns): EV_WORKER_F1_RUNS alternating pairs, a fresh
+#      table each, the median of the pair ratios; target watched >= 0.70x the
+#      unwatched rows/s. INFO in the same runs: "columns", the table with the
+#      verdict columns and their partial index but no watch (watch() then
+#      unwatch() of the fresh empty table), which splits the cost into the
+#      columns + index and the wake trigger; and the same three loads by one
+#      COPY FROM a server-side file. The workers are off for this figure
+#      (email_verify.workers = 0) so that they do not compete.
 #   2. 100,000 watched rows over l0000..l0999.test (users u0..u99) at level
-#      dns: from the watch() call (which enqueues the rows) until the queue
-#      holds nothing of the watch and every row has a verdict; target >=
-#      3,000 rows/s (workers 1, batch 500, the defaults; median of
-#      EV_WORKER_RUNS). INFO: worker_batch_size 2000 and workers 2; at the
-#      end, a scratch change of the write-back path (see the step) against
-#      the released code, alternating, applied to this cluster only.
+#      dns, until the queue holds nothing of the watch and every row has a
+#      verdict; target >= 3,000 rows/s and no wrong verdict, workers 1, batch
+#      500 (the defaults), median of EV_WORKER_RUNS, on two paths:
+#        A. watch() of the filled table (which queues every row), timed from
+#           the watch() call;
+#        B. watch() of the EMPTY table, then one INSERT of the 100,000 rows,
+#           timed from the INSERT: its COMMIT wakes the worker, which sweeps
+#           the rows into the queue as it claims (the new path).
+#      INFO (path A): workers 1 batch 2000, workers 2 batch 500.
 #   3. The same at level smtp against the local Postfix, 20,000 rows (users
 #      u0..u19 on the 1,000 domains; 100,000 would take about a minute a
-#      run with its comparator), against one verify_emails(the same
+#      run with its comparator), path A, against one verify_emails(the same
 #      addresses, 'smtp') call in the same run (clear_cache(), result_ttl =
 #      0), alternating which goes first; target >= 0.50x its rate.
-#   4. The worker's memory while it drains figure 2: /proc/<pid>/status
+#   4. The worker's memory while it drains figure 2 (A and B): /proc/<pid>/status
 #      sampled at every poll (50 ms): the largest VmRSS (target < 100 MB),
-#      with RssAnon / RssShmem / RssFile, and VmHWM at the end; INFO: three
-#      drains of 100,000 rows in a row by the same worker (no restart), to
-#      see what keeps growing (private memory, or shared buffers touched).
+#      with RssAnon (private) / RssShmem (shared buffers touched) / RssFile,
+#      and VmHWM at the end; INFO: three path-A drains of 100,000 rows in a
+#      row by the same worker (no restart), to see what keeps growing.
 #   Every drain must end within 120 s with no wrong verdict; one that does
 #   not is reported (with what the worker was doing) and the server is
 #   restarted before the next step.
@@ -48,11 +53,12 @@
 # batch size of that run. Starts the test world when it is not running and
 # rebuilds and installs the extension when the installed module is older
 # than the sources. Every table is interleaved over the domains (a batch
-# of 500 rows touches ~500 domains) and watched with the queue just
-# TRUNCATEd (the planner's view of a freshly installed queue), autovacuum
-# of the queue held off from the TRUNCATE until watch() has returned (see
-# prepare()). Every statement has lock_timeout 60 s, statement_timeout 300 s.
-# Takes about 4 minutes.
+# of 500 rows touches ~500 domains). Path A watches with the queue just
+# TRUNCATEd, autovacuum of the queue held off from the TRUNCATE until watch()
+# has returned (see prepare()); path B watches the empty table right after
+# the restart, with the queue TRUNCATEd and autovacuum as usual. Every
+# statement has lock_timeout 60 s, statement_timeout 300 s.
+# Takes about 2 minutes.
 #
 # Ends with a table, each line PASS/FAIL against its target (INFO: no
 # target). It measures and does not gate: FAIL still exits 0 (a step that
@@ -61,12 +67,11 @@
 # build/bench/worker_bench.results.
 #
 # Environment: EV_WORKER_PGPORT (54350), EV_WORKER_RUNS (drain runs per
-# figure-2/3 configuration, default 3), EV_WORKER_INFO_RUNS (runs of each
-# INFO configuration, default 2), EV_WORKER_PAIRS (pairs of
-# the write-back INFO, default 3), EV_WORKER_F1_RUNS (figure-1 pairs,
-# default 5), EV_WORKER_PROFILE (1: always profile figure 1, 0: never;
-# default: when it fails), EV_WORKER_SMTP_ROWS (20000), EV_WORKER_KEEP=1
-# (leave the cluster folder for inspection; the server is still stopped).
+# figure-2/3 path, default 3), EV_WORKER_INFO_RUNS (runs of each INFO
+# configuration, default 2), EV_WORKER_F1_RUNS (figure-1 pairs, default 5),
+# EV_WORKER_SAME_WORKER (0: skip figure 4's three drains in one worker;
+# default 1), EV_WORKER_SMTP_ROWS (20000), EV_WORKER_KEEP=1 (leave the
+# cluster folder for inspection; the server is still stopped).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,9 +84,8 @@ exec > >(tee "$log") 2>&1
 port=${EV_WORKER_PGPORT:-54350}
 runs=${EV_WORKER_RUNS:-3}
 info_runs=${EV_WORKER_INFO_RUNS:-2}
-pairs=${EV_WORKER_PAIRS:-3}
 f1_runs=${EV_WORKER_F1_RUNS:-5}
-profile=${EV_WORKER_PROFILE:-auto}
+same_worker=${EV_WORKER_SAME_WORKER:-1}
 smtp_rows=${EV_WORKER_SMTP_ROWS:-20000}
 f1_rows=100000
 f2_rows=100000
@@ -178,10 +182,9 @@ collect() { sed -n 's/^.*NOTICE: *//p; /ERROR/p' | tee -a "$results"; }
 sqlrun() {  # psql arguments...; prints the WORKER_BENCH lines
     timeout 300 psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = notice" "$@" 2>&1 | collect
 }
-psql_q -d postgres -c "CREATE DATABASE bench_template" || die "CREATE DATABASE failed"
-psql_q -d bench_template -c "CREATE EXTENSION email_verify" -f bench/worker_bench.sql >/dev/null ||
+psql_q -d postgres -c "CREATE DATABASE bench" || die "CREATE DATABASE failed"
+psql_q -d bench -c "CREATE EXTENSION email_verify" -f bench/worker_bench.sql >/dev/null ||
     die "CREATE EXTENSION / bench/worker_bench.sql failed"
-psql_q -d postgres -c "CREATE DATABASE bench TEMPLATE bench_template" || die "CREATE DATABASE bench failed"
 psql -X -At -c "SELECT 'server: ' || version()"
 psql -X -At -c "SELECT 'extension: email_verify ' || extversion FROM pg_extension WHERE extname = 'email_verify'"
 psql -X -At -c "SELECT 'settings: ' || string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
@@ -209,132 +212,110 @@ wait_workers() {
 }
 
 # ---- figure 1 -------------------------------------------------------------------
-step "figure 1: INSERT of $f1_rows rows into a watched (async) vs unwatched table, workers = 0"
-echo "(email_verify.workers = 0 for this figure: nothing drains the queue, nothing competes for the 2 cores;"
-echo " a fresh table for every INSERT, the queue TRUNCATEd before it (autovacuum of the queue held off), CHECKPOINT"
-echo " before it; the time includes COMMIT)"
-f1_insert() {  # run variant
-    local watch_sql="SELECT 1"
-    [ "$2" = watched ] && watch_sql="SELECT email_verify.watch('f1', 'email', level => 'dns', mode => 'async')"
-    psql_q -c "TRUNCATE email_verify.queue" -c "SELECT worker_make_table('f1', 0, 100)" -c "$watch_sql" \
-        -c "TRUNCATE email_verify.queue" -c "CHECKPOINT" >/dev/null || return 1
-    sqlrun -c "CALL worker_insert(1, $1, '$2', 'truncated', 'f1', $f1_rows)"
+step "figure 1: INSERT of $f1_rows rows into a watched (async) vs unwatched table, workers = 0 ($f1_runs runs)"
+echo "(email_verify.workers = 0 for this figure: nothing sweeps the table, nothing competes for the 2 cores;"
+echo " a fresh table for every load, CHECKPOINT before it; the time includes COMMIT. Variants: unwatched = the"
+echo " table as the user had it; columns = watch() then unwatch() of the empty table (verdict columns and the"
+echo " partial <col>_verified_at index, no trigger); watched = watch(level dns, async). INFO: the same by COPY)"
+copy_file=$pgdir/f1.copy
+psql_q -c "SELECT worker_copy_file('$copy_file', $f1_rows)" >/dev/null || note "the COPY file could not be written"
+f1_load() {  # run variant how
+    local setup="SELECT 1"
+    case "$2" in
+    watched) setup="SELECT email_verify.watch('f1', 'email', level => 'dns', mode => 'async')" ;;
+    columns) setup="SELECT email_verify.watch('f1', 'email', level => 'dns', mode => 'async'), email_verify.unwatch('f1', 'email')" ;;
+    esac
+    # (watch() warns that no worker serves the database: workers = 0 on purpose)
+    psql_q -c "SET client_min_messages = error" -c "TRUNCATE email_verify.queue" -c "SELECT worker_make_table('f1', 0, 100)" \
+        -c "$setup" -c "CHECKPOINT" >/dev/null || return 1
+    sqlrun -c "CALL worker_insert(1, $1, '$2', '$3', 'f1', $f1_rows, '$copy_file')"
 }
-psql_q -c "ALTER TABLE email_verify.queue SET (autovacuum_enabled = off)" >/dev/null
 for ((k = 1; k <= f1_runs; k++)); do
-    if ((k % 2 == 1)); then f1_insert "$k" unwatched; f1_insert "$k" watched; else f1_insert "$k" watched; f1_insert "$k" unwatched; fi
+    # watched in the middle, unwatched and columns alternating first and last
+    if ((k % 2 == 1)); then order="unwatched watched columns"; else order="columns watched unwatched"; fi
+    for v in $order; do f1_load "$k" "$v" insert; done
+    [ -f "$copy_file" ] && for v in $order; do f1_load "$k" "$v" copy; done
 done
-psql_q -c "TRUNCATE email_verify.queue" -c "DROP TABLE f1" -c "ALTER TABLE email_verify.queue RESET (autovacuum_enabled)" >/dev/null
+psql_q -c "TRUNCATE email_verify.queue" -c "DROP TABLE f1" >/dev/null
 f1_ratio=$(python3 - "$results" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    if line.startswith("WORKER_BENCH fig=1 ") and " state=truncated " in line:
+    if line.startswith("WORKER_BENCH fig=1 ") and " how=insert " in line:
         d = dict(p.split("=", 1) for p in line.split() if "=" in p)
         runs.setdefault(d["run"], {})[d["variant"]] = float(d["seconds"])
 r = [v["unwatched"] / v["watched"] for v in runs.values() if "watched" in v and "unwatched" in v]
 print(f"{statistics.median(r):.3f}" if r else "0")
 PY
 )
-echo "median watched/unwatched rows/s ratio: $f1_ratio"
-
-if [ "$profile" = 1 ] || { [ "$profile" = auto ] && awk -v r="$f1_ratio" 'BEGIN { exit !(r < 0.70) }'; }; then
-    step "figure 1 profile: the same INSERT under scratch variants of the async path (database bench_scratch)"
-    echo "(each variant in a fresh copy of the extension; 3 INSERTs each, median; nothing outside this cluster is changed)"
-    # (autovacuum of the scratch queue is off: its states are set by hand)
-    scratch() {  # variant: a fresh bench_scratch in that variant, table p empty
-        psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_scratch" -c "CREATE DATABASE bench_scratch TEMPLATE bench_template" >/dev/null &&
-            psql_q -d bench_scratch -c "ALTER TABLE email_verify.queue SET (autovacuum_enabled = off)" \
-                -c "SELECT worker_make_table('p', 0, 100)" -c "SELECT worker_apply_variant('$1', 'p')" >/dev/null
-    }
-    queue_state() {  # state: the queue TRUNCATEd (reltuples -1), or TRUNCATEd and VACUUMed (reltuples 0)
-        psql_q -d bench_scratch -c "TRUNCATE email_verify.queue" >/dev/null || return 1
-        [ "$1" = vacuumed ] && psql_q -d bench_scratch -c "VACUUM email_verify.queue"
-        psql_q -d bench_scratch -c "CHECKPOINT" >/dev/null
-    }
-    scratch_insert() {  # variant state rows run
-        psql_q -d bench_scratch -c "TRUNCATE p" >/dev/null && queue_state "$2" || return 1
-        PGDATABASE=bench_scratch sqlrun -c "CALL worker_insert(11, $4, '$1', '$2', 'p', $3)"
-    }
-    scratch_update() {  # variant state rows run: UPDATE of every address of p, holding `rows` rows
-        psql_q -d bench_scratch -c "TRUNCATE p" -c "CALL worker_insert(0, 0, '-', '-', 'p', $3)" >/dev/null && queue_state "$2" || return 1
-        PGDATABASE=bench_scratch sqlrun -c "CALL worker_update_timed(13, $4, '$1', '$2', 'p')"
-    }
-    scratch_watch() {  # variant state rows run: watch() of a table that holds `rows` rows
-        psql_q -d bench_scratch -c "SELECT worker_make_table('w', $3, 100)" >/dev/null && queue_state "$2" || return 1
-        PGDATABASE=bench_scratch sqlrun -c "CALL worker_watch_timed(12, $4, '$1', '$2', 'w', 'dns')"
-        psql_q -d bench_scratch -c "TRUNCATE email_verify.queue" -c "DROP TABLE w" >/dev/null
-    }
-    for v in plain columns capture_only wake_only shipped no_fk no_fk_no_row_idx pkey_only; do
-        scratch "$v" || { note "scratch variant $v could not be set up"; continue; }
-        for k in 1 2 3; do scratch_insert "$v" truncated "$f1_rows" "$k"; done
-    done
-    step "figure 1 profile: the async path after the queue was drained and vacuumed empty, 20,000 rows"
-    echo "(a drained queue that autovacuum has processed has relpages = 0 and reltuples = 0: the planner then takes it"
-    echo " for empty, and an anti-join against it becomes a nested loop that scans the growing queue once per row;"
-    echo " after TRUNCATE (reltuples = -1) it assumes 10 pages and hashes)"
-    psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_scratch" -c "CREATE DATABASE bench_scratch TEMPLATE bench_template" >/dev/null
-    psql -X -At -d bench_scratch -c "ALTER TABLE email_verify.queue SET (autovacuum_enabled = off)" -c "TRUNCATE email_verify.queue" -c "SELECT 'queue after TRUNCATE: relpages ' || relpages || ', reltuples ' || reltuples FROM pg_class WHERE oid = 'email_verify.queue'::regclass" \
-        -c "VACUUM email_verify.queue" -c "SELECT 'queue after VACUUM of the empty queue: relpages ' || relpages || ', reltuples ' || reltuples FROM pg_class WHERE oid = 'email_verify.queue'::regclass"
-    scratch plain
-    for k in 1 2 3; do scratch_insert plain truncated 20000 "$k"; scratch_update plain truncated 20000 "$k"; done
-    scratch shipped
-    for k in 1 2 3; do
-        scratch_insert shipped truncated 20000 "$k"; scratch_insert shipped vacuumed 20000 "$k"
-        scratch_update shipped truncated 20000 "$k"; scratch_update shipped vacuumed 20000 "$k"
-    done
-    for k in 1 2 3; do scratch_watch shipped truncated 20000 "$k"; scratch_watch shipped vacuumed 20000 "$k"; done
-    scratch seqscan_off
-    for k in 1 2 3; do scratch_update seqscan_off truncated 20000 "$k"; scratch_update seqscan_off vacuumed 20000 "$k"; done
-    for k in 1 2 3; do scratch_watch seqscan_off truncated 20000 "$k"; scratch_watch seqscan_off vacuumed 20000 "$k"; done
-    scratch fresh_watch
-    for k in 1 2 3; do scratch_watch fresh_watch vacuumed 20000 "$k"; done
-    psql_q -d postgres -c "DROP DATABASE IF EXISTS bench_scratch" >/dev/null
-fi
+echo "median watched/unwatched rows/s ratio (INSERT): $f1_ratio"
 
 # ---- figures 2 and 4 ------------------------------------------------------------
-drain() {  # fig run variant workers batch table rows users level status reason timeout
+drain() {  # fig run variant workers batch table rows users level status reason timeout: path A
     configure "$4" "$5" || { note "could not configure workers=$4 batch=$5"; return 1; }
     drain_only "$1" "$2" "$3" "$6" "$9" "${10}" "${11}" "${12}"
 }
-drain_only() {  # fig run variant table level status reason timeout: watch() and wait (workers as they are)
-    local line
-    line=$(sqlrun -c "CALL worker_drain($1, $2, '$3', '$4', '$5', '$6', '$7', $8)")
+drain_only() {  # fig run variant table level status reason timeout [how rows users]: wait (workers as they are)
+    local line how=${9:-watch}
+    line=$(sqlrun -c "CALL worker_drain($1, $2, '$3', '$4', '$5', '$6', '$7', $8, how => '$how', n_rows => ${10:-NULL}, users => ${11:-100})")
     echo "$line"
     if ! grep -q ' complete=1 ' <<<"$line"; then
         # A worker that did not finish holds its claim's locks: what it is
         # doing goes to the log, and a restart ends it before the next step.
         note "fig $1 $3 run $2 did not complete within $8 s: $(psql -X -At -d postgres -c "SELECT string_agg(format('pid %s %s for %s: %s', pid, state, now() - xact_start, left(query, 120)), '; ') FROM pg_stat_activity WHERE backend_type = 'email_verify worker'")"
+        psql -X -At -c "SELECT 'queue_stats at the end: ' || coalesce(string_agg(format('%s %s items %s', table_name, state, items), ', '), 'empty') FROM email_verify.queue_stats"
         pg_restart || note "restart after the incomplete drain failed"
     fi
 }
-# The table filled, the queue empty (TRUNCATEd: reltuples -1) and kept so
-# until watch(): autovacuum of the queue is held off from here until
+# Path A: the table filled, the queue empty (TRUNCATEd: reltuples -1) and
+# kept so until watch(): autovacuum of the queue is held off from here until
 # worker_drain() has called watch() (it RESETs autovacuum_enabled), because a
 # VACUUM of the empty queue in between (the previous drain's deletes reach
-# the statistics late) leaves relpages = reltuples = 0, and watch() then takes
-# the quadratic plan (figure 1's profile measures that state on purpose).
+# the statistics late) leaves relpages = reltuples = 0, which the planner
+# takes for an empty queue.
 prepare() {  # table rows users
     psql_q -c "ALTER TABLE email_verify.queue SET (autovacuum_enabled = off)" -c "TRUNCATE email_verify.queue" \
         -c "SELECT worker_make_table('$1', $2, $3)" -c "CHECKPOINT" >/dev/null
 }
-step "figure 2: $f2_rows watched rows at level dns, 1,000 domains; workers 1, batch 500 ($runs runs) + INFO variants ($info_runs runs each)"
+# Path B: restart with the configuration, then the table created empty and
+# watched (the workers are up: watch() of an empty table queues nothing),
+# then worker_drain(how => 'insert') INSERTs the rows.
+drain_insert() {  # fig run variant workers batch table rows users level status reason timeout
+    configure "$4" "$5" || { note "could not configure workers=$4 batch=$5"; return 1; }
+    psql_q -c "ALTER TABLE email_verify.queue RESET (autovacuum_enabled)" -c "TRUNCATE email_verify.queue" \
+        -c "SELECT worker_make_table('$6', 0, $8)" \
+        -c "SELECT email_verify.watch('$6', 'email', level => '$9', mode => 'async')" -c "CHECKPOINT" >/dev/null ||
+        { note "fig $1 $3 run $2: the empty table could not be watched"; return 1; }
+    drain_only "$1" "$2" "$3" "$6" "$9" "${10}" "${11}" "${12}" insert "$7" "$8"
+}
+step "figure 2: $f2_rows watched rows at level dns, 1,000 domains; workers 1, batch 500, paths A and B alternating ($runs runs each)"
+echo "(A: watch() of the filled table queues every row; B: watch() of the empty table, then one INSERT of the rows,"
+echo " whose COMMIT wakes the worker, which sweeps them into the queue as it claims)"
 for ((k = 1; k <= runs; k++)); do
-    prepare f2 "$f2_rows" 100 && drain 2 "$k" w1_b500 1 500 f2 "$f2_rows" 100 dns valid domain_ok 120
+    for path in $( ((k % 2 == 1)) && echo "A B" || echo "B A"); do
+        if [ "$path" = A ]; then
+            prepare f2 "$f2_rows" 100 && drain 2 "$k" w1_b500 1 500 f2 "$f2_rows" 100 dns valid domain_ok 120
+        else
+            drain_insert 2 "$k" insert_w1_b500 1 500 f2 "$f2_rows" 100 dns valid domain_ok 120
+        fi
+    done
 done
-for cfg in w1_b2000:1:2000 w2_b500:2:500 w2_b2000:2:2000; do
+step "figure 2 INFO: path A with workers 1, batch 2000 and workers 2, batch 500 ($info_runs runs each)"
+for cfg in w1_b2000:1:2000 w2_b500:2:500; do
     IFS=: read -r name w b <<<"$cfg"
     for ((k = 1; k <= info_runs; k++)); do
         prepare f2 "$f2_rows" 100 && drain 2 "$k" "$name" "$w" "$b" f2 "$f2_rows" 100 dns valid domain_ok 120
     done
 done
 
-step "figure 4: two more drains of $f2_rows rows by the same worker (no restart in between): does its memory settle?"
-if configure 1 500; then
-    for k in 1 2 3; do
-        prepare "f4_$k" "$f2_rows" 100 && drain_only 4 "$k" same_worker "f4_$k" dns valid domain_ok 120
-    done
-    psql_q -c "TRUNCATE email_verify.queue" -c "DROP TABLE f4_1, f4_2, f4_3" >/dev/null
+if [ "$same_worker" = 1 ]; then
+    step "figure 4: three path-A drains of $f2_rows rows by the same worker (no restart in between): does its memory settle?"
+    if configure 1 500; then
+        for k in 1 2 3; do
+            prepare "f4_$k" "$f2_rows" 100 && drain_only 4 "$k" same_worker "f4_$k" dns valid domain_ok 120
+        done
+        psql_q -c "TRUNCATE email_verify.queue" -c "DROP TABLE f4_1, f4_2, f4_3" >/dev/null
+    fi
 fi
 
 # ---- figure 3 -------------------------------------------------------------------
@@ -353,28 +334,13 @@ for ((k = 1; k <= runs; k++)); do
     fi
 done
 
-step "figure 2 INFO: a scratch change of the write-back path against the released one, alternating ($pairs pairs)"
-echo "(applied to this cluster's bench database after every as-released figure, and taken back between drains:"
-echo " watch_enqueue()'s UPDATE path returns at once when every row of the statement has a verdict, so the worker's"
-echo " write-back no longer runs the enqueue statement, its DELETE and its anti-join against the queue, per batch)"
-patch() { psql_q -c "SET worker_bench.patch_ok = on" -c "SELECT worker_patch_update_early_return($1)" >/dev/null; }
-if patch true && patch false; then
-    for ((k = 1; k <= pairs; k++)); do
-        for v in $( ((k % 2 == 1)) && echo "released patched" || echo "patched released"); do
-            if [ "$v" = patched ]; then patch true; else patch false; fi
-            prepare f2 "$f2_rows" 100 && drain 2 "$k" "w1_b500_$v" 1 500 f2 "$f2_rows" 100 dns valid domain_ok 120
-        done
-    done
-    patch false
-else
-    note "the early-return patch could not be applied (watch_enqueue() changed?)"
-fi
-
 step "after the runs"
-# (the restarts' fast shutdowns terminate the workers: that FATAL is expected)
+# (the restarts' fast shutdowns terminate the workers: that FATAL is expected;
+# so is watch()'s warning that no worker serves the database in figure 1)
 problems() {
     grep -E ' (ERROR|FATAL|PANIC|WARNING): ' "$pgdir/server.log" 2>/dev/null |
-        grep -v 'terminating background worker "email_verify worker" due to administrator command'
+        grep -v -e 'terminating background worker "email_verify worker" due to administrator command' \
+            -e 'WARNING: *no email_verify worker serves database'
 }
 echo "server log: $(problems | wc -l) unexpected ERROR/FATAL/PANIC/WARNING lines (the log is copied to $out/worker-bench-server.log at exit)"
 problems | sed 's/^[^]]*] //' | sort | uniq -c | sort -rn | head -5
@@ -408,85 +374,77 @@ def verdict(ok):
 
 rows = []
 
-# 1
-pairs = {}
-for d in sel(fig=1, state="truncated"):
-    pairs.setdefault(d["run"], {})[d["variant"]] = float(d["seconds"])
-ratios = [p["unwatched"] / p["watched"] for p in pairs.values() if "watched" in p and "unwatched" in p]
-n1 = 100000
-w_rate = med([n1 / p["watched"] for p in pairs.values() if "watched" in p])
-u_rate = med([n1 / p["unwatched"] for p in pairs.values() if "unwatched" in p])
-r1 = med(ratios)
+# 1: per run and method, the seconds of each variant
+f1 = {}
+for d in sel(fig=1):
+    f1.setdefault((d["how"], d["run"]), {})[d["variant"]] = (float(d["seconds"]), int(d["n"]), int(d["queued"]))
+def f1_stats(how, a, b):
+    """median rows/s of a and b, and the median of the per-run ratios a/b (rates)"""
+    runs = [v for (h, _), v in f1.items() if h == how]
+    ra = med([v[a][1] / v[a][0] for v in runs if a in v])
+    rb = med([v[b][1] / v[b][0] for v in runs if b in v])
+    ratio = med([v[b][0] / v[a][0] for v in runs if a in v and b in v])
+    return ra, rb, ratio
+w_rate, u_rate, r1 = f1_stats("insert", "watched", "unwatched")
 if r1 is not None:
-    rows.append(("1 INSERT 100k rows, watched (async), rows/s", f0(w_rate, "/s"), f"unwatched {f0(u_rate, '/s')}",
+    rows.append(("1 INSERT 100k rows, watched (async)", f0(w_rate, " rows/s"), f"unwatched {f0(u_rate, '/s')}",
                  f"{r1:.3f}x", ">= 0.70x", verdict(r1 >= 0.70)))
 else:
-    rows.append(("1 INSERT 100k rows, watched (async), rows/s", "n/a", "", "", ">= 0.70x", "ERROR"))
+    rows.append(("1 INSERT 100k rows, watched (async)", "n/a", "", "", ">= 0.70x", "ERROR"))
+c_rate, u2, rc = f1_stats("insert", "columns", "unwatched")
+if rc is not None:
+    rows.append(("1 the same, verdict columns + index, no watch", f0(c_rate, " rows/s"), f"unwatched {f0(u2, '/s')}",
+                 f"{rc:.3f}x", "", "INFO"))
+w2, c2, rwc = f1_stats("insert", "watched", "columns")
+if rwc is not None:
+    rows.append(("1 of it, the wake trigger: watched vs columns", f0(w2, " rows/s"), f"columns {f0(c2, '/s')}",
+                 f"{rwc:.3f}x", "", "INFO"))
+wq = [v["watched"][2] for (h, _), v in f1.items() if "watched" in v]
+if wq and max(wq) > 0:
+    rows.append(("1 queue items after a watched load", f"max {max(wq)}", "", "", "0 (sweep)", "INFO"))
+for v, label in (("watched", "1 COPY 100k rows, watched (async)"), ("columns", "1 COPY 100k rows, columns + index, no watch")):
+    a, b, r = f1_stats("copy", v, "unwatched")
+    if r is not None:
+        rows.append((label, f0(a, " rows/s"), f"unwatched COPY {f0(b, '/s')}", f"{r:.3f}x", "", "INFO"))
 
-prof = {}
-for d in lines:
-    key = {"11": "", "12": "watch:", "13": "update:"}.get(d.get("fig"))
-    if key is not None:
-        prof.setdefault((key + d["variant"], d["state"], int(d["n"])), []).append(float(d["seconds"]))
-def pm(v, s, n):
-    return med(prof.get((v, s, n), []))
-p100 = pm("plain", "truncated", 100000)
-for v, label in (("no_fk", "1 profile: without the queue's FK"),
-                 ("no_fk_no_row_idx", "1 profile: without FK and queue_row_idx"),
-                 ("wake_only", "1 profile: trigger only wakes (no queue rows)")):
-    m = pm(v, "truncated", 100000)
-    if p100 and m:
-        rows.append((label, f0(100000 / m, "/s"), f"unwatched {f0(100000 / p100, '/s')}", f"{p100 / m:.3f}x", "(scratch)", "INFO"))
-# the plan cliff: the same statement with the queue vacuumed empty against TRUNCATEd
-for kind, label, target in (("", "1 watched INSERT 20k: queue vacuumed vs truncated", True),
-                            ("update:", "1 watched UPDATE of 20k addresses: vacuumed vs truncated", True),
-                            ("watch:", "1 watch() of 20k rows: vacuumed vs truncated", True)):
-    good, bad = pm(kind + "shipped", "truncated", 20000), pm(kind + "shipped", "vacuumed", 20000)
-    if good and bad:
-        rows.append((label, f"{bad:.3f} s", f"truncated {good:.3f} s", f"{good / bad:.3f}x", ">= 0.50x (no cliff)",
-                     verdict(good / bad >= 0.5)))
-    if kind:
-        for fix, flabel in (("seqscan_off", "enable_seqscan=off"), ("fresh_watch", "fresh => true for a new watch")):
-            m = pm(kind + fix, "vacuumed", 20000)
-            if m and bad:
-                rows.append((f"1 fix: {label[2:].split(':')[0]}, vacuumed, {flabel}", f"{m:.3f} s",
-                             f"shipped {bad:.3f} s" + (f", truncated {good:.3f} s" if good else ""),
-                             f"{bad / m:.1f}x faster", "(scratch)", "INFO"))
-u20 = pm("update:plain", "truncated", 20000)
-if u20:
-    rows.append(("1 (the same UPDATE, unwatched table)", f"{u20:.3f} s", "", "", "", "INFO"))
 # 2
+def is_drain(d):
+    return "complete" in d
 def drain_rows(fig, variant):
-    return [d for d in sel(fig=fig, variant=variant) if "watch_seconds" in d]
+    return [d for d in sel(fig=fig, variant=variant) if is_drain(d)]
 def rate(d):
     return int(d["n"]) / float(d["seconds"]) if d["complete"] == "1" else int(d["verdicts"]) / float(d["seconds"])
-m2 = drain_rows(2, "w1_b500")
-if m2:
-    e2 = med([rate(d) for d in m2])
-    ok = all(d["complete"] == "1" and d["wrong"] == "0" for d in m2)
-    rows.append(("2 dns, 100k rows/1,000 domains, watch->all verdicts", f0(e2, " rows/s"),
-                 f"watch() {med([float(d['watch_seconds']) for d in m2]):.2f} s of {med([float(d['seconds']) for d in m2]):.2f} s",
-                 "", ">= 3,000/s, 0 wrong", verdict(ok and e2 >= 3000)))
-    for name, label in (("w1_b2000", "workers 1, batch 2000"), ("w2_b500", "workers 2, batch 500"),
-                        ("w2_b2000", "workers 2, batch 2000")):
+def start_s(d):
+    x = d["watch_seconds"] if d.get("how", "watch") == "watch" else d["insert_seconds"]
+    return float(x)
+paths = (("w1_b500", "2A dns, 100k rows: watch() of the filled table", "watch()"),
+         ("insert_w1_b500", "2B dns, 100k rows: INSERT into the watched table", "INSERT"))
+main = {}
+for variant, label, what in paths:
+    ds = drain_rows(2, variant)
+    main[variant] = ds
+    if ds:
+        e = med([rate(d) for d in ds])
+        ok = all(d["complete"] == "1" and d["wrong"] == "0" for d in ds)
+        rows.append((label + " -> all verdicts", f0(e, " rows/s"),
+                     f"{what} {med([start_s(d) for d in ds]):.2f} s of {med([float(d['seconds']) for d in ds]):.2f} s",
+                     "", ">= 3,000/s, 0 wrong", verdict(ok and e >= 3000)))
+    else:
+        rows.append((label, "n/a", "", "", ">= 3,000/s", "ERROR"))
+ea, eb = main["w1_b500"], main["insert_w1_b500"]
+if ea and eb:
+    ra, rb = med([rate(d) for d in ea]), med([rate(d) for d in eb])
+    rows.append(("2 B (sweep) against A (watch() queues all)", f0(rb, " rows/s"), f"A {f0(ra, '/s')}", f"{rb / ra:.2f}x", "", "INFO"))
+if ea:
+    e2 = med([rate(d) for d in ea])
+    for name, label in (("w1_b2000", "workers 1, batch 2000"), ("w2_b500", "workers 2, batch 500")):
         ds = drain_rows(2, name)
         if ds:
             e = med([rate(d) for d in ds])
-            rows.append((f"2 the same, {label}", f0(e, " rows/s"), f"batch 500/1 worker {f0(e2, '/s')}",
+            rows.append((f"2A the same, {label}", f0(e, " rows/s"), f"batch 500/1 worker {f0(e2, '/s')}",
                          f"{e / e2:.2f}x", "", "INFO"))
-    ep, er = drain_rows(2, "w1_b500_patched"), drain_rows(2, "w1_b500_released")
-    if ep and er:
-        a, b = med([rate(d) for d in ep]), med([rate(d) for d in er])
-        pr = {}
-        for d in ep + er:
-            pr.setdefault(d["run"], {})[d["variant"]] = rate(d)
-        pairs2 = [p["w1_b500_patched"] / p["w1_b500_released"] for p in pr.values() if len(p) == 2]
-        rows.append(("2 scratch: write-back skips the enqueue (pairs)", f0(a, " rows/s"), f"released, same phase {f0(b, '/s')}",
-                     f"{med(pairs2):.2f}x", "", "INFO"))
-else:
-    rows.append(("2 dns, 100k rows/1,000 domains", "n/a", "", "", ">= 3,000/s", "ERROR"))
 
-alld = [d for d in lines if "watch_seconds" in d]
+alld = [d for d in lines if is_drain(d)]
 if alld:
     bad = [f"fig {d['fig']} {d['variant']} run {d['run']}" for d in alld if d["complete"] != "1" or d["wrong"] != "0"]
     rows.append(("2-4 every drain complete within 120 s, 0 wrong", f"{len(alld) - len(bad)} of {len(alld)}",
@@ -509,30 +467,32 @@ else:
     rows.append(("3 smtp vs verify_emails", "n/a", "", "", ">= 0.50x", "ERROR"))
 
 # 4
-if m2:
-    rss = max(int(d["max_rss_kb"]) for d in m2 if d["max_rss_kb"] not in ("", "None"))
-    hwm = max(int(d["hwm_kb"]) for d in m2 if d["hwm_kb"] not in ("", "None"))
-    anon = max(int(d["max_rss_anon_kb"]) for d in m2 if d["max_rss_anon_kb"] not in ("", "None"))
-    shm = max(int(d["max_rss_shmem_kb"]) for d in m2 if d["max_rss_shmem_kb"] not in ("", "None"))
-    fil = max(int(d["max_rss_file_kb"]) for d in m2 if d["max_rss_file_kb"] not in ("", "None"))
-    rows.append(("4 worker VmRSS draining 100k (max of samples)", f"{rss / 1024:.1f} MB", f"VmHWM {hwm / 1024:.1f} MB", "",
-                 "< 100 MB", verdict(rss < 100 * 1024 and hwm < 100 * 1024)))
-    rows.append(("4 of it: private (RssAnon) / shared buffers (RssShmem) / files", f"{anon / 1024:.1f} MB",
+def kb(ds, field):
+    xs = [int(d[field]) for d in ds if d.get(field, "") not in ("", "None")]
+    return max(xs) if xs else None
+for variant, tag in (("w1_b500", "4A"), ("insert_w1_b500", "4B")):
+    ds = main[variant]
+    rss, hwm = kb(ds, "max_rss_kb"), kb(ds, "hwm_kb")
+    if rss is None:
+        rows.append((f"{tag} worker VmRSS draining 100k", "n/a", "", "", "< 100 MB", "ERROR"))
+        continue
+    anon, shm, fil = kb(ds, "max_rss_anon_kb"), kb(ds, "max_rss_shmem_kb"), kb(ds, "max_rss_file_kb")
+    rows.append((f"{tag} worker VmRSS draining 100k (max of samples)", f"{rss / 1024:.1f} MB",
+                 f"VmHWM {hwm / 1024:.1f} MB" if hwm else "", "", "< 100 MB",
+                 verdict(rss < 100 * 1024 and (hwm or 0) < 100 * 1024)))
+    rows.append((f"{tag} of it: private (RssAnon) / shared buffers (RssShmem) / files", f"{anon / 1024:.1f} MB",
                  f"shmem {shm / 1024:.1f} MB, file {fil / 1024:.1f} MB", "", "(VmRSS = sum)", "INFO"))
-    for name in ("w1_b2000", "w2_b500", "w2_b2000"):
-        ds = drain_rows(2, name)
-        if ds:
-            r = max(int(d["max_rss_kb"]) for d in ds)
-            a = max(int(d["max_rss_anon_kb"]) for d in ds)
-            rows.append((f"4 the same, {name}", f"{r / 1024:.1f} MB", f"private {a / 1024:.1f} MB", "", "", "INFO"))
-    same = sorted(drain_rows(4, "same_worker"), key=lambda d: int(d["run"]))
-    if same:
-        rows.append((f"4 {len(same)} drains in one worker: VmRSS after each",
-                     " / ".join(f"{int(d['max_rss_kb']) / 1024:.0f}" for d in same) + " MB",
-                     "private " + " / ".join(f"{int(d['max_rss_anon_kb']) / 1024:.1f}" for d in same) + " MB",
-                     "", "(settles?)", "INFO"))
-else:
-    rows.append(("4 worker VmRSS", "n/a", "", "", "< 100 MB", "ERROR"))
+for name in ("w1_b2000", "w2_b500"):
+    ds = drain_rows(2, name)
+    if ds and kb(ds, "max_rss_kb"):
+        rows.append((f"4A the same, {name}", f"{kb(ds, 'max_rss_kb') / 1024:.1f} MB",
+                     f"private {kb(ds, 'max_rss_anon_kb') / 1024:.1f} MB", "", "", "INFO"))
+same = sorted(drain_rows(4, "same_worker"), key=lambda d: int(d["run"]))
+if same:
+    rows.append((f"4A {len(same)} drains in one worker: VmRSS after each",
+                 " / ".join(f"{int(d['max_rss_kb']) / 1024:.0f}" for d in same) + " MB",
+                 "private " + " / ".join(f"{int(d['max_rss_anon_kb']) / 1024:.1f}" for d in same) + " MB",
+                 "", "(settles?)", "INFO"))
 
 head = ("figure", "median", "comparator (median)", "ratio", "target", "result")
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
@@ -543,47 +503,22 @@ for r in rows:
     print(fmt(r))
 
 print()
-print("figure 1 pairs (seconds, unwatched / watched):")
-for run, p in sorted(pairs.items(), key=lambda x: int(x[0])):
-    print(f"  run {run}: {p.get('unwatched', float('nan')):.3f} / {p.get('watched', float('nan')):.3f}"
-          + (f" -> {p['unwatched'] / p['watched']:.3f}x" if "watched" in p and "unwatched" in p else ""))
-if prof:
-    print("figure 1 profile (median seconds, one statement each, COMMIT included; us/row over the plain table's INSERT):")
-    base = pm("plain", "truncated", 100000)
-    labels = {
-        "plain": "plain table (no verdict columns): the comparator",
-        "columns": "verdict columns + <col>_verified_at index, no triggers",
-        "capture_only": "watched, trigger body empty (transition table capture only)",
-        "wake_only": "watched, statement trigger without transition table, wake only",
-        "shipped": "watched, as released",
-        "no_fk": "as released without the queue's FOREIGN KEY to watches",
-        "no_fk_no_row_idx": "without the FK and queue_row_idx",
-        "pkey_only": "without the FK, queue_row_idx, queue_claimed_idx, queue_pending_idx (floor)",
-        "seqscan_off": "as released + SET enable_seqscan = off on watch_enqueue() and watch()",
-        "fresh_watch": "as released + watch() queues a new watch with fresh => true",
-    }
-    order = list(labels)
-    def pkey(item):
-        (v, s, n), _ = item
-        kind, _, name = v.rpartition(":")
-        return (n != 100000, ["", "update", "watch"].index(kind), s, order.index(name) if name in order else 99)
-    for (v, s, n), xs in sorted(prof.items(), key=pkey):
-        m = med(xs)
-        kind, _, name = v.rpartition(":")
-        extra = ""
-        if n == 100000 and base and not kind:
-            extra = f"  {(m - base) / n * 1e6:+6.2f} us/row  ratio {base / m:.3f}x"
-        what = {"": "INSERT", "watch": "watch()", "update": "UPDATE"}[kind]
-        print(f"  {what:<7} {n:>6} rows  queue {s:<9} {m:8.3f} s{extra}  {labels.get(name, name)}  [{', '.join(f'{x:.3f}' for x in xs)}]")
+print("figure 1 runs (seconds, COMMIT included: unwatched / columns / watched -> watched ratio):")
+for (how, run), v in sorted(f1.items(), key=lambda x: (x[0][0] != "insert", int(x[0][1]))):
+    sec = lambda k: f"{v[k][0]:.3f}" if k in v else "  n/a"
+    print(f"  {how:<6} run {run}: {sec('unwatched')} / {sec('columns')} / {sec('watched')}"
+          + (f" -> {v['unwatched'][0] / v['watched'][0]:.3f}x" if "watched" in v and "unwatched" in v else "")
+          + (f"  (queue items after the watched load: {v['watched'][2]})" if "watched" in v and v["watched"][2] else ""))
 print("drains:")
-for d in lines:
-    if "watch_seconds" in d:
-        print(f"  fig {d['fig']} {d['variant']} run {d['run']}: {rate(d):,.0f} rows/s ({d['seconds']} s, watch() {d['watch_seconds']} s, "
-              f"last verdict at {d['last_verdict_seconds']} s), complete={d['complete']}, wrong {d['wrong']}, unverified {d['unverified']}, "
-              f"batches {d['batches']}, retries {d['retries']}, p50 {d['p50_ms']} ms, VmRSS max {int(d['max_rss_kb']) / 1024:.1f} MB "
-              f"(anon {int(d['max_rss_anon_kb']) / 1024:.1f}, shmem {int(d['max_rss_shmem_kb']) / 1024:.1f}, file {int(d['max_rss_file_kb']) / 1024:.1f}), "
-              f"VmHWM {int(d['hwm_kb']) / 1024:.1f} MB, {d['rss_samples']} samples, RssAnon first->last kB {d.get('anon_first_last_kb', '?')}"
-              + (f", wrong kinds {d['wrong_kinds']}" if d.get("wrong_kinds", "-") != "-" else ""))
+for d in alld:
+    print(f"  fig {d['fig']} {d['variant']} run {d['run']}: {rate(d):,.0f} rows/s ({d['seconds']} s, "
+          f"{'watch()' if d.get('how', 'watch') == 'watch' else 'INSERT'} {start_s(d)} s, "
+          f"last verdict at {d['last_verdict_seconds']} s), complete={d['complete']}, wrong {d['wrong']}, unverified {d['unverified']}, "
+          f"left in queue {d['left_in_queue']}, verdicts {d['verdicts']}, "
+          f"batches {d['batches']}, retries {d['retries']}, p50 {d['p50_ms']} ms, VmRSS max {int(d['max_rss_kb']) / 1024:.1f} MB "
+          f"(anon {int(d['max_rss_anon_kb']) / 1024:.1f}, shmem {int(d['max_rss_shmem_kb']) / 1024:.1f}, file {int(d['max_rss_file_kb']) / 1024:.1f}), "
+          f"VmHWM {int(d['hwm_kb']) / 1024:.1f} MB, {d['rss_samples']} samples, RssAnon first->last kB {d.get('anon_first_last_kb', '?')}"
+          + (f", wrong kinds {d['wrong_kinds']}" if d.get("wrong_kinds", "-") != "-" else ""))
 for d in sel(fig=3, variant="comparator"):
     print(f"  fig 3 comparator run {d['run']}: {int(d['n']) / float(d['seconds']):,.0f}/s ({d['seconds']} s), wrong {d['wrong']}, "
           f"sessions {d['sessions']}, rcpts {d['rcpts']}, catch-all probes {d['catch_all_probes']}")
