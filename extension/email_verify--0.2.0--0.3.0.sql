@@ -975,12 +975,15 @@ COMMENT ON FUNCTION email_verify.release_claims(int) IS
 -- They see the server's default search_path (the UPDATE itself names everything
 -- it uses in full).
 -- A watch whose UPDATE fails (e.g. the owner's trigger raises) does not fail the
--- batch: its items are kept in state 'failed' with the error as last_reason
--- (watch() called again retries them).
+-- batch: its verdicts are written one by one, and an item that still fails is
+-- kept in state 'failed' with the error as last_reason (watch() called again
+-- retries it). No row lock is waited for longer than lock_timeout: an item whose
+-- row a writer holds goes back to the queue for retry_delay.
 CREATE FUNCTION email_verify.apply_verdicts(verdicts jsonb)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
+SET lock_timeout = '2s'
 AS $$
 DECLARE
     w email_verify.watches;
@@ -990,6 +993,7 @@ DECLARE
     pinned_path text := current_setting('search_path');
     default_path text := (SELECT reset_val FROM pg_settings WHERE name = 'search_path');
     failed_ids bigint[] := '{}';
+    locked_ids bigint[] := '{}';
     written int := 0;
     n int;
     write_sql text;
@@ -1054,7 +1058,10 @@ BEGIN
                     PERFORM set_config('role', caller_role, true);
                     PERFORM set_config('search_path', pinned_path, true);
                     written := written + n;
-                EXCEPTION WHEN OTHERS THEN
+                EXCEPTION WHEN lock_not_available THEN
+                    -- A writer holds the row: the worker does not wait for it.
+                    locked_ids := locked_ids || (item ->> 'queue_id')::bigint;
+                WHEN OTHERS THEN
                     RAISE WARNING 'email_verify: could not write the verdict for % to table %: %',
                         item ->> 'email', w.relid, SQLERRM;
                     UPDATE email_verify.queue q
@@ -1069,13 +1076,19 @@ BEGIN
 
     DELETE FROM email_verify.queue
     WHERE id IN (SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint))
-      AND id <> ALL (failed_ids);
+      AND id <> ALL (failed_ids || locked_ids);
+    -- Probed again later (the verdict may be stale by then), backing off as
+    -- transient verdicts do: retry_delay * 2^attempts.
+    PERFORM email_verify.requeue(locked_ids, array_fill('row locked by another transaction'::text, ARRAY[cardinality(locked_ids)]),
+        ARRAY(SELECT coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval * 2 ^ least(q.attempts, 10)
+              FROM unnest(locked_ids) WITH ORDINALITY AS u(id, ord) JOIN email_verify.queue q ON q.id = u.id
+              ORDER BY u.ord));
 
     -- In a fixed order: concurrent workers then lock the counter rows in the same order.
     INSERT INTO email_verify.worker_counters AS c (status, reason, n)
     SELECT v.status, coalesce(v.reason, ''), count(*)
     FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, status text, reason text)
-    WHERE v.queue_id <> ALL (failed_ids)
+    WHERE v.queue_id <> ALL (failed_ids || locked_ids)
     GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (status, reason) DO UPDATE SET n = c.n + EXCLUDED.n;

@@ -4,7 +4,9 @@
 #   - email_verify.workers = 2: two workers share the queue, each row once;
 #   - woken at COMMIT, never by a rollback;
 #   - one item whose verdict cannot be written back (the owner's trigger
-#     raises) is marked failed, the worker neither crashes nor restarts;
+#     raises) is marked failed, the worker neither crashes nor restarts; a
+#     row a writer holds is not waited for; a batch whose write-back fails as
+#     a whole is released at once and its items given up in the end;
 #   - its writes reach the cumulative statistics (autovacuum sees them);
 #   - SIGHUP reloads its settings without a restart;
 #   - nothing runs in binary upgrade mode (postgres -b, as pg_upgrade starts it);
@@ -228,6 +230,30 @@ like($log, qr/WARNING:.*could not write the verdict for boom\@catchall.test to t
 	'the write-back failure is logged as a WARNING');
 unlike($log, $crash_re, 'no worker exited or was terminated');
 
+# ---- a row held by a writer: the write-back does not wait for it -----------------
+# (the verdict columns and index exist beforehand: watch() then takes no lock
+# that waits for the holder's row lock)
+$node->safe_psql('postgres', q{
+CREATE TABLE held (id int PRIMARY KEY, email text, email_status text, email_reason text,
+                   email_catch_all boolean, email_verified_at timestamptz);
+CREATE INDEX ON held (email_verified_at) WHERE email IS NOT NULL;
+INSERT INTO held VALUES (1, 'alice@strict.test'), (2, 'bob@strict.test');
+});
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('SELECT id FROM held WHERE id = 1 FOR UPDATE');
+$t0 = time;
+$node->safe_psql('postgres', q{SELECT email_verify.watch('held', 'email', level => 'smtp')}, timeout => 30);
+ok(wait_for_value($node, 'postgres', q{SELECT count(email_status) FROM held}, '1', 20),
+	'the row nobody holds is verified');
+ok(wait_for_value($node, 'postgres', q{SELECT last_reason FROM email_verify.queue WHERE email = 'alice@strict.test'},
+	'row locked by another transaction', 10), "the held row's item goes back to the queue for a retry");
+my $held_for = time - $t0;
+cmp_ok($held_for, '<', 10, sprintf('the worker did not wait for the lock (%.1f s; lock_timeout 2 s)', $held_for));
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok(wait_verified($node, 'postgres', 'held', 15), 'once the writer commits, the held row is verified too');
+
 # ---- a write-back that fails as a whole: released at once, given up in the end ----
 # A trigger on the extension's own counters makes every apply_verdicts() fail
 # after the per-item fallback (nothing a table owner could cause, but a stand-in
@@ -307,7 +333,7 @@ SELECT 'in_flight|' || probes_in_flight || '|written|' || verdicts_written || '|
     || '|ordered|' || (latency_p50_ms > 0 AND latency_p50_ms <= latency_p95_ms AND latency_p95_ms <= latency_p99_ms)
 FROM email_verify.worker_stats()});
 is($ws{in_flight}, 0, 'worker_stats(): no probe in flight after the drain');
-cmp_ok($ws{written}, '>=', 500 + 2 + 4 + 1 + 2 + 20, 'worker_stats(): verdicts_written counts every verdict written (not the refused one)');
+cmp_ok($ws{written}, '>=', 500 + 2 + 4 + 2 + 1 + 2 + 20, 'worker_stats(): verdicts_written counts every verdict written (not the refused one)');
 cmp_ok($ws{batches}, '>=', 6, 'worker_stats(): batches counted');
 is($ws{quantiles}, 'true', 'worker_stats(): latency quantiles are not null');
 is($ws{ordered}, 'true', 'worker_stats(): 0 < p50 <= p95 <= p99');
@@ -316,7 +342,7 @@ is($node->safe_psql('postgres', q{SELECT sum(verdicts) FROM email_verify.verdict
 is($ws{written}, $node->safe_psql('postgres', q{
 	SELECT sum(n) FROM (SELECT count(email_status) FROM many UNION ALL SELECT count(email_status) FROM contacts
 	    UNION ALL SELECT count(email_status) FROM guarded UNION ALL SELECT count(email_status) FROM counted
-	    UNION ALL SELECT count(email_status) FROM unlucky) c(n)}),
+	    UNION ALL SELECT count(email_status) FROM unlucky UNION ALL SELECT count(email_status) FROM held) c(n)}),
 	'verdicts_written equals the verdicts found in the watched tables');
 
 cmp_ok($node->safe_psql('postgres', q{SELECT verdicts FROM email_verify.verdict_stats WHERE status = 'risky' AND reason = 'catch_all'}),
