@@ -32,7 +32,8 @@
 #      addresses, 'smtp') call in the same run (clear_cache(), result_ttl =
 #      0), alternating which goes first; target >= 0.50x its rate.
 #   4. The worker's memory while it drains figure 2 (A and B): /proc/<pid>/status
-#      sampled at every poll (50 ms): the largest VmRSS (target < 100 MB),
+#      (and PSS from /proc/<pid>/smaps_rollup) sampled at every poll (50 ms):
+#      the largest VmRSS (target < 100 MB),
 #      with RssAnon (private) / RssShmem (shared buffers touched) / RssFile,
 #      and VmHWM at the end; INFO: three path-A drains of 100,000 rows in a
 #      row by the same worker (no restart), to see what keeps growing.
@@ -68,7 +69,7 @@
 #
 # Environment: EV_WORKER_PGPORT (54350), EV_WORKER_RUNS (drain runs per
 # figure-2/3 path, default 3), EV_WORKER_INFO_RUNS (runs of each INFO
-# configuration, default 2), EV_WORKER_F1_RUNS (figure-1 pairs, default 5),
+# configuration, default 2), EV_WORKER_F1_RUNS (figure-1 runs, default 9),
 # EV_WORKER_SAME_WORKER (0: skip figure 4's three drains in one worker;
 # default 1), EV_WORKER_SMTP_ROWS (20000), EV_WORKER_KEEP=1 (leave the
 # cluster folder for inspection; the server is still stopped).
@@ -84,7 +85,7 @@ exec > >(tee "$log") 2>&1
 port=${EV_WORKER_PGPORT:-54350}
 runs=${EV_WORKER_RUNS:-3}
 info_runs=${EV_WORKER_INFO_RUNS:-2}
-f1_runs=${EV_WORKER_F1_RUNS:-5}
+f1_runs=${EV_WORKER_F1_RUNS:-9}
 same_worker=${EV_WORKER_SAME_WORKER:-1}
 smtp_rows=${EV_WORKER_SMTP_ROWS:-20000}
 f1_rows=100000
@@ -482,6 +483,10 @@ for variant, tag in (("w1_b500", "4A"), ("insert_w1_b500", "4B")):
                  verdict(rss < 100 * 1024 and (hwm or 0) < 100 * 1024)))
     rows.append((f"{tag} of it: private (RssAnon) / shared buffers (RssShmem) / files", f"{anon / 1024:.1f} MB",
                  f"shmem {shm / 1024:.1f} MB, file {fil / 1024:.1f} MB", "", "(VmRSS = sum)", "INFO"))
+    pss = kb(ds, "max_pss_kb")
+    if pss:
+        rows.append((f"{tag} worker PSS (shared pages divided among their processes)", f"{pss / 1024:.1f} MB",
+                     f"VmRSS {rss / 1024:.1f} MB", "", "(INFO)", "INFO"))
 for name in ("w1_b2000", "w2_b500"):
     ds = drain_rows(2, name)
     if ds and kb(ds, "max_rss_kb"):

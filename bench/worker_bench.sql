@@ -82,6 +82,7 @@ CREATE TABLE worker_rss_samples (
     rss_file_kb bigint,
     rss_shmem_kb bigint,
     vm_hwm_kb bigint,
+    pss_kb bigint,              -- smaps_rollup: shared pages divided among the processes mapping them
     verdicts bigint             -- worker_stats().verdicts_written at that poll
 );
 
@@ -171,7 +172,8 @@ BEGIN
                 VALUES (fig, run, variant, extract(epoch FROM clock_timestamp() - t0), p.pid,
                         worker_proc_field(st, 'VmRSS'), worker_proc_field(st, 'RssAnon'),
                         worker_proc_field(st, 'RssFile'), worker_proc_field(st, 'RssShmem'),
-                        worker_proc_field(st, 'VmHWM'), v - v0);
+                        worker_proc_field(st, 'VmHWM'),
+                        worker_proc_field(pg_read_file('/proc/' || p.pid || '/smaps_rollup'), 'Pss'), v - v0);
             EXCEPTION WHEN OTHERS THEN
                 NULL;  -- the worker exited between the two reads
             END;
@@ -210,7 +212,7 @@ BEGIN
     -- the largest of each field over the samples (of any worker), and per
     -- worker the private memory at its first and last sample (growth)
     SELECT max(vm_rss_kb) AS rss, max(rss_anon_kb) AS anon, max(rss_shmem_kb) AS shmem, max(rss_file_kb) AS file,
-           max(vm_hwm_kb) AS hwm, count(*) AS samples,
+           max(vm_hwm_kb) AS hwm, max(pss_kb) AS pss, count(*) AS samples,
            (SELECT string_agg(format('%s:%s->%s', x.pid, x.first_anon, x.last_anon), ',')
               FROM (SELECT DISTINCT pid,
                            first_value(rss_anon_kb) OVER (PARTITION BY pid ORDER BY t) AS first_anon,
@@ -220,14 +222,14 @@ BEGIN
                AS anon_growth
     INTO p FROM worker_rss_samples WHERE worker_rss_samples.fig = worker_drain.fig
         AND worker_rss_samples.run = worker_drain.run AND worker_rss_samples.variant = worker_drain.variant;
-    RAISE NOTICE 'WORKER_BENCH fig=% run=% variant=% how=% level=% workers=% batch_size=% n=% complete=% watch_seconds=% insert_seconds=% seconds=% last_verdict_seconds=% verdicts=% unverified=% left_in_queue=% wrong=% batches=% retries=% p50_ms=% max_rss_kb=% max_rss_anon_kb=% max_rss_shmem_kb=% max_rss_file_kb=% hwm_kb=% rss_samples=% anon_first_last_kb=% wrong_kinds=%',
+    RAISE NOTICE 'WORKER_BENCH fig=% run=% variant=% how=% level=% workers=% batch_size=% n=% complete=% watch_seconds=% insert_seconds=% seconds=% last_verdict_seconds=% verdicts=% unverified=% left_in_queue=% wrong=% batches=% retries=% p50_ms=% max_rss_kb=% max_rss_anon_kb=% max_rss_shmem_kb=% max_rss_file_kb=% hwm_kb=% max_pss_kb=% rss_samples=% anon_first_last_kb=% wrong_kinds=%',
         fig, run, variant, how, lvl, workers, current_setting('email_verify.worker_batch_size'), n, done::int,
         CASE WHEN how = 'watch' THEN round(extract(epoch FROM t_watch - t0)::numeric, 4)::text ELSE '-' END,
         CASE WHEN how = 'insert' THEN round(extract(epoch FROM t_watch - t0)::numeric, 4)::text ELSE '-' END,
         round(extract(epoch FROM t_done - t0)::numeric, 4),
         round(last_verdict::numeric, 4), s.verdicts_written - v0, unverified, left_items, wrong,
         s.batches - b0, s.retries_scheduled - r0, s.latency_p50_ms,
-        p.rss, p.anon, p.shmem, p.file, p.hwm, p.samples, coalesce(p.anon_growth, '-'), wrong_kinds;
+        p.rss, p.anon, p.shmem, p.file, p.hwm, p.pss, p.samples, coalesce(p.anon_growth, '-'), wrong_kinds;
 END
 $$;
 
