@@ -781,16 +781,18 @@ CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
 
 -- The worker's side -------------------------------------------------------------
 
--- Moves, for each watch, up to max_rows rows that have an address but no
--- verdict and no queue item for that address into the queue: rows inserted,
--- or whose address changed, since the last call. It walks the <col>_verified_at
--- index from its NULL end (rows without an address are not in it), so it reads
--- about as many rows as the queue holds of the watch's unverified ones plus
--- what it queues; scans that would read the whole table (a sequential or
--- bitmap scan, a hash over the queue) are turned off for it. One worker at a
--- time sweeps a watch (a transaction advisory lock; the others skip it), so two
--- never queue the same rows. Returns the number queued.
-CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+-- The worker's two ways of finding work, per watch, up to max_rows rows each:
+-- stale => false, rows that have an address but no verdict and no queue item for
+-- that address (rows inserted, or whose address changed, since the last call);
+-- stale => true, rows whose verdict is older than the watch's recheck_after,
+-- oldest first. Both walk the <col>_verified_at index (rows without an address
+-- are not in it), from its NULL end or from its oldest verdict, so they read
+-- about as many rows as the queue holds of the watch's unverified ones plus what
+-- they queue; scans that would read the whole table (a sequential or bitmap
+-- scan, a hash over the queue) are turned off. One worker at a time walks a
+-- watch (a transaction advisory lock; the others skip it), so two never queue
+-- the same rows. Returns the number queued.
+CREATE FUNCTION email_verify.enqueue_each_watch(max_rows int, stale boolean)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -804,15 +806,23 @@ SET extra_float_digits = 1
 AS $$
 DECLARE
     w email_verify.watches;
+    verified_at text;
     queued bigint;
     total bigint := 0;
 BEGIN
     FOR w IN SELECT * FROM email_verify.watches ORDER BY id LOOP
         CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
         CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
-        EXECUTE email_verify.enqueue_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at'),
-                                         max_rows => max_rows)
-        USING w.id;
+        verified_at := quote_ident(w.column_name || '_verified_at');
+        IF stale THEN
+            EXECUTE email_verify.enqueue_sql(w, w.relid::text,
+                                             format('n.%s < now() - %L::interval', verified_at, w.recheck_after),
+                                             order_by => 'n.' || verified_at, max_rows => max_rows)
+            USING w.id;
+        ELSE
+            EXECUTE email_verify.enqueue_sql(w, w.relid::text, format('n.%s IS NULL', verified_at), max_rows => max_rows)
+            USING w.id;
+        END IF;
         GET DIAGNOSTICS queued = ROW_COUNT;
         total := total + queued;
     END LOOP;
@@ -822,6 +832,15 @@ BEGIN
     END IF;
     RETURN total;
 END
+$$;
+
+-- Rows inserted, or whose address changed, since the last call (see above).
+CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    SELECT email_verify.enqueue_each_watch(max_rows, stale => false)
 $$;
 
 COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
@@ -1079,10 +1098,14 @@ BEGIN
       AND id <> ALL (failed_ids || locked_ids);
     -- Probed again later (the verdict may be stale by then), backing off as
     -- transient verdicts do: retry_delay * 2^attempts.
-    PERFORM email_verify.requeue(locked_ids, array_fill('row locked by another transaction'::text, ARRAY[cardinality(locked_ids)]),
-        ARRAY(SELECT coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval * 2 ^ least(q.attempts, 10)
-              FROM unnest(locked_ids) WITH ORDINALITY AS u(id, ord) JOIN email_verify.queue q ON q.id = u.id
-              ORDER BY u.ord));
+    IF cardinality(locked_ids) > 0 THEN
+        PERFORM email_verify.requeue(locked_ids,
+            array_fill('row locked by another transaction'::text, ARRAY[cardinality(locked_ids)]),
+            ARRAY(SELECT coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval
+                         * 2 ^ least(q.attempts, 10)
+                  FROM unnest(locked_ids) WITH ORDINALITY AS u(id, ord) JOIN email_verify.queue q ON q.id = u.id
+                  ORDER BY u.ord));
+    END IF;
 
     -- In a fixed order: concurrent workers then lock the counter rows in the same order.
     INSERT INTO email_verify.worker_counters AS c (status, reason, n)
@@ -1105,35 +1128,10 @@ COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
 -- skipping rows already queued. Returns the number queued.
 CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
 RETURNS int
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
-SET enable_hashjoin = off
-SET enable_mergejoin = off
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'postgres'
-SET extra_float_digits = 1
 AS $$
-DECLARE
-    w email_verify.watches;
-    verified_at text;
-    queued bigint;
-    total bigint := 0;
-BEGIN
-    FOR w IN SELECT * FROM email_verify.watches ORDER BY id LOOP
-        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
-        verified_at := quote_ident(w.column_name || '_verified_at');
-        EXECUTE email_verify.enqueue_sql(w, w.relid::text,
-                                         format('n.%s < now() - %L::interval', verified_at, w.recheck_after),
-                                         order_by => 'n.' || verified_at, max_rows => max_rows)
-        USING w.id;
-        GET DIAGNOSTICS queued = ROW_COUNT;
-        total := total + queued;
-    END LOOP;
-    IF total > 0 THEN
-        PERFORM email_verify.wake_workers_at_commit();
-    END IF;
-    RETURN total;
-END
+    SELECT email_verify.enqueue_each_watch(max_rows, stale => true)
 $$;
 
 COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
@@ -1235,6 +1233,7 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.end_watch(int),
     email_verify.forget_dropped_watches(),
     email_verify.follow_altered_tables(),
+    email_verify.enqueue_each_watch(int, boolean),
     email_verify.enqueue_unverified(int),
     email_verify.claim_limit(),
     email_verify.claim_items(int, int, interval),

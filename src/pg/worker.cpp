@@ -330,23 +330,17 @@ class Worker {
     // A batch whose write-back failed as a whole: its items go back to the
     // queue now rather than when their lease runs out, one attempt more each
     // (requeue gives an item up after claim_limit() attempts).
-    void release_own_claims() {
-        try {
-            if (!ready_) return;
-            begin_transaction();
-            query("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)});
-            commit_transaction();
-        } catch (const PgError& e) {
-            report(e);
-            abort_transaction();
-        }
-    }
+    void release_own_claims() { run_alone("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)}); }
 
-    void enqueue_stale() {
+    void enqueue_stale() { run_alone("SELECT email_verify.enqueue_stale(1000)"); }
+
+    // One statement in a transaction of its own; a failure is logged and
+    // rolled back, and the loop goes on.
+    void run_alone(const char* sql, const std::vector<std::string>& params = {}) {
         try {
             if (!ready_) return;
             begin_transaction();
-            query("SELECT email_verify.enqueue_stale(1000)");
+            query(sql, params);
             commit_transaction();
         } catch (const PgError& e) {
             report(e);
