@@ -62,22 +62,8 @@ dns_server=127.0.53.1:53
 results=$out/probe_bench.results
 : >"$results"
 started=$(date +%s.%N)
-notes=()
-
-step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
-die() {
-    echo "run-probe-bench: $*" >&2
-    exit 1
-}
-note() {
-    echo "NOTE: $*"
-    notes+=("$*")
-}
-
-echo "machine: $(nproc) cores, $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "tree: $(git rev-parse --short HEAD 2>/dev/null) $(git log -1 --format=%s 2>/dev/null | cut -c1-60)"
-dirty=$(git status --short -- src extension Makefile 2>/dev/null | tr '\n' ' ')
-[ -n "$dirty" ] && echo "uncommitted in src/extension: $dirty"
+. bench/lib.sh
+print_machine
 
 step "build the load generators (g++ -O2)"
 for tool in wire_limit dns_blaster; do
@@ -87,12 +73,7 @@ for tool in wire_limit dns_blaster; do
     echo "$out/$tool"
 done
 
-step "the test world"
-if ! testworld/world.sh status >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] || die "the test world is not running and starting it needs root"
-    testworld/world.sh start || die "testworld/world.sh start failed"
-fi
-testworld/world.sh status
+ensure_world
 eval "$(testworld/world.sh env)"
 world_pids() {
     echo "unbound=$(cat "$EV_WORLD_DIR/dns/unbound.pid" 2>/dev/null) postfix=$(head -1 "$EV_WORLD_DIR/postfix/queue/pid/master.pid" 2>/dev/null | tr -d ' ')"
@@ -151,20 +132,7 @@ drain_flow_tokens() {  # label
 }
 drain_flow_tokens start
 
-step "the extension"
-installed="$(pg_config --pkglibdir)/email_verify.so"
-if [ ! -f "$installed" ] ||
-    [ -n "$(find src extension Makefile email_verify.control \( -name '*.cpp' -o -name '*.h' -o -name '*.sql' -o -name Makefile -o -name '*.control' \) -newer "$installed" -print -quit 2>/dev/null)" ]; then
-    echo "the installed module is older than the sources: make -j2 && make install"
-    if ! { make -s -j2 && make -s install; } >"$out/probe-make.log" 2>&1; then
-        tail -20 "$out/probe-make.log"
-        [ -f "$installed" ] || die "make failed and nothing is installed"
-        note "make / make install failed (see $out/probe-make.log); measuring the module installed before"
-    fi
-else
-    echo "installed module is up to date: $installed"
-fi
-echo "installed module: $(stat -c '%y' "$installed" | cut -d. -f1)"
+ensure_extension
 
 step "the cluster"
 scripts/cluster.sh start || die "scripts/cluster.sh start failed"

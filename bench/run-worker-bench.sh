@@ -94,44 +94,12 @@ dns_server=127.0.53.1:53
 results=$out/worker_bench.results
 : >"$results"
 started=$(date +%s.%N)
-notes=()
+. bench/lib.sh
+print_machine
 
-step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
-die() {
-    echo "run-worker-bench: $*" >&2
-    exit 1
-}
-note() {
-    echo "NOTE: $*"
-    notes+=("$*")
-}
+ensure_world
 
-echo "machine: $(nproc) cores, $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "tree: $(git rev-parse --short HEAD 2>/dev/null) $(git log -1 --format=%s 2>/dev/null | cut -c1-60)"
-dirty=$(git status --short -- src extension Makefile 2>/dev/null | tr '\n' ' ')
-[ -n "$dirty" ] && echo "uncommitted in src/extension: $dirty"
-
-step "the test world"
-if ! testworld/world.sh status >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] || die "the test world is not running and starting it needs root"
-    testworld/world.sh start || die "testworld/world.sh start failed"
-fi
-testworld/world.sh status
-
-step "the extension"
-installed="$(pg_config --pkglibdir)/email_verify.so"
-if [ ! -f "$installed" ] ||
-    [ -n "$(find src extension Makefile email_verify.control \( -name '*.cpp' -o -name '*.h' -o -name '*.sql' -o -name Makefile -o -name '*.control' \) -newer "$installed" -print -quit 2>/dev/null)" ]; then
-    echo "the installed module is older than the sources: make -j2 && make install"
-    if ! { make -s -j2 && make -s install; } >"$out/worker-make.log" 2>&1; then
-        tail -20 "$out/worker-make.log"
-        [ -f "$installed" ] || die "make failed and nothing is installed"
-        note "make / make install failed (see $out/worker-make.log); measuring the module installed before"
-    fi
-else
-    echo "installed module is up to date: $installed"
-fi
-echo "installed module: $(stat -c '%y' "$installed" | cut -d. -f1)"
+ensure_extension
 
 step "the throwaway cluster"
 bindir=$(pg_config --bindir)
