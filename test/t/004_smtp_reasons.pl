@@ -14,6 +14,9 @@
 # port (127.0.2.1:8025) does not answer.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use EvScripted;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -58,18 +61,6 @@ sub sr
 }
 
 sub b { my ($v) = @_; return defined $v ? ($v ? 't' : 'f') : 'NULL' }
-
-# The scripted server's control port: one command, one line back.
-sub control
-{
-	my ($command) = @_;
-	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.2.1', PeerPort => 8025, Timeout => 5)
-	  or return undef;
-	print $sock "$command\n";
-	my $line = <$sock>;
-	close $sock;
-	return $line;
-}
 
 sub stats
 {

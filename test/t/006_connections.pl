@@ -17,6 +17,9 @@
 # would add to the scripted server's counters.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use EvScripted;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -39,17 +42,6 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION email_verify');
 
 my $json = JSON::PP->new;
-
-sub control
-{
-	my ($command) = @_;
-	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.2.1', PeerPort => 8025, Timeout => 5)
-	  or return undef;
-	print $sock "$command\n";
-	my $line = <$sock>;
-	close $sock;
-	return $line;
-}
 
 sub stats_of
 {
