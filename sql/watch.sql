@@ -33,8 +33,10 @@ WHERE attrelid = 'contacts'::regclass AND attnum > 0 ORDER BY attnum;
 SELECT indexdef FROM pg_indexes WHERE tablename = 'contacts' ORDER BY indexname;
 SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'contacts'::regclass ORDER BY tgname;
 SELECT relid, column_name, level, mode, reject_invalid, recheck_after, key_columns FROM email_verify.watches;
--- The rows already there are queued (not the one without an address).
+-- The rows already there wait for the worker as they are, counted as 'new' (not
+-- the one without an address): the worker claims them straight from the table.
 SELECT * FROM queued;
+SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY state;
 
 -- A second call updates the options and recreates the triggers; nothing is added twice.
 SELECT email_verify.watch('contacts', 'email', level => 'syntax', recheck_after => '7 days');
@@ -43,7 +45,7 @@ SELECT relid, column_name, level, mode, reject_invalid, recheck_after FROM email
 SELECT count(*) AS columns FROM pg_attribute WHERE attrelid = 'contacts'::regclass AND attnum > 0;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'contacts'::regclass;
 SELECT count(*) AS indexes FROM pg_indexes WHERE tablename = 'contacts';
-SELECT * FROM queued;
+SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY state;
 
 -- Async triggers ------------------------------------------------------------------
 
@@ -61,8 +63,9 @@ VALUES (11, 'judy@example.com', 'valid', now());
 -- as 'new' ...
 SELECT row_key, email, state FROM queued;
 SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY state;
--- ... until the worker moves them into the queue, at most max_rows per watch
--- (claim_batch does, when the queue runs short), each once.
+-- ... until the worker moves them into the queue, at most max_rows per watch,
+-- each once (claim_batch does the same, when the queue runs short, inserting
+-- them already claimed).
 SELECT email_verify.enqueue_unverified(2) AS queued;
 SELECT email_verify.enqueue_unverified(100) AS queued;
 SELECT email_verify.enqueue_unverified(100) AS queued_again;
@@ -182,10 +185,10 @@ INSERT INTO "My Schema"."Contacts Table" VALUES
 SELECT email_verify.watch('"My Schema"."Contacts Table"', 'E-Mail', level => 'syntax');
 SELECT attname FROM pg_attribute WHERE attrelid = '"My Schema"."Contacts Table"'::regclass AND attnum > 4 ORDER BY attnum;
 SELECT tgname FROM pg_trigger WHERE tgrelid = '"My Schema"."Contacts Table"'::regclass ORDER BY tgname;
-SELECT row_key, email FROM queued WHERE col = 'E-Mail';
 -- The worker's session has another time zone; the keys still find their rows.
 SET TimeZone = 'Asia/Tokyo';
-SELECT count(*) FROM email_verify.claim_batch(1, 100);
+SELECT c.row_key, c.email FROM email_verify.claim_batch(1, 100) c JOIN email_verify.watches w ON w.id = c.watch_id
+WHERE w.column_name = 'E-Mail' ORDER BY 1;
 SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
 RESET TimeZone;
 UPDATE "My Schema"."Contacts Table" SET "E-Mail" = 'new@example.com' WHERE "Org" = 1 AND "Since" < '2021-01-01';
@@ -358,9 +361,13 @@ SELECT id, email, email_status FROM contacts WHERE id <= 3 ORDER BY id;
 INSERT INTO contacts VALUES (20, 'after@example.com', 'After');
 SELECT count(*) AS items FROM email_verify.queue WHERE row_key = '{"id": 20}';
 
--- Dropping a watched table or column ends the watch.
+-- Watching again queues the rows that have a verdict (it was not reached under
+-- this watch); those without one, like row 20, wait in the table.
 SELECT email_verify.watch('contacts', 'email', level => 'syntax');
 SELECT count(*) AS items FROM email_verify.queue;
+SELECT count(*) AS items FROM email_verify.queue WHERE row_key = '{"id": 20}';
+SELECT table_name, state, items FROM email_verify.queue_stats WHERE table_name = 'contacts'::regclass ORDER BY state;
+-- Dropping a watched table or column ends the watch.
 ALTER TABLE contacts DROP COLUMN email CASCADE;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'contacts'::regclass;
 SELECT relid FROM email_verify.watches ORDER BY id;

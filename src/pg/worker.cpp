@@ -408,6 +408,11 @@ extern "C" void email_verify_worker_main(Datum arg) {
     std::string database = ev::pg::worker_settings().database;
     BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
     pgstat_report_appname("email_verify worker");
+    // The worker's statements are short and run over and over; compiling one
+    // whose estimate crosses jit_above_cost (the sweep of a large, freshly
+    // watched table) costs more than it saves and maps libLLVM, about 60 MB,
+    // into the process for good.
+    SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
     ev::pg::worker_attach(slot);
     // However the process ends (proc_exit, FATAL), its slot is freed.
     before_shmem_exit([](int, Datum arg) { ev::pg::worker_detach(DatumGetInt32(arg)); }, Int32GetDatum(slot));
