@@ -2,9 +2,10 @@
 # The in-place flow's benchmarks (watch() in async mode and the background
 # worker), each with its comparator measured in the same run. The watched
 # table is its own queue: an INSERT into it only wakes the workers at COMMIT
-# (a statement trigger), and the worker sweeps the rows without a verdict into
-# email_verify.queue itself (enqueue_unverified, through the partial index on
-# <col>_verified_at); watch() of a filled table queues its rows at once.
+# (a statement trigger), and the worker's claim sweeps the rows without a
+# verdict into email_verify.queue itself, as items it has claimed (through the
+# partial index on <col>_verified_at); watch() of a filled table leaves its
+# rows without a verdict to that sweep too.
 #
 #   1. INSERT of 100,000 rows in one statement into a watched table (async)
 #      against the same INSERT into the same table unwatched (as the user had
@@ -20,11 +21,11 @@
 #      dns, until the queue holds nothing of the watch and every row has a
 #      verdict; target >= 3,000 rows/s and no wrong verdict, workers 1, batch
 #      500 (the defaults), median of EV_WORKER_RUNS, on two paths:
-#        A. watch() of the filled table (which queues every row), timed from
+#        A. watch() of the filled table (its rows wait there), timed from
 #           the watch() call;
 #        B. watch() of the EMPTY table, then one INSERT of the 100,000 rows,
 #           timed from the INSERT: its COMMIT wakes the worker, which sweeps
-#           the rows into the queue as it claims (the new path).
+#           the rows into the queue as it claims.
 #      INFO (path A): workers 1 batch 2000, workers 2 batch 500.
 #   3. The same at level smtp against the local Postfix, 20,000 rows (users
 #      u0..u19 on the 1,000 domains; 100,000 would take about a minute a
@@ -36,7 +37,9 @@
 #      the largest VmRSS (target < 100 MB),
 #      with RssAnon (private) / RssShmem (shared buffers touched) / RssFile,
 #      and VmHWM at the end; INFO: three path-A drains of 100,000 rows in a
-#      row by the same worker (no restart), to see what keeps growing.
+#      row by the same worker (no restart), to see what keeps growing; and,
+#      after the first drain of each path, the shared memory the worker has
+#      mapped by relation (bench/shared_pages.py, in the log only).
 #   Every drain must end within 120 s with no wrong verdict; one that does
 #   not is reported (with what the worker was doing) and the server is
 #   restarted before the next step.
@@ -152,7 +155,7 @@ sqlrun() {  # psql arguments...; prints the WORKER_BENCH lines
     timeout 300 psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = notice" "$@" 2>&1 | collect
 }
 psql_q -d postgres -c "CREATE DATABASE bench" || die "CREATE DATABASE failed"
-psql_q -d bench -c "CREATE EXTENSION email_verify" -f bench/worker_bench.sql >/dev/null ||
+psql_q -d bench -c "CREATE EXTENSION email_verify" -c "CREATE EXTENSION pg_buffercache" -f bench/worker_bench.sql >/dev/null ||
     die "CREATE EXTENSION / bench/worker_bench.sql failed"
 psql -X -At -c "SELECT 'server: ' || version()"
 psql -X -At -c "SELECT 'extension: email_verify ' || extversion FROM pg_extension WHERE extname = 'email_verify'"
@@ -258,14 +261,20 @@ drain_insert() {  # fig run variant workers batch table rows users level status 
     drain_only "$1" "$2" "$3" "$6" "$9" "${10}" "${11}" "${12}" insert "$7" "$8"
 }
 step "figure 2: $f2_rows watched rows at level dns, 1,000 domains; workers 1, batch 500, paths A and B alternating ($runs runs each)"
-echo "(A: watch() of the filled table queues every row; B: watch() of the empty table, then one INSERT of the rows,"
-echo " whose COMMIT wakes the worker, which sweeps them into the queue as it claims)"
+echo "(A: watch() of the filled table, whose COMMIT wakes the worker; B: watch() of the empty table, then one INSERT"
+echo " of the rows, whose COMMIT wakes the worker; either way the worker sweeps the rows into the queue as it claims)"
 for ((k = 1; k <= runs; k++)); do
     for path in $( ((k % 2 == 1)) && echo "A B" || echo "B A"); do
         if [ "$path" = A ]; then
             prepare f2 "$f2_rows" 100 && drain 2 "$k" w1_b500 1 500 f2 "$f2_rows" 100 dns valid domain_ok 120
         else
             drain_insert 2 "$k" insert_w1_b500 1 500 f2 "$f2_rows" 100 dns valid domain_ok 120
+        fi
+        # What the worker's RssShmem is made of, after the first drain of each path.
+        if ((k == 1)); then
+            echo "path $path, run 1: the shared memory the worker has mapped, by relation (bench/shared_pages.py)"
+            bench/shared_pages.py "$(psql -X -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'email_verify worker' LIMIT 1")" 8 ||
+                note "bench/shared_pages.py failed"
         fi
     done
 done
@@ -403,7 +412,7 @@ for variant, label, what in paths:
 ea, eb = main["w1_b500"], main["insert_w1_b500"]
 if ea and eb:
     ra, rb = med([rate(d) for d in ea]), med([rate(d) for d in eb])
-    rows.append(("2 B (sweep) against A (watch() queues all)", f0(rb, " rows/s"), f"A {f0(ra, '/s')}", f"{rb / ra:.2f}x", "", "INFO"))
+    rows.append(("2 B (INSERT) against A (watch())", f0(rb, " rows/s"), f"A {f0(ra, '/s')}", f"{rb / ra:.2f}x", "", "INFO"))
 if ea:
     e2 = med([rate(d) for d in ea])
     for name, label in (("w1_b2000", "workers 1, batch 2000"), ("w2_b500", "workers 2, batch 500")):
