@@ -801,9 +801,12 @@ CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
 -- are not in it), from its NULL end or from its oldest verdict, so they read
 -- about as many rows as the queue holds of the watch's unverified ones plus what
 -- they queue; scans that would read the whole table (a sequential or bitmap
--- scan, a hash over the queue) are turned off. One worker at a time walks a
--- watch (a transaction advisory lock; the others skip it), so two never queue
--- the same rows. Returns the number queued.
+-- scan, a hash over the queue) are turned off, and so is materializing the
+-- watch's queue items for the "already queued?" test, which a queue whose
+-- statistics say it is empty invites, and which costs rows x items when it is
+-- not. One worker at a time walks a watch (a transaction advisory lock; the
+-- others skip it), so two never queue the same rows. Returns the items queued;
+-- claim_for: claimed by that worker until now() + lease, at most max_rows in all.
 CREATE FUNCTION email_verify.enqueue_each_watch(max_rows int, stale boolean,
                                                 claim_for int DEFAULT NULL, lease interval DEFAULT NULL)
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
@@ -813,6 +816,7 @@ SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET enable_material = off
 SET TimeZone = 'UTC'
 SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1
@@ -1166,6 +1170,7 @@ SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET enable_material = off
 SET TimeZone = 'UTC'
 SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1
