@@ -236,7 +236,9 @@ $$;
 -- The statement that queues those rows. A pending item of one of them for
 -- another address (the row's address changed since) is deleted: its probe would
 -- be wasted, its verdict skipped. One a worker is claiming is left to it (SKIP
--- LOCKED): requeue drops it if it comes back for a retry.
+-- LOCKED): requeue drops it if it comes back for a retry. Those items are looked
+-- up row by row (LATERAL), by key: joined the other way round, a queue whose
+-- statistics are stale is scanned whole for every row queued.
 -- It returns the items as claim_items does (level $4). claim: they are
 -- inserted already claimed, by worker $2 until now() + $3. The worker's sweep
 -- writes each item once this way instead of inserting it pending and then
@@ -252,9 +254,11 @@ AS $$
         ELSE 'WITH new_items AS (' || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows) || '),
          superseded AS (
              DELETE FROM email_verify.queue d
-             WHERE d.id IN (SELECT q.id FROM email_verify.queue q JOIN new_items i ON q.row_key = i.row_key
-                            WHERE q.watch_id = $1 AND q.state = ''pending'' AND q.email <> i.email
-                            FOR UPDATE OF q SKIP LOCKED)) '
+             WHERE d.id IN (SELECT o.id FROM new_items i CROSS JOIN LATERAL (
+                                SELECT q.id FROM email_verify.queue q
+                                WHERE q.watch_id = $1 AND q.row_key = i.row_key
+                                  AND q.state = ''pending'' AND q.email <> i.email
+                                FOR UPDATE SKIP LOCKED) o)) '
     END
     || CASE WHEN claim THEN
         'INSERT INTO email_verify.queue (watch_id, row_key, email, state, claimed_by, lease_until) '
