@@ -367,6 +367,15 @@ SELECT email_verify.watch('contacts', 'email', level => 'syntax');
 SELECT count(*) AS items FROM email_verify.queue;
 SELECT count(*) AS items FROM email_verify.queue WHERE row_key = '{"id": 20}';
 SELECT table_name, state, items FROM email_verify.queue_stats WHERE table_name = 'contacts'::regclass ORDER BY state;
+-- Once all are verified (row 20 through the claim's sweep), the same level
+-- queues nothing; a new level queues every row that has a verdict again (it was
+-- reached at the old level).
+SELECT count(*) FROM email_verify.claim_batch(1, 100);
+SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
+SELECT email_verify.watch('contacts', 'email', level => 'syntax', recheck_after => '1 day');
+SELECT count(*) AS items FROM email_verify.queue;
+SELECT email_verify.watch('contacts', 'email', level => 'dns');
+SELECT state, count(*) AS items FROM email_verify.queue GROUP BY state;
 -- Dropping a watched table or column ends the watch.
 ALTER TABLE contacts DROP COLUMN email CASCADE;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'contacts'::regclass;
