@@ -831,6 +831,8 @@ DECLARE
     queued bigint;
     total bigint := 0;
     claiming CONSTANT boolean := claim_for IS NOT NULL;
+    wanted int;
+    unverified text;
 BEGIN
     -- Claiming, max_rows bounds the whole batch; the watches are taken in a
     -- random order so that one large watch does not keep the others waiting.
@@ -839,12 +841,33 @@ BEGIN
         CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
         CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
         verified_at := quote_ident(w.column_name || '_verified_at');
-        RETURN QUERY EXECUTE email_verify.enqueue_sql(w, w.relid::text,
-            CASE WHEN stale THEN format('n.%s < now() - %L::interval', verified_at, w.recheck_after)
-                 ELSE format('n.%s IS NULL', verified_at) END,
-            order_by => CASE WHEN stale THEN 'n.' || verified_at END,
-            max_rows => CASE WHEN claiming THEN max_rows - total ELSE max_rows END::int,
-            claim => claiming)
+        wanted := CASE WHEN claiming THEN max_rows - total ELSE max_rows END;
+        IF stale THEN
+            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, w.relid::text,
+                format('n.%s < now() - %L::interval', verified_at, w.recheck_after),
+                order_by => 'n.' || verified_at, max_rows => wanted, claim => claiming)
+                USING w.id, claim_for, lease, w.level;
+            GET DIAGNOSTICS queued = ROW_COUNT;
+            total := total + queued;
+            CONTINUE;
+        END IF;
+        -- Rows without a verdict, oldest first (the index holds them in heap
+        -- order), but among the first 2 x wanted only: rows that already have
+        -- an item (retries waiting out their backoff, other workers' claims) can
+        -- fill the front of the index, and walking them costs a probe of the
+        -- queue each, on every claim. When they do, the rest is taken newest
+        -- first, from the back of the index.
+        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
+        RETURN QUERY EXECUTE email_verify.enqueue_sql(w,
+            format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
+            'true', max_rows => wanted, claim => claiming)
+            USING w.id, claim_for, lease, w.level;
+        GET DIAGNOSTICS queued = ROW_COUNT;
+        total := total + queued;
+        CONTINUE WHEN queued >= wanted;
+        RETURN QUERY EXECUTE email_verify.enqueue_sql(w,
+            format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at),
+            'true', max_rows => (wanted - queued)::int, claim => claiming)
             USING w.id, claim_for, lease, w.level;
         GET DIAGNOSTICS queued = ROW_COUNT;
         total := total + queued;

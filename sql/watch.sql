@@ -163,6 +163,21 @@ UPDATE contacts SET email_verified_at = now() - interval '10 days' WHERE id = 8;
 SELECT email_verify.enqueue_stale(100) AS queued_while_claimed;
 SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'invalid', 'mailbox_not_found')) AS written;
 
+-- The claim's sweep takes the oldest rows without a verdict first, looking at
+-- twice as many as it wants; when those already have items (here, retries
+-- waiting out their backoff) it takes the newest instead, so rows waiting for
+-- a retry are not walked over on every claim.
+CREATE TABLE clogged (id int PRIMARY KEY, email text);
+INSERT INTO clogged SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 4) g;
+SELECT email_verify.watch('clogged', 'email', level => 'syntax');
+SELECT email_verify.enqueue_unverified(100) AS queued;
+UPDATE email_verify.queue SET not_before = now() + interval '1 hour' WHERE email LIKE 'c_@example.com';
+INSERT INTO clogged SELECT g, 'c' || g || '@example.com' FROM generate_series(5, 7) g;
+SELECT row_key FROM email_verify.claim_batch(1, 2) ORDER BY row_key;
+SELECT row_key FROM email_verify.claim_batch(1, 2) ORDER BY row_key;
+SELECT email_verify.unwatch('clogged', 'email');
+DROP TABLE clogged;
+
 -- Statistics: queue depth by state, verdicts applied by status and reason.
 INSERT INTO contacts VALUES (14, 'mia@example.com', 'Mia'), (15, 'ned@example.com', 'Ned'), (16, 'oz@example.com', 'Oz');
 SELECT count(*) FROM email_verify.claim_batch(1, 1);
