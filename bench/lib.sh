@@ -1,8 +1,15 @@
-# Shared by the bench/run-*-bench.sh scripts (sourced, from the repo root,
-# after `out` is set): progress lines, notes gathered for the summary, and
-# the set-up steps they have in common.
+# Shared by the bench/run-*-bench.sh scripts, sourced first thing: they work
+# from the repo root, with everything they print also in
+# build/bench/<script>.log; progress lines, notes gathered for the summary,
+# and the set-up steps they have in common.
 
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+out=build/bench
+mkdir -p "$out"
 bench_name=$(basename "$0" .sh)
+log=$out/$bench_name.log
+exec > >(tee "$log") 2>&1
 notes=()
 
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }

@@ -46,12 +46,7 @@
 # (never restart the cluster for a stale module, only warn).
 set -uo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-out=build/bench
-mkdir -p "$out"
-log=$out/run-probe-bench.log
-exec > >(tee "$log") 2>&1
+. "$(dirname "$0")/lib.sh"
 
 runs=${EV_PROBE_RUNS:-5}
 fig_budget=${EV_PROBE_FIG_BUDGET:-75}
@@ -62,7 +57,6 @@ dns_server=127.0.53.1:53
 results=$out/probe_bench.results
 : >"$results"
 started=$(date +%s.%N)
-. bench/lib.sh
 print_machine
 
 step "build the load generators (g++ -O2)"

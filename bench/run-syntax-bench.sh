@@ -24,12 +24,7 @@
 # (default 3), EV_SKIP_SQL=1 (skip the SQL part).
 set -uo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-out=build/bench
-mkdir -p "$out"
-log=$out/run-syntax-bench.log
-exec > >(tee "$log") 2>&1
+. "$(dirname "$0")/lib.sh"
 
 n=${EV_BENCH_N:-100000}
 rows=${EV_BENCH_ROWS:-1600000}
@@ -37,13 +32,7 @@ list=$out/addresses.txt
 started=$(date +%s.%N)
 problems=0
 
-step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
-die() {
-    echo "run-syntax-bench: $*" >&2
-    exit 1
-}
-
-echo "machine: $(nproc) cores, $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 
 step "build the core in Release"
 cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DEV_BENCH=ON >"$out/cmake-configure.log" ||

@@ -78,12 +78,7 @@
 # cluster folder for inspection; the server is still stopped).
 set -uo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-out=build/bench
-mkdir -p "$out"
-log=$out/run-worker-bench.log
-exec > >(tee "$log") 2>&1
+. "$(dirname "$0")/lib.sh"
 
 port=${EV_WORKER_PGPORT:-54350}
 runs=${EV_WORKER_RUNS:-3}
@@ -97,7 +92,6 @@ dns_server=127.0.53.1:53
 results=$out/worker_bench.results
 : >"$results"
 started=$(date +%s.%N)
-. bench/lib.sh
 print_machine
 
 ensure_world
