@@ -250,25 +250,22 @@ RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN fresh THEN ''
-        ELSE 'WITH new_items AS (' || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows) || '),
+    SELECT 'WITH new_items AS (' || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ')'
+        || CASE WHEN NOT fresh THEN ',
          superseded AS (
              DELETE FROM email_verify.queue d
              WHERE d.id IN (SELECT o.id FROM new_items i CROSS JOIN LATERAL (
                                 SELECT q.id FROM email_verify.queue q
                                 WHERE q.watch_id = $1 AND q.row_key = i.row_key
                                   AND q.state = ''pending'' AND q.email <> i.email
-                                FOR UPDATE SKIP LOCKED) o)) '
-    END
-    || CASE WHEN claim THEN
-        'INSERT INTO email_verify.queue (watch_id, row_key, email, state, claimed_by, lease_until) '
-        || 'SELECT i.watch_id, i.row_key, i.email, ''claimed'', $2, now() + $3 '
-    ELSE
-        'INSERT INTO email_verify.queue (watch_id, row_key, email) SELECT i.watch_id, i.row_key, i.email '
-    END
-    || CASE WHEN fresh THEN 'FROM (' || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ') i'
-        ELSE 'FROM new_items i' END
-    || ' RETURNING id, watch_id, row_key, email, $4::text, attempts'
+                                FOR UPDATE SKIP LOCKED) o))' ELSE '' END
+        || CASE WHEN claim THEN
+               ' INSERT INTO email_verify.queue (watch_id, row_key, email, state, claimed_by, lease_until)
+                 SELECT i.watch_id, i.row_key, i.email, ''claimed'', $2, now() + $3'
+           ELSE
+               ' INSERT INTO email_verify.queue (watch_id, row_key, email) SELECT i.watch_id, i.row_key, i.email'
+           END
+        || ' FROM new_items i RETURNING id, watch_id, row_key, email, $4::text, attempts'
 $$;
 
 -- Triggers -----------------------------------------------------------------------
@@ -833,6 +830,9 @@ DECLARE
     claiming CONSTANT boolean := claim_for IS NOT NULL;
     wanted int;
     unverified text;
+    passes text[];
+    pass text;
+    taken bigint;
 BEGIN
     -- Claiming, max_rows bounds the whole batch; the watches are taken in a
     -- random order so that one large watch does not keep the others waiting.
@@ -842,35 +842,29 @@ BEGIN
         CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
         verified_at := quote_ident(w.column_name || '_verified_at');
         wanted := CASE WHEN claiming THEN max_rows - total ELSE max_rows END;
-        IF stale THEN
-            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, w.relid::text,
-                format('n.%s < now() - %L::interval', verified_at, w.recheck_after),
-                order_by => 'n.' || verified_at, max_rows => wanted, claim => claiming)
+        -- Stale rows: oldest verdict first. Rows without a verdict: oldest
+        -- first (the index holds them in heap order), but among the first
+        -- 2 x wanted only: rows that already have an item (retries waiting out
+        -- their backoff, other workers' claims) can fill the front of the index,
+        -- and walking them costs a probe of the queue each, on every claim.
+        -- When they do, the rest is taken newest first, from the back.
+        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
+        passes := CASE WHEN stale THEN ARRAY[w.relid::text]
+                  ELSE ARRAY[format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
+                             format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at)]
+                  END;
+        taken := 0;
+        FOREACH pass IN ARRAY passes LOOP
+            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, pass,
+                CASE WHEN stale THEN format('n.%s < now() - %L::interval', verified_at, w.recheck_after) ELSE 'true' END,
+                order_by => CASE WHEN stale THEN 'n.' || verified_at END,
+                max_rows => (wanted - taken)::int, claim => claiming)
                 USING w.id, claim_for, lease, w.level;
             GET DIAGNOSTICS queued = ROW_COUNT;
-            total := total + queued;
-            CONTINUE;
-        END IF;
-        -- Rows without a verdict, oldest first (the index holds them in heap
-        -- order), but among the first 2 x wanted only: rows that already have
-        -- an item (retries waiting out their backoff, other workers' claims) can
-        -- fill the front of the index, and walking them costs a probe of the
-        -- queue each, on every claim. When they do, the rest is taken newest
-        -- first, from the back of the index.
-        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
-        RETURN QUERY EXECUTE email_verify.enqueue_sql(w,
-            format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
-            'true', max_rows => wanted, claim => claiming)
-            USING w.id, claim_for, lease, w.level;
-        GET DIAGNOSTICS queued = ROW_COUNT;
-        total := total + queued;
-        CONTINUE WHEN queued >= wanted;
-        RETURN QUERY EXECUTE email_verify.enqueue_sql(w,
-            format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at),
-            'true', max_rows => (wanted - queued)::int, claim => claiming)
-            USING w.id, claim_for, lease, w.level;
-        GET DIAGNOSTICS queued = ROW_COUNT;
-        total := total + queued;
+            taken := taken + queued;
+            EXIT WHEN taken >= wanted;
+        END LOOP;
+        total := total + taken;
     END LOOP;
     -- The other workers may have found the queue empty meanwhile. A claiming
     -- sweep keeps what it found; a full one means there may be more.
