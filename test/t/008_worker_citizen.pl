@@ -56,6 +56,14 @@ sub wait_verified
 		"SELECT count(*) FROM $table WHERE email IS NOT NULL AND email_status IS NULL", '0', $limit);
 }
 
+# Whether process $pid has a file mapped whose name mentions LLVM.
+sub maps_mention_llvm
+{
+	my ($pid) = @_;
+	open(my $maps, '<', "/proc/$pid/maps") or return 0;
+	return scalar grep { /llvm/i } <$maps>;
+}
+
 # The workers' pids, sorted, space-separated.
 sub worker_pids
 {
@@ -353,6 +361,26 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.queue_stats 
 	'0', 'queue_stats: nothing pending or claimed after the drain');
 is($node->safe_psql('postgres', q{SELECT table_name || ' ' || state || ' ' || (items > 0) FROM email_verify.queue_stats}),
 	'guarded failed true', 'queue_stats: only the failed items of guarded remain');
+
+# ---- the workers never JIT-compile ---------------------------------------------------
+# A JIT compilation maps libLLVM into the process for good (about 60 MB of
+# RSS); the workers turn jit off for themselves, whatever the configuration.
+SKIP:
+{
+	skip 'JIT is not available in this server', 2
+	  unless $node->safe_psql('postgres', 'SELECT pg_jit_available()') eq 't';
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET jit_above_cost = 0; SELECT pg_reload_conf();});
+	sleep 0.5;    # the workers act on SIGHUP at their next loop
+	$node->safe_psql('postgres', q{
+CREATE TABLE jit_bait (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('jit_bait', 'email', level => 'smtp');
+INSERT INTO jit_bait VALUES (1, 'alice@strict.test'), (2, 'anyone@catchall.test');
+});
+	ok(wait_verified($node, 'postgres', 'jit_bait', 10), 'jit_above_cost = 0: rows verified');
+	my @llvm = grep { maps_mention_llvm($_) } split ' ', worker_pids($node);
+	is("@llvm", '', 'jit_above_cost = 0: no worker has loaded LLVM');
+	$node->safe_psql('postgres', q{ALTER SYSTEM RESET jit_above_cost; SELECT pg_reload_conf();});
+}
 
 # The database the workers move to after the restart below (set while they
 # still work in postgres, so the queued row waits for them).
