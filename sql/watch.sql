@@ -281,7 +281,8 @@ RESET ROLE;
 SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE tbl = 'owned'::regclass;
 -- The worker writes verdicts back as the table's owner: the owner's own
--- triggers never run with the worker's privileges. A write-back that fails
+-- triggers never run with the worker's privileges, and see search_path
+-- pg_catalog, pg_temp (they name their tables in full). A write-back that fails
 -- leaves the items in state 'failed'; watch() called again retries them.
 CREATE TABLE owned_audit (who name, email text, status text);
 CREATE FUNCTION owned_audit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -289,7 +290,7 @@ BEGIN
     IF NEW.email_status = 'risky' THEN
         RAISE EXCEPTION 'no risky addresses here';
     END IF;
-    INSERT INTO owned_audit VALUES (current_user, NEW.email, NEW.email_status);
+    INSERT INTO public.owned_audit VALUES (current_user, NEW.email, NEW.email_status);
     RETURN NEW;
 END
 $$;

@@ -407,7 +407,9 @@ extern "C" void email_verify_worker_main(Datum arg) {
     if (ev::pg::workers_asked_to_leave()) proc_exit(0);
     std::string database = ev::pg::worker_settings().database;
     BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
-    pgstat_report_appname("email_verify worker");
+    // As a setting, not only a report: it is then restored with every other
+    // setting a write-back's user code changes (run_as_table_owner).
+    SetConfigOption("application_name", "email_verify worker", PGC_USERSET, PGC_S_SESSION);
     // The worker's statements are short and run over and over; compiling one
     // whose estimate crosses jit_above_cost (the sweep of a large, freshly
     // watched table) costs more than it saves and maps libLLVM, about 60 MB,

@@ -1,0 +1,233 @@
+# An ordinary role tries to turn the extension's privileges into its own.
+# Each attacker is a role of its own with no privilege but its own schema,
+# so that one attack's success cannot be mistaken for another's; each attack
+# is followed by a check that the attacker is still no superuser and that
+# another owner's watched rows are still verified within seconds.
+#   1. the worker's write-back runs the owner's code (triggers, index
+#      expressions, key domains) and that code tries to climb back to the
+#      worker's identity: RESET ROLE, SET ROLE, SET SESSION AUTHORIZATION,
+#      set_config('role', ...), an attacker-owned SECURITY DEFINER function,
+#      a session-level change of search_path and application_name;
+#   2. a watched column swapped for one of the attacker's type with its own
+#      cast to text, read by the worker's sweep and by queue_stats;
+#   3. a sync watch's verdict column given a domain whose CHECK calls the
+#      attacker's function, and the watched column swapped the same way.
+# Needs no test world: every watch is at level syntax (open to every role).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $node = PostgreSQL::Test::Cluster->new('escalation');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'email_verify'
+email_verify.database = 'postgres'
+email_verify.worker_naptime = '1s'
+email_verify.retry_delay = '1s'
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION email_verify;
+-- The bystander: another owner's watched table, which must keep being verified.
+CREATE ROLE alice LOGIN;
+CREATE SCHEMA alice AUTHORIZATION alice;
+SET ROLE alice;
+CREATE TABLE alice.contacts (id int PRIMARY KEY, email text);
+SET client_min_messages = error;
+SELECT email_verify.watch('alice.contacts', 'email', level => 'syntax');
+});
+
+my $bystander_id = 0;
+
+# Polls a query until it returns $want (bounded); returns whether it did.
+sub wait_for_value
+{
+	my ($sql, $want, $limit) = @_;
+	my $deadline = time + ($limit // 15);
+	while (time < $deadline)
+	{
+		return 1 if $node->safe_psql('postgres', $sql) eq $want;
+		sleep 0.1;
+	}
+	return 0;
+}
+
+# A new role with its own schema and nothing else.
+sub attacker
+{
+	my ($name) = @_;
+	$node->safe_psql('postgres', qq{CREATE ROLE $name LOGIN; CREATE SCHEMA $name AUTHORIZATION $name;});
+}
+
+# Runs sql in a session of role $role (logged in as it: RESET ROLE leads
+# nowhere else); returns (ok, stderr).
+sub as_role
+{
+	my ($role, $sql) = @_;
+	my ($out, $err);
+	my $rc = $node->psql('postgres', "SET client_min_messages = warning;\n$sql",
+		stdout => \$out, stderr => \$err, on_error_stop => 1, extra_params => ['-U', $role]);
+	return ($rc == 0, $err // '');
+}
+
+sub is_superuser
+{
+	my ($role) = @_;
+	return $node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = '$role'") eq 't';
+}
+
+# Waits until the worker has dealt with every item of table $table (a
+# verdict written, or the item parked as failed) and nothing of it is new.
+sub wait_handled
+{
+	my ($table) = @_;
+	return wait_for_value(qq{
+		SELECT count(*) FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
+		WHERE w.relid = '$table'::regclass AND q.state <> 'failed'}, '0', 20);
+}
+
+# After an attack: the attacker is no superuser, and the bystander's new row
+# is verified within seconds.
+sub after_attack
+{
+	my ($role, $what) = @_;
+	ok(!is_superuser($role), "$what: $role did not become superuser");
+	$bystander_id++;
+	$node->safe_psql('postgres', "INSERT INTO alice.contacts VALUES ($bystander_id, 'b$bystander_id\@example.com')");
+	ok(wait_for_value("SELECT email_status FROM alice.contacts WHERE id = $bystander_id", 'valid', 10),
+		"$what: another owner's row is still verified");
+}
+
+# =============================================================================
+# 1. The write-back: the owner's BEFORE UPDATE trigger tries to become the
+#    worker's session user (the bootstrap superuser) again.
+# =============================================================================
+my %climbs = (
+	reset_role => q{RESET ROLE},
+	set_role => q{SET ROLE postgres},
+	session_authorization => q{SET SESSION AUTHORIZATION postgres},
+	set_config_role => q{PERFORM set_config('role', 'postgres', false)},
+	set_config_local => q{PERFORM set_config('role', 'none', true)},
+);
+for my $variant (sort keys %climbs)
+{
+	my $role = "m_$variant";
+	attacker($role);
+	my ($ok, $err) = as_role($role, qq{
+CREATE TABLE $role.t (id int PRIMARY KEY, email text);
+CREATE FUNCTION $role.climb() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+BEGIN
+    $climbs{$variant};
+    ALTER ROLE $role SUPERUSER;
+    RETURN NEW;
+END \$f\$;
+CREATE TRIGGER climb BEFORE UPDATE ON $role.t FOR EACH ROW EXECUTE FUNCTION $role.climb();
+SELECT email_verify.watch('$role.t', 'email', level => 'syntax');
+INSERT INTO $role.t VALUES (1, 'victim\@example.com');
+});
+	ok($ok, "write-back, $variant: the attack is set up") or diag($err);
+	ok(wait_handled("$role.t"), "write-back, $variant: the worker dealt with the row");
+	after_attack($role, "write-back, $variant");
+}
+
+# An attacker-owned SECURITY DEFINER function called by the trigger.
+attacker('m_secdef');
+my ($ok, $err) = as_role('m_secdef', q{
+CREATE TABLE m_secdef.t (id int PRIMARY KEY, email text);
+CREATE FUNCTION m_secdef.promote() RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN
+    PERFORM set_config('role', 'none', false);
+    ALTER ROLE m_secdef SUPERUSER;
+END $f$;
+CREATE FUNCTION m_secdef.climb() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM m_secdef.promote();
+    RETURN NEW;
+END $f$;
+CREATE TRIGGER climb BEFORE UPDATE ON m_secdef.t FOR EACH ROW EXECUTE FUNCTION m_secdef.climb();
+SELECT email_verify.watch('m_secdef.t', 'email', level => 'syntax');
+INSERT INTO m_secdef.t VALUES (1, 'victim@example.com');
+});
+ok($ok, 'write-back, SECURITY DEFINER: the attack is set up') or diag($err);
+ok(wait_handled('m_secdef.t'), 'write-back, SECURITY DEFINER: the worker dealt with the row');
+after_attack('m_secdef', 'write-back, SECURITY DEFINER');
+
+# A trigger that leaves session-level settings behind in the worker: a
+# search_path that puts the attacker's schema first (the worker's next
+# statements would resolve names there) and an application_name.
+attacker('m_path');
+($ok, $err) = as_role('m_path', q{
+CREATE TABLE m_path.t (id int PRIMARY KEY, email text);
+CREATE FUNCTION m_path.to_regproc(text) RETURNS regproc LANGUAGE plpgsql AS $f$
+BEGIN
+    ALTER ROLE m_path SUPERUSER;
+    RETURN NULL;
+END $f$;
+CREATE FUNCTION m_path.linger() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM set_config('search_path', 'm_path, pg_catalog', false);
+    PERFORM set_config('application_name', 'hijacked', false);
+    RETURN NEW;
+END $f$;
+CREATE TRIGGER linger BEFORE UPDATE ON m_path.t FOR EACH ROW EXECUTE FUNCTION m_path.linger();
+SELECT email_verify.watch('m_path.t', 'email', level => 'syntax');
+INSERT INTO m_path.t VALUES (1, 'victim@example.com');
+});
+ok($ok, 'write-back, search_path: the attack is set up') or diag($err);
+ok(wait_for_value(q{SELECT email_status FROM m_path.t}, 'valid'),
+	'write-back, search_path: the row is verified (its trigger raised nothing)');
+after_attack('m_path', 'write-back, search_path');
+is($node->safe_psql('postgres',
+	q{SELECT string_agg(application_name, ',') FROM pg_stat_activity WHERE backend_type = 'email_verify worker'}),
+	'email_verify worker', 'write-back, search_path: no setting of the trigger outlives the write-back');
+
+# An index expression over a verdict column, evaluated by the UPDATE.
+attacker('m_index');
+($ok, $err) = as_role('m_index', q{
+CREATE TABLE m_index.t (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('m_index.t', 'email', level => 'syntax');
+-- An index expression must be IMMUTABLE, and so read-only; what it calls need not.
+CREATE FUNCTION m_index.climb() RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM set_config('role', 'none', false);
+    ALTER ROLE m_index SUPERUSER;
+END $f$;
+CREATE FUNCTION m_index.f(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+    IF session_user <> 'm_index' THEN
+        PERFORM m_index.climb();
+    END IF;
+    RETURN $1;
+END $f$;
+CREATE INDEX ON m_index.t (m_index.f(email_status));
+INSERT INTO m_index.t VALUES (1, 'victim@example.com');
+});
+ok($ok, 'write-back, index expression: the attack is set up') or diag($err);
+ok(wait_handled('m_index.t'), 'write-back, index expression: the worker dealt with the row');
+after_attack('m_index', 'write-back, index expression');
+
+# A primary key of a domain whose CHECK runs when the key is read back.
+attacker('m_domain');
+($ok, $err) = as_role('m_domain', q{
+CREATE FUNCTION m_domain.ok(int) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    IF session_user <> 'm_domain' THEN
+        PERFORM set_config('role', 'none', false);
+        ALTER ROLE m_domain SUPERUSER;
+    END IF;
+    RETURN true;
+END $f$;
+CREATE DOMAIN m_domain.key AS int CHECK (m_domain.ok(VALUE));
+CREATE TABLE m_domain.t (id m_domain.key PRIMARY KEY, email text);
+SELECT email_verify.watch('m_domain.t', 'email', level => 'syntax');
+INSERT INTO m_domain.t VALUES (1, 'victim@example.com');
+});
+ok($ok, 'write-back, key domain: the attack is set up') or diag($err);
+ok(wait_handled('m_domain.t'), 'write-back, key domain: the worker dealt with the row');
+after_attack('m_domain', 'write-back, key domain');
+
+$node->stop;
+done_testing();
