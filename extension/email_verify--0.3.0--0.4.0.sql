@@ -11,6 +11,86 @@ AS 'MODULE_PATHNAME', 'run_as_table_owner'
 LANGUAGE C VOLATILE;
 REVOKE EXECUTE ON FUNCTION email_verify.run_as_table_owner(regclass, text, jsonb, int) FROM PUBLIC;
 
+-- Whether this transaction now holds AccessShareLock on tbl; never waits.
+CREATE FUNCTION email_verify.try_lock_table(tbl regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'try_lock_table'
+LANGUAGE C STRICT VOLATILE;
+REVOKE EXECUTE ON FUNCTION email_verify.try_lock_table(regclass) FROM PUBLIC;
+
+-- Vetting the columns ---------------------------------------------------------
+-- The privileged readers (the worker's sweep, queue_stats, watch itself)
+-- evaluate <col>::text on the watched column. On a type of an ordinary role
+-- (an enum with its own cast to text, say) that would run the role's code with
+-- the extension's privileges; so the watched column must be of a string type
+-- that is built in or owned by a superuser, or a domain over one (reading a
+-- domain runs no check). The verdict columns must be exactly the types watch()
+-- gives them: writing into a domain runs its CHECK.
+-- A watch whose columns fail is suspended (watches.suspended_reason) by the
+-- DDL follower, and the readers skip it whatever the follower saw.
+ALTER TABLE email_verify.watches ADD COLUMN suspended_reason text;
+COMMENT ON COLUMN email_verify.watches.suspended_reason IS
+    'why the watch is suspended (its columns changed to types email_verify does not read); NULL when active';
+
+-- Why the columns of a watch cannot be served, or NULL when they can.
+CREATE FUNCTION email_verify.column_problem(tbl regclass, col name)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    typ oid;
+    t pg_type;
+    wanted CONSTANT text[][] := ARRAY[['_status', 'text'], ['_reason', 'text'], ['_catch_all', 'boolean'],
+                                      ['_verified_at', 'timestamp with time zone']];
+    actual oid;
+BEGIN
+    SELECT a.atttypid INTO typ FROM pg_attribute a
+    WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RETURN format('column %s no longer exists', quote_ident(col));
+    END IF;
+    LOOP
+        SELECT * INTO t FROM pg_type WHERE oid = typ;
+        EXIT WHEN t.typtype <> 'd';
+        typ := t.typbasetype;
+    END LOOP;
+    IF t.typcategory <> 'S' OR t.typtype <> 'b'
+       OR (typ >= 16384 AND NOT EXISTS (SELECT FROM pg_roles WHERE oid = t.typowner AND rolsuper)) THEN
+        RETURN format('column %s has type %s: a watched column must be of a string type that is built in or owned by a superuser',
+                      quote_ident(col), format_type(typ, NULL));
+    END IF;
+    FOR i IN 1 .. array_length(wanted, 1) LOOP
+        SELECT a.atttypid INTO actual FROM pg_attribute a
+        WHERE a.attrelid = tbl AND a.attname = col || wanted[i][1] AND a.attnum > 0 AND NOT a.attisdropped;
+        IF FOUND AND actual <> wanted[i][2]::regtype THEN
+            RETURN format('column %s has type %s, not %s', quote_ident(col || wanted[i][1]),
+                          format_type(actual, NULL), wanted[i][2]);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION email_verify.column_problem(regclass, name) FROM PUBLIC;
+
+-- Whether a privileged reader may read watch w's table now: the watch is not
+-- suspended, the table is locked for reading without waiting (see
+-- try_lock_table), and, under that lock, its columns pass column_problem.
+CREATE FUNCTION email_verify.may_read(w email_verify.watches)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- In this order: the columns are looked at only under the lock.
+    IF w.suspended_reason IS NOT NULL OR NOT email_verify.try_lock_table(w.relid) THEN
+        RETURN false;
+    END IF;
+    RETURN email_verify.column_problem(w.relid, w.column_name) IS NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION email_verify.may_read(email_verify.watches) FROM PUBLIC;
+
 -- Writes a batch of verdicts back to the watched rows: one UPDATE per watch,
 -- matching each row by its primary key and by the address the verdict is for,
 -- so a row deleted meanwhile or whose address changed is skipped, never given
@@ -139,3 +219,358 @@ $$;
 
 COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
     'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';
+
+-- The readers skip what they may not read -------------------------------------
+
+CREATE OR REPLACE FUNCTION email_verify.enqueue_each_watch(max_rows int, stale boolean,
+                                                claim_for int DEFAULT NULL, lease interval DEFAULT NULL)
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_material = off
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    w email_verify.watches;
+    verified_at text;
+    queued bigint;
+    total bigint := 0;
+    claiming CONSTANT boolean := claim_for IS NOT NULL;
+    wanted int;
+    unverified text;
+    passes text[];
+    pass text;
+    taken bigint;
+BEGIN
+    -- Claiming, max_rows bounds the whole batch; the watches are taken in a
+    -- random order so that one large watch does not keep the others waiting.
+    FOR w IN SELECT * FROM email_verify.watches ORDER BY CASE WHEN claiming THEN random() END, id LOOP
+        EXIT WHEN claiming AND total >= max_rows;
+        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
+        CONTINUE WHEN NOT email_verify.may_read(w);
+        CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
+        verified_at := quote_ident(w.column_name || '_verified_at');
+        wanted := CASE WHEN claiming THEN max_rows - total ELSE max_rows END;
+        -- Stale rows: oldest verdict first. Rows without a verdict: oldest
+        -- first (the index holds them in heap order), but among the first
+        -- 2 x wanted only: rows that already have an item (retries waiting out
+        -- their backoff, other workers' claims) can fill the front of the index,
+        -- and walking them costs a probe of the queue each, on every claim.
+        -- When they do, the rest is taken newest first, from the back.
+        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
+        passes := CASE WHEN stale THEN ARRAY[w.relid::text]
+                  ELSE ARRAY[format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
+                             format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at)]
+                  END;
+        taken := 0;
+        FOREACH pass IN ARRAY passes LOOP
+            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, pass,
+                CASE WHEN stale THEN format('n.%s < now() - %L::interval', verified_at, w.recheck_after) ELSE 'true' END,
+                order_by => CASE WHEN stale THEN 'n.' || verified_at END,
+                max_rows => (wanted - taken)::int, claim => claiming)
+                USING w.id, claim_for, lease, w.level;
+            GET DIAGNOSTICS queued = ROW_COUNT;
+            taken := taken + queued;
+            EXIT WHEN taken >= wanted;
+        END LOOP;
+        total := total + taken;
+    END LOOP;
+    -- The other workers may have found the queue empty meanwhile. A claiming
+    -- sweep keeps what it found; a full one means there may be more.
+    IF total > 0 AND (NOT claiming OR total >= max_rows) THEN
+        PERFORM email_verify.wake_workers_at_commit();
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify.unqueued_rows(watch_id int)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_material = off
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    w email_verify.watches;
+    n bigint;
+BEGIN
+    SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
+    IF NOT FOUND OR (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
+       OR NOT email_verify.may_read(w) THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM (%s) s',
+                   email_verify.queueable_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at')))
+    INTO n USING w.id;
+    RETURN n;
+END
+$$;
+
+-- After ALTER TABLE on a watched table: columns that column_problem refuses
+-- (a renamed watched column, a type changed) suspend the watch with a WARNING,
+-- and their repair resumes it; a new or renamed primary key re-keys the watch
+-- (its queue items are dropped, the worker queues the rows again by the new
+-- key); a table left without one is reported; a key type or a foreign
+-- partition that check_supported refuses ends the watch.
+CREATE OR REPLACE FUNCTION email_verify.follow_altered_tables()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    w email_verify.watches;
+    k record;
+    problem text;
+BEGIN
+    FOR w IN
+        SELECT * FROM email_verify.watches
+        WHERE relid IN (SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+                        WHERE c.classid = 'pg_class'::regclass)
+        ORDER BY id
+    LOOP
+        -- The columns are vetted after every ALTER TABLE: a watch whose
+        -- watched or verdict columns changed to types the privileged readers
+        -- must not read is suspended until they are fixed.
+        problem := email_verify.column_problem(w.relid, w.column_name);
+        IF problem IS DISTINCT FROM w.suspended_reason THEN
+            UPDATE email_verify.watches SET suspended_reason = problem WHERE id = w.id RETURNING * INTO w;
+            IF problem IS NOT NULL THEN
+                RAISE WARNING 'email_verify: the watch of column % of table % is suspended: %',
+                    quote_ident(w.column_name), w.relid, problem
+                    USING HINT = format('Restore the column, or call email_verify.unwatch(%L, %L).', w.relid, w.column_name);
+            ELSE
+                RAISE NOTICE 'email_verify: the watch of column % of table % is active again',
+                    quote_ident(w.column_name), w.relid;
+                PERFORM email_verify.wake_workers_at_commit();
+            END IF;
+        END IF;
+        CONTINUE WHEN problem IS NOT NULL;
+        k := email_verify.key_sql(w.relid, NULL, 'o', 'n');
+        IF k.pk_columns IS NOT NULL THEN
+            BEGIN
+                PERFORM email_verify.check_supported(w.relid, k.pk_columns);
+            EXCEPTION WHEN feature_not_supported THEN
+                PERFORM email_verify.end_watch(w.id);
+                RAISE WARNING 'email_verify: column % of table % is no longer watched: %',
+                    quote_ident(w.column_name), w.relid, SQLERRM;
+                CONTINUE;
+            END;
+        END IF;
+        CONTINUE WHEN k.pk_columns IS NOT DISTINCT FROM w.key_columns;
+        IF k.pk_columns IS NULL THEN
+            RAISE WARNING 'email_verify: table % has no primary key; verdicts for column % wait until it has one',
+                w.relid, quote_ident(w.column_name);
+            CONTINUE;
+        END IF;
+        UPDATE email_verify.watches SET key_columns = k.pk_columns WHERE id = w.id RETURNING * INTO w;
+        -- Items keyed by the old key can never be applied. The rows they stood
+        -- for are still without a verdict: the worker queues them again by the
+        -- new key (stale ones when they are found stale).
+        DELETE FROM email_verify.queue WHERE watch_id = w.id;
+        PERFORM email_verify.wake_workers_at_commit();
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'email_verify: could not follow ALTER TABLE: %', SQLERRM;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify.watch(tbl regclass, col name, level text DEFAULT 'smtp',
+        mode text DEFAULT 'async', reject_invalid boolean DEFAULT false,
+        recheck_after interval DEFAULT '30 days')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    caller name := email_verify.calling_role();
+    k record;
+    col_attnum int2;
+    col_category "char";
+    col_generated "char";
+    verdict_columns CONSTANT text[][] := ARRAY[['_status', 'text'], ['_reason', 'text'],
+                                               ['_catch_all', 'boolean'],
+                                               ['_verified_at', 'timestamp with time zone']];
+    existing_type text;
+    problem text;
+    old email_verify.watches;
+    w email_verify.watches;
+    trigger_prefix text;
+    trigger_name name;
+    qcol text := quote_ident(col);
+BEGIN
+    PERFORM email_verify.check_owner(tbl);
+    IF col IS NULL OR watch.level IS NULL OR watch.mode IS NULL OR watch.reject_invalid IS NULL
+       OR watch.recheck_after IS NULL THEN
+        RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF watch.level NOT IN ('syntax', 'dns', 'smtp') THEN
+        RAISE EXCEPTION 'invalid level "%"', watch.level
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use syntax, dns or smtp.';
+    END IF;
+    IF watch.mode NOT IN ('async', 'sync') THEN
+        RAISE EXCEPTION 'invalid mode "%"', watch.mode
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use async or sync.';
+    END IF;
+    IF watch.reject_invalid AND watch.mode <> 'sync' THEN
+        RAISE EXCEPTION 'reject_invalid needs mode ''sync''' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'In async mode the row is written before its address is verified.';
+    END IF;
+    IF watch.recheck_after <= interval '0' THEN
+        RAISE EXCEPTION 'recheck_after must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF watch.level <> 'syntax' AND NOT email_verify.may_probe(caller) THEN
+        RAISE EXCEPTION 'permission denied to watch at level "%"', watch.level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Levels dns and smtp send network traffic on the server''s behalf.',
+                  HINT = 'A superuser can GRANT email_verify_prober to the role; level => ''syntax'' needs no privilege.';
+    END IF;
+
+    -- Lock out writers until COMMIT: no row slips between the triggers and the
+    -- initial enqueue.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+
+    SELECT a.attnum, t.typcategory, a.attgenerated INTO col_attnum, col_category, col_generated
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column % of table % does not exist', qcol, tbl USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A domain has its base type's category: text, varchar, char(n), citext ...
+    IF col_category <> 'S' THEN
+        RAISE EXCEPTION 'column % of table % is not of a string type', qcol, tbl
+            USING ERRCODE = 'datatype_mismatch', HINT = 'Watch a text, varchar or citext column.';
+    END IF;
+    IF col_generated <> '' THEN
+        RAISE EXCEPTION 'column % of table % is a generated column', qcol, tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'BEFORE triggers cannot see the value of a generated column.';
+    END IF;
+    -- Longer names would be truncated to NAMEDATALEN and no longer be found.
+    IF octet_length(col || '_verified_at') > 63 THEN
+        RAISE EXCEPTION 'column name % is too long to add %_verified_at', qcol, col
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    k := email_verify.key_sql(tbl, NULL, 'o', 'n');
+    IF k.pk_columns IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Verdicts for column %s are written back by primary key.', qcol);
+    END IF;
+    PERFORM email_verify.check_supported(tbl, k.pk_columns);
+
+    -- The verdict columns: added when missing, refused when of another type.
+    FOR i IN 1 .. array_length(verdict_columns, 1) LOOP
+        SELECT format_type(a.atttypid, a.atttypmod) INTO existing_type
+        FROM pg_attribute a
+        WHERE a.attrelid = tbl AND a.attname = col || verdict_columns[i][1] AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tbl, col || verdict_columns[i][1], verdict_columns[i][2]);
+        ELSIF existing_type <> verdict_columns[i][2] THEN
+            RAISE EXCEPTION 'column % of table % has type %, not %', quote_ident(col || verdict_columns[i][1]),
+                tbl, existing_type, verdict_columns[i][2]
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END LOOP;
+
+    -- The types the privileged readers need (column_problem): a string type of
+    -- a superuser's for the watched column, and the verdict columns as above.
+    problem := email_verify.column_problem(tbl, col);
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot watch column % of table %: %', qcol, tbl, problem
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+
+    -- The worker finds its work through an index on <col>_verified_at: rows
+    -- without a verdict (enqueue_unverified) and the oldest verdicts
+    -- (enqueue_stale). Rows without an address are left out of it, so that
+    -- they are never walked. Any index on the column serves as well (e.g. one
+    -- made CONCURRENTLY beforehand).
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                   WHERE i.indrelid = tbl AND a.attname = col || '_verified_at'
+                     AND (i.indpred IS NULL
+                          OR pg_get_expr(i.indpred, i.indrelid) = format('(%I IS NOT NULL)', col))) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I) WHERE %I IS NOT NULL', tbl, col || '_verified_at', col);
+    END IF;
+
+    SELECT * INTO old FROM email_verify.watches WHERE relid = tbl AND column_name = col FOR UPDATE;
+    IF FOUND THEN
+        UPDATE email_verify.watches
+        SET level = watch.level, mode = watch.mode, reject_invalid = watch.reject_invalid,
+            recheck_after = watch.recheck_after, key_columns = k.pk_columns, suspended_reason = NULL
+        WHERE id = old.id
+        RETURNING * INTO w;
+        -- Items keyed by a primary key the table no longer has can never be
+        -- applied; failed items get another chance.
+        DELETE FROM email_verify.queue
+        WHERE watch_id = w.id AND (state = 'failed' OR old.key_columns IS DISTINCT FROM w.key_columns);
+    ELSE
+        INSERT INTO email_verify.watches (relid, column_name, level, mode, reject_invalid, recheck_after, key_columns)
+        VALUES (tbl, col, watch.level, watch.mode, watch.reject_invalid, watch.recheck_after, k.pk_columns)
+        RETURNING * INTO w;
+    END IF;
+
+    -- (Re)create the triggers for the mode asked for.
+    FOR trigger_name IN SELECT email_verify.watch_triggers(tbl, col) LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, tbl);
+    END LOOP;
+    trigger_prefix := 'email_verify_' || col;
+    IF octet_length(trigger_prefix || '_check_insert') > 63 THEN
+        trigger_prefix := 'email_verify_' || col_attnum;
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                   trigger_prefix || '_wake_insert', tbl, col);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                   trigger_prefix || '_wake_update', col, tbl, col);
+    IF w.mode = 'async' THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
+                        WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
+                        EXECUTE FUNCTION email_verify.watch_clear_verdict(%L)',
+                       trigger_prefix || '_clear', col, tbl, col, col, col);
+    ELSE
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
+                        EXECUTE FUNCTION email_verify.watch_check(%L)',
+                       trigger_prefix || '_check_insert', tbl, col);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
+                        WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
+                        EXECUTE FUNCTION email_verify.watch_check(%L)',
+                       trigger_prefix || '_check_update', col, tbl, col, col, col);
+    END IF;
+
+    -- The rows already there. Those without a verdict are waiting as they are:
+    -- the worker claims them straight from the table (see "Triggers" above), so
+    -- they cost the queue one write each. Those with a verdict are queued for a
+    -- new watch or a new level (their verdicts were not reached at this level),
+    -- otherwise they wait until they are stale.
+    IF old.id IS NULL OR old.level <> w.level OR old.key_columns IS DISTINCT FROM w.key_columns THEN
+        EXECUTE email_verify.enqueue_sql(w, tbl::text, format('n.%I IS NOT NULL', col || '_verified_at'),
+                                         fresh => old.id IS NULL)
+            USING w.id, NULL::int, NULL::interval, w.level;
+    END IF;
+    PERFORM email_verify.wake_workers_at_commit();
+
+    -- A new watch nobody will serve is almost always a mistake in the setup.
+    IF old.id IS NULL AND email_verify.why_no_worker() IS NOT NULL THEN
+        RAISE WARNING 'no email_verify worker serves database %: the rows will wait', quote_ident(current_database())
+            USING DETAIL = email_verify.why_no_worker(),
+                  HINT = 'See "The background workers" in the README of email_verify.';
+    END IF;
+END
+$$;

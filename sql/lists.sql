@@ -40,4 +40,4 @@ SELECT (verify_email('a@trash.example', 'syntax')).reason AS after_truncate,
 -- The table is dumped with the user's data.
 SELECT c.relname, e.extname
 FROM pg_extension e, unnest(e.extconfig) AS cfg(oid) JOIN pg_class c ON c.oid = cfg.oid
-WHERE e.extname = 'email_verify';
+WHERE e.extname = 'email_verify' ORDER BY c.relname;

@@ -9,7 +9,8 @@
 #      set_config('role', ...), an attacker-owned SECURITY DEFINER function,
 #      a session-level change of search_path and application_name;
 #   2. a watched column swapped for one of the attacker's type with its own
-#      cast to text, read by the worker's sweep and by queue_stats;
+#      cast to text, read by the worker's sweep and by queue_stats (with the
+#      DDL follower that suspends such watches, and without it);
 #   3. a sync watch's verdict column given a domain whose CHECK calls the
 #      attacker's function, and the watched column swapped the same way.
 # Needs no test world: every watch is at level syntax (open to every role).
@@ -228,6 +229,74 @@ INSERT INTO m_domain.t VALUES (1, 'victim@example.com');
 ok($ok, 'write-back, key domain: the attack is set up') or diag($err);
 ok(wait_handled('m_domain.t'), 'write-back, key domain: the worker dealt with the row');
 after_attack('m_domain', 'write-back, key domain');
+
+# =============================================================================
+# 2. A swapped column: the watched column renamed away and a new one of the
+#    attacker's enum, whose cast to text is the attacker's function, added
+#    under the old name. The worker's sweep and queue_stats (readable by all)
+#    read <col>::text with the extension's privileges.
+# =============================================================================
+for my $reader ('sweep', 'queue_stats')
+{
+	my $role = "m_swap_$reader";
+	attacker($role);
+	($ok, $err) = as_role($role, qq{
+CREATE TABLE $role.t (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('$role.t', 'email', level => 'syntax');
+CREATE TYPE $role.kind AS ENUM ('x');
+CREATE FUNCTION $role.kind_text($role.kind) RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+    IF current_user <> '$role' THEN
+        ALTER ROLE $role SUPERUSER;
+    END IF;
+    RETURN 'victim\@example.com';
+END \$f\$;
+CREATE CAST ($role.kind AS text) WITH FUNCTION $role.kind_text($role.kind);
+ALTER TABLE $role.t RENAME COLUMN email TO email_old;
+ALTER TABLE $role.t ADD COLUMN email $role.kind;
+INSERT INTO $role.t (id, email) VALUES (1, 'x');
+});
+	ok($ok, "swapped column, $reader: the attack is set up") or diag($err);
+	like($err, qr/WARNING:  email_verify: the watch of column email of table $role.t is suspended: column email has type $role.kind/,
+		"swapped column, $reader: the ALTER TABLE suspends the watch, with a WARNING");
+	if ($reader eq 'queue_stats')
+	{
+		($ok, $err) = as_role($role, q{SELECT * FROM email_verify.queue_stats});
+		ok($ok, 'swapped column, queue_stats: the view answers') or diag($err);
+	}
+	after_attack($role, "swapped column, $reader");
+}
+
+# The same swap made while the worker's check is bypassed: the DDL follower
+# does not see it (its event trigger is off for this session, as only a
+# superuser can do), so the readers' own check must hold.
+attacker('m_swap_quiet');
+($ok, $err) = as_role('m_swap_quiet', q{
+CREATE TABLE m_swap_quiet.t (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('m_swap_quiet.t', 'email', level => 'syntax');
+CREATE TYPE m_swap_quiet.kind AS ENUM ('x');
+CREATE FUNCTION m_swap_quiet.kind_text(m_swap_quiet.kind) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    IF current_user <> 'm_swap_quiet' THEN
+        ALTER ROLE m_swap_quiet SUPERUSER;
+    END IF;
+    RETURN 'victim@example.com';
+END $f$;
+CREATE CAST (m_swap_quiet.kind AS text) WITH FUNCTION m_swap_quiet.kind_text(m_swap_quiet.kind);
+});
+ok($ok, 'swapped column, follower off: the attack is set up') or diag($err);
+$node->safe_psql('postgres', q{
+SET session_replication_role = replica;  -- event triggers do not fire
+ALTER TABLE m_swap_quiet.t RENAME COLUMN email TO email_old;
+ALTER TABLE m_swap_quiet.t ADD COLUMN email m_swap_quiet.kind;
+RESET session_replication_role;
+INSERT INTO m_swap_quiet.t (id, email) VALUES (1, 'x');
+});
+($ok, $err) = as_role('m_swap_quiet', q{SELECT * FROM email_verify.queue_stats});
+ok($ok, 'swapped column, follower off: queue_stats answers') or diag($err);
+after_attack('m_swap_quiet', 'swapped column, follower off');
+is($node->safe_psql('postgres', q{SELECT email_status IS NULL FROM m_swap_quiet.t}), 't',
+	'swapped column, follower off: the row was not read');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,23 @@
+// try_lock_table(): lets a privileged reader (the worker's sweep,
+// queue_stats) read a watched table only once it holds the table's
+// AccessShareLock, and never wait for it.
+//
+// Holding the lock first matters twice: the reader re-checks the watched
+// columns' types after taking it (an ALTER TABLE that commits in between can
+// no longer change what the read will evaluate), and a table someone holds
+// under ALTER TABLE or LOCK TABLE is skipped for this round instead of making
+// the worker, and every other watch, wait for it.
+#include "guard.h"  // first: it brings postgres.h
+
+extern "C" {
+#include "storage/lmgr.h"
+}
+
+EV_SQL_FUNCTION(try_lock_table) {
+    Oid relid = PG_GETARG_OID(0);
+    bool locked = false;
+    // Taking the lock accepts the pending invalidations, so the catalog
+    // lookups that follow see any ALTER TABLE that committed before it.
+    ev::pg::pg_call([&] { locked = ConditionalLockRelationOid(relid, AccessShareLock); });
+    PG_RETURN_BOOL(locked);
+}
