@@ -574,3 +574,119 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Sync watches: the writer's identity, the probe lent --------------------------
+-- watch_check, the trigger of a sync watch, runs as the writer of the row: it
+-- reads the address and writes the verdict columns with the writer's
+-- privileges (a domain's CHECK or a cast of the table owner's never runs with
+-- the extension's). Only the probe is lent: sync_verdict (C, callable by all)
+-- checks that the current user may write the table, then calls sync_probe,
+-- which nobody may call directly (src/pg/sync_check_functions.cpp).
+
+-- What the inline check tells the trigger. active is false when the watch is
+-- suspended or not in sync mode: the row is then left as it is.
+CREATE TYPE email_verify.inline_check AS (
+    active         boolean,
+    watched_table  regclass,
+    level          text,
+    reject_invalid boolean,
+    status         text,
+    reason         text,
+    is_catch_all   boolean,
+    checked_at     timestamptz,
+    suggestion     text,
+    syntax_error   text
+);
+
+CREATE FUNCTION email_verify.sync_probe(rel regclass, col name, address text)
+RETURNS email_verify.inline_check
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    w email_verify.watches := email_verify.watch_of(rel, col);
+    r email_verify.result;
+    c email_verify.inline_check;
+BEGIN
+    c.active := w.suspended_reason IS NULL AND w.mode = 'sync';
+    c.watched_table := w.relid;
+    c.level := w.level;
+    c.reject_invalid := w.reject_invalid;
+    IF NOT c.active OR address IS NULL THEN
+        RETURN c;
+    END IF;
+    -- At most level dns inline: a mailbox probe takes seconds.
+    r := email_verify.verify_email(address, CASE w.level WHEN 'smtp' THEN 'dns' ELSE w.level END);
+    c.status := r.status;
+    c.reason := r.reason;
+    c.is_catch_all := r.is_catch_all;
+    c.checked_at := r.checked_at;
+    c.suggestion := r.suggestion;
+    IF w.reject_invalid AND r.status = 'invalid' AND r.reason = 'syntax' THEN
+        c.syntax_error := email_verify.syntax_error(address,
+            current_setting('email_verify.allow_quoted_local')::boolean,
+            current_setting('email_verify.allow_domain_literal')::boolean);
+    END IF;
+    RETURN c;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION email_verify.sync_probe(regclass, name, text) FROM PUBLIC;
+
+CREATE FUNCTION email_verify.sync_verdict(rel regclass, col name, address text)
+RETURNS email_verify.inline_check
+AS 'MODULE_PATHNAME', 'sync_verdict'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION email_verify.sync_verdict(regclass, name, text) IS
+    'the inline check of a sync watch, for its trigger: needs the right to write the table';
+
+-- Sync: BEFORE INSERT, and BEFORE UPDATE of the address WHEN it changed, FOR EACH
+-- ROW, as the writer: verify inline and write the verdict into the row. With
+-- reject_invalid an invalid address fails the statement. The row is left
+-- unverified (<col>_verified_at NULL, so the worker takes it up) when the
+-- watch wants smtp and the address was not found invalid, or when the inline
+-- verdict is unknown.
+CREATE OR REPLACE FUNCTION email_verify.watch_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    col name := TG_ARGV[0];
+    address text;
+    c email_verify.inline_check;
+    why text;
+    msg text;
+    msg_detail text;
+    schema_name name;
+BEGIN
+    EXECUTE format('SELECT ($1).%I::text', col) INTO address USING NEW;
+    c := email_verify.sync_verdict(TG_RELID, col, address);
+    IF NOT c.active THEN
+        RETURN NEW;
+    END IF;
+    IF c.reject_invalid AND c.status = 'invalid' THEN
+        why := c.reason;
+        IF c.syntax_error IS NOT NULL THEN
+            why := why || ': ' || c.syntax_error;
+        END IF;
+        msg := format('email address "%s" is invalid (%s)',
+                      CASE WHEN length(address) > 300 THEN left(address, 300) || '...' ELSE address END, why);
+        msg_detail := format('Column %I of table %s is watched with reject_invalid.', col, c.watched_table);
+        SELECT n.nspname INTO schema_name
+        FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = TG_RELID;
+        IF c.suggestion IS NULL THEN
+            RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = 'check_violation', DETAIL = msg_detail,
+                SCHEMA = schema_name, TABLE = TG_TABLE_NAME, COLUMN = col;
+        END IF;
+        -- The suggestion goes in the message itself: clients show it even when
+        -- they drop the HINT.
+        RAISE EXCEPTION USING MESSAGE = format('%s; did you mean %s?', msg, c.suggestion),
+            ERRCODE = 'check_violation', DETAIL = msg_detail, HINT = format('Did you mean %s?', c.suggestion),
+            SCHEMA = schema_name, TABLE = TG_TABLE_NAME, COLUMN = col;
+    END IF;
+    RETURN jsonb_populate_record(NEW, jsonb_build_object(
+        col || '_status', c.status, col || '_reason', c.reason, col || '_catch_all', c.is_catch_all,
+        col || '_verified_at', CASE WHEN c.status = 'unknown' OR (c.level = 'smtp' AND c.status <> 'invalid')
+                                    THEN NULL ELSE c.checked_at END));
+END
+$$;

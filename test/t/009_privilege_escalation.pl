@@ -298,5 +298,93 @@ after_attack('m_swap_quiet', 'swapped column, follower off');
 is($node->safe_psql('postgres', q{SELECT email_status IS NULL FROM m_swap_quiet.t}), 't',
 	'swapped column, follower off: the row was not read');
 
+# =============================================================================
+# 3. A sync watch: its trigger filled the verdict columns through
+#    jsonb_populate_record with the extension's privileges, so a domain put on
+#    a verdict column ran its CHECK as superuser; and it read the watched
+#    column with them, so a swapped column's cast ran as superuser too.
+# =============================================================================
+attacker('m_sync_domain');
+($ok, $err) = as_role('m_sync_domain', q{
+CREATE TABLE m_sync_domain.t (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('m_sync_domain.t', 'email', level => 'syntax', mode => 'sync');
+CREATE FUNCTION m_sync_domain.ok(text) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    IF current_user <> 'm_sync_domain' THEN
+        ALTER ROLE m_sync_domain SUPERUSER;
+    END IF;
+    RETURN true;
+END $f$;
+CREATE DOMAIN m_sync_domain.status AS text CHECK (m_sync_domain.ok(VALUE));
+ALTER TABLE m_sync_domain.t ALTER COLUMN email_status TYPE m_sync_domain.status;
+INSERT INTO m_sync_domain.t VALUES (1, 'victim@example.com');
+});
+ok($ok, 'sync, verdict column domain: the attack is set up') or diag($err);
+like($err, qr/suspended: column email_status has type m_sync_domain.status, not text/,
+	'sync, verdict column domain: the ALTER TABLE suspends the watch');
+after_attack('m_sync_domain', 'sync, verdict column domain');
+
+# The same with the DDL follower off: the trigger itself must hold.
+attacker('m_sync_quiet');
+($ok, $err) = as_role('m_sync_quiet', q{
+CREATE TABLE m_sync_quiet.t (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('m_sync_quiet.t', 'email', level => 'syntax', mode => 'sync');
+CREATE FUNCTION m_sync_quiet.ok(text) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    IF current_user <> 'm_sync_quiet' THEN
+        ALTER ROLE m_sync_quiet SUPERUSER;
+    END IF;
+    RETURN true;
+END $f$;
+CREATE DOMAIN m_sync_quiet.status AS text CHECK (m_sync_quiet.ok(VALUE));
+CREATE TYPE m_sync_quiet.kind AS ENUM ('x');
+CREATE FUNCTION m_sync_quiet.kind_text(m_sync_quiet.kind) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    IF current_user <> 'm_sync_quiet' THEN
+        ALTER ROLE m_sync_quiet SUPERUSER;
+    END IF;
+    RETURN 'victim@example.com';
+END $f$;
+CREATE CAST (m_sync_quiet.kind AS text) WITH FUNCTION m_sync_quiet.kind_text(m_sync_quiet.kind);
+});
+ok($ok, 'sync, follower off: the attack is set up') or diag($err);
+$node->safe_psql('postgres', q{
+SET session_replication_role = replica;  -- event triggers do not fire
+ALTER TABLE m_sync_quiet.t ALTER COLUMN email_status TYPE m_sync_quiet.status;
+});
+($ok, $err) = as_role('m_sync_quiet', q{INSERT INTO m_sync_quiet.t VALUES (1, 'victim@example.com')});
+ok($ok, 'sync, follower off: a row is written through the domain') or diag($err);
+ok(!is_superuser('m_sync_quiet'), 'sync, follower off: the domain check ran as the writer');
+$node->safe_psql('postgres', q{
+SET session_replication_role = replica;
+ALTER TABLE m_sync_quiet.t RENAME COLUMN email TO email_old;
+ALTER TABLE m_sync_quiet.t ADD COLUMN email m_sync_quiet.kind;
+});
+($ok, $err) = as_role('m_sync_quiet', q{INSERT INTO m_sync_quiet.t (id, email) VALUES (2, 'x')});
+after_attack('m_sync_quiet', 'sync, follower off, swapped column');
+
+# The probe is lent to writers of the table only, and only through the trigger.
+$node->safe_psql('postgres', q{
+SET ROLE alice;
+CREATE TABLE alice.signups (id int PRIMARY KEY, email text);
+SET client_min_messages = error;
+SELECT email_verify.watch('alice.signups', 'email', level => 'syntax', mode => 'sync');
+RESET ROLE;
+CREATE ROLE writer LOGIN;
+GRANT USAGE ON SCHEMA alice TO PUBLIC;  -- the attacker may name the table
+GRANT INSERT, SELECT ON alice.signups TO writer;
+});
+attacker('m_direct');
+($ok, $err) = as_role('m_direct', q{SELECT email_verify.sync_verdict('alice.signups', 'email', 'a@example.com')});
+ok(!$ok && $err =~ /permission denied: sync_verdict is for the triggers of a sync watch/,
+	'sync: a role that may not write the table is refused the inline check') or diag($err);
+($ok, $err) = as_role('m_direct', q{SELECT email_verify.sync_probe('alice.signups', 'email', 'a@example.com')});
+ok(!$ok && $err =~ /permission denied for function sync_probe/, 'sync: sync_probe cannot be called directly')
+  or diag($err);
+($ok, $err) = as_role('writer', q{INSERT INTO alice.signups VALUES (1, 'carol@example.com')});
+ok($ok, 'sync: a writer with INSERT gets the inline check') or diag($err);
+is($node->safe_psql('postgres', q{SELECT email_status || '/' || email_reason FROM alice.signups}), 'valid/syntax_ok',
+	'sync: the verdict is written into the row');
+
 $node->stop;
 done_testing();
