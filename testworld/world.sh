@@ -4,31 +4,66 @@
 #   Postfix    127.0.1.1:25 127.0.1.2:25 [::1]:25   real mailboxes (make-maps.py)
 #   postgrey   127.0.0.1:10023        greylisting for grey.test, 3 s delay
 #   scripted   127.0.2.N:25           odd servers (behaviours.txt), control 127.0.2.1:8025
-# Usage: testworld/world.sh start|stop|restart|status|env
+# Usage: testworld/world.sh start|stop [--all]|restart|status|env
 #   start  starts what is not running and returns once everything answers
-#   stop   stops what runs (safe when nothing does)
+#   stop   this clone is done with the world: stops it unless another clone
+#          still uses it (--all: for everyone); safe when nothing runs
 #   env    prints EV_WORLD_* exports for the tests
 # State, configuration and logs: $EV_WORLD_DIR (default <repo>/.world).
 # Runs as root: Postfix and port 53/25 need it.
+#
+# The addresses are fixed, so a machine has one world. A second clone whose
+# testworld/ is the same shares the running one (and its state directory);
+# the world stops when the last clone using it stops it (<state>/users).
+# A clone whose testworld/ differs is refused, with the command that stops
+# the running one.
 set -euo pipefail
 umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-state=${EV_WORLD_DIR:-$repo/.world}
+own=${EV_WORLD_DIR:-$repo/.world}
+[[ $own == /* ]] || own=$PWD/$own
+state=$own
 behaviours=$here/behaviours.txt
 python=python3
 [ -x /usr/bin/python3 ] && python=/usr/bin/python3  # Debian's, not a pyenv shim
+# The machine's one world: the state directory it runs from, and the lock
+# every world.sh takes before it starts or stops anything.
+registry=/run/email_verify
+current=$registry/world
+# Nothing below needs the caller's directory, which may be one the daemons'
+# users cannot enter.
+cd /
 
 say() { echo "world: $*" >&2; }
 
-# Postfix's and postgrey's own users must reach their directories. When the
-# repo sits where they cannot (a clone under /root), .world becomes a link
+# A path for a shell to paste.
+quoted() { printf '%q' "$1"; }
+
+# Whether the world can live in dir: Postfix's configuration takes no space
+# or quote in a path, and postfix, postgrey and postgres (TAP 006 reads the
+# maillog) must be able to enter it.
+usable() {  # dir enter
+    local user
+    [[ $1 =~ ^[[:alnum:]._/+@=:~-]+$ ]] || return 1
+    for user in postfix postgrey postgres; do
+        if id "$user" >/dev/null 2>&1; then
+            runuser -u "$user" -- test -x "$2" || return 1
+        fi
+    done
+}
+
+# This clone's own state directory. When the repo's path is not usable (a
+# clone under /root, mode 700; a path with a space), .world becomes a link
 # to a directory of the same purpose under /var/tmp (as scripts/cluster.sh).
 prepare_state() {
+    state=$own
+    if [ -L "$state" ] && [ ! -e "$state" ]; then
+        rm -f "$state"  # its /var/tmp directory is gone
+    fi
     if [ ! -e "$state" ]; then
-        if [ -n "${EV_WORLD_DIR:-}" ] ||
-           { runuser -u postfix -- test -x "$repo" && runuser -u postgrey -- test -x "$repo"; }; then
+        if [ -n "${EV_WORLD_DIR:-}" ] || usable "$state" "$repo"; then
             mkdir -p "$state"
         else
             ln -s "$(mktemp -d /var/tmp/email_verify-world.XXXXXX)" "$state"
@@ -36,7 +71,33 @@ prepare_state() {
     fi
     chmod 755 "$(readlink -f "$state")"
     state=$(readlink -f "$state")
-    mkdir -p "$state/dns" "$state/postfix" "$state/postgrey" "$state/smtp"
+    if ! usable "$state" "$state"; then
+        say "postfix, postgrey or postgres cannot use $state (was the clone moved?)"
+        say "remove it and start again: rm -rf $(quoted "$state") $(quoted "$own")"
+        exit 1
+    fi
+    mkdir -p "$state/dns" "$state/postfix" "$state/postgrey" "$state/smtp" "$state/users"
+}
+
+# What this testworld/ serves: a world made from other files is not shared.
+definition() {
+    (cd "$here" && cat world.sh behaviours.txt make-zones.py make-maps.py unbound.conf.in \
+        scripted_smtp.py postfix/*.in) | sha256sum | cut -d' ' -f1
+}
+
+# This clone, as a user of the world in state.
+user_file() {  # state
+    echo "$1/users/$(printf '%s' "$repo" | sha256sum | cut -c1-16)"
+}
+
+# The clones that use the world in state (those that still exist).
+users() {  # state
+    local f r
+    for f in "$1"/users/*; do
+        [ -f "$f" ] || continue
+        r=$(cat "$f")
+        if [ -x "$r/testworld/world.sh" ]; then echo "$r"; else rm -f "$f" 2>/dev/null || true; fi
+    done
 }
 
 # A pid is ours while the process lives, is no zombie (a container's init
@@ -51,11 +112,33 @@ alive() {  # pidfile program
     [[ $cmdline == *"$2"* ]]
 }
 
-# Test suites may start and stop the world at the same time; one at a time.
-# The daemons are started with fd 9 closed, or they would hold the lock.
+# Test suites (of any clone) may start and stop the world at the same time;
+# one at a time. The daemons are started with fd 9 closed, or they would
+# hold the lock.
 lock() {
-    exec 9>"$state/world.lock"
-    flock -w 60 9 || { say "another world.sh holds $state/world.lock"; exit 1; }
+    [ -d "$registry" ] || mkdir -m 755 "$registry"
+    exec 9>"$registry/world.lock"
+    flock -w 60 9 || { say "another world.sh holds $registry/world.lock"; exit 1; }
+}
+
+# postfix(1) pauses a second after a fatal error such as a missing main.cf,
+# so that case is answered here.
+postfix_running() {  # [state]
+    local dir=${1:-$state}
+    [ -f "$dir/postfix/etc/main.cf" ] && postfix -c "$dir/postfix/etc" status >/dev/null 2>&1
+}
+
+# Whether any part of the world in dir runs.
+any_alive() {  # dir
+    alive "$1/dns/unbound.pid" unbound || alive "$1/postgrey/postgrey.pid" postgrey ||
+        alive "$1/smtp/scripted.pid" scripted_smtp.py || postfix_running "$1"
+}
+
+# The state directory of the world that runs on this machine, if one does.
+running_world() {
+    local dir
+    dir=$(readlink "$current" 2>/dev/null) || return 1
+    [ -d "$dir" ] && any_alive "$dir" && echo "$dir"
 }
 
 stop_pid() {  # pidfile program
@@ -70,11 +153,13 @@ stop_pid() {  # pidfile program
 }
 
 # Fails with a clear message when another program holds one of our
-# addresses (typically Debian's own postfix or unbound on 0.0.0.0): ours
-# would not start, and the other one would answer the tests instead.
+# addresses (Debian's own postfix or unbound on 0.0.0.0, or the world of a
+# clone whose world.sh kept no record of it): ours would not start, and the
+# other one would answer the tests instead.
 require_free() {  # proto host port ...
-    local proto=$1; shift
-    "$python" - "$proto" "$@" <<'EOF' || { say "stop whatever holds it (Debian's own service?), see: ss -ltnup"; exit 1; }
+    local proto=$1 taken
+    shift
+    taken=$("$python" - "$proto" "$@" <<'EOF'
 import socket, sys
 proto, pairs = sys.argv[1], sys.argv[2:]
 kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
@@ -86,14 +171,19 @@ for host, port in zip(pairs[::2], pairs[1::2]):
         try:
             s.bind((host, int(port)))
         except OSError as e:
-            sys.exit(f"world: {proto} [{host}]:{port} is already in use ({e.strerror})")
+            print(f"{proto} [{host}]:{port} is already in use ({e.strerror})")
+            print(f"{host}:{port}" if family == socket.AF_INET else f"[{host}]:{port}")
+            break
 EOF
-}
-
-# postfix(1) pauses a second after a fatal error such as a missing main.cf,
-# so that case is answered here.
-postfix_running() {
-    [ -f "$state/postfix/etc/main.cf" ] && postfix -c "$state/postfix/etc" status >/dev/null 2>&1
+)
+    [ -n "$taken" ] || return 0
+    say "${taken%%$'\n'*}; held by:"
+    ss -Hlnp "$([ "$proto" = udp ] && echo -u || echo -t)" 2>/dev/null |
+        awk -v a="${taken##*$'\n'}" '$4 == a' | grep -o 'pid=[0-9]*' | sort -u |
+        while IFS='=' read -r _ pid; do say "  $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline")"; done || true
+    say "stop it first: Debian's own service (systemctl stop postfix unbound postgrey),"
+    say "or another clone's world (<that clone>/testworld/world.sh stop --all)"
+    exit 1
 }
 
 has_ipv6() {
@@ -193,14 +283,32 @@ status() {
     report "postgrey 127.0.0.1:10023" alive "$state/postgrey/postgrey.pid" postgrey
     report "scripted 127.0.2.11-30:25, control 127.0.2.1:8025" \
         alive "$state/smtp/scripted.pid" scripted_smtp.py
+    echo "state: $state"
+    if [ $rc = 0 ]; then echo "used by: $(users "$state" | paste -sd ' ')"; fi
     return $rc
 }
 
-case "${1:-}" in
-start)
-    [ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
-    prepare_state
+start() {
+    local running from
     lock
+    running=$(running_world) || running=
+    if [ -n "$running" ] && [ "$running" != "$(readlink -f "$own")" ]; then
+        from=$(cat "$running/repo" 2>/dev/null) || from="an unknown clone"
+        if [ "$(cat "$running/definition" 2>/dev/null)" != "$(definition)" ]; then
+            say "the mail world of $from runs on these addresses,"
+            say "made from another testworld/ than this clone's; stop it first with"
+            say "  $(quoted "$from/testworld/world.sh") stop --all"
+            exit 1
+        fi
+        state=$running
+        say "sharing the mail world that $from started (the same testworld/)"
+    else
+        prepare_state
+        if ! any_alive "$state"; then
+            definition >"$state/definition"
+            echo "$repo" >"$state/repo"
+        fi
+    fi
     reset_counters=
     # The scripted server is meant for hundreds of concurrent connections.
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -212,30 +320,69 @@ start)
     if has_ipv6; then no_ipv6=; fi
     # shellcheck disable=SC2086  # empty or one flag each
     "$python" "$here/wait_ready.py" "$behaviours" $no_ipv6 $reset_counters ${EV_WORLD_VERBOSE:+-v} || {
-        say "not ready; logs are in $state (stop with: $0 stop)"
+        say "not ready; logs are in $state (stop with: $(quoted "$here/world.sh") stop)"
         exit 1
     }
+    ln -sfn "$state" "$current"
+    mkdir -p "$state/users"
+    echo "$repo" >"$(user_file "$state")"
+}
+
+stop() {  # [--all]
+    local running others
+    lock
+    running=$(running_world) || running=
+    if [ -n "$running" ]; then
+        rm -f "$(user_file "$running")"
+        others=$(users "$running" | paste -sd ' ')
+        if [ -n "$others" ] && [ "${1:-}" != --all ]; then
+            say "left running for $others (for everyone: $(quoted "$here/world.sh") stop --all)"
+        else
+            state=$running
+            stop_all
+            rm -f "$state"/users/* "$current"
+        fi
+    fi
+    # This clone's own world when it is not the one on record (an older
+    # world.sh started it).
+    if [ -e "$own" ] && [ "$(readlink -f "$own")" != "$running" ]; then
+        state=$(readlink -f "$own")
+        if any_alive "$state"; then stop_all; fi
+    fi
+}
+
+# status and env describe the world that runs, else this clone's.
+describe_state() {
+    state=$(running_world) || {
+        state=$own
+        if [ -e "$state" ]; then state=$(readlink -f "$state"); fi
+    }
+}
+
+case "${1:-}" in
+start)
+    [ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
+    start
     ;;
 stop)
-    [ -e "$state" ] || exit 0
-    state=$(readlink -f "$state")
-    lock
-    stop_all
+    [ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
+    case "${2:-}" in "" | --all) ;; *) echo "usage: $0 stop [--all]" >&2; exit 2 ;; esac
+    stop "${2:-}"
     ;;
 restart)
-    "$0" stop
-    exec "$0" start
+    "$here/world.sh" stop --all
+    exec "$here/world.sh" start
     ;;
 status)
-    [ -e "$state" ] && state=$(readlink -f "$state")
+    describe_state
     status
     ;;
 env)
-    [ -e "$state" ] && state=$(readlink -f "$state")
+    describe_state
     ipv6=0
     if has_ipv6; then ipv6=1; fi
     cat <<ENV
-export EV_WORLD_DIR='$state'
+export EV_WORLD_DIR=$(quoted "$state")
 export EV_WORLD_DNS=127.0.53.1:53
 export EV_WORLD_POSTFIX=127.0.1.1 EV_WORLD_POSTFIX2=127.0.1.2 EV_WORLD_SMTP_PORT=25
 export EV_WORLD_POSTGREY=127.0.0.1:10023 EV_WORLD_GREY_DELAY=3
@@ -244,7 +391,7 @@ export EV_WORLD_IPV6=$ipv6
 ENV
     ;;
 *)
-    echo "usage: $0 start|stop|restart|status|env" >&2
+    echo "usage: $0 start|stop [--all]|restart|status|env" >&2
     exit 2
     ;;
 esac
