@@ -4,9 +4,9 @@
 \echo Use "ALTER EXTENSION email_verify UPDATE" to load this file. \quit
 
 -- Runs a write-back statement as the owner of table tbl inside a
--- security-restricted operation; returns the statement's count.
+-- security-restricted operation; returns the statement's one jsonb value.
 CREATE FUNCTION email_verify.run_as_table_owner(tbl regclass, statement text, verdicts jsonb, watch_id int)
-RETURNS bigint
+RETURNS jsonb
 AS 'MODULE_PATHNAME', 'run_as_table_owner'
 LANGUAGE C VOLATILE;
 REVOKE EXECUTE ON FUNCTION email_verify.run_as_table_owner(regclass, text, jsonb, int) FROM PUBLIC;
@@ -106,8 +106,10 @@ REVOKE EXECUTE ON FUNCTION email_verify.may_read(email_verify.watches) FROM PUBL
 -- A watch whose UPDATE fails (e.g. the owner's trigger raises) does not fail the
 -- batch: its verdicts are written one by one, and an item that still fails is
 -- kept in state 'failed' with the error as last_reason (watch() called again
--- retries it). No row lock is waited for longer than lock_timeout: an item whose
--- row a writer holds goes back to the queue for retry_delay.
+-- retries it). Rows a writer holds locked are skipped (FOR UPDATE SKIP LOCKED),
+-- the rest written at once; their items go back to the queue for retry_delay
+-- without losing an attempt. No other lock is waited for longer than
+-- lock_timeout.
 CREATE OR REPLACE FUNCTION email_verify.apply_verdicts(verdicts jsonb)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
@@ -120,7 +122,7 @@ DECLARE
     failed_ids bigint[] := '{}';
     locked_ids bigint[] := '{}';
     written int := 0;
-    n int;
+    outcome jsonb;
     write_sql text;
     item jsonb;
 BEGIN
@@ -144,26 +146,43 @@ BEGIN
                 w.relid;
             CONTINUE;
         END IF;
+        -- target: the rows still there with the same address, locked unless a
+        -- writer holds them; written: those rows updated (found again by key
+        -- and by the very row version locked); locked: the rows skipped.
         write_sql := format(
             'WITH v AS (
-                 SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS v(watch_id int, row_key jsonb, email text, status text,
-                                                           reason text, catch_all boolean, checked_at timestamptz)
+                 SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS v(queue_id bigint, watch_id int, row_key jsonb,
+                                                           email text, status text, reason text, catch_all boolean,
+                                                           checked_at timestamptz)
                  WHERE v.watch_id = $2
+             ), target AS (
+                 SELECT t.ctid AS row_id, v.*
+                 FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
+                      JOIN %1$s AS t ON %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
+                 FOR UPDATE OF t SKIP LOCKED
              ), written AS (
                  UPDATE %1$s AS t
-                 SET %2$I = v.status, %3$I = v.reason, %4$I = v.catch_all, %5$I = coalesce(v.checked_at, pg_catalog.now())
+                 SET %2$I = v.status, %3$I = v.reason, %4$I = v.catch_all, %5$I = COALESCE(v.checked_at, pg_catalog.now())
+                 FROM target v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
+                 WHERE %7$s AND t.ctid OPERATOR(pg_catalog.=) v.row_id
+                 RETURNING v.queue_id
+             ), locked AS (
+                 SELECT v.queue_id
                  FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
-                 WHERE %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
-                 RETURNING 1
+                      JOIN %1$s AS t ON %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
+                 WHERE v.queue_id OPERATOR(pg_catalog.<>) ALL (SELECT target.queue_id FROM target)
              )
-             SELECT pg_catalog.count(*) FROM written',
+             SELECT pg_catalog.jsonb_build_object(
+                 ''written'', (SELECT pg_catalog.count(*) FROM written),
+                 ''locked'', (SELECT COALESCE(pg_catalog.jsonb_agg(locked.queue_id), ''[]'') FROM locked))',
             k.qualified_name, w.column_name || '_status', w.column_name || '_reason',
             w.column_name || '_catch_all', w.column_name || '_verified_at', k.key_record, k.key_match,
             w.column_name);
         BEGIN
             -- The whole watch's verdicts in one set-based UPDATE, as the owner.
-            n := email_verify.run_as_table_owner(w.relid, write_sql, verdicts, w.id);
-            written := written + n;
+            outcome := email_verify.run_as_table_owner(w.relid, write_sql, verdicts, w.id);
+            written := written + (outcome ->> 'written')::int;
+            locked_ids := locked_ids || ARRAY(SELECT jsonb_array_elements_text(outcome -> 'locked')::bigint);
         EXCEPTION WHEN OTHERS THEN
             -- Something in the batch made it fail (the owner's trigger raised,
             -- say): verdict by verdict, so that only the item at fault fails.
@@ -172,10 +191,11 @@ BEGIN
                 WHERE (e.value ->> 'watch_id')::int = w.id
             LOOP
                 BEGIN
-                    n := email_verify.run_as_table_owner(w.relid, write_sql, jsonb_build_array(item), w.id);
-                    written := written + n;
+                    outcome := email_verify.run_as_table_owner(w.relid, write_sql, jsonb_build_array(item), w.id);
+                    written := written + (outcome ->> 'written')::int;
+                    locked_ids := locked_ids || ARRAY(SELECT jsonb_array_elements_text(outcome -> 'locked')::bigint);
                 EXCEPTION WHEN lock_not_available THEN
-                    -- A writer holds the row: the worker does not wait for it.
+                    -- Some other lock the write needs is held: not waited for.
                     locked_ids := locked_ids || (item ->> 'queue_id')::bigint;
                 WHEN OTHERS THEN
                     RAISE WARNING 'email_verify: could not write the verdict for % to table %: %',
@@ -193,16 +213,13 @@ BEGIN
     DELETE FROM email_verify.queue
     WHERE id IN (SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint))
       AND id <> ALL (failed_ids || locked_ids);
-    -- Probed again later (the verdict may be stale by then), backing off as
-    -- transient verdicts do: retry_delay * 2^attempts.
-    IF cardinality(locked_ids) > 0 THEN
-        PERFORM email_verify.requeue(locked_ids,
-            array_fill('row locked by another transaction'::text, ARRAY[cardinality(locked_ids)]),
-            ARRAY(SELECT coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval
-                         * 2 ^ least(q.attempts, 10)
-                  FROM unnest(locked_ids) WITH ORDINALITY AS u(id, ord) JOIN email_verify.queue q ON q.id = u.id
-                  ORDER BY u.ord));
-    END IF;
+    -- Probed again after retry_delay (the verdict may be stale by then). A
+    -- writer's lock is nothing the address did: no attempt is counted.
+    UPDATE email_verify.queue q
+    SET state = 'pending', lease_until = NULL, claimed_by = NULL,
+        not_before = now() + coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval,
+        last_status = 'unknown', last_reason = 'row locked by another transaction'
+    WHERE q.id = ANY (locked_ids) AND q.state = 'claimed';
 
     -- In a fixed order: concurrent workers then lock the counter rows in the same order.
     INSERT INTO email_verify.worker_counters AS c (status, reason, n)
@@ -307,7 +324,9 @@ DECLARE
     n bigint;
 BEGIN
     SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
-    IF NOT FOUND OR (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
+    IF NOT FOUND OR NOT pg_has_role(email_verify.calling_role(),
+                                    (SELECT c.relowner FROM pg_class c WHERE c.oid = w.relid), 'USAGE')
+       OR (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
        OR NOT email_verify.may_read(w) THEN
         RETURN NULL;
     END IF;
@@ -430,8 +449,8 @@ BEGIN
         RAISE EXCEPTION 'reject_invalid needs mode ''sync''' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = 'In async mode the row is written before its address is verified.';
     END IF;
-    IF watch.recheck_after <= interval '0' THEN
-        RAISE EXCEPTION 'recheck_after must be positive' USING ERRCODE = 'invalid_parameter_value';
+    IF watch.recheck_after <= interval '0' OR watch.recheck_after > interval '100 years' THEN
+        RAISE EXCEPTION 'recheck_after must be positive and at most 100 years' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF watch.level <> 'syntax' AND NOT email_verify.may_probe(caller) THEN
         RAISE EXCEPTION 'permission denied to watch at level "%"', watch.level
@@ -690,3 +709,77 @@ BEGIN
                                     THEN NULL ELSE c.checked_at END));
 END
 $$;
+
+-- Isolation ------------------------------------------------------------------------
+-- No watch may stop the others: temporary tables are refused (check_owner),
+-- and recheck_after is bounded, so that now() - recheck_after stays a
+-- timestamp for the stale re-check of every watch.
+UPDATE email_verify.watches SET recheck_after = interval '100 years' WHERE recheck_after > interval '100 years';
+ALTER TABLE email_verify.watches ADD CONSTRAINT watches_recheck_after_bounded
+    CHECK (recheck_after <= interval '100 years');
+
+CREATE OR REPLACE FUNCTION email_verify.check_owner(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    owner oid;
+    is_partition boolean;
+    persistence "char";
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT relkind, relowner, relispartition, relpersistence INTO kind, owner, is_partition, persistence
+    FROM pg_class WHERE oid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(email_verify.calling_role(), owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- A temporary table lives in one session's own schema, where the worker
+    -- cannot read it, and goes without a trace (no event trigger fires).
+    IF persistence = 't' THEN
+        RAISE EXCEPTION '% is a temporary table', tbl
+            USING ERRCODE = 'wrong_object_type', DETAIL = 'The background worker cannot see another session''s temporary tables.';
+    END IF;
+    IF is_partition THEN
+        RAISE EXCEPTION '% is a partition', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Watch the partitioned table.';
+    END IF;
+END
+$$;
+
+-- Watch metadata (table names, counts) is shown to the table's owner, to the
+-- roles that have its privileges and to superusers only.
+CREATE FUNCTION email_verify.may_see(tbl regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM pg_class c WHERE c.oid = tbl AND pg_has_role(c.relowner, 'USAGE'))
+$$;
+
+CREATE OR REPLACE VIEW email_verify.queue_stats AS
+SELECT q.watch_id, w.relid AS table_name, w.column_name, q.state,
+       count(*) AS items,
+       count(*) FILTER (WHERE (q.state = 'pending' AND q.not_before <= now())
+                           OR (q.state = 'claimed' AND q.lease_until < now())) AS ready,
+       min(q.enqueued_at) AS oldest_enqueued_at,
+       max(q.attempts) AS max_attempts
+FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
+WHERE email_verify.may_see(w.relid)
+GROUP BY q.watch_id, w.relid, w.column_name, q.state
+UNION ALL
+SELECT w.id, w.relid, w.column_name, 'new', u.n, u.n, NULL, 0
+FROM email_verify.watches w CROSS JOIN LATERAL (SELECT email_verify.unqueued_rows(w.id) AS n) u
+WHERE email_verify.may_see(w.relid) AND u.n > 0;
+
+COMMENT ON VIEW email_verify.queue_stats IS
+    'queue depth per watch and state (new: rows with an address and no verdict, not queued yet); ready: claimable now; only the watches of tables whose owner''s privileges you have';

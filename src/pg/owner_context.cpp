@@ -38,19 +38,21 @@ Oid table_owner(Oid relid) {
 }
 
 // Runs statement with $1 = verdicts (jsonb) and $2 = watch_id (int4); the
-// statement returns one bigint row (the rows it wrote).
-int64 execute_statement(const char* statement, Datum verdicts, int32 watch_id) {
-    int64 result = 0;
+// statement returns one row of one jsonb value, copied out of SPI's memory
+// (NULL when it returns none).
+Datum execute_statement(const char* statement, Datum verdicts, int32 watch_id, bool* isnull) {
+    Datum result = 0;
+    *isnull = true;
     ev::pg::pg_call([&] {
         Oid types[2] = {JSONBOID, INT4OID};
         Datum values[2] = {verdicts, Int32GetDatum(watch_id)};
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "email_verify: SPI_connect failed");
         int rc = SPI_execute_with_args(statement, 2, types, values, nullptr, false, 0);
         if (rc < 0) elog(ERROR, "email_verify: the write-back statement failed (SPI %d)", rc);
-        if (SPI_processed == 1 && SPI_tuptable && SPI_tuptable->tupdesc->natts == 1) {
-            bool isnull = true;
-            Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-            if (!isnull) result = DatumGetInt64(d);
+        if (SPI_processed == 1 && SPI_tuptable && SPI_tuptable->tupdesc->natts == 1 &&
+            SPI_gettypeid(SPI_tuptable->tupdesc, 1) == JSONBOID) {
+            Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+            if (!*isnull) result = SPI_datumTransfer(d, false, -1);
         }
         SPI_finish();
     });
@@ -59,7 +61,7 @@ int64 execute_statement(const char* statement, Datum verdicts, int32 watch_id) {
 
 }  // namespace
 
-// run_as_table_owner(tbl regclass, statement text, verdicts jsonb, watch_id int) -> bigint
+// run_as_table_owner(tbl regclass, statement text, verdicts jsonb, watch_id int) -> jsonb
 EV_SQL_FUNCTION(run_as_table_owner) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
         throw ev::pg::UserError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "arguments of run_as_table_owner must not be NULL");
@@ -74,13 +76,14 @@ EV_SQL_FUNCTION(run_as_table_owner) {
     GetUserIdAndSecContext(&saved_user, &saved_context);
     SetUserIdAndSecContext(owner, saved_context | SECURITY_RESTRICTED_OPERATION);
     int nest_level = NewGUCNestLevel();
-    int64 written = 0;
+    Datum result = 0;
+    bool isnull = true;
     try {
         ev::pg::pg_call([] {
             (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                                     GUC_ACTION_SAVE, true, 0, false);
         });
-        written = execute_statement(statement, verdicts, watch_id);
+        result = execute_statement(statement, verdicts, watch_id, &isnull);
     } catch (...) {
         AtEOXact_GUC(false, nest_level);
         SetUserIdAndSecContext(saved_user, saved_context);
@@ -88,5 +91,6 @@ EV_SQL_FUNCTION(run_as_table_owner) {
     }
     AtEOXact_GUC(false, nest_level);
     SetUserIdAndSecContext(saved_user, saved_context);
-    PG_RETURN_INT64(written);
+    if (isnull) PG_RETURN_NULL();
+    PG_RETURN_DATUM(result);
 }

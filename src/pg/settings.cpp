@@ -74,9 +74,11 @@ void SettingsInit() {
     DefineCustomBoolVariable("email_verify.allow_quoted_local",
                              "Accept quoted local parts such as \"john doe\"@example.com.", nullptr,
                              &allow_quoted_local_setting, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    // Superuser-only: at levels dns and smtp a domain literal is where the
+    // probe connects, so whoever may set this could aim SMTP at any address.
     DefineCustomBoolVariable("email_verify.allow_domain_literal",
                              "Accept domain literals such as user@[192.0.2.1].", nullptr,
-                             &allow_domain_literal_setting, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                             &allow_domain_literal_setting, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     if (gethostname(default_helo_name, sizeof default_helo_name - 1) != 0 || default_helo_name[0] == '\0')
         snprintf(default_helo_name, sizeof default_helo_name, "localhost");
 

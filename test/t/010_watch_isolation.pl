@@ -1,0 +1,152 @@
+# No watch can stop the others. An ordinary role (nothing but its own schema)
+# tries to stall verification for everyone, and after each attempt another
+# owner's watched rows are still verified within seconds:
+#   - a watch on a TEMP table (refused: it made every claim fail while the
+#     session lived);
+#   - recheck_after => '10000 years' (refused: the stale re-check of every
+#     watch failed with "timestamp out of range");
+#   - its table held under LOCK TABLE ... ACCESS EXCLUSIVE in an open
+#     transaction (the sweep skips it for the round instead of waiting);
+#   - rows of its table held FOR UPDATE across a drain: the rows nobody holds
+#     are written at once, the held ones re-queued without losing an attempt,
+#     and verified once released.
+# Needs no test world: every watch is at level syntax.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $node = PostgreSQL::Test::Cluster->new('isolation');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'email_verify'
+email_verify.database = 'postgres'
+email_verify.worker_naptime = '1s'
+email_verify.retry_delay = '1s'
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION email_verify;
+CREATE ROLE alice LOGIN;
+CREATE SCHEMA alice AUTHORIZATION alice;
+CREATE ROLE mallory LOGIN;
+CREATE SCHEMA mallory AUTHORIZATION mallory;
+SET ROLE alice;
+CREATE TABLE alice.contacts (id int PRIMARY KEY, email text);
+SET client_min_messages = error;
+SELECT email_verify.watch('alice.contacts', 'email', level => 'syntax');
+});
+
+sub wait_for_value
+{
+	my ($sql, $want, $limit) = @_;
+	my $deadline = time + ($limit // 15);
+	while (time < $deadline)
+	{
+		return 1 if $node->safe_psql('postgres', $sql) eq $want;
+		sleep 0.1;
+	}
+	return 0;
+}
+
+# Runs sql in a session of mallory's; returns (ok, stderr).
+sub as_mallory
+{
+	my ($sql) = @_;
+	my ($out, $err);
+	my $rc = $node->psql('postgres', "SET client_min_messages = warning;\n$sql",
+		stdout => \$out, stderr => \$err, on_error_stop => 1, extra_params => ['-U', 'mallory']);
+	return ($rc == 0, $err // '');
+}
+
+my $bystander_id = 0;
+
+# Another owner's new row is verified within a few seconds.
+sub bystander_verified
+{
+	my ($what) = @_;
+	$bystander_id++;
+	my $t0 = time;
+	$node->safe_psql('postgres', "INSERT INTO alice.contacts VALUES ($bystander_id, 'b$bystander_id\@example.com')");
+	ok(wait_for_value("SELECT email_status FROM alice.contacts WHERE id = $bystander_id", 'valid', 10),
+		sprintf("%s: another owner's row is still verified (%.1f s)", $what, time - $t0));
+}
+
+bystander_verified('before any attack');
+
+# ---- a TEMP table --------------------------------------------------------------
+my $temp = $node->background_psql('postgres', on_error_stop => 0, extra_params => ['-U', 'mallory']);
+$temp->query_safe('CREATE TEMP TABLE t (id int PRIMARY KEY, email text)');
+$temp->query_safe(q{INSERT INTO t VALUES (1, 'x@example.com')});
+my $answer = $temp->query(q{SELECT email_verify.watch('t', 'email', level => 'syntax')});
+like($temp->{stderr}, qr/ERROR:  t is a temporary table/, 'TEMP table: watch() refuses it');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.watches}), '1', 'TEMP table: no watch row is left');
+bystander_verified('TEMP table, its session still open');
+$temp->quit;
+
+# ---- an extreme recheck_after ---------------------------------------------------
+my ($ok, $err) = as_mallory(q{
+CREATE TABLE mallory.forever (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('mallory.forever', 'email', level => 'syntax', recheck_after => '10000 years');
+});
+like($err, qr/recheck_after must be positive and at most 100 years/, 'recheck_after 10000 years: refused');
+($ok, $err) = as_mallory(q{
+SELECT email_verify.watch('mallory.forever', 'email', level => 'syntax', recheck_after => '100 years');
+INSERT INTO mallory.forever VALUES (1, 'x@example.com');
+});
+ok($ok, 'recheck_after 100 years: accepted') or diag($err);
+ok(wait_for_value(q{SELECT email_status FROM mallory.forever}, 'valid'), 'recheck_after 100 years: the row is verified');
+is($node->safe_psql('postgres', q{SELECT email_verify.enqueue_stale(10)}), '0',
+	'recheck_after 100 years: the stale re-check of every watch runs');
+bystander_verified('recheck_after 100 years');
+
+# ---- a table held under an exclusive lock -------------------------------------------
+as_mallory(q{
+CREATE TABLE mallory.held (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('mallory.held', 'email', level => 'syntax');
+INSERT INTO mallory.held VALUES (1, 'x@example.com');
+});
+my $locker = $node->background_psql('postgres', extra_params => ['-U', 'mallory']);
+$locker->query_safe('BEGIN');
+$locker->query_safe(q{INSERT INTO mallory.held VALUES (2, 'y@example.com')});
+$locker->query_safe('LOCK TABLE mallory.held IN ACCESS EXCLUSIVE MODE');
+bystander_verified('a watched table locked ACCESS EXCLUSIVE');
+$locker->query_safe('COMMIT');
+$locker->quit;
+ok(wait_for_value(q{SELECT count(email_status) FROM mallory.held}, '2'),
+	'a watched table locked ACCESS EXCLUSIVE: its rows are verified once it is released');
+
+# ---- rows held FOR UPDATE across a drain ----------------------------------------
+# The verdict columns exist before the lock is taken (watch, unwatch), so that
+# watch() needs no ALTER TABLE, whose lock would wait for the holder.
+as_mallory(q{
+CREATE TABLE mallory.rows (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('mallory.rows', 'email', level => 'syntax');
+SELECT email_verify.unwatch('mallory.rows', 'email');
+INSERT INTO mallory.rows SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 50) g;
+});
+my $holder = $node->background_psql('postgres', extra_params => ['-U', 'mallory']);
+$holder->query_safe('BEGIN');
+$holder->query_safe(q{SELECT id FROM mallory.rows WHERE id <= 10 FOR UPDATE});
+my $t0 = time;
+($ok, $err) = as_mallory(q{SELECT email_verify.watch('mallory.rows', 'email', level => 'syntax')});
+ok($ok, 'rows held FOR UPDATE: watched') or diag($err);
+ok(wait_for_value(q{SELECT count(email_status) FROM mallory.rows WHERE id > 10}, '40', 10),
+	sprintf('rows held FOR UPDATE: the 40 rows nobody holds are written at once (%.1f s)', time - $t0));
+ok(wait_for_value(q{SELECT count(*) FROM email_verify.queue WHERE last_reason = 'row locked by another transaction'}, '10', 10),
+	'rows held FOR UPDATE: the 10 held rows are re-queued');
+is($node->safe_psql('postgres', q{SELECT count(email_status) FROM mallory.rows WHERE id <= 10}), '0',
+	'rows held FOR UPDATE: the held rows are not written');
+sleep 2;    # a few more claims of the held rows
+is($node->safe_psql('postgres', q{SELECT coalesce(max(attempts), 0) FROM email_verify.queue}),
+	'0', 'rows held FOR UPDATE: re-queued without losing an attempt');
+bystander_verified('rows held FOR UPDATE');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok(wait_for_value(q{SELECT count(email_status) FROM mallory.rows}, '50', 10),
+	'rows held FOR UPDATE: verified once released');
+
+$node->stop;
+done_testing();
