@@ -2,6 +2,9 @@
 # The main job, on a fresh Debian 12 machine as root: installs the
 # dependencies, builds and installs the extension, starts a throwaway cluster
 # under the repo (.cluster/) and shows verification working end to end.
+# Runs from a clone anywhere (under /root, a path with a space, beside
+# another clone's cluster and world); ends with what keeps running, where,
+# and how to stop it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -15,8 +18,11 @@ scripts/cluster.sh start
 eval "$(scripts/cluster.sh env)"
 
 run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-run -c 'CREATE EXTENSION IF NOT EXISTS email_verify' -c 'ALTER EXTENSION email_verify UPDATE'  # a re-run upgrades
-run -f examples/contacts.sql
+# The quickstart's own set-up: no notices ("already installed", "does not
+# exist, skipping"), no empty rows of the functions that return nothing.
+setup() { run -c 'SET client_min_messages = warning' "$@" >/dev/null; }
+setup -c 'CREATE EXTENSION IF NOT EXISTS email_verify' -c 'ALTER EXTENSION email_verify UPDATE'  # a re-run upgrades
+setup -f examples/contacts.sql
 
 echo
 echo "== One address, every column (level syntax: no network)"
@@ -54,16 +60,21 @@ echo "== Level smtp: the mailbox probe (one session per MX host, catch-all check
 run -c "SELECT email, status, reason, is_catch_all AS catch_all, smtp_code AS code, smtp_message, score
         FROM verify_emails($sample, 'smtp')"
 
-echo "== What the prober did in that session"
-run -c "SELECT email_verify.clear_cache(); SELECT count(*) FROM verify_emails($sample, 'smtp');
-        SELECT sessions_opened, max_sessions_per_host, rcpts_sent, catch_all_probes FROM email_verify.prober_stats()"
+echo "== What the prober did for those 8 addresses (its counters, in a fresh session)"
+run <<SQL
+\o /dev/null
+SELECT email_verify.clear_cache();
+SELECT count(*) FROM verify_emails($sample, 'smtp');
+\o
+SELECT sessions_opened, max_sessions_per_host, rcpts_sent, catch_all_probes FROM email_verify.prober_stats();
+SQL
 unset PGOPTIONS
 
 echo "== In place: a watched table, filled in by the background worker"
 # The worker reads its settings from the server's configuration, not from a session.
-run -c "ALTER SYSTEM SET email_verify.dns_servers = '127.0.53.1:53'" \
-    -c "ALTER SYSTEM SET email_verify.retry_delay = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
-run -c "
+setup -c "ALTER SYSTEM SET email_verify.dns_servers = '127.0.53.1:53'" \
+    -c "ALTER SYSTEM SET email_verify.retry_delay = '2s'" -c "SELECT pg_reload_conf()"
+setup -c "
 DROP TABLE IF EXISTS lab_contacts, signups;
 CREATE TABLE lab_contacts (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, email text);
 INSERT INTO lab_contacts (name, email) VALUES
@@ -80,15 +91,30 @@ run -c "SELECT id, name, email, email_status, email_reason, email_catch_all, ema
         FROM lab_contacts ORDER BY id"
 
 echo "== A signup form's table: checked inline, a typo rejected with its suggestion"
-run -c "CREATE TABLE signups (id serial PRIMARY KEY, email text);
+setup -c "CREATE TABLE signups (id serial PRIMARY KEY, email text);
         SELECT email_verify.watch('signups', 'email', level => 'dns', mode => 'sync', reject_invalid => true)"
-run -c "INSERT INTO signups (email) VALUES ('john@gmial.con')" 2>&1 | sed 's/^/   /' || true
+echo "   INSERT INTO signups (email) VALUES ('john@gmial.con')"
+run -v SHOW_CONTEXT=never -c "INSERT INTO signups (email) VALUES ('john@gmial.con')" 2>&1 | sed 's/^/   /' || true
 run -c "INSERT INTO signups (email) VALUES ('alice@strict.test') RETURNING email, email_status, email_reason"
 
 echo "== The statistics"
 run -c "SELECT * FROM email_verify.queue_stats" -c "SELECT * FROM email_verify.verdict_stats" \
     -c "SELECT * FROM email_verify.worker_stats()"
 
-echo
-echo "The cluster keeps running: eval \"\$(scripts/cluster.sh env)\"; psql   (stop: scripts/cluster.sh stop)"
-echo "So does the mail world (testworld/README.md): testworld/world.sh stop"
+world_dir=$(eval "$(testworld/world.sh env)"; echo "$EV_WORLD_DIR")
+here=$(printf '%q' "$repo")
+cat <<DONE
+
+== Still running, for you to try
+PostgreSQL 15 (throwaway cluster of this clone, user postgres, database postgres)
+   directory  $PGHOST  (data/, server.log)
+   socket     $PGHOST/.s.PGSQL.$PGPORT  (no TCP port)
+   connect    psql -h $(printf '%q' "$PGHOST") -p $PGPORT -U postgres
+              (or, in the clone: eval "\$(scripts/cluster.sh env)"; psql)
+   stop       $here/scripts/cluster.sh stop
+The mail world (testworld/README.md), loopback only
+   DNS        127.0.53.1:53 (zone test.)      Postfix   127.0.1.1:25, 127.0.1.2:25
+   postgrey   127.0.0.1:10023                  scripted  127.0.2.11-30:25
+   logs       $world_dir
+   stop       $here/testworld/world.sh stop
+DONE
