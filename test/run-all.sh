@@ -62,6 +62,10 @@ step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target addres
 step "fuzz SMTP reply reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target smtp_reply_fuzz test/fuzz/smtp_reply_corpus
 step "fuzz DNS answer handling (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target dns_answer_fuzz test/fuzz/dns_answer_corpus
 step "build and install extension" build_and_install
+# The README's commands from clones under a mode-700 directory and a path
+# with a space, a second one beside the first (about 20 s).
+step "README commands from clones under a mode-700 directory and a path with a space" \
+    timeout -k 30 240 test/clone_anywhere.sh
 scripts/cluster.sh stop
 rm -rf .cluster "$(readlink -f .cluster 2>/dev/null)"
 step "start throwaway cluster" scripts/cluster.sh start
