@@ -49,4 +49,12 @@ void ResultCache::clear() {
     index_.clear();
 }
 
+void ProberCaches::use_for(const ProbeSettings& s) {
+    std::string key = s.dns.servers + '|' + std::to_string(s.smtp_port) + '|' + s.session.helo_name + '|' +
+                      s.session.mail_from + '|' + (s.session.starttls ? "tls" : "plain");
+    if (key == settings_key_) return;
+    clear();
+    settings_key_ = std::move(key);
+}
+
 }  // namespace ev::prober

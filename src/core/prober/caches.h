@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "dns/mail_route.h"
+#include "prober/probe_settings.h"
 #include "verification_result.h"
 
 namespace ev::prober {
@@ -60,6 +61,13 @@ struct ProberCaches {
         catch_all.clear();
         results.clear();
     }
+    // Empties the caches when the settings that decide where probes go (DNS
+    // servers, SMTP port, HELO name, sender, TLS) differ from the last call's:
+    // what another server or another identity was told is no answer for this one.
+    void use_for(const ProbeSettings& settings);
+
+  private:
+    std::string settings_key_;
 };
 
 }  // namespace ev::prober

@@ -480,6 +480,11 @@ struct Engine::State {
         }
         decide(findings, &r);
         r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        // A domain literal's route was never asked of DNS.
+        bool dns_answered = route.outcome != dns::RouteOutcome::DnsError && d.name.front() != '[';
+        bool smtp_answered = t && (t->meaning || t->reply);
+        item.network_answered = dns_answered || smtp_answered;
+        item.findings = findings;
     }
 
     // Addresses whose first RCPT went out longer ago than address_timeout end
@@ -522,6 +527,15 @@ struct Engine::State {
         graveyard.clear();
     }
 };
+
+void RunStats::add(const RunStats& run) {
+    sessions_opened += run.sessions_opened;
+    max_sessions_per_host = std::max(max_sessions_per_host, run.max_sessions_per_host);
+    rcpts_sent += run.rcpts_sent;
+    catch_all_probes += run.catch_all_probes;
+    tls_sessions += run.tls_sessions;
+    tls_unverified += run.tls_unverified;
+}
 
 Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
     : state_(std::make_unique<State>(settings, caches, stats_)) {}

@@ -30,6 +30,9 @@ struct RunStats {
     int catch_all_probes = 0;
     int tls_sessions = 0;
     int tls_unverified = 0;  // TLS sessions whose certificate did not verify
+
+    // Sums another run in (max_sessions_per_host: the larger).
+    void add(const RunStats& run);
 };
 
 class Engine {
@@ -39,6 +42,9 @@ class Engine {
 
     // Verifies every item in place at `level` (Dns or Smtp); items whose
     // syntax failed are left as they are. Results keep the items' order.
+    // Each item's findings gain what the probe found, and network_answered
+    // says whether any answer came back (the Verifier's rule for verdicts
+    // reached without one is not applied here).
     void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll);
 
     const RunStats& stats() const { return stats_; }
