@@ -1,4 +1,8 @@
 // verify_email() and verify_emails(): the SQL face of the verifier.
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
 #include "guard.h"
 #include "result_tuple.h"
 #include "set_result.h"
@@ -7,8 +11,10 @@
 
 namespace {
 
-// How often a long batch looks for a cancel request.
-constexpr int kInterruptCheckEvery = 256;
+// Level syntax answers an array in slices of this many (memory stays small
+// however long the array); the network levels take the whole array at once,
+// so that its domains and MX hosts are probed concurrently.
+constexpr int kSyntaxSlice = 256;
 
 }  // namespace
 
@@ -29,12 +35,13 @@ EV_SQL_FUNCTION(verify_emails) {
     TupleDesc desc = ev::pg::result_descriptor(fcinfo);
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
 
-    MemoryContext per_item = nullptr;
+    // Holds a slice's converted inputs and tuples until they are stored.
+    MemoryContext per_slice = nullptr;
     Datum* elements = nullptr;
     bool* element_nulls = nullptr;
     int count = 0;
     ev::pg::pg_call([&] {
-        per_item = AllocSetContextCreate(CurrentMemoryContext, "email_verify item", ALLOCSET_DEFAULT_SIZES);
+        per_slice = AllocSetContextCreate(CurrentMemoryContext, "email_verify slice", ALLOCSET_DEFAULT_SIZES);
         if (!PG_ARGISNULL(0)) {
             ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
             deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elements, &element_nulls, &count);
@@ -45,41 +52,27 @@ EV_SQL_FUNCTION(verify_emails) {
     bool all_null[ev::pg::kResultColumns];
     for (bool& n : all_null) n = true;
 
-    if (level != ev::Level::Syntax) {
-        // Network levels probe the whole array at once (grouped by domain
-        // and MX host), then emit the rows in input order.
+    // Input order is kept: SPEC promises one row per input, in order.
+    int slice = level == ev::Level::Syntax ? kSyntaxSlice : std::max(count, 1);
+    for (int first = 0; first < count; first += slice) {
+        int last = std::min(count, first + slice);
+        MemoryContext old = MemoryContextSwitchTo(per_slice);
         std::vector<std::string_view> inputs;
-        for (int i = 0; i < count; ++i)
+        for (int i = first; i < last; ++i)
             if (!element_nulls[i]) inputs.push_back(ev::pg::text_view(elements[i]));
+        // Polls for cancel and statement_timeout while it works.
         std::vector<ev::VerificationResult> results = ev::pg::verify_addresses(inputs, level);
         std::size_t next = 0;
-        for (int i = 0; i < count; ++i) {
-            MemoryContext old = MemoryContextSwitchTo(per_item);
+        for (int i = first; i < last; ++i) {
             if (element_nulls[i]) {
                 ev::pg::pg_call([&] { tuplestore_putvalues(store, desc, null_values, all_null); });
             } else {
                 HeapTuple tuple = ev::pg::result_tuple(desc, results[next++]);
                 ev::pg::pg_call([&] { tuplestore_puttuple(store, tuple); });
             }
-            MemoryContextSwitchTo(old);
-            MemoryContextReset(per_item);
-        }
-        return static_cast<Datum>(0);
-    }
-
-    // Input order is kept: SPEC promises one row per input, in order.
-    for (int i = 0; i < count; ++i) {
-        if (i % kInterruptCheckEvery == 0) ev::pg::check_for_interrupts();
-        MemoryContext old = MemoryContextSwitchTo(per_item);
-        if (element_nulls[i]) {
-            ev::pg::pg_call([&] { tuplestore_putvalues(store, desc, null_values, all_null); });
-        } else {
-            ev::VerificationResult result = ev::pg::verify_address(ev::pg::text_view(elements[i]), level);
-            HeapTuple tuple = ev::pg::result_tuple(desc, result);
-            ev::pg::pg_call([&] { tuplestore_puttuple(store, tuple); });
         }
         MemoryContextSwitchTo(old);
-        MemoryContextReset(per_item);
+        MemoryContextReset(per_slice);
     }
     return static_cast<Datum>(0);
 }
