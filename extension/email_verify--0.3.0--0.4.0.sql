@@ -121,6 +121,7 @@ DECLARE
     k record;
     failed_ids bigint[] := '{}';
     locked_ids bigint[] := '{}';
+    parked_ids bigint[] := '{}';
     written int := 0;
     outcome jsonb;
     write_sql text;
@@ -135,9 +136,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- A suspended watch is not written: its items wait, no attempt counted.
+    parked_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int)
+                        JOIN email_verify.watches sw ON sw.id = v.watch_id
+                        WHERE sw.suspended_reason IS NOT NULL);
     FOR w IN
         SELECT * FROM email_verify.watches
         WHERE id IN (SELECT v.watch_id FROM jsonb_to_recordset(verdicts) AS v(watch_id int))
+          AND suspended_reason IS NULL
         ORDER BY id
     LOOP
         k := email_verify.key_sql(w.relid, w.key_columns, 't', 'k');
@@ -212,20 +218,21 @@ BEGIN
 
     DELETE FROM email_verify.queue
     WHERE id IN (SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint))
-      AND id <> ALL (failed_ids || locked_ids);
+      AND id <> ALL (failed_ids || locked_ids || parked_ids);
     -- Probed again after retry_delay (the verdict may be stale by then). A
     -- writer's lock is nothing the address did: no attempt is counted.
     UPDATE email_verify.queue q
     SET state = 'pending', lease_until = NULL, claimed_by = NULL,
         not_before = now() + coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval,
-        last_status = 'unknown', last_reason = 'row locked by another transaction'
-    WHERE q.id = ANY (locked_ids) AND q.state = 'claimed';
+        last_status = 'unknown',
+        last_reason = CASE WHEN q.id = ANY (parked_ids) THEN 'watch suspended' ELSE 'row locked by another transaction' END
+    WHERE q.id = ANY (locked_ids || parked_ids) AND q.state = 'claimed';
 
     -- In a fixed order: concurrent workers then lock the counter rows in the same order.
     INSERT INTO email_verify.worker_counters AS c (status, reason, n)
     SELECT v.status, coalesce(v.reason, ''), count(*)
     FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, status text, reason text)
-    WHERE v.queue_id <> ALL (failed_ids || locked_ids)
+    WHERE v.queue_id <> ALL (failed_ids || locked_ids || parked_ids)
     GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (status, reason) DO UPDATE SET n = c.n + EXCLUDED.n;
@@ -363,7 +370,8 @@ BEGIN
         -- watched or verdict columns changed to types the privileged readers
         -- must not read is suspended until they are fixed.
         problem := email_verify.column_problem(w.relid, w.column_name);
-        IF problem IS DISTINCT FROM w.suspended_reason THEN
+        IF problem IS DISTINCT FROM w.suspended_reason
+           AND (problem IS NOT NULL OR w.suspended_reason LIKE 'column %') THEN
             UPDATE email_verify.watches SET suspended_reason = problem WHERE id = w.id RETURNING * INTO w;
             IF problem IS NOT NULL THEN
                 RAISE WARNING 'email_verify: the watch of column % of table % is suspended: %',
@@ -783,3 +791,70 @@ WHERE email_verify.may_see(w.relid) AND u.n > 0;
 
 COMMENT ON VIEW email_verify.queue_stats IS
     'queue depth per watch and state (new: rows with an address and no verdict, not queued yet); ready: claimable now; only the watches of tables whose owner''s privileges you have';
+
+-- Suspended watches -------------------------------------------------------------
+-- A watch is suspended when its columns change to types the privileged readers
+-- must not read (follow_altered_tables) or when its write-back outlived
+-- email_verify.write_back_timeout (the worker's watchdog): its rows are neither
+-- swept nor written, its items wait without losing attempts, and the other
+-- watches go on. watch() called again resumes it.
+
+-- Claims skip the items of suspended watches.
+CREATE OR REPLACE FUNCTION email_verify.claim_items(worker_id int, batch_size int, lease interval)
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    WITH expired AS (
+        SELECT q.id FROM email_verify.queue q
+        WHERE q.state = 'claimed' AND q.lease_until < now()
+          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
+        ORDER BY q.lease_until, q.id
+        LIMIT greatest(batch_size, 0)
+        FOR UPDATE SKIP LOCKED
+    ), ready AS (
+        SELECT q.id FROM email_verify.queue q
+        WHERE q.state = 'pending' AND q.not_before <= now()
+          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
+        ORDER BY q.not_before, q.id
+        LIMIT greatest(batch_size - (SELECT count(*) FROM expired), 0)
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE email_verify.queue q
+    SET state = 'claimed', lease_until = now() + lease, claimed_by = worker_id,
+        attempts = q.attempts + CASE WHEN q.state = 'claimed' THEN 1 ELSE 0 END
+    FROM email_verify.watches w
+    WHERE w.id = q.watch_id AND w.suspended_reason IS NULL AND q.id IN (SELECT id FROM expired UNION ALL SELECT id FROM ready)
+    RETURNING q.id, q.watch_id, q.row_key, q.email, w.level, q.attempts
+$$;
+
+-- The worker's watchdog ended a write-back of this watch: suspended, with why.
+CREATE FUNCTION email_verify.suspend_watch(watch_id int, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    w email_verify.watches;
+BEGIN
+    UPDATE email_verify.watches SET suspended_reason = reason
+    WHERE id = watch_id AND suspended_reason IS NULL
+    RETURNING * INTO w;
+    IF FOUND THEN
+        RAISE WARNING 'email_verify: the watch of column % of table % is suspended: %',
+            quote_ident(w.column_name), w.relid, reason
+            USING HINT = 'Fix the table''s triggers, then call email_verify.watch() again to resume it.';
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION email_verify.suspend_watch(int, text) FROM PUBLIC;
+
+-- The watches a role may see (see may_see), with their options and state.
+CREATE VIEW email_verify.watch_status AS
+SELECT w.id AS watch_id, w.relid AS table_name, w.column_name, w.level, w.mode, w.reject_invalid,
+       w.recheck_after, w.created_at, w.suspended_reason
+FROM email_verify.watches w
+WHERE email_verify.may_see(w.relid);
+COMMENT ON VIEW email_verify.watch_status IS
+    'the watches of tables whose owner''s privileges you have: options, and why a watch is suspended (NULL: active)';
+GRANT SELECT ON email_verify.watch_status TO PUBLIC;

@@ -15,8 +15,10 @@
 //     session-level search_path left behind would steer the worker's next
 //     statements into the owner's schema).
 // The previous identity is restored on the way out, error or not; an error
-// also aborts the (sub)transaction, which would restore both anyway.
+// also aborts the (sub)transaction, which would restore both anyway. The
+// statement runs under the write-back watchdog (write_back_watchdog.h).
 #include "guard.h"  // first: it brings postgres.h
+#include "write_back_watchdog.h"
 
 extern "C" {
 #include "utils/syscache.h"
@@ -78,6 +80,7 @@ EV_SQL_FUNCTION(run_as_table_owner) {
     int nest_level = NewGUCNestLevel();
     Datum result = 0;
     bool isnull = true;
+    ev::pg::watchdog_arm(watch_id);
     try {
         ev::pg::pg_call([] {
             (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
@@ -85,10 +88,12 @@ EV_SQL_FUNCTION(run_as_table_owner) {
         });
         result = execute_statement(statement, verdicts, watch_id, &isnull);
     } catch (...) {
+        ev::pg::watchdog_disarm();
         AtEOXact_GUC(false, nest_level);
         SetUserIdAndSecContext(saved_user, saved_context);
         throw;
     }
+    ev::pg::watchdog_disarm();
     AtEOXact_GUC(false, nest_level);
     SetUserIdAndSecContext(saved_user, saved_context);
     if (isnull) PG_RETURN_NULL();

@@ -20,6 +20,7 @@ char* helo_name_setting = nullptr;
 char* mail_from_setting = nullptr;
 int result_ttl_setting = 86400;
 int dns_timeout_setting = 2000;
+int write_back_timeout_setting = 10000;
 int connect_timeout_setting = 5000;
 int reply_timeout_setting = 15000;
 int address_timeout_setting = 45000;
@@ -137,6 +138,13 @@ void SettingsInit() {
     DefineCustomIntVariable("email_verify.retry_delay", "First retry delay; doubles each attempt, with jitter.",
                             nullptr, &retry_delay_setting, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
                             nullptr);
+    // A watch's write-back runs its owner's triggers; this bounds them (see
+    // src/pg/write_back_watchdog.cpp): past it the write is cancelled, a
+    // second later the worker ends, and the watch is suspended either way.
+    DefineCustomIntVariable("email_verify.write_back_timeout",
+                            "Time the write-back of one watch's verdicts may take before the watch is suspended.",
+                            nullptr, &write_back_timeout_setting, 10000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
+                            nullptr, nullptr, nullptr);
     DefineCustomIntVariable("email_verify.worker_naptime",
                             "Longest sleep of an idle worker (it is woken at once for new work).", nullptr,
                             &worker_naptime_setting, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
@@ -188,5 +196,7 @@ WorkerSettings worker_settings() {
 }
 
 std::chrono::seconds result_ttl() { return std::chrono::seconds(result_ttl_setting); }
+
+std::chrono::milliseconds write_back_timeout() { return std::chrono::milliseconds(write_back_timeout_setting); }
 
 }  // namespace ev::pg

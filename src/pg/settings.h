@@ -31,4 +31,7 @@ const char* worker_database_name();
 // email_verify.result_ttl; zero disables the result cache.
 std::chrono::seconds result_ttl();
 
+// email_verify.write_back_timeout: how long one watch's write-back may run.
+std::chrono::milliseconds write_back_timeout();
+
 }  // namespace ev::pg

@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "syntax_verifier.h"
 #include "worker_shmem.h"
+#include "write_back_watchdog.h"
 
 namespace ev::pg {
 
@@ -206,6 +207,7 @@ class Worker {
                 release_own_claims();
                 handled = 0;
             }
+            suspend_watch_of_expired_write_back(watchdog_take_expired());
             if (handled > 0) continue;
             if (slot_ == 0) enqueue_stale();
             sleep(settings.naptime);
@@ -224,7 +226,26 @@ class Worker {
             query("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)});
         commit_transaction();
         ready_ = present;
+        if (ready_) {
+            // The worker before us in this slot was ended by the watchdog.
+            volatile int32* overdue = worker_overdue_watch(slot_);
+            if (overdue && *overdue != 0) {
+                suspend_watch_of_expired_write_back(*overdue);
+                *overdue = 0;
+            }
+        }
         return ready_;
+    }
+
+    // A write-back that outlived email_verify.write_back_timeout (cancelled,
+    // or the worker ended when the owner's code swallowed the cancel): its
+    // watch is suspended so that it cannot hold the others again.
+    void suspend_watch_of_expired_write_back(int32 watch_id) {
+        if (watch_id == 0) return;
+        std::string reason = "write-back took longer than email_verify.write_back_timeout (" +
+                             std::to_string(write_back_timeout().count()) +
+                             " ms): a trigger, index or constraint of the table hangs, loops or ignores cancels";
+        run_alone("SELECT email_verify.suspend_watch($1::int, $2::text)", {std::to_string(watch_id), reason});
     }
 
     int run_batch(const WorkerSettings& settings) {
@@ -416,6 +437,7 @@ extern "C" void email_verify_worker_main(Datum arg) {
     // into the process for good.
     SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
     ev::pg::worker_attach(slot);
+    ev::pg::watchdog_set_overdue_sink(ev::pg::worker_overdue_watch(slot));
     // However the process ends (proc_exit, FATAL), its slot is freed.
     before_shmem_exit([](int, Datum arg) { ev::pg::worker_detach(DatumGetInt32(arg)); }, Int32GetDatum(slot));
     // The C++ side runs behind one guard; whatever escapes it ends the

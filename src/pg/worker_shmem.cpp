@@ -11,6 +11,9 @@ namespace {
 struct SharedState {
     slock_t mutex;
     int procno[kMaxWorkers];  // -1: slot empty
+    // The watch whose write-back outlived its limit when the watchdog ended
+    // the slot's worker; the worker that takes the slot suspends it.
+    volatile int32 overdue_watch[kMaxWorkers];
     pg_atomic_uint32 leave_database;
     pg_atomic_uint64 probes_in_flight;
     pg_atomic_uint64 verdicts_written;
@@ -36,6 +39,7 @@ void startup_shmem() {
     if (!found) {
         SpinLockInit(&state->mutex);
         for (int& p : state->procno) p = -1;
+        for (auto& w : state->overdue_watch) w = 0;
         pg_atomic_init_u32(&state->leave_database, 0);
         pg_atomic_init_u64(&state->probes_in_flight, 0);
         pg_atomic_init_u64(&state->verdicts_written, 0);
@@ -63,6 +67,11 @@ void worker_attach(int slot) {
     SpinLockAcquire(&shared->mutex);
     shared->procno[slot] = MyProc->pgprocno;
     SpinLockRelease(&shared->mutex);
+}
+
+volatile int32* worker_overdue_watch(int slot) {
+    if (!shared || slot < 0 || slot >= kMaxWorkers) return nullptr;
+    return &shared->overdue_watch[slot];
 }
 
 void worker_detach(int slot) {

@@ -19,6 +19,10 @@ bool worker_shmem_ready();
 void worker_attach(int slot);
 void worker_detach(int slot);
 
+// Where the write-back watchdog notes the watch it ended slot's worker for
+// (write_back_watchdog.h); nullptr without shared memory.
+volatile int32* worker_overdue_watch(int slot);
+
 // Sets every registered worker's latch.
 void wake_all_workers();
 

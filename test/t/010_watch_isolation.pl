@@ -9,7 +9,11 @@
 #     transaction (the sweep skips it for the round instead of waiting);
 #   - rows of its table held FOR UPDATE across a drain: the rows nobody holds
 #     are written at once, the held ones re-queued without losing an attempt,
-#     and verified once released.
+#     and verified once released;
+#   - a trigger that hangs, and one that swallows every cancel in a loop:
+#     the watchdog cancels the write-back after email_verify.write_back_timeout
+#     (and ends the worker a second later when the cancel is swallowed), and
+#     the watch is suspended with the reason, visible in watch_status.
 # Needs no test world: every watch is at level syntax.
 use strict;
 use warnings;
@@ -25,6 +29,7 @@ shared_preload_libraries = 'email_verify'
 email_verify.database = 'postgres'
 email_verify.worker_naptime = '1s'
 email_verify.retry_delay = '1s'
+email_verify.write_back_timeout = '1s'
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -147,6 +152,63 @@ $holder->query_safe('COMMIT');
 $holder->quit;
 ok(wait_for_value(q{SELECT count(email_status) FROM mallory.rows}, '50', 10),
 	'rows held FOR UPDATE: verified once released');
+
+# ---- a trigger that hangs; one that swallows every cancel --------------------------
+my %stall = (
+	hangs => q{PERFORM pg_sleep(3600);},
+	swallows_cancels => q{LOOP
+        BEGIN
+            PERFORM pg_sleep(3600);
+        EXCEPTION WHEN query_canceled THEN
+            NULL;
+        END;
+    END LOOP;},
+);
+for my $kind (sort keys %stall)
+{
+	my $pids_before = $node->safe_psql('postgres',
+		q{SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'email_verify worker'});
+	($ok, $err) = as_mallory(qq{
+CREATE TABLE mallory.$kind (id int PRIMARY KEY, email text);
+CREATE FUNCTION mallory.${kind}_trigger() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+BEGIN
+    $stall{$kind}
+    RETURN NEW;
+END \$f\$;
+CREATE TRIGGER stall BEFORE UPDATE ON mallory.$kind FOR EACH ROW EXECUTE FUNCTION mallory.${kind}_trigger();
+SELECT email_verify.watch('mallory.$kind', 'email', level => 'syntax');
+INSERT INTO mallory.$kind VALUES (1, 'x\@example.com');
+});
+	ok($ok, "a trigger that $kind: set up") or diag($err);
+	$t0 = time;
+	ok(wait_for_value(qq{SELECT suspended_reason LIKE 'write-back took longer than email_verify.write_back_timeout%'
+	                     FROM email_verify.watch_status WHERE table_name = 'mallory.$kind'::regclass}, 't', 20),
+		sprintf("a trigger that $kind: the watch is suspended (%.1f s)", time - $t0));
+	bystander_verified("a trigger that $kind");
+	my ($seen) = as_mallory(qq{SELECT 1 FROM email_verify.watch_status WHERE suspended_reason IS NOT NULL
+	                            AND table_name = 'mallory.$kind'::regclass});
+	ok($seen, "a trigger that $kind: the owner sees why in watch_status");
+	my $pids_after = $node->safe_psql('postgres',
+		q{SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'email_verify worker'});
+	if ($kind eq 'swallows_cancels')
+	{
+		isnt($pids_after, $pids_before, 'a trigger that swallows cancels: the worker was ended and replaced');
+	}
+	else
+	{
+		is($pids_after, $pids_before, 'a trigger that hangs: the cancel was enough, the worker lives on');
+	}
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM mallory.$kind WHERE email_status IS NOT NULL}), '0',
+		"a trigger that $kind: nothing written");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.watch_status}),
+	$node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.watches}),
+	'watch_status: a superuser sees every watch');
+my $out;
+$node->psql('postgres', q{SELECT count(*) FROM email_verify.watch_status WHERE table_name::text LIKE 'alice.%'},
+	stdout => \$out, extra_params => ['-U', 'mallory']);
+is($out, '0', "watch_status: a role sees no other owner's watches");
+
 
 $node->stop;
 done_testing();
