@@ -431,6 +431,9 @@ extern "C" void email_verify_worker_main(Datum arg) {
     // As a setting, not only a report: it is then restored with every other
     // setting a write-back's user code changes (run_as_table_owner).
     SetConfigOption("application_name", "email_verify worker", PGC_USERSET, PGC_S_SESSION);
+    // Every name the worker's own statements use resolves in pg_catalog or is
+    // schema-qualified; no schema a user can create in is searched.
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
     // The worker's statements are short and run over and over; compiling one
     // whose estimate crosses jit_above_cost (the sweep of a large, freshly
     // watched table) costs more than it saves and maps libLLVM, about 60 MB,

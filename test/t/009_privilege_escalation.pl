@@ -386,5 +386,53 @@ ok($ok, 'sync: a writer with INSERT gets the inline check') or diag($err);
 is($node->safe_psql('postgres', q{SELECT email_status || '/' || email_reason FROM alice.signups}), 'valid/syntax_ok',
 	'sync: the verdict is written into the row');
 
+# =============================================================================
+# Every privileged path under a hijacked search_path: the attacker's schema
+# first, with look-alikes of the functions and the operator the extension's
+# SQL uses, each of which would make the attacker superuser if it ever ran
+# with more privileges than the attacker's. watch, unwatch, the row triggers
+# (sync and async), the event triggers, queue_stats, watch_status, and the
+# worker's sweep and write-back all run while it is in force.
+# =============================================================================
+attacker('m_path2');
+$node->safe_psql('postgres', q{ALTER ROLE m_path2 SET search_path = m_path2, pg_catalog});
+my $climb = q{
+BEGIN
+    IF current_user <> 'm_path2' THEN
+        ALTER ROLE m_path2 SUPERUSER;
+    END IF;
+    RETURN $1;
+END};
+($ok, $err) = as_role('m_path2', qq{
+CREATE FUNCTION m_path2.quote_ident(text) RETURNS text LANGUAGE plpgsql AS \$f\$ $climb \$f\$;
+CREATE FUNCTION m_path2.lower(text) RETURNS text LANGUAGE plpgsql AS \$f\$ $climb \$f\$;
+CREATE FUNCTION m_path2.length(text) RETURNS int LANGUAGE plpgsql AS \$f\$ BEGIN PERFORM m_path2.lower(\$1); RETURN 1; END \$f\$;
+CREATE FUNCTION m_path2.to_regproc(text) RETURNS regproc LANGUAGE plpgsql AS \$f\$ BEGIN PERFORM m_path2.lower(\$1); RETURN NULL; END \$f\$;
+CREATE FUNCTION m_path2.pg_has_role(name, oid, text) RETURNS boolean LANGUAGE plpgsql AS \$f\$ BEGIN PERFORM m_path2.lower(\$3); RETURN true; END \$f\$;
+CREATE FUNCTION m_path2.text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS \$f\$ BEGIN PERFORM m_path2.lower(\$1); RETURN \$1 OPERATOR(pg_catalog.=) \$2; END \$f\$;
+CREATE OPERATOR m_path2.= (LEFTARG = text, RIGHTARG = text, FUNCTION = m_path2.text_eq);
+CREATE TABLE m_path2.t (id int PRIMARY KEY, email text);
+CREATE TABLE m_path2.s (id int PRIMARY KEY, email text);
+SHOW search_path;
+SELECT email_verify.watch('m_path2.t', 'email', level => 'syntax');
+SELECT email_verify.watch('m_path2.s', 'email', level => 'syntax', mode => 'sync');
+INSERT INTO m_path2.t VALUES (1, 'victim\@example.com');
+INSERT INTO m_path2.s VALUES (1, 'victim\@example.com');
+UPDATE m_path2.t SET email = 'other\@example.com';
+UPDATE m_path2.s SET email = 'other\@example.com';
+SELECT * FROM email_verify.queue_stats;
+SELECT * FROM email_verify.watch_status;
+ALTER TABLE m_path2.t ADD COLUMN note text;
+ALTER TABLE m_path2.t DROP COLUMN note;
+});
+ok($ok, 'search_path hijack: watch, the triggers, the views and the event triggers ran') or diag($err);
+ok(wait_for_value(q{SELECT email_status FROM m_path2.t}, 'valid'), 'search_path hijack: the worker verified the row');
+($ok, $err) = as_role('m_path2', q{
+SELECT email_verify.unwatch('m_path2.t', 'email');
+DROP TABLE m_path2.s;
+});
+ok($ok, 'search_path hijack: unwatch and DROP TABLE ran') or diag($err);
+after_attack('m_path2', 'search_path hijack');
+
 $node->stop;
 done_testing();
