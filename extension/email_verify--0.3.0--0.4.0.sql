@@ -274,7 +274,11 @@ DECLARE
 BEGIN
     -- Claiming, max_rows bounds the whole batch; the watches are taken in a
     -- random order so that one large watch does not keep the others waiting.
-    FOR w IN SELECT * FROM email_verify.watches ORDER BY CASE WHEN claiming THEN random() END, id LOOP
+    -- KEY SHARE: a watch ended meanwhile (end_watch deletes its items, then
+    -- the row) waits for this sweep, or is skipped by it, so the sweep never
+    -- leaves items behind for a watch that is gone.
+    FOR w IN SELECT * FROM email_verify.watches ORDER BY CASE WHEN claiming THEN random() END, id
+             FOR KEY SHARE LOOP
         EXIT WHEN claiming AND total >= max_rows;
         CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
         CONTINUE WHEN NOT email_verify.may_read(w);
@@ -858,3 +862,30 @@ WHERE email_verify.may_see(w.relid);
 COMMENT ON VIEW email_verify.watch_status IS
     'the watches of tables whose owner''s privileges you have: options, and why a watch is suspended (NULL: active)';
 GRANT SELECT ON email_verify.watch_status TO PUBLIC;
+
+-- The queue without a foreign key to watches -------------------------------------
+-- pg_restore -j restores the two tables' data in parallel, and the key's check
+-- failed the queue's COPY whenever it came first: the open items were lost.
+-- end_watch deletes a watch's items itself, and the sweep holds the watch row
+-- (FOR KEY SHARE) while it inserts items for it.
+ALTER TABLE email_verify.queue DROP CONSTRAINT queue_watch_id_fkey;
+
+CREATE OR REPLACE FUNCTION email_verify.end_watch(watch_id int)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w email_verify.watches;
+    trigger_name name;
+BEGIN
+    SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
+    IF EXISTS (SELECT FROM pg_class WHERE oid = w.relid) THEN
+        FOR trigger_name IN SELECT email_verify.watch_triggers(w.relid, w.column_name) LOOP
+            EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, w.relid);
+        END LOOP;
+    END IF;
+    DELETE FROM email_verify.queue q WHERE q.watch_id = end_watch.watch_id;
+    DELETE FROM email_verify.watches WHERE id = end_watch.watch_id;
+END
+$$;
