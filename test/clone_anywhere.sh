@@ -40,6 +40,13 @@ check() {  # description command...
 world_running() { "$repo/testworld/world.sh" status >/dev/null 2>&1; }
 world_dir() { (eval "$("$1/testworld/world.sh" env)" && echo "$EV_WORLD_DIR"); }
 
+# What this test may remove: the directories its clones made under /var/tmp,
+# never the repo's own (nor another clone's).
+ours() {  # dir
+    case "$1" in /var/tmp/email_verify-cluster.* | /var/tmp/email_verify-world.*) ;; *) return 1 ;; esac
+    [ "$1" != "$repo_cluster" ] && [ "$1" != "$repo_world" ] && [ "$1" != "$world_at_start" ]
+}
+
 cleanup() {
     local clone dir
     for clone in "$b" "$a"; do
@@ -54,23 +61,30 @@ cleanup() {
             echo "# the world in $dir stays: another clone still uses it"
             continue
         fi
-        [ -L "$clone/.world" ] && rm -rf "$dir"
+        if [ -L "$clone/.world" ] && ours "$dir"; then rm -rf "$dir"; fi
     done
     for clone in "$b" "$a"; do
-        if [ -L "$clone/.cluster" ]; then rm -rf "$(readlink -f "$clone/.cluster")"; fi
+        dir=$(readlink -f "$clone/.cluster" 2>/dev/null) || continue
+        if [ -L "$clone/.cluster" ] && ours "$dir"; then rm -rf "$dir"; fi
     done
     rm -rf "$tmp"
 }
+repo_cluster=$(readlink -f "$repo/.cluster")
+repo_world=$(readlink -f "$repo/.world")
+world_at_start=$(readlink /run/email_verify/world 2>/dev/null) || world_at_start=
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# The working tree as a clone would hold it, plus the build's outputs.
+# The working tree as a clone would hold it, plus the build's outputs; not
+# the repo's own .cluster and .world (links, when it sits under /root).
 copy_tree() {  # dest
     (cd "$repo" && {
         git ls-files -z --cached --others --exclude-standard
         find . -maxdepth 1 -name '*.so' -print0
         find src \( -name '*.o' -o -name '*.d' -o -name '*.gen.cpp' \) -print0
-    } | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$1"
+    } | grep -zv -e '^\.cluster$' -e '^\.world$' |
+        tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$1" &&
+        [ ! -e "$1/.cluster" ] && [ ! -L "$1/.cluster" ] && [ ! -e "$1/.world" ] && [ ! -L "$1/.world" ]
 }
 if ! copy_tree "$a" || ! copy_tree "$b"; then echo "clone_anywhere: copying the tree failed" >&2; exit 1; fi
 
