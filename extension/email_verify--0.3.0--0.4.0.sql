@@ -97,7 +97,8 @@ REVOKE EXECUTE ON FUNCTION email_verify.may_read(email_verify.watches) FROM PUBL
 -- another address's verdict. Deletes the batch's queue items, counts the verdicts
 -- in worker_counters and returns the number of rows written.
 -- verdicts: [{"queue_id", "watch_id", "row_key", "email", "status", "reason",
---             "catch_all", "checked_at"}, ...]
+--             "catch_all", "checked_at", "level"}, ...]; level, the level the
+-- item was claimed at, may be left out (taken as the watch's).
 -- Each UPDATE runs through run_as_table_owner: as the table's owner inside a
 -- security-restricted operation, with search_path pg_catalog, pg_temp (the
 -- UPDATE itself names everything it uses in full). The owner's triggers, index
@@ -122,6 +123,7 @@ DECLARE
     failed_ids bigint[] := '{}';
     locked_ids bigint[] := '{}';
     parked_ids bigint[] := '{}';
+    relevel_ids bigint[] := '{}';
     written int := 0;
     outcome jsonb;
     write_sql text;
@@ -136,6 +138,21 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- A verdict probed at a level below the watch's current one (the level
+    -- was raised while it was in flight) is not this watch's verdict: its item
+    -- is probed again at the new level, no attempt counted.
+    relevel_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int, level text)
+                         JOIN email_verify.watches lw ON lw.id = v.watch_id
+                         WHERE array_position(ARRAY['syntax', 'dns', 'smtp'], v.level)
+                               < array_position(ARRAY['syntax', 'dns', 'smtp'], lw.level));
+    IF cardinality(relevel_ids) > 0 THEN
+        verdicts := (SELECT coalesce(jsonb_agg(e.value), '[]') FROM jsonb_array_elements(verdicts) AS e
+                     WHERE (e.value ->> 'queue_id')::bigint <> ALL (relevel_ids));
+        UPDATE email_verify.queue q
+        SET state = 'pending', lease_until = NULL, claimed_by = NULL, not_before = now(),
+            last_reason = 'the watch''s level was raised while the address was probed'
+        WHERE q.id = ANY (relevel_ids) AND q.state = 'claimed';
+    END IF;
     -- A suspended watch is not written: its items wait, no attempt counted.
     parked_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int)
                         JOIN email_verify.watches sw ON sw.id = v.watch_id

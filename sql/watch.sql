@@ -399,6 +399,14 @@ SELECT email_verify.watch('contacts', 'email', level => 'syntax', recheck_after 
 SELECT count(*) AS items FROM email_verify.queue;
 SELECT email_verify.watch('contacts', 'email', level => 'dns');
 SELECT state, count(*) AS items FROM email_verify.queue GROUP BY state;
+-- A verdict carries the level its item was claimed at: claimed at dns, then the
+-- watch is raised to smtp while the address is probed. The dns verdict is not
+-- written; the item is probed again at the new level, no attempt counted.
+SELECT count(*) FROM email_verify.claim_batch(1, 1);
+SELECT email_verify.watch('contacts', 'email', level => 'smtp');
+SELECT email_verify.apply_verdicts((SELECT jsonb_agg(v || '{"level": "dns"}')
+                                    FROM jsonb_array_elements(verdicts_for(claimed(), 'valid', 'domain_ok')) AS v)) AS written;
+SELECT state, attempts, last_reason FROM email_verify.queue WHERE last_reason IS NOT NULL;
 -- Dropping a watched table or column ends the watch.
 ALTER TABLE contacts DROP COLUMN email CASCADE;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'contacts'::regclass;

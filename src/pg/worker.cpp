@@ -152,6 +152,10 @@ void append_verdict(std::string& json, const ClaimedItem& item, const ev::Verifi
     json += r.is_catch_all ? (*r.is_catch_all ? "true" : "false") : "null";
     json += ",\"checked_at\":";
     append_json_string(json, timestamp_text(r.checked_at_unix));
+    // The level the item was claimed (and probed) at: a watch raised since
+    // must not take this verdict as its own.
+    json += ",\"level\":";
+    append_json_string(json, std::string(ev::to_string(item.level)));
     json += "}";
 }
 
