@@ -252,6 +252,11 @@ std::string rcpt_address(const std::string& line) {
     return line.substr(open + 1, close - open - 1);
 }
 
+int closed_port() {
+    FakeSmtpServer released([](SmtpPeer&) {});
+    return released.port();
+}
+
 SmtpScript mta_script(MtaBehaviour behaviour) {
     return [behaviour](SmtpPeer& peer) {
         peer.send(behaviour.banner + "\r\n");

@@ -131,4 +131,7 @@ SmtpScript mta_script(MtaBehaviour behaviour);
 // "RCPT TO:<a@b>" -> "a@b".
 std::string rcpt_address(const std::string& line);
 
+// A port of 127.0.0.1 where nothing listens (one just released).
+int closed_port();
+
 }  // namespace ev::test

@@ -97,14 +97,7 @@ class SessionHarness {
     std::uint64_t next_id_ = 1;
 };
 
-// An endpoint on 127.0.0.1 where nothing listens (a port just released).
-inline net::Endpoint closed_endpoint() {
-    int port = 0;
-    {
-        FakeSmtpServer probe([](SmtpPeer&) {});
-        port = probe.port();
-    }
-    return *net::make_endpoint("127.0.0.1", port);
-}
+// An endpoint on 127.0.0.1 where nothing listens.
+inline net::Endpoint closed_endpoint() { return *net::make_endpoint("127.0.0.1", closed_port()); }
 
 }  // namespace ev::test
