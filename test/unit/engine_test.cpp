@@ -333,9 +333,13 @@ TEST_F(EngineTest, PollRunsOftenAndMayAbandonTheRun) {
     };
     EXPECT_THROW(run({"alice@tarpit.test"}, Level::Smtp, poll), std::runtime_error);
     ASSERT_GE(polls.size(), 5u);
-    std::chrono::steady_clock::duration longest{};
-    for (std::size_t i = 1; i < polls.size(); ++i) longest = std::max(longest, polls[i] - polls[i - 1]);
-    EXPECT_LE(longest, 80ms);  // 50 ms and some slack for a loaded machine
+    std::vector<std::chrono::steady_clock::duration> gaps;
+    for (std::size_t i = 1; i < polls.size(); ++i) gaps.push_back(polls[i] - polls[i - 1]);
+    std::sort(gaps.begin(), gaps.end());
+    // 50 ms by design; the median and a loose maximum keep a loaded machine
+    // from failing the test.
+    EXPECT_LE(gaps[gaps.size() / 2], 60ms);
+    EXPECT_LE(gaps.back(), 250ms);
     for (int i = 0; i < 100 && smtp->connections() > 0; ++i) {
         std::lock_guard<std::mutex> lock(mutex);
         if (closed_by_client) break;
