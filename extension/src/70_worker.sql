@@ -1,0 +1,433 @@
+-- In-place verification, the background worker's side (src/pg/worker.cpp):
+-- finding work, claiming it, putting it back and writing verdicts. None of
+-- these is executable by PUBLIC (90_privileges.sql).
+
+-- Finding work ------------------------------------------------------------------
+
+-- The worker's two ways of finding work, per watch, up to max_rows rows each:
+-- stale => false, rows that have an address but no verdict and no queue item for
+-- that address (rows inserted, or whose address changed, since the last call);
+-- stale => true, rows whose verdict is older than the watch's recheck_after,
+-- oldest first. Both walk the <col>_verified_at index (rows without an address
+-- are not in it), from its NULL end or from its oldest verdict, so they read
+-- about as many rows as the queue holds of the watch's unverified ones plus what
+-- they queue; scans that would read the whole table (a sequential or bitmap
+-- scan, a hash over the queue) are turned off, and so is materializing the
+-- watch's queue items for the "already queued?" test, which a queue whose
+-- statistics say it is empty invites, and which costs rows x items when it is
+-- not. One worker at a time walks a watch (a transaction advisory lock; the
+-- others skip it), so two never queue the same rows, and a watch that a
+-- privileged reader may not read now (may_read: suspended, its table locked,
+-- its columns changed) is skipped. Returns the items queued; claim_for:
+-- claimed by that worker until now() + lease, at most max_rows in all.
+CREATE FUNCTION email_verify.enqueue_each_watch(max_rows int, stale boolean,
+                                                claim_for int DEFAULT NULL, lease interval DEFAULT NULL)
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_material = off
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    w email_verify.watches;
+    verified_at text;
+    queued bigint;
+    total bigint := 0;
+    claiming CONSTANT boolean := claim_for IS NOT NULL;
+    wanted int;
+    unverified text;
+    passes text[];
+    pass text;
+    taken bigint;
+BEGIN
+    -- Claiming, max_rows bounds the whole batch; the watches are taken in a
+    -- random order so that one large watch does not keep the others waiting.
+    -- KEY SHARE: a watch ended meanwhile (end_watch deletes its items, then
+    -- the row) waits for this sweep, or is skipped by it, so the sweep never
+    -- leaves items behind for a watch that is gone.
+    FOR w IN SELECT * FROM email_verify.watches ORDER BY CASE WHEN claiming THEN random() END, id
+             FOR KEY SHARE LOOP
+        EXIT WHEN claiming AND total >= max_rows;
+        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
+        CONTINUE WHEN NOT email_verify.may_read(w);
+        CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
+        verified_at := quote_ident(w.column_name || '_verified_at');
+        wanted := CASE WHEN claiming THEN max_rows - total ELSE max_rows END;
+        -- Stale rows: oldest verdict first. Rows without a verdict: oldest
+        -- first (the index holds them in heap order), but among the first
+        -- 2 x wanted only: rows that already have an item (retries waiting out
+        -- their backoff, other workers' claims) can fill the front of the index,
+        -- and walking them costs a probe of the queue each, on every claim.
+        -- When they do, the rest is taken newest first, from the back.
+        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
+        passes := CASE WHEN stale THEN ARRAY[w.relid::text]
+                  ELSE ARRAY[format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
+                             format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at)]
+                  END;
+        taken := 0;
+        FOREACH pass IN ARRAY passes LOOP
+            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, pass,
+                CASE WHEN stale THEN format('n.%s < now() - %L::interval', verified_at, w.recheck_after) ELSE 'true' END,
+                order_by => CASE WHEN stale THEN 'n.' || verified_at END,
+                max_rows => (wanted - taken)::int, claim => claiming)
+                USING w.id, claim_for, lease, w.level;
+            GET DIAGNOSTICS queued = ROW_COUNT;
+            taken := taken + queued;
+            EXIT WHEN taken >= wanted;
+        END LOOP;
+        total := total + taken;
+    END LOOP;
+    -- The other workers may have found the queue empty meanwhile. A claiming
+    -- sweep keeps what it found; a full one means there may be more.
+    IF total > 0 AND (NOT claiming OR total >= max_rows) THEN
+        PERFORM email_verify.wake_workers_at_commit();
+    END IF;
+END
+$$;
+
+-- Rows inserted, or whose address changed, since the last call (see above).
+CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    SELECT count(*)::int FROM email_verify.enqueue_each_watch(max_rows, stale => false)
+$$;
+
+COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
+    'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
+
+-- Queues, for each watch, up to max_rows rows whose verdict is older than the
+-- watch's recheck_after, oldest first (through the <col>_verified_at index),
+-- skipping rows already queued. Returns the number queued.
+CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    SELECT count(*)::int FROM email_verify.enqueue_each_watch(max_rows, stale => true)
+$$;
+
+COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
+    'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
+
+-- Claiming and putting back -----------------------------------------------------
+
+-- How many times an item may be claimed: the retries of transient verdicts
+-- (email_verify.retry_attempts) and two more for claims that came to nothing (a
+-- worker died with the item, or its write-back failed as a whole). An item past
+-- it is given up, state 'failed', instead of going round for ever.
+CREATE FUNCTION email_verify.claim_limit()
+RETURNS int
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(current_setting('email_verify.retry_attempts', true)::int, 5) + 2
+$$;
+
+-- Claims up to batch_size items for worker_id until now() + lease: first items
+-- whose lease ran out (their worker died; counted as an attempt, so an address
+-- that kills workers is not retried forever), then ready pending items, oldest
+-- first. SKIP LOCKED lets workers claim side by side. The items of suspended
+-- watches are skipped.
+CREATE FUNCTION email_verify.claim_items(worker_id int, batch_size int, lease interval)
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    WITH expired AS (
+        SELECT q.id FROM email_verify.queue q
+        WHERE q.state = 'claimed' AND q.lease_until < now()
+          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
+        ORDER BY q.lease_until, q.id
+        LIMIT greatest(batch_size, 0)
+        FOR UPDATE SKIP LOCKED
+    ), ready AS (
+        SELECT q.id FROM email_verify.queue q
+        WHERE q.state = 'pending' AND q.not_before <= now()
+          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
+        ORDER BY q.not_before, q.id
+        LIMIT greatest(batch_size - (SELECT count(*) FROM expired), 0)
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE email_verify.queue q
+    SET state = 'claimed', lease_until = now() + lease, claimed_by = worker_id,
+        attempts = q.attempts + CASE WHEN q.state = 'claimed' THEN 1 ELSE 0 END
+    FROM email_verify.watches w
+    WHERE w.id = q.watch_id AND w.suspended_reason IS NULL AND q.id IN (SELECT id FROM expired UNION ALL SELECT id FROM ready)
+    RETURNING q.id, q.watch_id, q.row_key, q.email, w.level, q.attempts
+$$;
+
+
+-- The worker's claim: what the queue holds ready, topped up, when that falls
+-- short of batch_size, with rows new to the queue, inserted already claimed
+-- (enqueue_each_watch). The table is swept only then, so rows inserted behind a
+-- long queue wait their turn instead of being walked over on every claim.
+CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    claimed bigint;
+BEGIN
+    -- Expired claims that used up their attempts: requeue gives them up.
+    PERFORM email_verify.requeue(array(
+        SELECT e.id FROM email_verify.queue e
+        WHERE e.state = 'claimed' AND e.lease_until < now() AND e.attempts + 1 >= email_verify.claim_limit()
+        FOR UPDATE SKIP LOCKED), NULL, NULL);
+    RETURN QUERY SELECT * FROM email_verify.claim_items(worker_id, batch_size, lease);
+    GET DIAGNOSTICS claimed = ROW_COUNT;
+    IF claimed < batch_size THEN
+        RETURN QUERY SELECT * FROM email_verify.enqueue_each_watch((batch_size - claimed)::int, stale => false,
+                                                                   claim_for => worker_id, lease => lease);
+    END IF;
+END
+$$;
+
+-- Claimed items back to pending: after `delays` (NULL: at once), one attempt more,
+-- with last_reason set when `reasons` gives one. An item whose row was queued
+-- anew meanwhile (its address changed) is dropped instead: the newer pending
+-- item stands for it. One that has used up claim_limit() attempts is given up.
+CREATE FUNCTION email_verify.requeue(queue_ids bigint[], reasons text[], delays interval[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    n int;
+BEGIN
+    DELETE FROM email_verify.queue q
+    WHERE q.id = ANY (queue_ids) AND q.state = 'claimed'
+      AND EXISTS (SELECT FROM email_verify.queue p
+                  WHERE p.watch_id = q.watch_id AND p.row_key = q.row_key AND p.state = 'pending');
+    UPDATE email_verify.queue q
+    SET state = 'pending', not_before = now() + coalesce(r.delay, interval '0'), attempts = q.attempts + 1,
+        lease_until = NULL, claimed_by = NULL,
+        last_status = CASE WHEN r.reason IS NULL THEN q.last_status ELSE 'unknown' END,
+        last_reason = coalesce(r.reason, q.last_reason)
+    FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
+    WHERE q.id = r.id AND q.state = 'claimed';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE email_verify.queue q
+    SET state = 'failed', not_before = now(),
+        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
+                             q.attempts)
+    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify.claim_limit();
+    RETURN n;
+END
+$$;
+
+-- Puts claimed items back for a later attempt (greylisting, temporary failures,
+-- timeouts): pending again after its delay, one attempt more, last_status
+-- 'unknown' and last_reason the reason given. Returns the number put back.
+CREATE FUNCTION email_verify.retry_later(queue_ids bigint[], reasons text[], delays interval[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+BEGIN
+    IF cardinality(queue_ids) IS DISTINCT FROM cardinality(reasons)
+       OR cardinality(queue_ids) IS DISTINCT FROM cardinality(delays) THEN
+        RAISE EXCEPTION 'queue_ids, reasons and delays must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN email_verify.requeue(queue_ids, reasons, delays);
+END
+$$;
+
+COMMENT ON FUNCTION email_verify.retry_later(bigint[], text[], interval[]) IS
+    'worker: returns claimed items to the queue after a delay, one attempt more';
+
+-- A worker starting again frees what it had claimed before it stopped, instead
+-- of waiting for the leases to run out. Returns the number freed.
+CREATE FUNCTION email_verify.release_claims(worker_id int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    SELECT email_verify.requeue(coalesce(array_agg(q.id), '{}'), NULL, NULL)
+    FROM email_verify.queue q
+    WHERE q.state = 'claimed' AND q.claimed_by = worker_id
+$$;
+
+COMMENT ON FUNCTION email_verify.release_claims(int) IS
+    'worker: frees the items a worker had claimed (on its start after a crash or restart)';
+
+-- Writing verdicts back ---------------------------------------------------------
+
+-- Writes a batch of verdicts back to the watched rows: one UPDATE per watch,
+-- matching each row by its primary key and by the address the verdict is for,
+-- so a row deleted meanwhile or whose address changed is skipped, never given
+-- another address's verdict. Deletes the batch's queue items, counts the verdicts
+-- in worker_counters and returns the number of rows written.
+-- verdicts: [{"queue_id", "watch_id", "row_key", "email", "status", "reason",
+--             "catch_all", "checked_at", "level"}, ...]; level, the level the
+-- item was claimed at, may be left out (taken as the watch's).
+-- Each UPDATE runs through run_as_table_owner: as the table's owner inside a
+-- security-restricted operation, with search_path pg_catalog, pg_temp (the
+-- UPDATE itself names everything it uses in full). The owner's triggers, index
+-- expressions and domain checks run there and cannot climb back to the
+-- worker's identity (see src/pg/owner_context.cpp).
+-- A watch whose UPDATE fails (e.g. the owner's trigger raises) does not fail the
+-- batch: its verdicts are written one by one, and an item that still fails is
+-- kept in state 'failed' with the error as last_reason (watch() called again
+-- retries it). Rows a writer holds locked are skipped (FOR UPDATE SKIP LOCKED),
+-- the rest written at once; their items go back to the queue for retry_delay
+-- without losing an attempt. No other lock is waited for longer than
+-- lock_timeout.
+CREATE FUNCTION email_verify.apply_verdicts(verdicts jsonb)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    w email_verify.watches;
+    k record;
+    failed_ids bigint[] := '{}';
+    locked_ids bigint[] := '{}';
+    parked_ids bigint[] := '{}';
+    relevel_ids bigint[] := '{}';
+    written int := 0;
+    outcome jsonb;
+    write_sql text;
+    item jsonb;
+BEGIN
+    IF jsonb_typeof(verdicts) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'verdicts must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM jsonb_to_recordset(verdicts) AS v(status text)
+               WHERE v.status IS NULL OR v.status NOT IN ('valid', 'invalid', 'risky', 'unknown')) THEN
+        RAISE EXCEPTION 'every verdict needs a status of valid, invalid, risky or unknown'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- A verdict probed at a level below the watch's current one (the level
+    -- was raised while it was in flight) is not this watch's verdict: its item
+    -- is probed again at the new level, no attempt counted.
+    relevel_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int, level text)
+                         JOIN email_verify.watches lw ON lw.id = v.watch_id
+                         WHERE array_position(ARRAY['syntax', 'dns', 'smtp'], v.level)
+                               < array_position(ARRAY['syntax', 'dns', 'smtp'], lw.level));
+    IF cardinality(relevel_ids) > 0 THEN
+        verdicts := (SELECT coalesce(jsonb_agg(e.value), '[]') FROM jsonb_array_elements(verdicts) AS e
+                     WHERE (e.value ->> 'queue_id')::bigint <> ALL (relevel_ids));
+        UPDATE email_verify.queue q
+        SET state = 'pending', lease_until = NULL, claimed_by = NULL, not_before = now(),
+            last_reason = 'the watch''s level was raised while the address was probed'
+        WHERE q.id = ANY (relevel_ids) AND q.state = 'claimed';
+    END IF;
+    -- A suspended watch is not written: its items wait, no attempt counted.
+    parked_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int)
+                        JOIN email_verify.watches sw ON sw.id = v.watch_id
+                        WHERE sw.suspended_reason IS NOT NULL);
+    FOR w IN
+        SELECT * FROM email_verify.watches
+        WHERE id IN (SELECT v.watch_id FROM jsonb_to_recordset(verdicts) AS v(watch_id int))
+          AND suspended_reason IS NULL
+        ORDER BY id
+    LOOP
+        k := email_verify.key_sql(w.relid, w.key_columns, 't', 'k');
+        IF k.key_match IS NULL THEN
+            RAISE WARNING 'email_verify: verdicts for table % dropped, its primary key changed since it was watched',
+                w.relid;
+            CONTINUE;
+        END IF;
+        -- target: the rows still there with the same address, locked unless a
+        -- writer holds them; written: those rows updated (found again by key
+        -- and by the very row version locked); locked: the rows skipped.
+        write_sql := format(
+            'WITH v AS (
+                 SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS v(queue_id bigint, watch_id int, row_key jsonb,
+                                                           email text, status text, reason text, catch_all boolean,
+                                                           checked_at timestamptz)
+                 WHERE v.watch_id = $2
+             ), target AS (
+                 SELECT t.ctid AS row_id, v.*
+                 FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
+                      JOIN %1$s AS t ON %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
+                 FOR UPDATE OF t SKIP LOCKED
+             ), written AS (
+                 UPDATE %1$s AS t
+                 SET %2$I = v.status, %3$I = v.reason, %4$I = v.catch_all, %5$I = COALESCE(v.checked_at, pg_catalog.now())
+                 FROM target v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
+                 WHERE %7$s AND t.ctid OPERATOR(pg_catalog.=) v.row_id
+                 RETURNING v.queue_id
+             ), locked AS (
+                 SELECT v.queue_id
+                 FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
+                      JOIN %1$s AS t ON %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
+                 WHERE v.queue_id OPERATOR(pg_catalog.<>) ALL (SELECT target.queue_id FROM target)
+             )
+             SELECT pg_catalog.jsonb_build_object(
+                 ''written'', (SELECT pg_catalog.count(*) FROM written),
+                 ''locked'', (SELECT COALESCE(pg_catalog.jsonb_agg(locked.queue_id), ''[]'') FROM locked))',
+            k.qualified_name, w.column_name || '_status', w.column_name || '_reason',
+            w.column_name || '_catch_all', w.column_name || '_verified_at', k.key_record, k.key_match,
+            w.column_name);
+        BEGIN
+            -- The whole watch's verdicts in one set-based UPDATE, as the owner.
+            outcome := email_verify.run_as_table_owner(w.relid, write_sql, verdicts, w.id);
+            written := written + (outcome ->> 'written')::int;
+            locked_ids := locked_ids || ARRAY(SELECT jsonb_array_elements_text(outcome -> 'locked')::bigint);
+        EXCEPTION WHEN OTHERS THEN
+            -- Something in the batch made it fail (the owner's trigger raised,
+            -- say): verdict by verdict, so that only the item at fault fails.
+            FOR item IN
+                SELECT e.value FROM jsonb_array_elements(verdicts) AS e
+                WHERE (e.value ->> 'watch_id')::int = w.id
+            LOOP
+                BEGIN
+                    outcome := email_verify.run_as_table_owner(w.relid, write_sql, jsonb_build_array(item), w.id);
+                    written := written + (outcome ->> 'written')::int;
+                    locked_ids := locked_ids || ARRAY(SELECT jsonb_array_elements_text(outcome -> 'locked')::bigint);
+                EXCEPTION WHEN lock_not_available THEN
+                    -- Some other lock the write needs is held: not waited for.
+                    locked_ids := locked_ids || (item ->> 'queue_id')::bigint;
+                WHEN OTHERS THEN
+                    RAISE WARNING 'email_verify: could not write the verdict for % to table %: %',
+                        item ->> 'email', w.relid, SQLERRM;
+                    UPDATE email_verify.queue q
+                    SET state = 'failed', lease_until = NULL, claimed_by = NULL,
+                        last_status = item ->> 'status', last_reason = left('write-back failed: ' || SQLERRM, 500)
+                    WHERE q.id = (item ->> 'queue_id')::bigint;
+                    failed_ids := failed_ids || (item ->> 'queue_id')::bigint;
+                END;
+            END LOOP;
+        END;
+    END LOOP;
+
+    DELETE FROM email_verify.queue
+    WHERE id IN (SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint))
+      AND id <> ALL (failed_ids || locked_ids || parked_ids);
+    -- Probed again after retry_delay (the verdict may be stale by then). A
+    -- writer's lock is nothing the address did: no attempt is counted.
+    UPDATE email_verify.queue q
+    SET state = 'pending', lease_until = NULL, claimed_by = NULL,
+        not_before = now() + coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval,
+        last_status = 'unknown',
+        last_reason = CASE WHEN q.id = ANY (parked_ids) THEN 'watch suspended' ELSE 'row locked by another transaction' END
+    WHERE q.id = ANY (locked_ids || parked_ids) AND q.state = 'claimed';
+
+    -- In a fixed order: concurrent workers then lock the counter rows in the same order.
+    INSERT INTO email_verify.worker_counters AS c (status, reason, n)
+    SELECT v.status, coalesce(v.reason, ''), count(*)
+    FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, status text, reason text)
+    WHERE v.queue_id <> ALL (failed_ids || locked_ids || parked_ids)
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (status, reason) DO UPDATE SET n = c.n + EXCLUDED.n;
+
+    RETURN written;
+END
+$$;
+
+COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
+    'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';

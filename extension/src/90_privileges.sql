@@ -1,0 +1,55 @@
+-- Privileges: what PUBLIC may do, in one place. Everything not granted here
+-- is the extension owner's (the superuser who created it) alone.
+
+GRANT USAGE ON SCHEMA email_verify TO PUBLIC;
+-- Every backend reads the table to build its list cache.
+GRANT SELECT ON email_verify.list_entries TO PUBLIC;
+
+-- In-place verification: the tables are internal, the views are for all (each
+-- shows a role only its own watches, see may_see).
+REVOKE ALL ON email_verify.watches, email_verify.queue, email_verify.worker_counters FROM PUBLIC;
+GRANT SELECT ON email_verify.queue_stats, email_verify.verdict_stats, email_verify.watch_status TO PUBLIC;
+
+-- The internal helpers, the triggers and the worker's functions. watch(),
+-- unwatch(), sync_verdict() (the sync trigger's way to the probe, which
+-- checks its caller itself), may_see() and unqueued_rows() stay callable.
+REVOKE EXECUTE ON FUNCTION
+    -- 40_helpers.sql
+    email_verify.wake_workers_at_commit(),
+    email_verify.calling_role(),
+    email_verify.may_probe(name),
+    email_verify.key_sql(regclass, name[], text, text),
+    email_verify.key_json(name[], text),
+    email_verify.watch_of(oid, name),
+    email_verify.queueable_sql(email_verify.watches, text, text, boolean, text, int),
+    email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
+    email_verify.run_as_table_owner(regclass, text, jsonb, int),
+    email_verify.try_lock_table(regclass),
+    email_verify.column_problem(regclass, name),
+    email_verify.may_read(email_verify.watches),
+    email_verify.check_supported(regclass, name[]),
+    email_verify.check_owner(regclass),
+    email_verify.why_no_worker(),
+    -- 50_watch.sql
+    email_verify.watch_wake(),
+    email_verify.watch_clear_verdict(),
+    email_verify.sync_probe(regclass, name, text),
+    email_verify.watch_check(),
+    email_verify.watch_triggers(regclass, name),
+    email_verify.end_watch(int),
+    email_verify.suspend_watch(int, text),
+    -- 60_ddl.sql
+    email_verify.forget_dropped_watches(),
+    email_verify.follow_altered_tables(),
+    -- 70_worker.sql
+    email_verify.enqueue_each_watch(int, boolean, int, interval),
+    email_verify.enqueue_unverified(int),
+    email_verify.enqueue_stale(int),
+    email_verify.claim_limit(),
+    email_verify.claim_items(int, int, interval),
+    email_verify.claim_batch(int, int, interval),
+    email_verify.requeue(bigint[], text[], interval[]),
+    email_verify.retry_later(bigint[], text[], interval[]),
+    email_verify.release_claims(int),
+    email_verify.apply_verdicts(jsonb)
+FROM PUBLIC;
