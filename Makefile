@@ -27,9 +27,10 @@ SHLIB_LINK = -lidn2 -lcares -lssl -lcrypto -lstdc++
 # pg_regress suites (sql/*.sql with expected/*.out)
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=email_verify
-# isolation suites (specs/*.spec with expected/*.out): concurrent queue claims
-ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
-ISOLATION_OPTS = --inputdir=. --load-extension=email_verify
+# isolation suites (test/isolation/specs/*.spec with test/isolation/expected/*.out):
+# concurrent queue claims
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=email_verify
 
 
 # The server's JIT bitcode would need clang++ at install time; the module
