@@ -9,7 +9,7 @@
 #      <= 1 new SMTP session per 50 addresses (prober_stats().sessions_opened)
 #   2. 2,000 addresses on l0000..l0019.test, half of them unknown users, with
 #      Postfix's default error limits: verdicts/s, wrong verdicts, sessions
-#      (the issue's "must not crawl" is read here as >= 10% of figure 1's
+#      (README.md's "no crawl" is read here as >= 10% of figure 1's
 #      wire limit; wrong verdicts must be 0)
 #   3. verify_email(addr, 'smtp') latency in one session: warm cache
 #      (target < 1 ms) and uncached (target < 20 ms), against

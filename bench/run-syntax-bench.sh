@@ -1,5 +1,5 @@
 #!/bin/bash
-# The syntax-level benchmarks of the "foundation" issue, in one run:
+# The syntax-level benchmarks (README.md, "Benchmarks"), in one run:
 #
 #   1. core: parse + normalise + list flags + typo check, median ns/address on
 #      the 100k mixed list (target <= 1000 ns)

@@ -110,7 +110,7 @@ psql -X -At -c "SELECT format('settings: jit=%s, max_parallel_workers_per_gather
         current_setting('jit'), current_setting('max_parallel_workers_per_gather'), current_setting('shared_buffers'))"
 
 # The two filters; each timed statement is "SELECT '<label>', count(*) FROM t
-# WHERE <filter>", the brief's query with a constant label column.
+# WHERE <filter>", README.md's query with a constant label column.
 verify_w="(verify_email(e, 'syntax')).status = 'valid'"
 regex_w="e ~ '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\$'"
 

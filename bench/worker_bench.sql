@@ -27,7 +27,7 @@ LANGUAGE sql IMMUTABLE AS $$
                   g, users)
 $$;
 
--- Figure 1: the INSERT of the issue, n rows in one statement, into table
+-- Figure 1: a multi-row INSERT, n rows in one statement, into table
 -- `tbl`, committed; the time includes the statement's AFTER triggers and the
 -- COMMIT, as an autocommit INSERT's would. Runs as a procedure so that the
 -- COMMIT is inside the measured interval. how => 'copy': the same rows by

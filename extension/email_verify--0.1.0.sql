@@ -1,7 +1,7 @@
 -- email_verify 0.1.0: syntax level, risk lists and typo suggestions.
 \echo Use "CREATE EXTENSION email_verify" to load this file. \quit
 
--- One verdict. Column order is part of the contract (SPEC.md).
+-- One verdict. Column order is part of the contract (README.md, "The result").
 CREATE TYPE email_verify.result AS (
     email         text,
     normalized    text,
@@ -41,7 +41,7 @@ LANGUAGE C VOLATILE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION email_verify.verify_emails(text[], text) IS
 'verify many addresses, one row per input in input order';
 
--- SPEC: both are callable unqualified with the default search_path.
+-- Both are callable unqualified with the default search_path (README.md).
 CREATE FUNCTION public.verify_email(address text, level text DEFAULT NULL)
 RETURNS email_verify.result
 AS 'MODULE_PATHNAME', 'verify_email'

@@ -1,4 +1,5 @@
--- The result type's columns, in SPEC order, and the unqualified entry points.
+-- The result type's columns, in the contract's order (README.md, "The result"),
+-- and the unqualified entry points.
 SELECT attnum, attname, format_type(atttypid, atttypmod) AS type
 FROM pg_attribute
 WHERE attrelid = 'email_verify.result'::regclass AND attnum > 0
@@ -30,7 +31,7 @@ SET email_verify.default_level = 'syntax';
 SELECT (verify_email('a@example.com')).level;
 RESET email_verify.default_level;
 
--- The function signatures SPEC fixes.
+-- The function signatures the README fixes.
 SELECT p.oid::regprocedure AS function, p.prorettype::regtype AS returns, p.proretset AS setof
 FROM pg_proc p
 WHERE p.proname IN ('verify_email', 'verify_emails')

@@ -1,4 +1,4 @@
--- Level syntax: every verdict of SPEC's syntax rules, no network.
+-- Level syntax: every verdict of the syntax rules (README.md, "Syntax rules"), no network.
 SELECT input, (r).normalized, (r).status, (r).reason, (r).suggestion,
        (r).is_disposable AS disp, (r).is_role AS role, (r).is_free AS free, (r).score
 FROM (SELECT input, verify_email(input, 'syntax') AS r

@@ -62,7 +62,8 @@ COPY signups (id, email) FROM STDIN;
 SELECT id, email, email_status, email_reason FROM signups WHERE id >= 20 ORDER BY id;
 
 -- Level dns (against the local test world, as in network_levels): the signup
--- moment of SPEC, a typo domain refused with the suggestion in the message.
+-- check of the README's example, a typo domain refused with the suggestion in
+-- the message.
 SET email_verify.dns_servers = '127.0.53.1:53';
 SET email_verify.result_ttl = 0;
 SELECT email_verify.watch('signups', 'email', level => 'dns', mode => 'sync', reject_invalid => true);

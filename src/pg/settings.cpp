@@ -118,7 +118,7 @@ void SettingsInit() {
     DefineCustomBoolVariable("email_verify.starttls", "Use STARTTLS when an MX host offers it.",
                              "Certificates are checked and the outcome recorded, but never stop a probe.",
                              &starttls_setting, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-    // The background workers (issue: in-place verification).
+    // The background workers (README.md, "In-place verification").
     // PostgreSQL refuses new postmaster-level settings once it runs: these two
     // exist only when the module is preloaded, as the workers do.
     if (process_shared_preload_libraries_in_progress) {

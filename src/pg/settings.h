@@ -1,4 +1,4 @@
-// The email_verify.* settings (GUCs) of SPEC.md, defined once per backend.
+// The email_verify.* settings (GUCs; README.md, "Settings"), defined once per backend.
 #pragma once
 
 #include <chrono>

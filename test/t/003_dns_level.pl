@@ -1,5 +1,5 @@
 # Level 'dns' against the local test world (testworld/world.sh): every
-# outcome the DNS step can reach, as SPEC.md's Reasons table names them:
+# outcome the DNS step can reach, as README.md's table of reasons names them:
 # domain_ok through an MX, through the A fallback and through an IPv6-only
 # MX; an IDN domain given as U-label; no_domain, null_mx, no_mail_server,
 # dns_error (SERVFAIL, REFUSED, a DNS server that is not there); the

@@ -1,9 +1,9 @@
 # Level 'smtp' against the local test world (testworld/world.sh): every
-# reason of SPEC.md's table that an SMTP probe can reach, each from the
+# reason of README.md's table that an SMTP probe can reach, each from the
 # server that really produces it (Postfix for real mailboxes, the scripted
 # server for the odd ones), with the columns that come with it (level,
 # smtp_code, smtp_message, mx_host, score, is_catch_all, from_cache).
-# Also: SPEC precedence between reasons, fall-through to a second MX, the
+# Also: the precedence between reasons, fall-through to a second MX, the
 # HELO fallback, STARTTLS with a certificate that cannot be verified,
 # multi-line replies, "452 4.5.3 too many recipients", a 421 in the middle
 # of a session, greylisting that clears after its delay, the result cache,
@@ -237,7 +237,7 @@ FROM verify_email('bob@tlsrequired.test', 'smtp') r, email_verify.prober_stats()
 	cmp_ok($unverified, '>=', 1, 'prober_stats: its certificate (wrong name, self-signed) counted as unverified');
 }
 
-# ---- precedence (SPEC: invalid, then risky in table order, then unknown) -
+# ---- precedence (README: invalid, then risky in table order, then unknown)
 
 # mailinator.com is on the shipped disposable list. This world's DNS answers
 # NXDOMAIN for every name outside "test.", and an invalid reason beats a

@@ -1,4 +1,4 @@
-# How many connections a probe run opens, as the servers see them. SPEC:
+# How many connections a probe run opens, as the servers see them. README.md:
 # a probe never opens more connections to one MX host than the per-host
 # limit (email_verify.max_connections_per_host) and reuses one connection
 # for many recipients of a domain. Checked with the scripted server's own

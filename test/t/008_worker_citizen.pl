@@ -1,4 +1,4 @@
-# The background worker as a good PostgreSQL citizen (issue text):
+# The background worker as a good PostgreSQL citizen:
 #   - registered only from shared_preload_libraries: without it the extension
 #     and watch() work (watch() warns), no worker runs and the rows just wait;
 #   - email_verify.workers = 2: two workers share the queue, each row once;
