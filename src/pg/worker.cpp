@@ -12,9 +12,8 @@
 
 #include "guard.h"
 #include "list_cache.h"
-#include "prober/engine.h"
+#include "prober/verifier.h"
 #include "settings.h"
-#include "syntax_verifier.h"
 #include "worker_shmem.h"
 #include "write_back_watchdog.h"
 
@@ -161,11 +160,6 @@ void append_verdict(std::string& json, const ClaimedItem& item, const ev::Verifi
 
 // ---- the loop -----------------------------------------------------------------
 
-bool is_transient(ev::Reason reason) {
-    return reason == ev::Reason::Greylisted || reason == ev::Reason::TemporaryFailure ||
-           reason == ev::Reason::Timeout || reason == ev::Reason::DnsError;
-}
-
 // DROP DATABASE of our database is waiting for us: exit with status 0, which
 // the postmaster takes as "do not restart".
 void leave_if_asked() {
@@ -269,57 +263,56 @@ class Worker {
             item.attempts = std::stoi(row[5]);
             items.push_back(std::move(item));
         }
-        // The lists are read in this transaction; probing happens after it.
-        ev::SyntaxVerifier verifier(current_risk_lists(), ev::TypoSuggester::builtin());
-        ev::SyntaxOptions options = syntax_options();
-        std::vector<ev::OfflineFindings> findings;
-        for (const auto& item : items) findings.push_back(verifier.examine(item.email, options));
+        // The lists are read in this transaction; examining and probing
+        // happen after it (nothing rebuilds them before the next one).
+        const ev::RiskLists& lists = current_risk_lists();
         commit_transaction();
         if (items.empty()) return 0;
 
-        probe(items, findings);
-        write_back(settings, items, findings);
+        std::vector<ev::prober::Verdict> outcomes = probe(items, lists);
+        write_back(settings, items, outcomes);
         return static_cast<int>(items.size());
     }
 
-    // No transaction is open here: every level's items probe concurrently.
-    void probe(const std::vector<ClaimedItem>& items, std::vector<ev::OfflineFindings>& findings) {
-        ev::prober::ProbeSettings probe_settings = ev::pg::probe_settings();
-        for (ev::Level level : {ev::Level::Dns, ev::Level::Smtp}) {
-            std::vector<std::size_t> index;
-            std::vector<ev::OfflineFindings> batch;
-            for (std::size_t i = 0; i < items.size(); ++i)
-                if (items[i].level == level && findings[i].address.ok()) {
-                    index.push_back(i);
-                    batch.push_back(std::move(findings[i]));
-                }
-            if (batch.empty()) continue;
-            counters_add_in_flight(static_cast<int64>(batch.size()));
-            try {
-                ev::prober::Engine engine(probe_settings, caches_);
-                engine.run(batch, level, worker_poll);
-            } catch (...) {
-                counters_add_in_flight(-static_cast<int64>(batch.size()));
-                throw;
-            }
-            counters_add_in_flight(-static_cast<int64>(batch.size()));
-            for (std::size_t k = 0; k < index.size(); ++k) findings[index[k]] = std::move(batch[k]);
+    // No transaction is open here: the core's one verification path, every
+    // level's items probed concurrently.
+    std::vector<ev::prober::Verdict> probe(const std::vector<ClaimedItem>& items, const ev::RiskLists& lists) {
+        ev::prober::VerifierSettings settings;
+        settings.syntax = syntax_options();
+        settings.probe = probe_settings();
+        // A re-check must ask the network: a reused verdict keeps its old
+        // checked_at, and a row queued for being stale would stay stale.
+        settings.result_ttl = std::chrono::seconds(0);
+        std::vector<ev::prober::VerifyRequest> requests;
+        int64 probed = 0;
+        for (const auto& item : items) {
+            requests.push_back({item.email, item.level});
+            if (item.level != ev::Level::Syntax) ++probed;
         }
-        double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        for (auto& f : findings) {
-            f.result.checked_at_unix = now;
-            counters_note_latency(f.result.duration_ms);
+        ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
+        std::vector<ev::prober::Verdict> outcomes;
+        counters_add_in_flight(probed);
+        try {
+            outcomes = verifier.verify(requests, settings, worker_poll);
+        } catch (...) {
+            counters_add_in_flight(-probed);
+            throw;
         }
+        counters_add_in_flight(-probed);
+        for (const auto& outcome : outcomes) counters_note_latency(outcome.result.duration_ms);
+        return outcomes;
     }
 
     void write_back(const WorkerSettings& settings, const std::vector<ClaimedItem>& items,
-                    const std::vector<ev::OfflineFindings>& findings) {
+                    const std::vector<ev::prober::Verdict>& outcomes) {
         std::string verdicts = "[";
         std::string retry_ids, retry_reasons, retry_delays;
         std::uint64_t written = 0, retried = 0;
         for (std::size_t i = 0; i < items.size(); ++i) {
-            const auto& r = findings[i].result;
-            if (is_transient(r.reason) && items[i].attempts + 1 < settings.retry_attempts) {
+            const auto& r = outcomes[i].result;
+            // Not final: transient (greylisted, 4xx, timeouts, DNS failures)
+            // or reached without any answer from the network.
+            if (!outcomes[i].final && items[i].attempts + 1 < settings.retry_attempts) {
                 auto delay = backoff(settings, items[i].attempts);
                 retry_ids += (retry_ids.empty() ? "" : ",") + std::to_string(items[i].queue_id);
                 retry_reasons += (retry_reasons.empty() ? "" : ",") + std::string(ev::to_string(r.reason));
