@@ -269,14 +269,43 @@ class Worker {
         commit_transaction();
         if (items.empty()) return 0;
 
-        std::vector<ev::prober::Verdict> outcomes = probe(items, lists);
-        write_back(settings, items, outcomes);
+        Batch batch{items, std::vector<ev::prober::Verdict>(items.size()), {}, {}, 0, 0};
+        probe(settings, lists, batch);
+        write_back(settings, batch);  // what settled last
+        counters_note_batch(batch.written, batch.retried);
         return static_cast<int>(items.size());
+    }
+
+    // A claimed batch while it is probed: verdicts are written back as they
+    // settle, in small groups, so that a slow or tarpitting domain holds back
+    // only its own addresses (see write_back_if_due).
+    struct Batch {
+        const std::vector<ClaimedItem>& items;
+        std::vector<ev::prober::Verdict> outcomes;
+        std::vector<std::size_t> settled;  // indexes of verdicts not yet written back
+        std::chrono::steady_clock::time_point first_settled;
+        std::uint64_t written;
+        std::uint64_t retried;
+    };
+
+    // A group is written back once it is this large, or once its first
+    // verdict has waited this long: few transactions for a fast batch (one,
+    // at its end), and none of a slow batch's verdicts waits long.
+    static constexpr std::size_t kWriteBackGroup = 64;
+    static constexpr std::chrono::milliseconds kWriteBackWait{100};
+
+    // Called from the probe loop's poll (no transaction is open there).
+    void write_back_if_due(const WorkerSettings& settings, Batch& batch) {
+        if (batch.settled.empty()) return;
+        if (batch.settled.size() < kWriteBackGroup &&
+            std::chrono::steady_clock::now() - batch.first_settled < kWriteBackWait)
+            return;
+        write_back(settings, batch);
     }
 
     // No transaction is open here: the core's one verification path, every
     // level's items probed concurrently.
-    std::vector<ev::prober::Verdict> probe(const std::vector<ClaimedItem>& items, const ev::RiskLists& lists) {
+    void probe(const WorkerSettings& worker, const ev::RiskLists& lists, Batch& batch) {
         ev::prober::VerifierSettings settings;
         settings.syntax = syntax_options();
         settings.probe = probe_settings();
@@ -285,30 +314,42 @@ class Worker {
         settings.result_ttl = std::chrono::seconds(0);
         std::vector<ev::prober::VerifyRequest> requests;
         int64 probed = 0;
-        for (const auto& item : items) {
+        for (const auto& item : batch.items) {
             requests.push_back({item.email, item.level});
             if (item.level != ev::Level::Syntax) ++probed;
         }
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
-        std::vector<ev::prober::Verdict> outcomes;
+        auto ready = [&batch](std::size_t i, const ev::prober::Verdict& verdict) {
+            if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
+            batch.outcomes[i] = verdict;
+            batch.settled.push_back(i);
+            counters_note_latency(verdict.result.duration_ms);
+        };
+        auto poll = [&] {
+            worker_poll();
+            write_back_if_due(worker, batch);
+        };
         counters_add_in_flight(probed);
         try {
-            outcomes = verifier.verify(requests, settings, worker_poll);
+            verifier.verify(requests, settings, poll, ready);
         } catch (...) {
             counters_add_in_flight(-probed);
             throw;
         }
         counters_add_in_flight(-probed);
-        for (const auto& outcome : outcomes) counters_note_latency(outcome.result.duration_ms);
-        return outcomes;
     }
 
-    void write_back(const WorkerSettings& settings, const std::vector<ClaimedItem>& items,
-                    const std::vector<ev::prober::Verdict>& outcomes) {
+    // Writes back the settled verdicts of the batch not written yet, in one
+    // short transaction: final ones through apply_verdicts, the others (not
+    // final, attempts left) back to the queue through retry_later.
+    void write_back(const WorkerSettings& settings, Batch& batch) {
+        if (batch.settled.empty()) return;
+        const auto& items = batch.items;
+        const auto& outcomes = batch.outcomes;
         std::string verdicts = "[";
         std::string retry_ids, retry_reasons, retry_delays;
         std::uint64_t written = 0, retried = 0;
-        for (std::size_t i = 0; i < items.size(); ++i) {
+        for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
             // Not final: transient (greylisted, 4xx, timeouts, DNS failures)
             // or reached without any answer from the network.
@@ -335,7 +376,9 @@ class Worker {
             query("SELECT email_verify.retry_later($1::bigint[], $2::text[], $3::interval[])",
                   {"{" + retry_ids + "}", "{" + retry_reasons + "}", "{" + retry_delays + "}"});
         commit_transaction();
-        counters_note_batch(written, retried);
+        batch.settled.clear();
+        batch.written += written;
+        batch.retried += retried;
     }
 
     // retry_delay * 2^attempts, +-50% jitter so retries of one burst spread out.

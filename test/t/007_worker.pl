@@ -142,6 +142,32 @@ ok($after gt $before, "a stale verdict is re-verified by the worker ($before -> 
 is($node->safe_psql('postgres', q{SELECT email_status || '/' || email_reason FROM contacts WHERE id = 1}),
 	'valid/accepted', 'with the same verdict');
 
+# ---- verdicts are written back as they settle -----------------------------------------
+# One batch: an address at the tarpit (it accepts the connection and never
+# says a word: the probe waits reply_timeout, 15 s) and 20 at a quick domain.
+# The quick ones are written while the tarpit's is still being probed.
+$node->safe_psql('postgres', q{
+CREATE TABLE mixed (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('mixed', 'email', level => 'smtp');
+INSERT INTO mixed VALUES (0, 'slow@tarpit.test');
+INSERT INTO mixed SELECT g, 'user' || g || '@acceptall.test' FROM generate_series(1, 20) g;
+});
+$t0 = time;
+$deadline = time + 10;
+my $quick = 0;
+while (time < $deadline)
+{
+	$quick = $node->safe_psql('postgres', q{SELECT count(email_status) FROM mixed WHERE id > 0});
+	last if $quick eq '20';
+	sleep 0.1;
+}
+my $waited = time - $t0;
+is($quick, '20', sprintf('the quick domain\'s 20 verdicts are written in %.1f s', $waited));
+is($node->safe_psql('postgres', q{SELECT email_status IS NULL FROM mixed WHERE id = 0}), 't',
+	'while the tarpit address of the same batch is still being probed');
+cmp_ok($waited, '<', 5, 'long before the tarpit\'s probe can end (reply_timeout 15 s)');
+$node->safe_psql('postgres', q{SELECT email_verify.unwatch('mixed', 'email')});
+
 # ---- SIGTERM is honoured promptly ---------------------------------------------------
 $pid = worker_pid();
 $t0 = time;

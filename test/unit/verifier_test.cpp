@@ -240,6 +240,33 @@ TEST_F(VerifierTest, PollAbandonsTheBatchAndTheCountersSurvive) {
     EXPECT_EQ(caches.results.size(), 0u);
 }
 
+// Each verdict is handed over as soon as it is reached: what needs no probe
+// at once, a domain that answers long before one that never does, and every
+// input exactly once, with the verdict verify() returns.
+TEST_F(VerifierTest, VerdictsAreHandedOverAsTheySettle) {
+    fake::publish_mail_domain(dns, "strict.test");
+    dns.set("silent.test", fake::kTypeMx, fake::silent_answer());
+    std::vector<std::string_view> inputs = {"alice@silent.test", "alice@strict.test", "bad@@x.test"};
+    ev::prober::Verifier verifier(fake::small_lists(), fake::no_suggestions(), caches);
+    std::vector<std::size_t> order;
+    std::vector<Verdict> handed(inputs.size());
+    auto v = verifier.verify(inputs, Level::Dns, settings, nullptr, [&](std::size_t i, const Verdict& verdict) {
+        order.push_back(i);
+        handed[i] = verdict;
+    });
+    ASSERT_EQ(order.size(), 3u);
+    EXPECT_EQ(order[0], 2u);  // bad syntax: no probe
+    EXPECT_EQ(order[1], 1u);  // strict.test answers at once
+    EXPECT_EQ(order[2], 0u);  // silent.test only when its lookup times out
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        EXPECT_EQ(handed[i].result.reason, v[i].result.reason);
+        EXPECT_EQ(handed[i].final, v[i].final);
+        EXPECT_EQ(handed[i].result.checked_at_unix, v[i].result.checked_at_unix);
+    }
+    EXPECT_EQ(v[1].result.reason, Reason::DomainOk);
+    EXPECT_EQ(v[0].result.reason, Reason::DnsError);
+}
+
 // A long batch at level syntax still looks for a cancel.
 TEST_F(VerifierTest, PollRunsWhileExamining) {
     std::vector<std::string> many(20000, "someone@example.test");

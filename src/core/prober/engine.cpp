@@ -141,6 +141,7 @@ struct Engine::State {
     dns::Resolver resolver;
     dns::RouteResolver routes;
     std::vector<OfflineFindings>* items = nullptr;
+    Settled settled;
     Level level = Level::Dns;
     Clock::time_point started;
     std::unordered_map<std::string, std::unique_ptr<Domain>> domains;
@@ -433,7 +434,10 @@ struct Engine::State {
         if (d.finalized) return;
         d.finalized = true;
         --open_domains;
-        for (std::size_t i : d.items) finalize_item(d, (*items)[i]);
+        for (std::size_t i : d.items) {
+            finalize_item(d, (*items)[i]);
+            if (settled) settled(i);
+        }
     }
 
     Task* task_of(Domain& d, const OfflineFindings& item) {
@@ -542,8 +546,9 @@ Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
 
 Engine::~Engine() = default;
 
-void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& poll) {
+void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled) {
     if (level == Level::Syntax) return;
+    state_->settled = std::move(settled);
     state_->start(items, level);
     state_->run(poll);
 }

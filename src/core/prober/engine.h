@@ -22,6 +22,12 @@ namespace ev::prober {
 // abandon the run (a query cancel): every socket is closed on the way out.
 using Poll = std::function<void()>;
 
+// Called with an item's index as soon as its verdict is reached (all the
+// items of a domain settle together, when the domain's last probe ends), so
+// that a slow domain does not hold back the others' verdicts. It runs inside
+// the event loop: it must only take note, never throw.
+using Settled = std::function<void(std::size_t item)>;
+
 // What the run saw, for tests and observability.
 struct RunStats {
     int sessions_opened = 0;
@@ -45,7 +51,7 @@ class Engine {
     // Each item's findings gain what the probe found, and network_answered
     // says whether any answer came back (the Verifier's rule for verdicts
     // reached without one is not applied here).
-    void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll);
+    void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled = nullptr);
 
     const RunStats& stats() const { return stats_; }
 

@@ -68,7 +68,8 @@ bool is_transient(Reason reason) {
 }
 
 std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& inputs, Level level,
-                                      const VerifierSettings& settings, const Poll& poll) {
+                                      const VerifierSettings& settings, const Poll& poll,
+                                      const VerdictReady& ready) {
     const bool network = level != Level::Syntax;
     const bool use_cache = network && settings.result_ttl.count() > 0;
     if (network) caches_.use_for(settings.probe);
@@ -92,6 +93,7 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
                 r.email.assign(inputs[i]);
                 r.from_cache = true;
                 r.duration_ms = ms_between(started, SteadyClock::now());
+                if (ready) ready(i, verdicts[i]);
                 continue;
             }
         }
@@ -101,28 +103,18 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         item_input.push_back(i);
     }
 
-    // probe
-    if (any_to_probe) {
-        Engine engine(settings.probe, caches_);
-        try {
-            engine.run(items, level, poll);
-        } catch (...) {
-            stats_.add(engine.stats());
-            throw;
-        }
-        stats_.add(engine.stats());
-    }
-
-    // stamp, and keep what may be reused
-    double checked_at = unix_now();
+    // stamp, and keep what may be reused: each item as soon as it settles
     auto expires = SteadyClock::now() + settings.result_ttl;
-    for (std::size_t k = 0; k < items.size(); ++k) {
+    std::vector<bool> stamped(items.size(), false);
+    auto settle = [&](std::size_t k) {
+        if (stamped[k]) return;
+        stamped[k] = true;
         OfflineFindings& item = items[k];
         VerificationResult& r = item.result;
         bool probed = network && item.address.ok();
         bool answered = !probed || item.network_answered;
         if (!answered) decide_without_answer(item, &r);
-        r.checked_at_unix = checked_at;
+        r.checked_at_unix = unix_now();
         r.duration_ms += examine_ms[k];
         Verdict& verdict = verdicts[item_input[k]];
         verdict.final = answered && !is_transient(r.reason);
@@ -131,12 +123,29 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         if (use_cache && probed && answered && r.status != Status::Unknown)
             caches_.results.store(cache_key(level, item.address), r, expires);
         verdict.result = std::move(r);
+        if (ready) ready(item_input[k], verdict);
+    };
+    // What the engine will not probe is settled now.
+    for (std::size_t k = 0; k < items.size(); ++k)
+        if (!network || !items[k].address.ok()) settle(k);
+
+    // probe
+    if (any_to_probe) {
+        Engine engine(settings.probe, caches_);
+        try {
+            engine.run(items, level, poll, [&](std::size_t k) { settle(k); });
+        } catch (...) {
+            stats_.add(engine.stats());
+            throw;
+        }
+        stats_.add(engine.stats());
     }
+    for (std::size_t k = 0; k < items.size(); ++k) settle(k);
     return verdicts;
 }
 
 std::vector<Verdict> Verifier::verify(const std::vector<VerifyRequest>& requests, const VerifierSettings& settings,
-                                      const Poll& poll) {
+                                      const Poll& poll, const VerdictReady& ready) {
     std::vector<Verdict> verdicts(requests.size());
     for (Level level : {Level::Syntax, Level::Dns, Level::Smtp}) {
         std::vector<std::string_view> inputs;
@@ -147,7 +156,9 @@ std::vector<Verdict> Verifier::verify(const std::vector<VerifyRequest>& requests
                 index.push_back(i);
             }
         if (inputs.empty()) continue;
-        std::vector<Verdict> some = verify(inputs, level, settings, poll);
+        VerdictReady ready_here;
+        if (ready) ready_here = [&](std::size_t k, const Verdict& v) { ready(index[k], v); };
+        std::vector<Verdict> some = verify(inputs, level, settings, poll, ready_here);
         for (std::size_t k = 0; k < index.size(); ++k) verdicts[index[k]] = std::move(some[k]);
     }
     return verdicts;

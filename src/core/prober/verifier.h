@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct VerifyRequest {
     Level level = Level::Smtp;
 };
 
+// Called with an input's index and its verdict as soon as the verdict is
+// reached (before verify returns): inputs that need no probe first, then each
+// domain's as its probes end. Runs inside the probe loop: take note, never throw.
+using VerdictReady = std::function<void(std::size_t input, const Verdict& verdict)>;
+
 // Greylisting, 4xx, timeouts and DNS failures: worth asking again later.
 bool is_transient(Reason reason);
 
@@ -67,11 +73,12 @@ class Verifier {
     // closed on the way out. Throws std::invalid_argument for a DNS server
     // list c-ares refuses.
     std::vector<Verdict> verify(const std::vector<std::string_view>& inputs, Level level,
-                                const VerifierSettings& settings, const Poll& poll = nullptr);
+                                const VerifierSettings& settings, const Poll& poll = nullptr,
+                                const VerdictReady& ready = nullptr);
 
     // The same for inputs of mixed levels: one probe run per level present.
     std::vector<Verdict> verify(const std::vector<VerifyRequest>& requests, const VerifierSettings& settings,
-                                const Poll& poll = nullptr);
+                                const Poll& poll = nullptr, const VerdictReady& ready = nullptr);
 
     // The prober's counters over every run of this Verifier, including one a
     // poll abandoned.
