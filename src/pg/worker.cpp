@@ -13,6 +13,7 @@
 #include "guard.h"
 #include "list_cache.h"
 #include "prober/verifier.h"
+#include "queue/item_lifecycle.h"
 #include "settings.h"
 #include "worker_shmem.h"
 #include "write_back_watchdog.h"
@@ -353,7 +354,7 @@ class Worker {
             const auto& r = outcomes[i].result;
             // Not final: transient (greylisted, 4xx, timeouts, DNS failures)
             // or reached without any answer from the network.
-            if (!outcomes[i].final && items[i].attempts + 1 < settings.retry_attempts) {
+            if (retry_policy(settings).retries(outcomes[i].final, items[i].attempts)) {
                 auto delay = backoff(settings, items[i].attempts);
                 retry_ids += (retry_ids.empty() ? "" : ",") + std::to_string(items[i].queue_id);
                 retry_reasons += (retry_reasons.empty() ? "" : ",") + std::string(ev::to_string(r.reason));
@@ -381,11 +382,14 @@ class Worker {
         batch.retried += retried;
     }
 
-    // retry_delay * 2^attempts, +-50% jitter so retries of one burst spread out.
+    // The core retry policy (src/core/queue/item_lifecycle.h), with its jitter drawn here.
     long backoff(const WorkerSettings& settings, int attempts) {
-        double base = static_cast<double>(settings.retry_delay.count()) * std::pow(2.0, std::min(attempts, 16));
         std::uniform_real_distribution<double> jitter(0.5, 1.5);
-        return std::max(1L, static_cast<long>(base * jitter(random_)));
+        return static_cast<long>(retry_policy(settings).backoff(attempts, jitter(random_)).count());
+    }
+
+    static ev::queue::RetryPolicy retry_policy(const WorkerSettings& settings) {
+        return ev::queue::RetryPolicy{settings.retry_attempts, settings.retry_delay};
     }
 
     // A batch whose write-back failed as a whole: its items go back to the
