@@ -906,3 +906,9 @@ BEGIN
     DELETE FROM email_verify.watches WHERE id = end_watch.watch_id;
 END
 $$;
+
+-- The claim limit comes from the core's retry policy, as the worker's retries do.
+CREATE OR REPLACE FUNCTION email_verify.claim_limit()
+RETURNS int
+AS 'MODULE_PATHNAME', 'claim_limit'
+LANGUAGE C STABLE;

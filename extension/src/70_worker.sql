@@ -122,14 +122,12 @@ COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
 -- How many times an item may be claimed: the retries of transient verdicts
 -- (email_verify.retry_attempts) and two more for claims that came to nothing (a
 -- worker died with the item, or its write-back failed as a whole). An item past
--- it is given up, state 'failed', instead of going round for ever.
+-- it is given up, state 'failed', instead of going round for ever. The rule is
+-- the core's retry policy (src/core/queue/item_lifecycle.h).
 CREATE FUNCTION email_verify.claim_limit()
 RETURNS int
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(current_setting('email_verify.retry_attempts', true)::int, 5) + 2
-$$;
+AS 'MODULE_PATHNAME', 'claim_limit'
+LANGUAGE C STABLE;
 
 -- Claims up to batch_size items for worker_id until now() + lease: first items
 -- whose lease ran out (their worker died; counted as an attempt, so an address

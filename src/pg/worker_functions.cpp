@@ -1,8 +1,11 @@
-// worker_stats(): the background workers' shared counters, for the stats view.
+// worker_stats(): the background workers' shared counters, for the stats view;
+// claim_limit(): the core retry policy's limit, for the queue's SQL.
 #include <cmath>
 
 #include "guard.h"
+#include "queue/item_lifecycle.h"
 #include "result_tuple.h"
+#include "settings.h"
 #include "worker_shmem.h"
 
 namespace {
@@ -41,4 +44,10 @@ EV_SQL_FUNCTION(worker_stats) {
     if (!present)
         for (int i = 0; i < 4; ++i) nulls[i] = true;
     return ev::pg::record_result(fcinfo, values, nulls);
+}
+
+EV_SQL_FUNCTION(claim_limit) {
+    ev::pg::WorkerSettings settings = ev::pg::worker_settings();
+    ev::queue::RetryPolicy policy{settings.retry_attempts, settings.retry_delay};
+    PG_RETURN_INT32(policy.claim_limit());
 }
