@@ -252,12 +252,13 @@ int main(int argc, char** argv) {
     }
     lost += static_cast<long>(outstanding);
     double seconds = std::chrono::duration<double>(last_answer - started).count();
-    std::printf("DNS_BLASTER queries=%zu names=%zu answered=%ld noerror=%ld with_answer=%ld nxdomain=%ld "
-                "other_rcode=%ld lost=%ld resent=%ld send_errors=%ld inflight=%d sockets=%d types=%s seconds=%.4f "
-                "answers_per_s=%.1f names_per_s=%.1f\n",
-                queries.size(), names, answered, noerror, with_answer, nxdomain, other_rcode, lost, resent, send_errors,
-                inflight, sockets, types.c_str(), seconds, seconds > 0 ? answered / seconds : 0.0,
-                seconds > 0 ? names / seconds : 0.0);
+    std::printf(
+        "DNS_BLASTER queries=%zu names=%zu answered=%ld noerror=%ld with_answer=%ld nxdomain=%ld "
+        "other_rcode=%ld lost=%ld resent=%ld send_errors=%ld inflight=%d sockets=%d types=%s seconds=%.4f "
+        "answers_per_s=%.1f names_per_s=%.1f\n",
+        queries.size(), names, answered, noerror, with_answer, nxdomain, other_rcode, lost, resent, send_errors,
+        inflight, sockets, types.c_str(), seconds, seconds > 0 ? answered / seconds : 0.0,
+        seconds > 0 ? names / seconds : 0.0);
     for (int fd : fds) ::close(fd);
     return answered == static_cast<long>(queries.size()) ? 0 : 1;
 }

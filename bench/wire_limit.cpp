@@ -65,11 +65,11 @@ struct Conn {
     std::string in;   // unparsed input
     std::string out;  // unsent output
     std::deque<Expect> pending;
-    bool ready = false;      // EHLO answered, first MAIL sent
+    bool ready = false;  // EHLO answered, first MAIL sent
     bool quitting = false;
     bool closed = false;
     bool failed = false;
-    int in_txn = 0;          // RCPTs sent in the current transaction
+    int in_txn = 0;  // RCPTs sent in the current transaction
     long rcpts_in_flight = 0;
     long sent = 0, answered = 0;
 };
@@ -217,12 +217,9 @@ int main(int argc, char** argv) {
                 if (klass != '2') return fail(c, ("RSET: " + final_line).c_str());
                 break;
             case Expect::Rcpt:
-                if (final_line.compare(0, 4, "250 ") == 0)
-                    ++totals.ok;
-                else if (klass == '5')
-                    ++totals.rejected;
-                else
-                    ++totals.other;
+                if (final_line.compare(0, 4, "250 ") == 0) ++totals.ok;
+                else if (klass == '5') ++totals.rejected;
+                else ++totals.other;
                 --c.rcpts_in_flight;
                 ++c.answered;
                 last_reply = Clock::now();
@@ -255,7 +252,8 @@ int main(int argc, char** argv) {
             for (auto* c : who) fail(*c, "deadline");
             break;
         }
-        int timeout_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
+        int timeout_ms =
+            static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
         int n = ::poll(fds.data(), fds.size(), std::min(timeout_ms, 1000));
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -310,13 +308,15 @@ int main(int argc, char** argv) {
     long answered = totals.ok + totals.rejected + totals.other;
     bool complete = answered == static_cast<long>(addresses.size());
     for (auto& c : conns) {
-        if (o.verbose) std::fprintf(stderr, "connection %d: %ld RCPTs sent, %ld answered%s\n", c.id, c.sent, c.answered,
-                                    c.failed ? " (failed)" : "");
+        if (o.verbose)
+            std::fprintf(stderr, "connection %d: %ld RCPTs sent, %ld answered%s\n", c.id, c.sent, c.answered,
+                         c.failed ? " (failed)" : "");
         if (c.fd >= 0) ::close(c.fd);
     }
-    std::printf("WIRE_LIMIT rcpts=%zu ok_250=%ld rejected=%ld other=%ld conns=%d window=%d per_txn=%d txns=%ld "
-                "seconds=%.4f rcpt_per_s=%.1f complete=%d\n",
-                addresses.size(), totals.ok, totals.rejected, totals.other, o.conns, o.window, o.per_txn, totals.txns,
-                seconds, seconds > 0 ? answered / seconds : 0.0, complete ? 1 : 0);
+    std::printf(
+        "WIRE_LIMIT rcpts=%zu ok_250=%ld rejected=%ld other=%ld conns=%d window=%d per_txn=%d txns=%ld "
+        "seconds=%.4f rcpt_per_s=%.1f complete=%d\n",
+        addresses.size(), totals.ok, totals.rejected, totals.other, o.conns, o.window, o.per_txn, totals.txns, seconds,
+        seconds > 0 ? answered / seconds : 0.0, complete ? 1 : 0);
     return complete ? 0 : 1;
 }

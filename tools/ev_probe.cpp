@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
         for (const auto& verdict : verdicts) {
             const auto& r = verdict.result;
             std::cout << r.email << '\t' << ev::to_string(r.status) << '\t' << ev::to_string(r.reason) << '\t'
-                      << ev::to_string(r.level) << "\tcatch_all=" << (r.is_catch_all ? (*r.is_catch_all ? "t" : "f") : "null")
+                      << ev::to_string(r.level)
+                      << "\tcatch_all=" << (r.is_catch_all ? (*r.is_catch_all ? "t" : "f") : "null")
                       << "\tmx=" << r.mx_host.value_or("") << '\t' << (r.smtp_code ? std::to_string(*r.smtp_code) : "")
                       << ' ' << r.smtp_message.value_or("") << (verdict.final ? "" : "\t(not final)") << '\n';
         }

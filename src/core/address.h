@@ -46,8 +46,8 @@ std::string_view describe(SyntaxError error);
 
 struct ParsedAddress {
     SyntaxError error = SyntaxError::None;
-    std::string local;        // as given (quotes kept for a quoted local part)
-    std::string domain;       // lower-case, A-label form; "[...]" for a literal
+    std::string local;   // as given (quotes kept for a quoted local part)
+    std::string domain;  // lower-case, A-label form; "[...]" for a literal
     bool local_is_quoted = false;
     bool domain_is_literal = false;
 

@@ -116,7 +116,8 @@ SyntaxError check_hostname(std::string_view host) {
     bool last_all_digits = false;
     while (true) {
         std::size_t dot = host.find('.', start);
-        std::string_view label = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        std::string_view label =
+            host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
         if (label.empty()) return SyntaxError::EmptyLabel;
         if (label.size() > kMaxLabel) return SyntaxError::LabelTooLong;
         if (label.front() == '-' || label.back() == '-') return SyntaxError::LabelHyphen;
@@ -153,7 +154,8 @@ SyntaxError parse_domain(std::string_view domain, const SyntaxOptions& options, 
         // name's ASCII must already be letters, digits, hyphens and dots.
         for (char c : domain) {
             auto u = static_cast<unsigned char>(c);
-            bool ldh = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' || c == '.';
+            bool ldh =
+                (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' || c == '.';
             if (u < 0x80 && !ldh) return SyntaxError::DomainCharacter;
         }
         // Label-shape errors read better in our words than libidn2's, so
@@ -185,10 +187,12 @@ std::string_view describe(SyntaxError error) {
         case SyntaxError::LocalPartCharacter: return "the local part contains a character not allowed outside quotes";
         case SyntaxError::UnterminatedQuote: return "the quoted local part has no closing quote";
         case SyntaxError::QuotedCharacter: return "the quoted local part contains a character not allowed in quotes";
-        case SyntaxError::QuotedLocalNotAllowed: return "quoted local parts are not accepted (email_verify.allow_quoted_local is off)";
+        case SyntaxError::QuotedLocalNotAllowed:
+            return "quoted local parts are not accepted (email_verify.allow_quoted_local is off)";
         case SyntaxError::EmptyDomain: return "the domain is empty";
         case SyntaxError::DomainTooLong: return "the domain is longer than 255 octets";
-        case SyntaxError::DomainLiteralNotAllowed: return "domain literals are not accepted (email_verify.allow_domain_literal is off)";
+        case SyntaxError::DomainLiteralNotAllowed:
+            return "domain literals are not accepted (email_verify.allow_domain_literal is off)";
         case SyntaxError::InvalidDomainLiteral: return "the domain literal is not an IPv4 or IPv6 address";
         case SyntaxError::EmptyLabel: return "the domain has an empty label (leading, trailing or doubled dot)";
         case SyntaxError::LabelTooLong: return "a domain label is longer than 63 octets";

@@ -14,8 +14,7 @@ IdnaResult domain_to_ascii(std::string_view utf8) {
     // Not IDN2_USE_STD3_ASCII_RULES: with it libidn2 silently deletes
     // disallowed characters ("bü_cher" -> "bücher"). Without it they survive
     // into the output, where the caller's host-name check refuses them.
-    int rc = idn2_to_ascii_8z(input.c_str(), &out,
-                              IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    int rc = idn2_to_ascii_8z(input.c_str(), &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
     std::unique_ptr<char, decltype(&std::free)> owned(out, &std::free);
     if (rc != IDN2_OK) {
         result.error = idn2_strerror(rc);

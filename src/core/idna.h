@@ -9,8 +9,8 @@ namespace ev {
 
 struct IdnaResult {
     bool ok = false;
-    std::string ascii;     // lower-case A-label form when ok
-    std::string error;     // libidn2's explanation otherwise
+    std::string ascii;  // lower-case A-label form when ok
+    std::string error;  // libidn2's explanation otherwise
 };
 
 // Precondition: utf8 is valid UTF-8 without NUL.

@@ -14,9 +14,7 @@ bool parse_list_kind(std::string_view name, ListKind* kind) {
     return true;
 }
 
-void RiskList::add_override(std::string_view entry, bool listed) {
-    (listed ? added_ : removed_).add(entry);
-}
+void RiskList::add_override(std::string_view entry, bool listed) { (listed ? added_ : removed_).add(entry); }
 
 void RiskList::clear_overrides() {
     added_.clear();

@@ -7,10 +7,10 @@
 
 #include <cstdint>
 #include <deque>
-#include <vector>
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 namespace ev {
 
@@ -43,7 +43,7 @@ class StringSet {
     }
 
     std::vector<std::uint64_t> filter_ = std::vector<std::uint64_t>(1, 0);
-    std::size_t filter_mask_ = 63;  // bit count - 1 (a power of two)
+    std::size_t filter_mask_ = 63;   // bit count - 1 (a power of two)
     std::deque<std::string> owned_;  // deque: growing it never moves an entry
     std::unordered_set<std::string_view> set_;
 };

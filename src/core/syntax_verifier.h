@@ -14,7 +14,7 @@ namespace ev {
 
 struct OfflineFindings {
     ParsedAddress address;
-    Findings findings;       // syntax / disposable / role_account; the prober adds its own
+    Findings findings;          // syntax / disposable / role_account; the prober adds its own
     VerificationResult result;  // filled as far as level syntax allows
     // Set by the prober: the verdict rests on an answer from the network (a
     // route lookup that did not end in dns_error, or an SMTP reply).

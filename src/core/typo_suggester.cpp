@@ -19,8 +19,8 @@ constexpr int kMaxTldDistance = 1;
 
 // Special-use names (RFC 2606, RFC 6761, RFC 7686, RFC 9476) are not in the
 // root zone but are not typos either: labs and intranets use them.
-constexpr std::string_view kSpecialUseTlds[] = {"test", "example", "invalid", "localhost", "local",
-                                                "onion", "internal", "alt", "lan", "home"};
+constexpr std::string_view kSpecialUseTlds[] = {"test",  "example",  "invalid", "localhost", "local",
+                                                "onion", "internal", "alt",     "lan",       "home"};
 
 std::vector<std::string> split_lines(std::string_view blob) {
     std::vector<std::string> out;
@@ -30,8 +30,7 @@ std::vector<std::string> split_lines(std::string_view blob) {
 
 }  // namespace
 
-TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view popular_tlds,
-                             std::string_view all_tlds)
+TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view popular_tlds, std::string_view all_tlds)
     : popular_domains_(split_lines(popular_domains)), popular_tlds_(split_lines(popular_tlds)) {
     all_tlds_.add_lines_static(all_tlds);
     for (const std::string& suffix : popular_tlds_)

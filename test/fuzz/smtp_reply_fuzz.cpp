@@ -21,7 +21,7 @@ using ev::smtp::Reply;
 using ev::smtp::ReplyReader;
 using ev::smtp::Stage;
 
-constexpr Stage kStages[] = {Stage::Banner, Stage::Ehlo,   Stage::Helo, Stage::StartTls,
+constexpr Stage kStages[] = {Stage::Banner,   Stage::Ehlo,   Stage::Helo, Stage::StartTls,
                              Stage::MailFrom, Stage::RcptTo, Stage::Rset};
 
 void check_reply(const Reply& r) {
@@ -51,8 +51,8 @@ void check_reply(const Reply& r) {
 }
 
 bool same(const Reply& a, const Reply& b) {
-    bool enhanced_same = a.enhanced.has_value() == b.enhanced.has_value() &&
-                         (!a.enhanced || *a.enhanced == *b.enhanced);
+    bool enhanced_same =
+        a.enhanced.has_value() == b.enhanced.has_value() && (!a.enhanced || *a.enhanced == *b.enhanced);
     return a.code == b.code && enhanced_same && a.text == b.text && a.lines == b.lines;
 }
 

@@ -29,9 +29,9 @@ TEST(DnsServerList, AcceptsAndNormalises) {
 }
 
 TEST(DnsServerList, RefusesWithAReason) {
-    for (const char* bad : {"", ",", "127.0.0.1,", "dns.example.com", "127.0.0.1:0", "127.0.0.1:65536",
-                            "127.0.0.1:99999", "127.0.0.1:5x", "127.0.0.1:", "[::1", "[::1]x", "[::1]:",
-                            "300.1.1.1", "1.2.3.4:53:53"}) {
+    for (const char* bad :
+         {"", ",", "127.0.0.1,", "dns.example.com", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99999", "127.0.0.1:5x",
+          "127.0.0.1:", "[::1", "[::1]x", "[::1]:", "300.1.1.1", "1.2.3.4:53:53"}) {
         EXPECT_NE(check_server_list(bad), "") << bad;
     }
 }

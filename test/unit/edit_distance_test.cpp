@@ -13,10 +13,18 @@ TEST(EditDistance, CountsInsertDeleteSubstituteAndTransposition) {
         const char* b;
         int expected;
     } rows[] = {
-        {"", "", 0},         {"gmail", "gmail", 0}, {"gmial", "gmail", 1}, {"gmai", "gmail", 1},
-        {"gmaill", "gmail", 1}, {"gnail", "gmail", 1}, {"", "abc", 3},     {"abc", "", 3},
-        {"ca", "abc", 3},    // OSA does not edit a substring twice
-        {"hotmial.com", "hotmail.com", 1}, {"yaho.com", "yahoo.com", 1}, {"kitten", "sitting", 3},
+        {"", "", 0},
+        {"gmail", "gmail", 0},
+        {"gmial", "gmail", 1},
+        {"gmai", "gmail", 1},
+        {"gmaill", "gmail", 1},
+        {"gnail", "gmail", 1},
+        {"", "abc", 3},
+        {"abc", "", 3},
+        {"ca", "abc", 3},  // OSA does not edit a substring twice
+        {"hotmial.com", "hotmail.com", 1},
+        {"yaho.com", "yahoo.com", 1},
+        {"kitten", "sitting", 3},
     };
     for (const Row& row : rows) {
         EXPECT_EQ(osa_distance(row.a, row.b, 10), row.expected) << row.a << " / " << row.b;

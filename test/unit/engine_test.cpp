@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "fake_smtp_server.h"
-#include "prober/engine.h"
 #include "probe_world.h"
+#include "prober/engine.h"
 #include "syntax_verifier.h"
 
 using ev::Level;
@@ -83,8 +83,8 @@ TEST_F(EngineTest, SeveralDomainsInOneRun) {
     fake::publish_mail_domain(dns, "grey.test");
     fake::publish_mail_domain(dns, "full.test");
     start_smtp(fake::mta_script(world_mta()));
-    auto items = run({"alice@strict.test", "ghost@strict.test", "x@catchall.test", "a@grey.test", "a@full.test",
-                      "not an address"});
+    auto items = run(
+        {"alice@strict.test", "ghost@strict.test", "x@catchall.test", "a@grey.test", "a@full.test", "not an address"});
     const auto& alice = items[0].result;
     EXPECT_EQ(alice.status, Status::Valid);
     EXPECT_EQ(alice.reason, Reason::Accepted);
@@ -126,17 +126,18 @@ TEST_F(EngineTest, EveryDnsLevelOutcome) {
     dns.set("silent.test", fake::kTypeMx, fake::silent_answer());
     dns.set("implicit.test", fake::kTypeMx, fake::negative_answer(fake::kNoError));
     dns.set("implicit.test", fake::kTypeA, fake::address_answer({"192.0.2.7"}));
-    auto items = run({"a@ok.test", "a@missing.test", "a@null.test", "a@bare.test", "a@servfail.test",
-                      "a@silent.test", "a@implicit.test"},
+    auto items = run({"a@ok.test", "a@missing.test", "a@null.test", "a@bare.test", "a@servfail.test", "a@silent.test",
+                      "a@implicit.test"},
                      Level::Dns);
     struct Expect {
         Reason reason;
         std::optional<bool> mx_found;
         bool answered;
     } expected[] = {
-        {Reason::DomainOk, true, true},       {Reason::NoDomain, false, true}, {Reason::NullMx, false, true},
-        {Reason::NoMailServer, false, true},  {Reason::DnsError, std::nullopt, false},
-        {Reason::DnsError, std::nullopt, false}, {Reason::DomainOk, true, true},
+        {Reason::DomainOk, true, true},          {Reason::NoDomain, false, true},
+        {Reason::NullMx, false, true},           {Reason::NoMailServer, false, true},
+        {Reason::DnsError, std::nullopt, false}, {Reason::DnsError, std::nullopt, false},
+        {Reason::DomainOk, true, true},
     };
     for (std::size_t i = 0; i < items.size(); ++i) {
         const auto& r = items[i].result;
@@ -216,10 +217,12 @@ TEST_F(EngineTest, OneConnectionPerHostWhenTheLimitIsOne) {
 // hands its recipients to the next MX host.
 TEST_F(EngineTest, FallsThroughToTheNextMxHost) {
     start_smtp(fake::mta_script(world_mta()));
-    FakeSmtpServer closing([](SmtpPeer& peer) {
-        peer.send("421 4.3.2 mx1 going down\r\n");
-        peer.client_closed();
-    }, "127.0.0.3", smtp->port());
+    FakeSmtpServer closing(
+        [](SmtpPeer& peer) {
+            peer.send("421 4.3.2 mx1 going down\r\n");
+            peer.client_closed();
+        },
+        "127.0.0.3", smtp->port());
     for (const char* domain : {"dead.test", "closing.test"}) {
         std::string d = domain;
         dns.set(d, fake::kTypeMx, fake::mx_answer({{10, "mx1." + d}, {20, "mx2." + d}}));

@@ -22,9 +22,9 @@ enum : int { kNoError = 0, kServFail = 2, kNxDomain = 3, kRefused = 5 };
 struct DnsRecord {
     std::uint16_t type = kTypeA;
     std::uint32_t ttl = 300;
-    std::string name;        // owner; "" = the question's name
-    int preference = 0;      // MX
-    std::string target;      // MX exchange ("" = the root: null MX), A/AAAA address
+    std::string name;    // owner; "" = the question's name
+    int preference = 0;  // MX
+    std::string target;  // MX exchange ("" = the root: null MX), A/AAAA address
 };
 
 struct DnsAnswer {
@@ -42,10 +42,11 @@ struct DnsAnswer {
 
 // Shorthands for the answers tests use most.
 DnsAnswer mx_answer(std::vector<std::pair<int, std::string>> exchanges, std::uint32_t ttl = 300);
-DnsAnswer address_answer(std::vector<std::string> ips, std::uint32_t ttl = 300);  // A or AAAA by the text
+// A or AAAA, by the form of each address.
+DnsAnswer address_answer(std::vector<std::string> ips, std::uint32_t ttl = 300);
 DnsAnswer negative_answer(int rcode, std::uint32_t soa_ttl = 30);  // NXDOMAIN / no data (kNoError)
-DnsAnswer failure_answer(int rcode);                              // SERVFAIL, REFUSED
-DnsAnswer silent_answer();                                        // Mode::Drop
+DnsAnswer failure_answer(int rcode);                               // SERVFAIL, REFUSED
+DnsAnswer silent_answer();                                         // Mode::Drop
 
 class FakeDnsServer {
   public:

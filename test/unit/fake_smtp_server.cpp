@@ -32,8 +32,8 @@ SSL_CTX* server_tls_context() {
         X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
         X509_set_pubkey(cert, key);
         X509_NAME* name = X509_get_subject_name(cert);
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mx.fake.test"),
-                                   -1, -1, 0);
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mx.fake.test"), -1,
+                                   -1, 0);
         X509_set_issuer_name(cert, name);
         X509_sign(cert, key, EVP_sha256());
         SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
@@ -169,11 +169,11 @@ bool SmtpPeer::client_closed(std::chrono::milliseconds timeout) {
     while (!eof_) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
-        if (fill(left))
-            while (read_line(0ms)) {
-            }
-        else if (!eof_)
+        if (fill(left)) {
+            while (read_line(0ms)) continue;  // what the client sends before it closes is not looked at
+        } else if (!eof_) {
             return false;
+        }
     }
     return true;
 }

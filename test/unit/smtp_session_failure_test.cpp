@@ -99,8 +99,8 @@ TEST(SmtpSessionFailure, ClosedBeforeTheBannerIsDropped) {
 }
 
 TEST(SmtpSessionFailure, GarbageForAReplyIsAProtocolError) {
-    for (const char* garbage : {"hello?\r\n", "99 too short\r\n", "250-first\r\n550 other code\r\n",
-                                "\x16\x03\x01\x02 binary\r\n"}) {
+    for (const char* garbage :
+         {"hello?\r\n", "99 too short\r\n", "250-first\r\n550 other code\r\n", "\x16\x03\x01\x02 binary\r\n"}) {
         std::string bytes = garbage;
         FakeSmtpServer server([bytes](SmtpPeer& peer) {
             greet(peer);

@@ -180,10 +180,8 @@ TEST(SmtpSession, EveryRcptAnswerHasItsMeaning) {
         {"ok@fake.test", "250 2.1.5 Ok", Meaning::Accepted},
         {"gone@fake.test", "550 5.1.1 <gone@fake.test>: Recipient address rejected: User unknown",
          Meaning::MailboxNotFound},
-        {"off@fake.test", "550 5.2.1 The email account that you tried to reach is disabled",
-         Meaning::MailboxDisabled},
-        {"full@fake.test", "452 4.2.2 The email account that you tried to reach is over quota",
-         Meaning::MailboxFull},
+        {"off@fake.test", "550 5.2.1 The email account that you tried to reach is disabled", Meaning::MailboxDisabled},
+        {"full@fake.test", "452 4.2.2 The email account that you tried to reach is over quota", Meaning::MailboxFull},
         {"grey@fake.test", "450 4.2.0 <grey@fake.test>: Recipient address rejected: Greylisted, see ...",
          Meaning::Greylisted},
         {"temp@fake.test", "451 4.3.0 Temporary lookup failure", Meaning::TemporaryFailure},
@@ -270,9 +268,9 @@ TEST(SmtpSession, TooManyRecipientsStartsANewTransaction) {
     h.add("b@fake.test");
     h.run(server.endpoint());
     EXPECT_EQ(h.end(), SessionEnd::Finished);
-    EXPECT_EQ(server.received(), (Lines{"EHLO probe.test", "MAIL FROM:<>", "RCPT TO:<a@fake.test>",
-                                        "RCPT TO:<b@fake.test>", "RSET", "MAIL FROM:<>", "RCPT TO:<b@fake.test>",
-                                        "QUIT"}));
+    EXPECT_EQ(server.received(),
+              (Lines{"EHLO probe.test", "MAIL FROM:<>", "RCPT TO:<a@fake.test>", "RCPT TO:<b@fake.test>", "RSET",
+                     "MAIL FROM:<>", "RCPT TO:<b@fake.test>", "QUIT"}));
     ASSERT_EQ(h.owner.returned.size(), 1u);
     EXPECT_FALSE(h.owner.returned[0].charged);  // not the recipient's fault
     EXPECT_EQ(h.owner.report->learned_rcpt_limit, 1);

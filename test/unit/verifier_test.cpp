@@ -27,9 +27,7 @@ namespace fake = ev::test;
 
 namespace {
 
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 class VerifierTest : public ::testing::Test {
   protected:
@@ -147,7 +145,7 @@ TEST_F(VerifierTest, SettledVerdictsAreReusedUnknownOnesAreNot) {
 
     auto second = verify({" alice@strict.test", "ghost@strict.test", "grey@strict.test"}, Level::Smtp);
     EXPECT_TRUE(second[0].result.from_cache);
-    EXPECT_EQ(second[0].result.email, " alice@strict.test");  // the input as given this time
+    EXPECT_EQ(second[0].result.email, " alice@strict.test");                       // the input as given this time
     EXPECT_EQ(second[0].result.checked_at_unix, first[0].result.checked_at_unix);  // the original verdict's
     EXPECT_TRUE(second[0].final);
     EXPECT_TRUE(second[1].result.from_cache);
@@ -207,9 +205,8 @@ TEST_F(VerifierTest, ProbedVerdictsAreStamped) {
 TEST_F(VerifierTest, MixedLevelsKeepInputOrder) {
     fake::publish_mail_domain(dns, "strict.test");
     std::vector<VerifyRequest> requests = {
-        {"alice@strict.test", Level::Smtp}, {"alice@strict.test", Level::Syntax},
-        {"alice@strict.test", Level::Dns},  {"ghost@strict.test", Level::Smtp},
-        {"bad@@x.test", Level::Dns},
+        {"alice@strict.test", Level::Smtp}, {"alice@strict.test", Level::Syntax}, {"alice@strict.test", Level::Dns},
+        {"ghost@strict.test", Level::Smtp}, {"bad@@x.test", Level::Dns},
     };
     ev::prober::Verifier verifier(fake::small_lists(), fake::no_suggestions(), caches);
     auto v = verifier.verify(requests, settings);

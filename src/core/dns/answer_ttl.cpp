@@ -49,5 +49,4 @@ std::uint32_t smallest_ttl(const unsigned char* abuf, int alen) {
     return smallest == UINT32_MAX ? kDefaultTtl : smallest;
 }
 
-
 }  // namespace ev::dns

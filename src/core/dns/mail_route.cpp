@@ -29,7 +29,7 @@ struct RouteResolver::Lookup {
     std::vector<Done> waiters;
     MailRoute route;
     std::uint32_t ttl = UINT32_MAX;
-    int pending = 0;         // address lookups still out
+    int pending = 0;             // address lookups still out
     bool lookup_failed = false;  // some address lookup failed (not NXDOMAIN/no data)
     std::string failure;
 
@@ -58,6 +58,7 @@ void RouteResolver::on_mx(const std::shared_ptr<Lookup>& lookup, MxAnswer answer
     lookup->note_ttl(answer.ttl);
     switch (answer.status) {
         case DnsStatus::NxDomain:
+            // The domain does not exist: no address under it can receive mail.
             route.outcome = RouteOutcome::NoDomain;
             return finish(lookup);
         case DnsStatus::NoData:
@@ -85,7 +86,8 @@ void RouteResolver::on_mx(const std::shared_ptr<Lookup>& lookup, MxAnswer answer
         std::string name = r.exchange;
         if (!name.empty() && name.back() == '.') name.pop_back();
         std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-        bool seen = std::any_of(route.hosts.begin(), route.hosts.end(), [&](const MailHost& h) { return h.name == name; });
+        bool seen =
+            std::any_of(route.hosts.begin(), route.hosts.end(), [&](const MailHost& h) { return h.name == name; });
         if (!seen) route.hosts.push_back({name, r.preference, {}});
     }
     resolve_hosts(lookup);
@@ -113,8 +115,9 @@ void RouteResolver::resolve_hosts(const std::shared_ptr<Lookup>& lookup) {
                 }
                 if (--lookup->pending == 0) {
                     auto& hosts = lookup->route.hosts;
-                    hosts.erase(std::remove_if(hosts.begin(), hosts.end(), [](const MailHost& h) { return h.ips.empty(); }),
-                                hosts.end());
+                    hosts.erase(
+                        std::remove_if(hosts.begin(), hosts.end(), [](const MailHost& h) { return h.ips.empty(); }),
+                        hosts.end());
                     MailRoute& route = lookup->route;
                     if (!hosts.empty()) {
                         route.outcome = RouteOutcome::Ok;

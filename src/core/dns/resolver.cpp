@@ -31,7 +31,8 @@ DnsStatus status_from(int ares_status) {
 void init_library_once() {
     static std::once_flag once;
     std::call_once(once, [] {
-        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) throw std::runtime_error("c-ares library init failed");
+        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+            throw std::runtime_error("c-ares library init failed");
     });
 }
 

@@ -48,7 +48,7 @@ struct AddressAnswer {
 };
 
 struct ResolverConfig {
-    std::string servers;  // "ip[:port],..."; empty: /etc/resolv.conf
+    std::string servers;                      // "ip[:port],..."; empty: /etc/resolv.conf
     std::chrono::milliseconds timeout{2000};  // per try
     int tries = 2;
 };

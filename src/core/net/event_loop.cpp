@@ -19,9 +19,7 @@ std::uint64_t pack(int fd, std::uint32_t generation) {
     return (static_cast<std::uint64_t>(generation) << 32) | static_cast<std::uint32_t>(fd);
 }
 
-[[noreturn]] void fail(const char* what) {
-    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
-}
+[[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string(what) + ": " + std::strerror(errno)); }
 
 }  // namespace
 

@@ -20,8 +20,7 @@ std::string Endpoint::ip() const {
     char buffer[INET6_ADDRSTRLEN] = {};
     if (family() == AF_INET)
         inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buffer, sizeof buffer);
-    else
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buffer, sizeof buffer);
+    else inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buffer, sizeof buffer);
     return buffer;
 }
 

@@ -263,10 +263,8 @@ struct Engine::State {
         while (t.endpoint < d.endpoints.size()) {
             Host& h = host_for(d.endpoints[t.endpoint]);
             if (!h.failed) {
-                if (front)
-                    h.queue.push_front(t.id);
-                else
-                    h.queue.push_back(t.id);
+                if (front) h.queue.push_front(t.id);
+                else h.queue.push_back(t.id);
                 if (!h.wanting) {
                     h.wanting = true;
                     wanting.push_back(&h);
@@ -292,10 +290,8 @@ struct Engine::State {
                    sessions_open < settings.max_connections)
                 open_session(*h);
             bool still_wanting = !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired;
-            if (still_wanting)
-                wanting.push_back(h);
-            else
-                h->wanting = false;
+            if (still_wanting) wanting.push_back(h);
+            else h->wanting = false;
         }
     }
 
@@ -421,10 +417,8 @@ struct Engine::State {
         t.done = true;
         Domain& d = *t.domain;
         if (t.catch_all_probe) {
-            if (t.meaning == Meaning::Accepted)
-                d.catch_all = true;
-            else if (t.meaning == Meaning::MailboxNotFound)
-                d.catch_all = false;
+            if (t.meaning == Meaning::Accepted) d.catch_all = true;
+            else if (t.meaning == Meaning::MailboxNotFound) d.catch_all = false;
             if (d.catch_all) caches.catch_all.store(d.name, *d.catch_all, Clock::now() + settings.catch_all_ttl);
         }
         if (--d.open_tasks == 0) finalize(d);
@@ -457,10 +451,8 @@ struct Engine::State {
             case dns::RouteOutcome::DnsError: findings.add(Reason::DnsError); break;
             case dns::RouteOutcome::Ok: break;
         }
-        if (route.outcome == dns::RouteOutcome::DnsError)
-            r.mx_found.reset();
-        else
-            r.mx_found = route.outcome == dns::RouteOutcome::Ok;
+        if (route.outcome == dns::RouteOutcome::DnsError) r.mx_found.reset();
+        else r.mx_found = route.outcome == dns::RouteOutcome::Ok;
         if (!route.hosts.empty()) r.mx_host = route.hosts.front().name;
 
         Task* t = route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp ? task_of(d, item) : nullptr;

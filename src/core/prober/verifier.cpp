@@ -29,9 +29,7 @@ class PollTimer {
     SteadyClock::time_point next_{};
 };
 
-double unix_now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 double ms_between(SteadyClock::time_point from, SteadyClock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
@@ -68,8 +66,7 @@ bool is_transient(Reason reason) {
 }
 
 std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& inputs, Level level,
-                                      const VerifierSettings& settings, const Poll& poll,
-                                      const VerdictReady& ready) {
+                                      const VerifierSettings& settings, const Poll& poll, const VerdictReady& ready) {
     const bool network = level != Level::Syntax;
     const bool use_cache = network && settings.result_ttl.count() > 0;
     if (network) caches_.use_for(settings.probe);

@@ -30,8 +30,8 @@ enum class ItemState { Pending, Claimed, Failed };
 enum class ItemEvent {
     Claim,
     VerdictWritten,
-    RetryLater,      // a verdict that is not final, with attempts left
-    PutBack,         // row locked, watch suspended, level raised meanwhile
+    RetryLater,  // a verdict that is not final, with attempts left
+    PutBack,     // row locked, watch suspended, level raised meanwhile
     LeaseExpired,
     Released,
     WriteFailed,
@@ -48,8 +48,8 @@ struct Transition {
 std::optional<Transition> transition(ItemState from, ItemEvent event);
 
 struct RetryPolicy {
-    int retry_attempts = 5;                  // email_verify.retry_attempts
-    std::chrono::seconds retry_delay{60};    // email_verify.retry_delay
+    int retry_attempts = 5;                // email_verify.retry_attempts
+    std::chrono::seconds retry_delay{60};  // email_verify.retry_delay
 
     // How many times an item may be claimed: the retries of transient
     // verdicts and two more for claims that came to nothing (a worker died

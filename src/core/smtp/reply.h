@@ -23,7 +23,7 @@ struct EnhancedCode {
 };
 
 struct Reply {
-    int code = 0;                         // 200-599
+    int code = 0;                          // 200-599
     std::optional<EnhancedCode> enhanced;  // from the first line that carries one
     // Every line's text after the code (and after the enhanced code, when the
     // line starts with one), joined by single spaces and trimmed. Control

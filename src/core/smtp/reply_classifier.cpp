@@ -17,48 +17,71 @@ namespace {
 // relay", "relaying denied": the MX does not take mail for that domain from
 // us, which says nothing about the mailbox either.
 constexpr std::string_view kBlockPhrases[] = {
-    "blocked", "block list", "blocklist", "blacklist", "black list", "denylist", "deny list",
-    "spamhaus", "spamcop", "sorbs", "barracuda", "dnsbl", "reputation", "banned",
-    "access denied", "reverse hostname", "reverse dns", "cannot find your hostname",
-    "client host rejected", "helo command rejected", "relay", "rcpthosts",
+    "blocked",
+    "block list",
+    "blocklist",
+    "blacklist",
+    "black list",
+    "denylist",
+    "deny list",
+    "spamhaus",
+    "spamcop",
+    "sorbs",
+    "barracuda",
+    "dnsbl",
+    "reputation",
+    "banned",
+    "access denied",
+    "reverse hostname",
+    "reverse dns",
+    "cannot find your hostname",
+    "client host rejected",
+    "helo command rejected",
+    "relay",
+    "rcpthosts",
 };
 
 // Our MAIL FROM address was refused, possibly only at RCPT time (Postfix
 // delays MAIL FROM restrictions to RCPT by default, smtpd_delay_reject).
 constexpr std::string_view kSenderPhrases[] = {
     "sender address rejected", "sender rejected", "sender verify failed",
-    "sender verification", "sender domain", "unverified sender",
+    "sender verification",     "sender domain",   "unverified sender",
 };
 
 // The recipient is not there. Strong forms only: they are trusted even
 // under a 5.7.x code (Yandex answers unknown users "550 5.7.1 No such user!").
 constexpr std::string_view kUnknownUserPhrases[] = {
-    "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
-    "no such account", "does not exist", "doesn't exist", "not exist", "unknown recipient",
-    "recipient unknown", "recipient not found", "user not found", "mailbox not found",
-    "address not found", "no mailbox", "invalid recipient", "invalid mailbox", "invalid user",
-    "doesn't have a", "does not have an account", "unrouteable address", "unroutable address",
+    "user unknown",        "unknown user",       "no such user",
+    "no such mailbox",     "no such recipient",  "no such account",
+    "does not exist",      "doesn't exist",      "not exist",
+    "unknown recipient",   "recipient unknown",  "recipient not found",
+    "user not found",      "mailbox not found",  "address not found",
+    "no mailbox",          "invalid recipient",  "invalid mailbox",
+    "invalid user",        "doesn't have a",     "does not have an account",
+    "unrouteable address", "unroutable address",
 };
 
 // Weaker forms that name a refused recipient without saying why. At RCPT a
 // 5xx is a refusal of the recipient anyway (SPEC), so these only matter
 // against the command-level codes 500-504.
 constexpr std::string_view kRecipientRefusedPhrases[] = {
-    "mailbox unavailable", "mailbox is unavailable", "not found", "address rejected",
-    "recipient rejected", "invalid address", "bad address", "address syntax", "not a valid",
+    "mailbox unavailable", "mailbox is unavailable", "not found",
+    "address rejected",    "recipient rejected",     "invalid address",
+    "bad address",         "address syntax",         "not a valid",
 };
 
 constexpr std::string_view kDisabledPhrases[] = {
-    "disabled", "inactive", "deactivated", "discontinued", "suspended", "no longer active",
-    "not active", "account closed", "account has been closed",
+    "disabled",     "inactive",       "deactivated",
+    "discontinued", "suspended",      "no longer active",
+    "not active",   "account closed", "account has been closed",
 };
 
 // Over quota whatever the code (Yahoo: "554 delivery error: dd ... This
 // account is over quota").
 constexpr std::string_view kFullPhrases[] = {
-    "over quota", "overquota", "quota exceeded", "exceeded quota", "exceeds quota",
-    "quota exceed", "mailbox full", "mailbox is full", "inbox is full", "full mailbox",
-    "out of storage", "exceeded storage", "storage space", "storage allocation",
+    "over quota",     "overquota",        "quota exceeded",  "exceeded quota",     "exceeds quota",
+    "quota exceed",   "mailbox full",     "mailbox is full", "inbox is full",      "full mailbox",
+    "out of storage", "exceeded storage", "storage space",   "storage allocation",
 };
 
 // Words that only mean "mailbox full" under 452/552, the codes RFC 5321
@@ -68,34 +91,40 @@ constexpr std::string_view kWeakFullPhrases[] = {"quota", "storage", "insufficie
 // The server's own disk ("452 4.3.1 Insufficient system storage"), not the
 // mailbox: temporary, not mailbox_full.
 constexpr std::string_view kSystemStoragePhrases[] = {
-    "system storage", "insufficient system", "system resources",
+    "system storage",
+    "insufficient system",
+    "system resources",
 };
 
 constexpr std::string_view kTooManyRecipientsPhrases[] = {
-    "too many recipient", "too many rcpt", "recipient limit", "recipients limit",
+    "too many recipient",
+    "too many rcpt",
+    "recipient limit",
+    "recipients limit",
 };
 
 // The mailbox or the server is busy or rate-limiting us (Gmail "450 4.2.1
 // ... receiving mail at a rate ..."): the address may well exist; come back
 // much later, which is not the short greylisting delay.
 constexpr std::string_view kRatePhrases[] = {
-    "at a rate", "too quickly", "rate limit", "rate-limit", "ratelimit", "rate limited",
-    "too many connections", "too many messages", "busy",
+    "at a rate",    "too quickly",          "rate limit",        "rate-limit", "ratelimit",
+    "rate limited", "too many connections", "too many messages", "busy",
 };
 
 // Trouble on the server's side (Exim "451 Temporary local problem - please
 // try later"): a temporary failure even when it also says "try later".
 constexpr std::string_view kLocalProblemPhrases[] = {
-    "local problem", "local error", "internal error", "system problem",
+    "local problem",           "local error",
+    "internal error",          "system problem",
     "temporarily unavailable", "temporarily not available",
 };
 
 // Asks to come back after a delay: greylisting proper, and the phrases
 // greylisting filters use (postgrey "Greylisted", rspamd "Try again later").
 constexpr std::string_view kGreylistPhrases[] = {
-    "greylist", "graylist", "grey-list", "gray-list", "grey list", "gray list",
-    "try again later", "try later", "retry later", "come back later", "please try again",
-    "please retry", "try again in", "retry in",
+    "greylist",         "graylist",        "grey-list",    "gray-list",   "grey list",
+    "gray list",        "try again later", "try later",    "retry later", "come back later",
+    "please try again", "please retry",    "try again in", "retry in",
 };
 
 template <std::size_t N>
@@ -169,7 +198,8 @@ std::optional<Meaning> rcpt_permanent_by_code(const EnhancedCode& e, std::string
         case 1:  // addressing
             // 5.1.7 / 5.1.8 are the *sender's* address: our MAIL FROM.
             if (e.detail == 7 || e.detail == 8) return Meaning::Blocked;
-            return Meaning::MailboxNotFound;  // 5.1.1, 5.1.10, 5.1.6, ...
+            // The rest (5.1.1, 5.1.10, 5.1.6, ...) are the recipient's address.
+            return Meaning::MailboxNotFound;
         case 2:  // mailbox
             if (e.detail == 1) {
                 // Gmail "550 5.2.1 ... receiving mail at a rate ..." (ReceivingRatePerm):
@@ -180,7 +210,8 @@ std::optional<Meaning> rcpt_permanent_by_code(const EnhancedCode& e, std::string
             if (e.detail == 2) return Meaning::MailboxFull;
             return std::nullopt;
         case 3:  // mail system
-            if (e.detail == 1) return Meaning::TemporaryFailure;  // the server's disk is full
+            // 5.3.1 is the server's own disk, full: not the mailbox.
+            if (e.detail == 1) return Meaning::TemporaryFailure;
             return std::nullopt;
         case 4:  // routing
             // Exchange Online's directory-based edge blocking answers unknown
@@ -194,8 +225,7 @@ std::optional<Meaning> rcpt_permanent_by_code(const EnhancedCode& e, std::string
         case 7:  // security or policy: about the prober, unless plainly a user
             if (!names_block(lower) && contains_any(lower, kUnknownUserPhrases)) return Meaning::MailboxNotFound;
             return Meaning::Blocked;
-        default:
-            return std::nullopt;
+        default: return std::nullopt;
     }
 }
 
@@ -257,12 +287,9 @@ bool mentions_block(std::string_view text) { return names_block(text::ascii_lowe
 Meaning classify(const Reply& reply, Stage stage) {
     if (reply.code < 200 || reply.code > 599) return Meaning::ProtocolError;
     switch (reply.klass()) {
-        case 2:
-            return Meaning::Accepted;
-        case 3:
-            return Meaning::ProtocolError;  // we never send DATA
-        default:
-            break;
+        case 2: return Meaning::Accepted;
+        case 3: return Meaning::ProtocolError;  // we never send DATA
+        default: break;
     }
     // 421 closes the session whatever was asked, even "421 4.7.0 Too many
     // errors" at RCPT: the caller must reconnect, it is not a verdict.
@@ -270,45 +297,33 @@ Meaning classify(const Reply& reply, Stage stage) {
 
     std::string lower = text::ascii_lowercase(reply.text);
     switch (stage) {
-        case Stage::Banner:
-            return classify_banner(reply, lower);
+        case Stage::Banner: return classify_banner(reply, lower);
         case Stage::Ehlo:
-        case Stage::Helo:
-            return classify_greeting(reply, lower);
-        case Stage::StartTls:
-            return Meaning::Rejected;  // the caller goes on in clear text if allowed
-        case Stage::MailFrom:
-            return classify_mail_from(reply, lower);
-        case Stage::RcptTo:
-            return classify_rcpt(reply, lower);
-        case Stage::Rset:
-            return reply.klass() == 4 ? Meaning::TemporaryFailure : Meaning::Rejected;
+        case Stage::Helo: return classify_greeting(reply, lower);
+        case Stage::StartTls: return Meaning::Rejected;  // the caller goes on in clear text if allowed
+        case Stage::MailFrom: return classify_mail_from(reply, lower);
+        case Stage::RcptTo: return classify_rcpt(reply, lower);
+        case Stage::Rset: return reply.klass() == 4 ? Meaning::TemporaryFailure : Meaning::Rejected;
     }
     return Meaning::ProtocolError;
 }
 
 std::optional<Reason> reason_for(Meaning meaning) {
     switch (meaning) {
-        case Meaning::MailboxNotFound:
-            return Reason::MailboxNotFound;
-        case Meaning::MailboxDisabled:
-            return Reason::MailboxDisabled;
-        case Meaning::MailboxFull:
-            return Reason::MailboxFull;
-        case Meaning::Greylisted:
-            return Reason::Greylisted;
+        case Meaning::MailboxNotFound: return Reason::MailboxNotFound;
+        case Meaning::MailboxDisabled: return Reason::MailboxDisabled;
+        case Meaning::MailboxFull: return Reason::MailboxFull;
+        case Meaning::Greylisted: return Reason::Greylisted;
         case Meaning::TemporaryFailure:
         case Meaning::ProtocolError:  // a confused server says nothing about the address
             return Reason::TemporaryFailure;
         case Meaning::Blocked:
         // A 5xx to EHLO/MAIL FROM without policy text still means the server
         // will not hold the dialogue with us: closest to smtp_blocked.
-        case Meaning::Rejected:
-            return Reason::SmtpBlocked;
+        case Meaning::Rejected: return Reason::SmtpBlocked;
         case Meaning::Accepted:
         case Meaning::TooManyRecipients:
-        case Meaning::ServiceClosing:
-            return std::nullopt;
+        case Meaning::ServiceClosing: return std::nullopt;
     }
     return std::nullopt;
 }

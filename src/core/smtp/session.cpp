@@ -158,8 +158,7 @@ void Session::read_available() {
         }
     }
     if (state_ != State::Closed) {
-        if (!pending_.empty())
-            arm_timer(config_.reply_timeout);
+        if (!pending_.empty()) arm_timer(config_.reply_timeout);
         // Everything the replies of this read produced goes out in one write:
         // one RCPT per segment would meet the server's Nagle and our delayed
         // ACK, 40 ms a turn.

@@ -27,8 +27,8 @@ struct SessionConfig {
     std::string mail_from;  // "" sends MAIL FROM:<>
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds reply_timeout{15000};
-    bool starttls = true;       // use STARTTLS when the server offers it
-    int pipeline_window = 64;   // RCPTs in flight when PIPELINING is offered
+    bool starttls = true;      // use STARTTLS when the server offers it
+    int pipeline_window = 64;  // RCPTs in flight when PIPELINING is offered
     // Replies 4xx/5xx a session may collect before it reconnects. Postfix
     // slows every reply by 1 s after 10 errors and drops at 20; staying under
     // keeps a list of unknown users fast (PROBING-NOTES, issue figures).
@@ -50,17 +50,17 @@ struct RcptTask {
 
 // How a session ended, for the owner's fall-through and reconnect decisions.
 enum class SessionEnd {
-    Finished,        // QUIT after the work ran out or the error budget was spent
-    ConnectFailed,   // refused, unreachable
+    Finished,       // QUIT after the work ran out or the error budget was spent
+    ConnectFailed,  // refused, unreachable
     ConnectTimeout,
-    ReplyTimeout,    // the server stopped answering
-    Dropped,         // the connection closed without a 421
-    ServiceClosing,  // 421 (banner or mid-dialogue)
-    Blocked,         // 554 banner, 5.7.x, blocklist text: the prober is refused
-    Refused,         // EHLO and HELO both refused, or MAIL FROM refused without policy text
+    ReplyTimeout,      // the server stopped answering
+    Dropped,           // the connection closed without a 421
+    ServiceClosing,    // 421 (banner or mid-dialogue)
+    Blocked,           // 554 banner, 5.7.x, blocklist text: the prober is refused
+    Refused,           // EHLO and HELO both refused, or MAIL FROM refused without policy text
     TemporaryFailure,  // 4xx at banner/EHLO/MAIL
-    TlsFailed,       // the STARTTLS handshake failed; the connection is unusable
-    ProtocolError,   // the server broke the reply grammar
+    TlsFailed,         // the STARTTLS handshake failed; the connection is unusable
+    ProtocolError,     // the server broke the reply grammar
 };
 
 const char* to_string(SessionEnd end);
