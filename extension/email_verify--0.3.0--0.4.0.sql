@@ -3,13 +3,6 @@
 -- of a sync watch are written with the writer's own identity.
 \echo Use "ALTER EXTENSION email_verify UPDATE" to load this file. \quit
 
--- Runs a write-back statement as the owner of table tbl inside a
--- security-restricted operation; returns the statement's one jsonb value.
-CREATE FUNCTION email_verify.run_as_table_owner(tbl regclass, statement text, verdicts jsonb, watch_id int)
-RETURNS jsonb
-AS 'MODULE_PATHNAME', 'run_as_table_owner'
-LANGUAGE C VOLATILE;
-REVOKE EXECUTE ON FUNCTION email_verify.run_as_table_owner(regclass, text, jsonb, int) FROM PUBLIC;
 
 -- Whether this transaction now holds AccessShareLock on tbl; never waits.
 CREATE FUNCTION email_verify.try_lock_table(tbl regclass)
@@ -91,172 +84,32 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION email_verify.may_read(email_verify.watches) FROM PUBLIC;
 
--- Writes a batch of verdicts back to the watched rows: one UPDATE per watch,
--- matching each row by its primary key and by the address the verdict is for,
--- so a row deleted meanwhile or whose address changed is skipped, never given
--- another address's verdict. Deletes the batch's queue items, counts the verdicts
--- in worker_counters and returns the number of rows written.
+-- Writes a batch of verdicts back to the watched rows and settles their queue
+-- items; returns the number of rows written. It is the SQL face of the one
+-- write-back path, src/pg/verdict_write_back.cpp, which the worker calls with
+-- typed verdicts:
+--   * one UPDATE per watch, matching each row by its primary key and by the
+--     address the verdict is for, so a row deleted meanwhile or whose address
+--     changed is skipped, never given another address's verdict;
+--   * each UPDATE as the table's owner inside a security-restricted operation,
+--     with search_path pg_catalog, pg_temp (src/pg/owner_context.cpp): the
+--     owner's triggers, index expressions and domain checks cannot climb back
+--     to the worker's identity, and run under the write-back watchdog;
+--   * a watch whose UPDATE fails (e.g. the owner's trigger raises) does not fail
+--     the batch: its verdicts are written one by one, and an item that still
+--     fails is kept in state 'failed' with the error as last_reason (watch()
+--     called again retries it);
+--   * rows a writer holds locked are skipped (FOR UPDATE SKIP LOCKED), the rest
+--     written at once; their items, those of a suspended watch and those whose
+--     watch's level was raised while they were probed go back to the queue
+--     without losing an attempt; no other lock is waited for longer than 2 s.
 -- verdicts: [{"queue_id", "watch_id", "row_key", "email", "status", "reason",
 --             "catch_all", "checked_at", "level"}, ...]; level, the level the
 -- item was claimed at, may be left out (taken as the watch's).
--- Each UPDATE runs through run_as_table_owner: as the table's owner inside a
--- security-restricted operation, with search_path pg_catalog, pg_temp (the
--- UPDATE itself names everything it uses in full). The owner's triggers, index
--- expressions and domain checks run there and cannot climb back to the
--- worker's identity (see src/pg/owner_context.cpp).
--- A watch whose UPDATE fails (e.g. the owner's trigger raises) does not fail the
--- batch: its verdicts are written one by one, and an item that still fails is
--- kept in state 'failed' with the error as last_reason (watch() called again
--- retries it). Rows a writer holds locked are skipped (FOR UPDATE SKIP LOCKED),
--- the rest written at once; their items go back to the queue for retry_delay
--- without losing an attempt. No other lock is waited for longer than
--- lock_timeout.
 CREATE OR REPLACE FUNCTION email_verify.apply_verdicts(verdicts jsonb)
 RETURNS int
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-SET lock_timeout = '2s'
-AS $$
-DECLARE
-    w email_verify.watches;
-    k record;
-    failed_ids bigint[] := '{}';
-    locked_ids bigint[] := '{}';
-    parked_ids bigint[] := '{}';
-    relevel_ids bigint[] := '{}';
-    written int := 0;
-    outcome jsonb;
-    write_sql text;
-    item jsonb;
-BEGIN
-    IF jsonb_typeof(verdicts) IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'verdicts must be a JSON array' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF EXISTS (SELECT FROM jsonb_to_recordset(verdicts) AS v(status text)
-               WHERE v.status IS NULL OR v.status NOT IN ('valid', 'invalid', 'risky', 'unknown')) THEN
-        RAISE EXCEPTION 'every verdict needs a status of valid, invalid, risky or unknown'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    -- A verdict probed at a level below the watch's current one (the level
-    -- was raised while it was in flight) is not this watch's verdict: its item
-    -- is probed again at the new level, no attempt counted.
-    relevel_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int, level text)
-                         JOIN email_verify.watches lw ON lw.id = v.watch_id
-                         WHERE array_position(ARRAY['syntax', 'dns', 'smtp'], v.level)
-                               < array_position(ARRAY['syntax', 'dns', 'smtp'], lw.level));
-    IF cardinality(relevel_ids) > 0 THEN
-        verdicts := (SELECT coalesce(jsonb_agg(e.value), '[]') FROM jsonb_array_elements(verdicts) AS e
-                     WHERE (e.value ->> 'queue_id')::bigint <> ALL (relevel_ids));
-        UPDATE email_verify.queue q
-        SET state = 'pending', lease_until = NULL, claimed_by = NULL, not_before = now(),
-            last_reason = 'the watch''s level was raised while the address was probed'
-        WHERE q.id = ANY (relevel_ids) AND q.state = 'claimed';
-    END IF;
-    -- A suspended watch is not written: its items wait, no attempt counted.
-    parked_ids := ARRAY(SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, watch_id int)
-                        JOIN email_verify.watches sw ON sw.id = v.watch_id
-                        WHERE sw.suspended_reason IS NOT NULL);
-    FOR w IN
-        SELECT * FROM email_verify.watches
-        WHERE id IN (SELECT v.watch_id FROM jsonb_to_recordset(verdicts) AS v(watch_id int))
-          AND suspended_reason IS NULL
-        ORDER BY id
-    LOOP
-        k := email_verify.key_sql(w.relid, w.key_columns, 't', 'k');
-        IF k.key_match IS NULL THEN
-            RAISE WARNING 'email_verify: verdicts for table % dropped, its primary key changed since it was watched',
-                w.relid;
-            CONTINUE;
-        END IF;
-        -- target: the rows still there with the same address, locked unless a
-        -- writer holds them; written: those rows updated (found again by key
-        -- and by the very row version locked); locked: the rows skipped.
-        write_sql := format(
-            'WITH v AS (
-                 SELECT * FROM pg_catalog.jsonb_to_recordset($1) AS v(queue_id bigint, watch_id int, row_key jsonb,
-                                                           email text, status text, reason text, catch_all boolean,
-                                                           checked_at timestamptz)
-                 WHERE v.watch_id = $2
-             ), target AS (
-                 SELECT t.ctid AS row_id, v.*
-                 FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
-                      JOIN %1$s AS t ON %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
-                 FOR UPDATE OF t SKIP LOCKED
-             ), written AS (
-                 UPDATE %1$s AS t
-                 SET %2$I = v.status, %3$I = v.reason, %4$I = v.catch_all, %5$I = COALESCE(v.checked_at, pg_catalog.now())
-                 FROM target v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
-                 WHERE %7$s AND t.ctid OPERATOR(pg_catalog.=) v.row_id
-                 RETURNING v.queue_id
-             ), locked AS (
-                 SELECT v.queue_id
-                 FROM v CROSS JOIN LATERAL pg_catalog.jsonb_to_record(v.row_key) AS k(%6$s)
-                      JOIN %1$s AS t ON %7$s AND t.%8$I::pg_catalog.text OPERATOR(pg_catalog.=) v.email
-                 WHERE v.queue_id OPERATOR(pg_catalog.<>) ALL (SELECT target.queue_id FROM target)
-             )
-             SELECT pg_catalog.jsonb_build_object(
-                 ''written'', (SELECT pg_catalog.count(*) FROM written),
-                 ''locked'', (SELECT COALESCE(pg_catalog.jsonb_agg(locked.queue_id), ''[]'') FROM locked))',
-            k.qualified_name, w.column_name || '_status', w.column_name || '_reason',
-            w.column_name || '_catch_all', w.column_name || '_verified_at', k.key_record, k.key_match,
-            w.column_name);
-        BEGIN
-            -- The whole watch's verdicts in one set-based UPDATE, as the owner.
-            outcome := email_verify.run_as_table_owner(w.relid, write_sql, verdicts, w.id);
-            written := written + (outcome ->> 'written')::int;
-            locked_ids := locked_ids || ARRAY(SELECT jsonb_array_elements_text(outcome -> 'locked')::bigint);
-        EXCEPTION WHEN OTHERS THEN
-            -- Something in the batch made it fail (the owner's trigger raised,
-            -- say): verdict by verdict, so that only the item at fault fails.
-            FOR item IN
-                SELECT e.value FROM jsonb_array_elements(verdicts) AS e
-                WHERE (e.value ->> 'watch_id')::int = w.id
-            LOOP
-                BEGIN
-                    outcome := email_verify.run_as_table_owner(w.relid, write_sql, jsonb_build_array(item), w.id);
-                    written := written + (outcome ->> 'written')::int;
-                    locked_ids := locked_ids || ARRAY(SELECT jsonb_array_elements_text(outcome -> 'locked')::bigint);
-                EXCEPTION WHEN lock_not_available THEN
-                    -- Some other lock the write needs is held: not waited for.
-                    locked_ids := locked_ids || (item ->> 'queue_id')::bigint;
-                WHEN OTHERS THEN
-                    RAISE WARNING 'email_verify: could not write the verdict for % to table %: %',
-                        item ->> 'email', w.relid, SQLERRM;
-                    UPDATE email_verify.queue q
-                    SET state = 'failed', lease_until = NULL, claimed_by = NULL,
-                        last_status = item ->> 'status', last_reason = left('write-back failed: ' || SQLERRM, 500)
-                    WHERE q.id = (item ->> 'queue_id')::bigint;
-                    failed_ids := failed_ids || (item ->> 'queue_id')::bigint;
-                END;
-            END LOOP;
-        END;
-    END LOOP;
-
-    DELETE FROM email_verify.queue
-    WHERE id IN (SELECT v.queue_id FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint))
-      AND id <> ALL (failed_ids || locked_ids || parked_ids);
-    -- Probed again after retry_delay (the verdict may be stale by then). A
-    -- writer's lock is nothing the address did: no attempt is counted.
-    UPDATE email_verify.queue q
-    SET state = 'pending', lease_until = NULL, claimed_by = NULL,
-        not_before = now() + coalesce(current_setting('email_verify.retry_delay', true), '60s')::interval,
-        last_status = 'unknown',
-        last_reason = CASE WHEN q.id = ANY (parked_ids) THEN 'watch suspended' ELSE 'row locked by another transaction' END
-    WHERE q.id = ANY (locked_ids || parked_ids) AND q.state = 'claimed';
-
-    -- In a fixed order: concurrent workers then lock the counter rows in the same order.
-    INSERT INTO email_verify.worker_counters AS c (status, reason, n)
-    SELECT v.status, coalesce(v.reason, ''), count(*)
-    FROM jsonb_to_recordset(verdicts) AS v(queue_id bigint, status text, reason text)
-    WHERE v.queue_id <> ALL (failed_ids || locked_ids || parked_ids)
-    GROUP BY 1, 2
-    ORDER BY 1, 2
-    ON CONFLICT (status, reason) DO UPDATE SET n = c.n + EXCLUDED.n;
-
-    RETURN written;
-END
-$$;
+AS 'MODULE_PATHNAME', 'apply_verdicts'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
     'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';

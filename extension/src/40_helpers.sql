@@ -173,15 +173,7 @@ AS $$
         || ' FROM new_items i RETURNING id, watch_id, row_key, email, $4::text, attempts'
 $$;
 
--- Running as the table's owner, locking without waiting ---------------------------
-
--- Runs a write-back statement as the owner of table tbl inside a
--- security-restricted operation; returns the statement's one jsonb value
--- (src/pg/owner_context.cpp).
-CREATE FUNCTION email_verify.run_as_table_owner(tbl regclass, statement text, verdicts jsonb, watch_id int)
-RETURNS jsonb
-AS 'MODULE_PATHNAME', 'run_as_table_owner'
-LANGUAGE C VOLATILE;
+-- Locking without waiting -----------------------------------------------------------
 
 -- Whether this transaction now holds AccessShareLock on tbl; never waits
 -- (src/pg/table_lock_functions.cpp).

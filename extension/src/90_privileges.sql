@@ -23,7 +23,6 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.watch_of(oid, name),
     email_verify.queueable_sql(email_verify.watches, text, text, boolean, text, int),
     email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
-    email_verify.run_as_table_owner(regclass, text, jsonb, int),
     email_verify.try_lock_table(regclass),
     email_verify.column_problem(regclass, name),
     email_verify.may_read(email_verify.watches),

@@ -15,6 +15,7 @@
 #include "prober/verifier.h"
 #include "queue/item_lifecycle.h"
 #include "settings.h"
+#include "verdict_write_back.h"
 #include "worker_shmem.h"
 #include "write_back_watchdog.h"
 
@@ -105,58 +106,24 @@ std::vector<std::vector<std::string>> query(const char* sql, const std::vector<s
     return rows;
 }
 
-// ---- JSON for apply_verdicts ---------------------------------------------------
+// ---- verdicts for the write-back ----------------------------------------------
 
-void append_json_string(std::string& out, const std::string& s) {
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            default:
-                if (c < 0x20) {
-                    char buffer[8];
-                    std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-                    out += buffer;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    out += '"';
-}
-
-std::string timestamp_text(double unix_seconds) {
-    std::time_t whole = static_cast<std::time_t>(unix_seconds);
-    std::tm utc{};
-    gmtime_r(&whole, &utc);
-    char buffer[64];
-    int micros = static_cast<int>((unix_seconds - static_cast<double>(whole)) * 1e6);
-    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, micros);
-    return buffer;
-}
-
-void append_verdict(std::string& json, const ClaimedItem& item, const ev::VerificationResult& r) {
-    json += json.size() > 1 ? ",{" : "{";
-    json += "\"queue_id\":" + std::to_string(item.queue_id);
-    json += ",\"watch_id\":" + std::to_string(item.watch_id);
-    json += ",\"row_key\":" + item.row_key;
-    json += ",\"email\":";
-    append_json_string(json, item.email);
-    json += ",\"status\":";
-    append_json_string(json, std::string(ev::to_string(r.status)));
-    json += ",\"reason\":";
-    append_json_string(json, std::string(ev::to_string(r.reason)));
-    json += ",\"catch_all\":";
-    json += r.is_catch_all ? (*r.is_catch_all ? "true" : "false") : "null";
-    json += ",\"checked_at\":";
-    append_json_string(json, timestamp_text(r.checked_at_unix));
-    // The level the item was claimed (and probed) at: a watch raised since
-    // must not take this verdict as its own.
-    json += ",\"level\":";
-    append_json_string(json, std::string(ev::to_string(item.level)));
-    json += "}";
+// The verdict of a claimed item, as the write-back takes it. The level is
+// the one the item was claimed (and probed) at: a watch raised since must
+// not take this verdict as its own.
+VerdictToWrite verdict_to_write(const ClaimedItem& item, const ev::VerificationResult& r) {
+    VerdictToWrite v;
+    v.queue_id = item.queue_id;
+    v.watch_id = item.watch_id;
+    v.row_key = item.row_key;
+    v.email = item.email;
+    v.status = std::string(ev::to_string(r.status));
+    v.reason = std::string(ev::to_string(r.reason));
+    v.catch_all = r.is_catch_all;
+    constexpr double kPostgresEpochUnix = (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+    v.checked_at = static_cast<TimestampTz>(std::llround((r.checked_at_unix - kPostgresEpochUnix) * USECS_PER_SEC));
+    v.level = item.level;
+    return v;
 }
 
 // ---- the loop -----------------------------------------------------------------
@@ -347,9 +314,9 @@ class Worker {
         if (batch.settled.empty()) return;
         const auto& items = batch.items;
         const auto& outcomes = batch.outcomes;
-        std::string verdicts = "[";
+        std::vector<VerdictToWrite> verdicts;
         std::string retry_ids, retry_reasons, retry_delays;
-        std::uint64_t written = 0, retried = 0;
+        std::uint64_t retried = 0;
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
             // Not final: transient (greylisted, 4xx, timeouts, DNS failures)
@@ -362,17 +329,12 @@ class Worker {
                 ++retried;
                 continue;
             }
-            append_verdict(verdicts, items[i], r);
-            ++written;
+            verdicts.push_back(verdict_to_write(items[i], r));
         }
-        verdicts += "]";
         begin_transaction();
-        std::uint64_t sent = written;
-        written = 0;  // what apply_verdicts actually wrote (rows gone or changed are skipped)
-        if (sent > 0) {
-            auto rows = query("SELECT email_verify.apply_verdicts($1::jsonb)", {verdicts});
-            if (!rows.empty()) written = std::stoull(rows[0][0]);
-        }
+        pgstat_report_activity(STATE_RUNNING, "email_verify: writing verdicts back");
+        // What was written (rows gone or changed are skipped).
+        std::uint64_t written = write_verdicts(verdicts);
         if (retried > 0)
             query("SELECT email_verify.retry_later($1::bigint[], $2::text[], $3::interval[])",
                   {"{" + retry_ids + "}", "{" + retry_reasons + "}", "{" + retry_delays + "}"});

@@ -1,0 +1,412 @@
+// write_verdicts(): see verdict_write_back.h. The statements on the queue are
+// prepared once and kept; a watch's UPDATE is built from the catalog
+// (email_verify.key_sql) and kept per statement text.
+#include "verdict_write_back.h"
+
+#include <map>
+#include <unordered_map>
+
+#include "guard.h"
+#include "owner_context.h"
+#include "settings.h"
+#include "subtransaction.h"
+
+namespace ev::pg {
+
+namespace {
+
+// A writer's lock on a row is skipped (SKIP LOCKED); any other lock the
+// write needs is waited for this long at most.
+constexpr const char* kLockTimeout = "2s";
+
+// Kept statements of the watches' UPDATEs; emptied past this many (DDL can
+// change a watch's statement any number of times).
+constexpr std::size_t kMaxKeptWrites = 256;
+
+// What becomes of an item of the batch.
+struct PutBack {
+    int64 queue_id;
+    std::string reason;
+    bool after_retry_delay;
+};
+
+struct Failure {
+    int64 queue_id;
+    std::string status;
+    std::string reason;
+};
+
+struct Watch {
+    int32 id = 0;
+    Oid relid = InvalidOid;
+    std::string column;
+    ev::Level level = ev::Level::Smtp;
+    bool suspended = false;
+    std::optional<std::string> table;       // "schema"."table"
+    std::optional<std::string> key_match;   // NULL: the primary key changed since watch()
+    std::optional<std::string> key_record;
+};
+
+// ---- SPI, each call inside pg_call ----------------------------------------------
+
+SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
+    SPIPlanPtr plan = nullptr;
+    pg_call([&] {
+        plan = SPI_prepare(sql, nargs, types);
+        if (!plan) elog(ERROR, "email_verify: could not prepare: %s", SPI_result_code_string(SPI_result));
+        if (SPI_keepplan(plan) != 0) elog(ERROR, "email_verify: could not keep a plan");
+    });
+    return plan;
+}
+
+Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
+    Datum array = 0;
+    pg_call([&] {
+        int16 length;
+        bool by_value;
+        char align;
+        get_typlenbyvalalign(element_type, &length, &by_value, &align);
+        int dims[1] = {static_cast<int>(values.size())};
+        int lower[1] = {1};
+        std::vector<Datum> elements(values);  // construct_md_array takes non-const pointers
+        bool* null_flags = static_cast<bool*>(palloc0(sizeof(bool) * (values.size() + 1)));
+        for (std::size_t i = 0; i < nulls.size(); ++i) null_flags[i] = nulls[i];
+        array = PointerGetDatum(values.empty() ? construct_empty_array(element_type)
+                                               : construct_md_array(elements.data(), null_flags, 1, dims, lower,
+                                                                    element_type, length, by_value, align));
+    });
+    return array;
+}
+
+Datum text_datum(const std::string& s) {
+    Datum d = 0;
+    pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+    return d;
+}
+
+std::string quoted(const std::string& identifier) {
+    std::string out;
+    pg_call([&] { out = quote_identifier(identifier.c_str()); });
+    return out;
+}
+
+std::optional<std::string> text_column(HeapTuple row, TupleDesc desc, int column) {
+    std::optional<std::string> out;
+    pg_call([&] {
+        char* value = SPI_getvalue(row, desc, column);
+        if (value) out = value;
+    });
+    return out;
+}
+
+// ---- the watches of a batch ------------------------------------------------------
+
+std::map<int32, Watch> load_watches(const std::vector<VerdictToWrite>& verdicts) {
+    static SPIPlanPtr plan = nullptr;
+    if (!plan) {
+        Oid types[1] = {INT4ARRAYOID};
+        plan = keep_plan(
+            "SELECT w.id, w.relid::pg_catalog.oid, w.column_name::pg_catalog.text, w.level,"
+            "       w.suspended_reason IS NOT NULL, k.qualified_name, k.key_match, k.key_record "
+            "FROM email_verify.watches w "
+            "CROSS JOIN LATERAL email_verify.key_sql(w.relid, w.key_columns, 't', 'k') k "
+            "WHERE w.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY w.id",
+            1, types);
+    }
+    std::vector<Datum> ids;
+    for (const auto& v : verdicts) ids.push_back(Int32GetDatum(v.watch_id));
+    Datum values[1] = {make_array(ids, {}, INT4OID)};
+    std::map<int32, Watch> watches;
+    uint64 rows = 0;
+    pg_call([&] {
+        if (SPI_execute_plan(plan, values, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "email_verify: reading the watches failed");
+        rows = SPI_processed;
+    });
+    SPITupleTable* table = SPI_tuptable;
+    for (uint64 r = 0; r < rows; ++r) {
+        HeapTuple row = table->vals[r];
+        Watch w;
+        bool isnull = false;
+        pg_call([&] {
+            w.id = DatumGetInt32(SPI_getbinval(row, table->tupdesc, 1, &isnull));
+            w.relid = DatumGetObjectId(SPI_getbinval(row, table->tupdesc, 2, &isnull));
+            w.suspended = DatumGetBool(SPI_getbinval(row, table->tupdesc, 5, &isnull));
+        });
+        w.column = text_column(row, table->tupdesc, 3).value_or("");
+        w.level = ev::parse_level(text_column(row, table->tupdesc, 4).value_or("smtp")).value_or(ev::Level::Smtp);
+        w.table = text_column(row, table->tupdesc, 6);
+        w.key_match = text_column(row, table->tupdesc, 7);
+        w.key_record = text_column(row, table->tupdesc, 8);
+        watches.emplace(w.id, std::move(w));
+    }
+    return watches;
+}
+
+// The UPDATE of a watch's rows from arrays $1..$7 (queue_id, row_key, email,
+// status, reason, catch_all, checked_at): the rows still there with the same
+// address are locked unless a writer holds them (target), updated (written,
+// found again by key and by the very row version locked), and the rows a
+// writer held are reported (locked). Returns (rows written, locked queue ids).
+std::string write_statement(const Watch& w) {
+    std::string column = quoted(w.column);
+    std::string key = "pg_catalog.jsonb_to_record(v.row_key) AS k(" + *w.key_record + ")";
+    std::string same_row = *w.key_match + " AND t." + column + "::pg_catalog.text OPERATOR(pg_catalog.=) v.email";
+    return "WITH v AS ("
+           " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.jsonb[]),"
+           "   pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
+           "   pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.bool[]),"
+           "   pg_catalog.unnest($7::pg_catalog.timestamptz[]))"
+           "   AS v(queue_id, row_key, email, status, reason, catch_all, checked_at)"
+           "), target AS ("
+           " SELECT t.ctid AS row_id, v.* FROM v CROSS JOIN LATERAL " + key + " JOIN " + *w.table + " AS t ON " +
+           same_row + " FOR UPDATE OF t SKIP LOCKED"
+           "), written AS ("
+           " UPDATE " + *w.table + " AS t SET " + quoted(w.column + "_status") + " = v.status, " +
+           quoted(w.column + "_reason") + " = v.reason, " + quoted(w.column + "_catch_all") + " = v.catch_all, " +
+           quoted(w.column + "_verified_at") + " = COALESCE(v.checked_at, pg_catalog.now())"
+           " FROM target v CROSS JOIN LATERAL " + key + " WHERE " + *w.key_match +
+           " AND t.ctid OPERATOR(pg_catalog.=) v.row_id RETURNING v.queue_id"
+           "), locked AS ("
+           " SELECT v.queue_id FROM v CROSS JOIN LATERAL " + key + " JOIN " + *w.table + " AS t ON " + same_row +
+           " WHERE v.queue_id OPERATOR(pg_catalog.<>) ALL (SELECT target.queue_id FROM target)"
+           ")"
+           " SELECT (SELECT pg_catalog.count(*) FROM written), (SELECT pg_catalog.array_agg(locked.queue_id) FROM locked)";
+}
+
+SPIPlanPtr write_plan(const std::string& statement) {
+    static std::unordered_map<std::string, SPIPlanPtr> kept;
+    auto found = kept.find(statement);
+    if (found != kept.end()) return found->second;
+    if (kept.size() >= kMaxKeptWrites) {
+        for (auto& [text, plan] : kept) pg_call([&, p = plan] { SPI_freeplan(p); });
+        kept.clear();
+    }
+    Oid types[7] = {INT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
+                    TIMESTAMPTZARRAYOID};
+    SPIPlanPtr plan = keep_plan(statement.c_str(), 7, types);
+    kept.emplace(statement, plan);
+    return plan;
+}
+
+// Writes `items` of watch w as its table's owner; adds the rows written and
+// the queue ids of rows a writer held.
+void write_rows(const Watch& w, const std::vector<const VerdictToWrite*>& items, uint64* written,
+                std::vector<int64>* locked) {
+    std::vector<Datum> ids, keys, emails, statuses, reasons, catch_alls, checked;
+    std::vector<bool> reason_nulls, catch_all_nulls, checked_nulls;
+    for (const VerdictToWrite* v : items) {
+        ids.push_back(Int64GetDatum(v->queue_id));
+        pg_call([&] { keys.push_back(DirectFunctionCall1(jsonb_in, CStringGetDatum(v->row_key.c_str()))); });
+        emails.push_back(text_datum(v->email));
+        statuses.push_back(text_datum(v->status));
+        reasons.push_back(v->reason ? text_datum(*v->reason) : 0);
+        reason_nulls.push_back(!v->reason);
+        catch_alls.push_back(BoolGetDatum(v->catch_all.value_or(false)));
+        catch_all_nulls.push_back(!v->catch_all);
+        checked.push_back(TimestampTzGetDatum(v->checked_at.value_or(0)));
+        checked_nulls.push_back(!v->checked_at);
+    }
+    Datum values[7] = {make_array(ids, {}, INT8OID),           make_array(keys, {}, JSONBOID),
+                       make_array(emails, {}, TEXTOID),        make_array(statuses, {}, TEXTOID),
+                       make_array(reasons, reason_nulls, TEXTOID), make_array(catch_alls, catch_all_nulls, BOOLOID),
+                       make_array(checked, checked_nulls, TIMESTAMPTZOID)};
+    SPIPlanPtr plan = write_plan(write_statement(w));
+    run_as_table_owner(w.relid, w.id, [&] {
+        pg_call([&] {
+            if (SPI_execute_plan(plan, values, nullptr, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+                elog(ERROR, "email_verify: the write-back statement failed");
+            bool isnull = false;
+            *written += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+            Datum held = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+            if (isnull) return;
+            Datum* elements = nullptr;
+            int count = 0;
+            deconstruct_array(DatumGetArrayTypeP(held), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elements,
+                              nullptr, &count);
+            for (int i = 0; i < count; ++i) locked->push_back(DatumGetInt64(elements[i]));
+        });
+    });
+}
+
+void warn(const std::string& message) {
+    pg_call([&] { ereport(WARNING, (errmsg("%s", message.c_str()))); });
+}
+
+// ---- the queue's side ---------------------------------------------------------------
+
+void settle_queue(const std::vector<int64>& done, const std::vector<std::string>& done_status,
+                  const std::vector<std::optional<std::string>>& done_reason, const std::vector<PutBack>& put_back,
+                  const std::vector<Failure>& failures) {
+    static SPIPlanPtr delete_plan = nullptr, put_back_plan = nullptr, fail_plan = nullptr, count_plan = nullptr;
+    if (!delete_plan) {
+        Oid one[1] = {INT8ARRAYOID};
+        delete_plan = keep_plan("DELETE FROM email_verify.queue WHERE id OPERATOR(pg_catalog.=) ANY ($1)", 1, one);
+        Oid three[3] = {INT8ARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
+        // Back to pending without an attempt: nothing the address did.
+        put_back_plan = keep_plan(
+            "UPDATE email_verify.queue q SET state = 'pending', lease_until = NULL, claimed_by = NULL,"
+            " not_before = pg_catalog.now() + CASE WHEN r.later"
+            "   THEN pg_catalog.current_setting('email_verify.retry_delay')::pg_catalog.interval"
+            "   ELSE '0'::pg_catalog.interval END,"
+            " last_status = 'unknown', last_reason = r.reason "
+            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS r(id, reason, later) "
+            "WHERE q.id OPERATOR(pg_catalog.=) r.id AND q.state OPERATOR(pg_catalog.=) 'claimed'",
+            3, three);
+        Oid fail[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+        fail_plan = keep_plan(
+            "UPDATE email_verify.queue q SET state = 'failed', lease_until = NULL, claimed_by = NULL,"
+            " last_status = f.status, last_reason = f.reason "
+            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS f(id, status, reason) "
+            "WHERE q.id OPERATOR(pg_catalog.=) f.id",
+            3, fail);
+        Oid two[2] = {TEXTARRAYOID, TEXTARRAYOID};
+        // In a fixed order: concurrent workers lock the counter rows in the same order.
+        count_plan = keep_plan(
+            "INSERT INTO email_verify.worker_counters AS c (status, reason, n) "
+            "SELECT u.status, COALESCE(u.reason, ''), pg_catalog.count(*) "
+            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(status, reason) "
+            "GROUP BY 1, 2 ORDER BY 1, 2 "
+            "ON CONFLICT (status, reason) DO UPDATE SET n = c.n OPERATOR(pg_catalog.+) EXCLUDED.n",
+            2, two);
+    }
+    auto run = [](SPIPlanPtr plan, Datum* values) {
+        pg_call([&] {
+            if (SPI_execute_plan(plan, values, nullptr, false, 0) < 0) elog(ERROR, "email_verify: a queue update failed");
+        });
+    };
+    std::vector<Datum> ids;
+    for (int64 id : done) ids.push_back(Int64GetDatum(id));
+    if (!ids.empty()) {
+        Datum values[1] = {make_array(ids, {}, INT8OID)};
+        run(delete_plan, values);
+        std::vector<Datum> statuses, reasons;
+        std::vector<bool> reason_nulls;
+        for (std::size_t i = 0; i < done.size(); ++i) {
+            statuses.push_back(text_datum(done_status[i]));
+            reasons.push_back(done_reason[i] ? text_datum(*done_reason[i]) : 0);
+            reason_nulls.push_back(!done_reason[i]);
+        }
+        Datum counted[2] = {make_array(statuses, {}, TEXTOID), make_array(reasons, reason_nulls, TEXTOID)};
+        run(count_plan, counted);
+    }
+    if (!put_back.empty()) {
+        std::vector<Datum> back_ids, back_reasons, later;
+        for (const auto& p : put_back) {
+            back_ids.push_back(Int64GetDatum(p.queue_id));
+            back_reasons.push_back(text_datum(p.reason));
+            later.push_back(BoolGetDatum(p.after_retry_delay));
+        }
+        Datum values[3] = {make_array(back_ids, {}, INT8OID), make_array(back_reasons, {}, TEXTOID),
+                           make_array(later, {}, BOOLOID)};
+        run(put_back_plan, values);
+    }
+    if (!failures.empty()) {
+        std::vector<Datum> fail_ids, fail_statuses, fail_reasons;
+        for (const auto& f : failures) {
+            fail_ids.push_back(Int64GetDatum(f.queue_id));
+            fail_statuses.push_back(text_datum(f.status));
+            fail_reasons.push_back(text_datum(f.reason));
+        }
+        Datum values[3] = {make_array(fail_ids, {}, INT8OID), make_array(fail_statuses, {}, TEXTOID),
+                           make_array(fail_reasons, {}, TEXTOID)};
+        run(fail_plan, values);
+    }
+}
+
+bool known_status(const std::string& s) { return s == "valid" || s == "invalid" || s == "risky" || s == "unknown"; }
+
+uint64 write_and_settle(const std::vector<VerdictToWrite>& verdicts) {
+    std::map<int32, Watch> watches = load_watches(verdicts);
+    std::vector<PutBack> put_back;
+    std::vector<Failure> failures;
+    std::map<int32, std::vector<const VerdictToWrite*>> by_watch;
+    for (const auto& v : verdicts) {
+        auto w = watches.find(v.watch_id);
+        if (w == watches.end()) continue;  // the watch ended: its items went with it
+        if (w->second.suspended) {
+            put_back.push_back({v.queue_id, "watch suspended", true});
+        } else if (v.level && *v.level < w->second.level) {
+            // Raised while the address was probed: not this watch's verdict.
+            put_back.push_back({v.queue_id, "the watch's level was raised while the address was probed", false});
+        } else {
+            by_watch[v.watch_id].push_back(&v);
+        }
+    }
+
+    uint64 written = 0;
+    for (auto& [watch_id, items] : by_watch) {
+        const Watch& w = watches.at(watch_id);
+        if (!w.key_match || !w.key_record || !w.table) {
+            warn("email_verify: verdicts for table " + w.table.value_or("?") +
+                 " dropped, its primary key changed since it was watched");
+            continue;
+        }
+        // The whole watch's verdicts in one UPDATE; if something in them makes
+        // it fail (the owner's trigger raised, say), verdict by verdict, so
+        // that only the item at fault fails.
+        std::vector<int64> locked;
+        uint64 n = 0;
+        if (!in_subtransaction([&] { write_rows(w, items, &n, &locked); })) {
+            written += n;
+            for (int64 id : locked) put_back.push_back({id, "row locked by another transaction", true});
+            continue;
+        }
+        for (const VerdictToWrite* item : items) {
+            std::vector<int64> item_locked;
+            uint64 item_n = 0;
+            auto error = in_subtransaction([&] { write_rows(w, {item}, &item_n, &item_locked); });
+            if (!error) {
+                written += item_n;
+                for (int64 id : item_locked) put_back.push_back({id, "row locked by another transaction", true});
+            } else if (error->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) {
+                put_back.push_back({item->queue_id, "row locked by another transaction", true});
+            } else {
+                warn("email_verify: could not write the verdict for " + item->email + " to table " + *w.table + ": " +
+                     error->message);
+                failures.push_back({item->queue_id, item->status, ("write-back failed: " + error->message).substr(0, 500)});
+            }
+        }
+    }
+
+    std::vector<int64> done;
+    std::vector<std::string> done_status;
+    std::vector<std::optional<std::string>> done_reason;
+    for (const auto& v : verdicts) {
+        bool open = false;
+        for (const auto& p : put_back) open = open || p.queue_id == v.queue_id;
+        for (const auto& f : failures) open = open || f.queue_id == v.queue_id;
+        if (open) continue;
+        done.push_back(v.queue_id);
+        done_status.push_back(v.status);
+        done_reason.push_back(v.reason);
+    }
+    settle_queue(done, done_status, done_reason, put_back, failures);
+    return written;
+}
+
+}  // namespace
+
+uint64 write_verdicts(const std::vector<VerdictToWrite>& verdicts) {
+    for (const auto& v : verdicts)
+        if (!known_status(v.status))
+            throw UserError(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "every verdict needs a status of valid, invalid, risky or unknown");
+    if (verdicts.empty()) return 0;
+    int nest_level = 0;
+    pg_call([&] {
+        nest_level = NewGUCNestLevel();
+        (void)set_config_option("lock_timeout", kLockTimeout, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                                false);
+    });
+    uint64 written = 0;
+    try {
+        written = write_and_settle(verdicts);
+    } catch (...) {
+        AtEOXact_GUC(false, nest_level);
+        throw;
+    }
+    AtEOXact_GUC(true, nest_level);
+    return written;
+}
+
+}  // namespace ev::pg
