@@ -193,6 +193,35 @@ LANGUAGE C STRICT VOLATILE;
 -- A watch whose columns fail is suspended (watches.suspended_reason) by the
 -- DDL follower, and the readers skip it whatever the follower saw.
 
+-- The type a column of type typ holds in the end: past domains, and with
+-- through_arrays past array types too. A privileged reader may evaluate it
+-- (its casts, its output) only when trusted_type says so.
+CREATE FUNCTION email_verify.underlying_type(typ oid, through_arrays boolean)
+RETURNS pg_type
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t pg_type;
+BEGIN
+    LOOP
+        SELECT * INTO t FROM pg_type WHERE oid = typ;
+        EXIT WHEN NOT (t.typtype = 'd' OR (through_arrays AND t.typcategory = 'A' AND t.typelem <> 0));
+        typ := CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END;
+    END LOOP;
+    RETURN t;
+END
+$$;
+
+-- Built in, or owned by a superuser: no ordinary role's code hangs on it.
+CREATE FUNCTION email_verify.trusted_type(t pg_type)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.oid < 16384 OR EXISTS (SELECT FROM pg_roles WHERE oid = t.typowner AND rolsuper)
+$$;
+
 -- Why the columns of a watch cannot be served, or NULL when they can.
 CREATE FUNCTION email_verify.column_problem(tbl regclass, col name)
 RETURNS text
@@ -211,15 +240,10 @@ BEGIN
     IF NOT FOUND THEN
         RETURN format('column %s no longer exists', quote_ident(col));
     END IF;
-    LOOP
-        SELECT * INTO t FROM pg_type WHERE oid = typ;
-        EXIT WHEN t.typtype <> 'd';
-        typ := t.typbasetype;
-    END LOOP;
-    IF t.typcategory <> 'S' OR t.typtype <> 'b'
-       OR (typ >= 16384 AND NOT EXISTS (SELECT FROM pg_roles WHERE oid = t.typowner AND rolsuper)) THEN
+    t := email_verify.underlying_type(typ, false);
+    IF t.typcategory <> 'S' OR t.typtype <> 'b' OR NOT email_verify.trusted_type(t) THEN
         RETURN format('column %s has type %s: a watched column must be of a string type that is built in or owned by a superuser',
-                      quote_ident(col), format_type(typ, NULL));
+                      quote_ident(col), format_type(t.oid, NULL));
     END IF;
     FOR i IN 1 .. array_length(wanted, 1) LOOP
         SELECT a.atttypid INTO actual FROM pg_attribute a
@@ -280,14 +304,10 @@ BEGIN
     FOREACH key IN ARRAY key_columns LOOP
         SELECT atttypid INTO typ FROM pg_attribute
         WHERE attrelid = tbl AND attname = key AND attnum > 0 AND NOT attisdropped;
-        LOOP
-            SELECT * INTO t FROM pg_type WHERE oid = typ;
-            EXIT WHEN NOT (t.typtype = 'd' OR (t.typcategory = 'A' AND t.typelem <> 0));
-            typ := CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END;
-        END LOOP;
-        IF typ >= 16384 AND (t.typtype = 'c' OR NOT EXISTS (SELECT FROM pg_roles WHERE oid = t.typowner AND rolsuper)) THEN
+        t := email_verify.underlying_type(typ, true);
+        IF t.oid >= 16384 AND (t.typtype = 'c' OR NOT email_verify.trusted_type(t)) THEN
             RAISE EXCEPTION 'primary key column % of table % has type %, which email_verify does not support as a key',
-                quote_ident(key), tbl, typ::regtype
+                quote_ident(key), tbl, t.oid::regtype
                 USING ERRCODE = 'feature_not_supported',
                       DETAIL = 'Keys are read by privileged triggers: they may be of built-in types, types owned by a superuser, and domains and arrays of these.';
         END IF;

@@ -25,6 +25,8 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
     email_verify.try_lock_table(regclass),
     email_verify.column_problem(regclass, name),
+    email_verify.underlying_type(oid, boolean),
+    email_verify.trusted_type(pg_type),
     email_verify.may_read(email_verify.watches),
     email_verify.check_supported(regclass, name[]),
     email_verify.check_owner(regclass),
