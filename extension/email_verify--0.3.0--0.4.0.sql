@@ -140,76 +140,6 @@ COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
 
 -- The readers skip what they may not read -------------------------------------
 
-CREATE OR REPLACE FUNCTION email_verify.enqueue_each_watch(max_rows int, stale boolean,
-                                                claim_for int DEFAULT NULL, lease interval DEFAULT NULL)
-RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-SET enable_seqscan = off
-SET enable_bitmapscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
-SET enable_material = off
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'postgres'
-SET extra_float_digits = 1
-AS $$
-DECLARE
-    w email_verify.watches;
-    verified_at text;
-    queued bigint;
-    total bigint := 0;
-    claiming CONSTANT boolean := claim_for IS NOT NULL;
-    wanted int;
-    unverified text;
-    passes text[];
-    pass text;
-    taken bigint;
-BEGIN
-    -- Claiming, max_rows bounds the whole batch; the watches are taken in a
-    -- random order so that one large watch does not keep the others waiting.
-    -- KEY SHARE: a watch ended meanwhile (end_watch deletes its items, then
-    -- the row) waits for this sweep, or is skipped by it, so the sweep never
-    -- leaves items behind for a watch that is gone.
-    FOR w IN SELECT * FROM email_verify.watches ORDER BY CASE WHEN claiming THEN random() END, id
-             FOR KEY SHARE LOOP
-        EXIT WHEN claiming AND total >= max_rows;
-        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
-        CONTINUE WHEN NOT email_verify.may_read(w);
-        CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
-        verified_at := quote_ident(w.column_name || '_verified_at');
-        wanted := CASE WHEN claiming THEN max_rows - total ELSE max_rows END;
-        -- Stale rows: oldest verdict first. Rows without a verdict: oldest
-        -- first (the index holds them in heap order), but among the first
-        -- 2 x wanted only: rows that already have an item (retries waiting out
-        -- their backoff, other workers' claims) can fill the front of the index,
-        -- and walking them costs a probe of the queue each, on every claim.
-        -- When they do, the rest is taken newest first, from the back.
-        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
-        passes := CASE WHEN stale THEN ARRAY[w.relid::text]
-                  ELSE ARRAY[format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
-                             format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at)]
-                  END;
-        taken := 0;
-        FOREACH pass IN ARRAY passes LOOP
-            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, pass,
-                CASE WHEN stale THEN format('n.%s < now() - %L::interval', verified_at, w.recheck_after) ELSE 'true' END,
-                order_by => CASE WHEN stale THEN 'n.' || verified_at END,
-                max_rows => (wanted - taken)::int, claim => claiming)
-                USING w.id, claim_for, lease, w.level;
-            GET DIAGNOSTICS queued = ROW_COUNT;
-            taken := taken + queued;
-            EXIT WHEN taken >= wanted;
-        END LOOP;
-        total := total + taken;
-    END LOOP;
-    -- The other workers may have found the queue empty meanwhile. A claiming
-    -- sweep keeps what it found; a full one means there may be more.
-    IF total > 0 AND (NOT claiming OR total >= max_rows) THEN
-        PERFORM email_verify.wake_workers_at_commit();
-    END IF;
-END
-$$;
 
 CREATE OR REPLACE FUNCTION email_verify.unqueued_rows(watch_id int)
 RETURNS bigint
@@ -824,3 +754,43 @@ END
 $$;
 
 REVOKE EXECUTE ON FUNCTION email_verify.underlying_type(oid, boolean), email_verify.trusted_type(pg_type) FROM PUBLIC;
+
+-- The claiming side in C++ (src/pg/queue_claim.cpp): the sweep and the claim.
+DROP FUNCTION email_verify.claim_batch(int, int, interval);
+DROP FUNCTION email_verify.enqueue_unverified(int);
+DROP FUNCTION email_verify.enqueue_stale(int);
+DROP FUNCTION email_verify.enqueue_each_watch(int, boolean, int, interval);
+
+-- Rows inserted, or whose address changed, since the last call (see above).
+CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+RETURNS int
+AS 'MODULE_PATHNAME', 'enqueue_unverified'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
+    'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
+
+-- Queues, for each watch, up to max_rows rows whose verdict is older than the
+-- watch's recheck_after, oldest first (see above), skipping rows already
+-- queued. Returns the number queued.
+CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
+RETURNS int
+AS 'MODULE_PATHNAME', 'enqueue_stale'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
+    'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
+
+-- The worker's claim (src/pg/queue_claim.cpp, which the worker calls itself):
+-- expired claims that used up their attempts are given up, then what the queue
+-- holds ready (claim_items) is claimed, topped up, when that falls short of
+-- batch_size, with rows new to the queue, inserted already claimed (the sweep
+-- above). The table is swept only then, so rows inserted behind a long queue
+-- wait their turn instead of being walked over on every claim.
+CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
+RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
+AS 'MODULE_PATHNAME', 'claim_batch'
+LANGUAGE C VOLATILE;
+
+REVOKE EXECUTE ON FUNCTION email_verify.claim_batch(int, int, interval), email_verify.enqueue_unverified(int),
+    email_verify.enqueue_stale(int) FROM PUBLIC;

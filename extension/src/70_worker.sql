@@ -4,115 +4,39 @@
 
 -- Finding work ------------------------------------------------------------------
 
--- The worker's two ways of finding work, per watch, up to max_rows rows each:
--- stale => false, rows that have an address but no verdict and no queue item for
--- that address (rows inserted, or whose address changed, since the last call);
--- stale => true, rows whose verdict is older than the watch's recheck_after,
--- oldest first. Both walk the <col>_verified_at index (rows without an address
--- are not in it), from its NULL end or from its oldest verdict, so they read
--- about as many rows as the queue holds of the watch's unverified ones plus what
--- they queue; scans that would read the whole table (a sequential or bitmap
--- scan, a hash over the queue) are turned off, and so is materializing the
--- watch's queue items for the "already queued?" test, which a queue whose
--- statistics say it is empty invites, and which costs rows x items when it is
--- not. One worker at a time walks a watch (a transaction advisory lock; the
--- others skip it), so two never queue the same rows, and a watch that a
--- privileged reader may not read now (may_read: suspended, its table locked,
--- its columns changed) is skipped. Returns the items queued; claim_for:
--- claimed by that worker until now() + lease, at most max_rows in all.
-CREATE FUNCTION email_verify.enqueue_each_watch(max_rows int, stale boolean,
-                                                claim_for int DEFAULT NULL, lease interval DEFAULT NULL)
-RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-SET enable_seqscan = off
-SET enable_bitmapscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
-SET enable_material = off
-SET TimeZone = 'UTC'
-SET IntervalStyle = 'postgres'
-SET extra_float_digits = 1
-AS $$
-DECLARE
-    w email_verify.watches;
-    verified_at text;
-    queued bigint;
-    total bigint := 0;
-    claiming CONSTANT boolean := claim_for IS NOT NULL;
-    wanted int;
-    unverified text;
-    passes text[];
-    pass text;
-    taken bigint;
-BEGIN
-    -- Claiming, max_rows bounds the whole batch; the watches are taken in a
-    -- random order so that one large watch does not keep the others waiting.
-    -- KEY SHARE: a watch ended meanwhile (end_watch deletes its items, then
-    -- the row) waits for this sweep, or is skipped by it, so the sweep never
-    -- leaves items behind for a watch that is gone.
-    FOR w IN SELECT * FROM email_verify.watches ORDER BY CASE WHEN claiming THEN random() END, id
-             FOR KEY SHARE LOOP
-        EXIT WHEN claiming AND total >= max_rows;
-        CONTINUE WHEN (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL;
-        CONTINUE WHEN NOT email_verify.may_read(w);
-        CONTINUE WHEN NOT pg_try_advisory_xact_lock('email_verify.watches'::regclass::oid::int, w.id);
-        verified_at := quote_ident(w.column_name || '_verified_at');
-        wanted := CASE WHEN claiming THEN max_rows - total ELSE max_rows END;
-        -- Stale rows: oldest verdict first. Rows without a verdict: oldest
-        -- first (the index holds them in heap order), but among the first
-        -- 2 x wanted only: rows that already have an item (retries waiting out
-        -- their backoff, other workers' claims) can fill the front of the index,
-        -- and walking them costs a probe of the queue each, on every claim.
-        -- When they do, the rest is taken newest first, from the back.
-        unverified := format('%s IS NULL AND %I IS NOT NULL', verified_at, w.column_name);
-        passes := CASE WHEN stale THEN ARRAY[w.relid::text]
-                  ELSE ARRAY[format('(SELECT * FROM %s WHERE %s LIMIT %s)', w.relid, unverified, 2 * greatest(wanted, 0)),
-                             format('(SELECT * FROM %s WHERE %s ORDER BY %s DESC)', w.relid, unverified, verified_at)]
-                  END;
-        taken := 0;
-        FOREACH pass IN ARRAY passes LOOP
-            RETURN QUERY EXECUTE email_verify.enqueue_sql(w, pass,
-                CASE WHEN stale THEN format('n.%s < now() - %L::interval', verified_at, w.recheck_after) ELSE 'true' END,
-                order_by => CASE WHEN stale THEN 'n.' || verified_at END,
-                max_rows => (wanted - taken)::int, claim => claiming)
-                USING w.id, claim_for, lease, w.level;
-            GET DIAGNOSTICS queued = ROW_COUNT;
-            taken := taken + queued;
-            EXIT WHEN taken >= wanted;
-        END LOOP;
-        total := total + taken;
-    END LOOP;
-    -- The other workers may have found the queue empty meanwhile. A claiming
-    -- sweep keeps what it found; a full one means there may be more.
-    IF total > 0 AND (NOT claiming OR total >= max_rows) THEN
-        PERFORM email_verify.wake_workers_at_commit();
-    END IF;
-END
-$$;
+-- The worker's two ways of finding work, per watch, up to max_rows rows each
+-- (src/pg/queue_claim.cpp, the sweep): rows that have an address but no verdict
+-- and no queue item for that address (rows inserted, or whose address changed,
+-- since the last call), and rows whose verdict is older than the watch's
+-- recheck_after, oldest first. Both walk the <col>_verified_at index (rows
+-- without an address are not in it), from its NULL end or from its oldest
+-- verdict, so they read about as many rows as the queue holds of the watch's
+-- unverified ones plus what they queue; scans that would read the whole table
+-- (a sequential or bitmap scan, a hash over the queue) are turned off, and so is
+-- materializing the watch's queue items for the "already queued?" test, which a
+-- queue whose statistics say it is empty invites, and which costs rows x items
+-- when it is not. One worker at a time walks a watch (a transaction advisory
+-- lock; the others skip it), so two never queue the same rows, and a watch that
+-- a privileged reader may not read now (may_read: suspended, its table locked,
+-- its columns changed) is skipped. The statement of each pass is built by
+-- enqueue_sql.
 
 -- Rows inserted, or whose address changed, since the last call (see above).
 CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
 RETURNS int
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-    SELECT count(*)::int FROM email_verify.enqueue_each_watch(max_rows, stale => false)
-$$;
+AS 'MODULE_PATHNAME', 'enqueue_unverified'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
     'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
 
 -- Queues, for each watch, up to max_rows rows whose verdict is older than the
--- watch's recheck_after, oldest first (through the <col>_verified_at index),
--- skipping rows already queued. Returns the number queued.
+-- watch's recheck_after, oldest first (see above), skipping rows already
+-- queued. Returns the number queued.
 CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
 RETURNS int
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-    SELECT count(*)::int FROM email_verify.enqueue_each_watch(max_rows, stale => true)
-$$;
+AS 'MODULE_PATHNAME', 'enqueue_stale'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
     'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
@@ -163,31 +87,16 @@ AS $$
 $$;
 
 
--- The worker's claim: what the queue holds ready, topped up, when that falls
--- short of batch_size, with rows new to the queue, inserted already claimed
--- (enqueue_each_watch). The table is swept only then, so rows inserted behind a
--- long queue wait their turn instead of being walked over on every claim.
+-- The worker's claim (src/pg/queue_claim.cpp, which the worker calls itself):
+-- expired claims that used up their attempts are given up, then what the queue
+-- holds ready (claim_items) is claimed, topped up, when that falls short of
+-- batch_size, with rows new to the queue, inserted already claimed (the sweep
+-- above). The table is swept only then, so rows inserted behind a long queue
+-- wait their turn instead of being walked over on every claim.
 CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-DECLARE
-    claimed bigint;
-BEGIN
-    -- Expired claims that used up their attempts: requeue gives them up.
-    PERFORM email_verify.requeue(array(
-        SELECT e.id FROM email_verify.queue e
-        WHERE e.state = 'claimed' AND e.lease_until < now() AND e.attempts + 1 >= email_verify.claim_limit()
-        FOR UPDATE SKIP LOCKED), NULL, NULL);
-    RETURN QUERY SELECT * FROM email_verify.claim_items(worker_id, batch_size, lease);
-    GET DIAGNOSTICS claimed = ROW_COUNT;
-    IF claimed < batch_size THEN
-        RETURN QUERY SELECT * FROM email_verify.enqueue_each_watch((batch_size - claimed)::int, stale => false,
-                                                                   claim_for => worker_id, lease => lease);
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'claim_batch'
+LANGUAGE C VOLATILE;
 
 -- Claimed items back to pending: after `delays` (NULL: at once), one attempt more,
 -- with last_reason set when `reasons` gives one. An item whose row was queued

@@ -43,7 +43,6 @@ REVOKE EXECUTE ON FUNCTION
     email_verify.forget_dropped_watches(),
     email_verify.follow_altered_tables(),
     -- 70_worker.sql
-    email_verify.enqueue_each_watch(int, boolean, int, interval),
     email_verify.enqueue_unverified(int),
     email_verify.enqueue_stale(int),
     email_verify.claim_limit(),

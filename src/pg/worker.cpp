@@ -14,6 +14,7 @@
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "queue/item_lifecycle.h"
+#include "queue_claim.h"
 #include "settings.h"
 #include "verdict_write_back.h"
 #include "worker_shmem.h"
@@ -23,15 +24,6 @@ namespace ev::pg {
 
 namespace {
 
-struct ClaimedItem {
-    long long queue_id = 0;
-    int watch_id = 0;
-    std::string row_key;  // jsonb as text
-    std::string email;
-    ev::Level level = ev::Level::Smtp;
-    int attempts = 0;
-};
-
 // ---- transactions and SPI, each step inside pg_call -------------------------
 
 // Every wait is bounded: a statement of the worker's that runs away (a bad
@@ -39,6 +31,10 @@ struct ClaimedItem {
 // the batch is logged and rolled back, and its items come back by lease.
 // (The timer is armed by hand: only a client backend's command loop arms it.)
 constexpr int kWorkerStatementTimeoutMs = 60000;
+
+// How long a claim holds its items: past it, another worker may take them
+// (their worker died, or hangs).
+constexpr int kLeaseSeconds = 300;
 
 void begin_transaction() {
     pg_call([] {
@@ -216,21 +212,8 @@ class Worker {
 
     int run_batch(const WorkerSettings& settings) {
         begin_transaction();
-        auto rows = query(
-            "SELECT queue_id, watch_id, row_key::text, email, level, attempts "
-            "FROM email_verify.claim_batch($1::int, $2::int)",
-            {std::to_string(slot_), std::to_string(settings.batch_size)});
-        std::vector<ClaimedItem> items;
-        for (auto& row : rows) {
-            ClaimedItem item;
-            item.queue_id = std::stoll(row[0]);
-            item.watch_id = std::stoi(row[1]);
-            item.row_key = row[2];
-            item.email = row[3];
-            item.level = ev::parse_level(row[4]).value_or(ev::Level::Smtp);
-            item.attempts = std::stoi(row[5]);
-            items.push_back(std::move(item));
-        }
+        pgstat_report_activity(STATE_RUNNING, "email_verify: claiming a batch");
+        std::vector<ClaimedItem> items = claim_batch(slot_, settings.batch_size, kLeaseSeconds);
         // The lists are read in this transaction; examining and probing
         // happen after it (nothing rebuilds them before the next one).
         const ev::RiskLists& lists = current_risk_lists();

@@ -1,0 +1,275 @@
+// claim_batch() and sweep_into_queue(): see queue_claim.h. The fixed
+// statements are prepared once and kept; a watch's sweep statement is built
+// by email_verify.enqueue_sql from the catalog and planned each time (its
+// LIMIT and its table's statistics change from one claim to the next).
+#include "queue_claim.h"
+
+#include <optional>
+
+#include "guard.h"
+
+extern "C" {
+#include "utils/fmgrprotos.h"
+}
+
+namespace ev::pg {
+
+namespace {
+
+SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
+    SPIPlanPtr plan = nullptr;
+    pg_call([&] {
+        plan = SPI_prepare(sql, nargs, types);
+        if (!plan) elog(ERROR, "email_verify: could not prepare: %s", SPI_result_code_string(SPI_result));
+        if (SPI_keepplan(plan) != 0) elog(ERROR, "email_verify: could not keep a plan");
+    });
+    return plan;
+}
+
+// Runs a kept plan; returns SPI_processed, SPI_tuptable stays for the caller.
+uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
+    uint64 rows = 0;
+    pg_call([&] {
+        if (SPI_execute_plan(plan, values, nulls, false, 0) < 0) elog(ERROR, "email_verify: a queue statement failed");
+        rows = SPI_processed;
+    });
+    return rows;
+}
+
+std::string text_at(SPITupleTable* table, uint64 row, int column) {
+    std::string out;
+    pg_call([&] {
+        char* value = SPI_getvalue(table->vals[row], table->tupdesc, column);
+        if (value) out = value;
+    });
+    return out;
+}
+
+std::string quoted_identifier(const std::string& name) {
+    std::string out;
+    pg_call([&] { out = quote_identifier(name.c_str()); });
+    return out;
+}
+
+std::string quoted_literal(const std::string& value) {
+    std::string out;
+    pg_call([&] { out = quote_literal_cstr(value.c_str()); });
+    return out;
+}
+
+// Claimed rows of (queue_id, watch_id, row_key, email, level, attempts).
+void collect(SPITupleTable* table, uint64 rows, std::vector<ClaimedItem>* out) {
+    for (uint64 r = 0; r < rows; ++r) {
+        ClaimedItem item;
+        item.queue_id = std::stoll(text_at(table, r, 1));
+        item.watch_id = std::stoi(text_at(table, r, 2));
+        item.row_key = text_at(table, r, 3);
+        item.email = text_at(table, r, 4);
+        item.level = ev::parse_level(text_at(table, r, 5)).value_or(ev::Level::Smtp);
+        item.attempts = std::stoi(text_at(table, r, 6));
+        out->push_back(std::move(item));
+    }
+}
+
+// The settings every sweep statement runs with, in a GUC nest level of its
+// own. The planner settings keep it on the <col>_verified_at index, so it
+// reads about as many rows as it queues: a sequential or bitmap scan would
+// read the whole table, a hash or a materialized "already queued?" test the
+// watch's queue items (rows x items when the statistics call the queue
+// empty). Keys are compared as jsonb: the settings their text depends on are
+// pinned, so a timestamptz key built in two sessions comes out the same.
+void pin_sweep_settings() {
+    static const char* const settings[][2] = {
+        {"search_path", "pg_catalog, email_verify, pg_temp"},
+        {"enable_seqscan", "off"},
+        {"enable_bitmapscan", "off"},
+        {"enable_hashjoin", "off"},
+        {"enable_mergejoin", "off"},
+        {"enable_material", "off"},
+        {"TimeZone", "UTC"},
+        {"IntervalStyle", "postgres"},
+        {"extra_float_digits", "1"},
+    };
+    pg_call([] {
+        for (const auto& s : settings)
+            (void)set_config_option(s[0], s[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+}
+
+struct WatchToSweep {
+    int32 id = 0;
+    std::string table;  // the relid as text: qualified and quoted as needed
+    std::string column;
+    std::string level;
+    std::string recheck_after;
+};
+
+// The sweep of every watch (one worker at a time per watch), up to max_rows
+// rows each, or, claiming for claim_for, up to max_rows in all; returns the
+// rows queued, and the items when claiming.
+int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_seconds, std::vector<ClaimedItem>* out) {
+    static SPIPlanPtr watches_plan = nullptr, readable_plan = nullptr, statement_plan = nullptr, wake_plan = nullptr;
+    if (!watches_plan) {
+        Oid one_bool[1] = {BOOLOID};
+        // KEY SHARE: a watch ended meanwhile (end_watch deletes its items,
+        // then the row) waits for this sweep, or is skipped by it, so the
+        // sweep never leaves items behind for a watch that is gone.
+        // Claiming, the watches come in a random order, so that one large
+        // watch does not keep the others waiting.
+        watches_plan = keep_plan(
+            "SELECT w.id, w.relid::pg_catalog.text, w.column_name::pg_catalog.text, w.level, "
+            "       w.recheck_after::pg_catalog.text "
+            "FROM email_verify.watches w ORDER BY CASE WHEN $1 THEN pg_catalog.random() END, w.id FOR KEY SHARE",
+            1, one_bool);
+        Oid one_int[1] = {INT4OID};
+        // In this order: may_read takes the table's lock before it looks at
+        // the columns, and the advisory lock is only taken for a watch swept.
+        readable_plan = keep_plan(
+            "SELECT (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NOT NULL "
+            "       AND email_verify.may_read(w) "
+            "       AND pg_catalog.pg_try_advisory_xact_lock("
+            "             'email_verify.watches'::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int4, w.id) "
+            "FROM email_verify.watches w WHERE w.id OPERATOR(pg_catalog.=) $1",
+            1, one_int);
+        Oid build[6] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
+        statement_plan = keep_plan(
+            "SELECT email_verify.enqueue_sql(w, $2, $3, order_by => $4, max_rows => $5, claim => $6) "
+            "FROM email_verify.watches w WHERE w.id OPERATOR(pg_catalog.=) $1",
+            6, build);
+        wake_plan = keep_plan("SELECT email_verify.wake_workers_at_commit()", 0, nullptr);
+    }
+    const bool claiming = claim_for.has_value();
+    Datum order[1] = {BoolGetDatum(claiming)};
+    uint64 n = run(watches_plan, order);
+    SPITupleTable* table = SPI_tuptable;
+    std::vector<WatchToSweep> watches;
+    for (uint64 r = 0; r < n; ++r)
+        watches.push_back({std::stoi(text_at(table, r, 1)), text_at(table, r, 2), text_at(table, r, 3),
+                           text_at(table, r, 4), text_at(table, r, 5)});
+
+    int64 total = 0;
+    for (const auto& w : watches) {
+        if (claiming && total >= max_rows) break;
+        Datum id[1] = {Int32GetDatum(w.id)};
+        bool readable = false;
+        if (run(readable_plan, id) == 1) {
+            bool isnull = true;
+            pg_call([&] { readable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)); });
+            readable = readable && !isnull;
+        }
+        if (!readable) continue;
+        std::string verified_at = quoted_identifier(w.column + "_verified_at");
+        int wanted = claiming ? max_rows - static_cast<int>(total) : max_rows;
+        // Stale rows: oldest verdict first. Rows without a verdict: oldest
+        // first (the index holds them in heap order), but among the first
+        // 2 x wanted only: rows that already have an item (retries waiting
+        // out their backoff, other workers' claims) can fill the front of the
+        // index, and walking them costs a probe of the queue each, on every
+        // claim. When they do, the rest is taken newest first, from the back.
+        std::string unverified = verified_at + " IS NULL AND " + quoted_identifier(w.column) + " IS NOT NULL";
+        std::vector<std::string> passes;
+        if (stale) {
+            passes.push_back(w.table);
+        } else {
+            passes.push_back("(SELECT * FROM " + w.table + " WHERE " + unverified + " LIMIT " +
+                             std::to_string(2 * std::max(wanted, 0)) + ")");
+            passes.push_back("(SELECT * FROM " + w.table + " WHERE " + unverified + " ORDER BY " + verified_at + " DESC)");
+        }
+        std::string condition =
+            stale ? "n." + verified_at + " < now() - " + quoted_literal(w.recheck_after) + "::interval" : "true";
+        int64 taken = 0;
+        for (const auto& pass : passes) {
+            std::string order_by = "n." + verified_at;
+            Datum build[6] = {Int32GetDatum(w.id), 0, 0, 0, Int32GetDatum(static_cast<int32>(wanted - taken)),
+                              BoolGetDatum(claiming)};
+            pg_call([&] {
+                build[1] = CStringGetTextDatum(pass.c_str());
+                build[2] = CStringGetTextDatum(condition.c_str());
+                build[3] = CStringGetTextDatum(order_by.c_str());
+            });
+            char build_nulls[7] = "      ";
+            if (!stale) build_nulls[3] = 'n';
+            if (run(statement_plan, build, build_nulls) != 1) break;
+            std::string statement = text_at(SPI_tuptable, 0, 1);
+            uint64 queued = 0;
+            SPITupleTable* items = nullptr;
+            std::string lease_text = std::to_string(lease_seconds) + " seconds";
+            pg_call([&] {
+                Oid types[4] = {INT4OID, INT4OID, INTERVALOID, TEXTOID};
+                Datum lease = DirectFunctionCall3(interval_in, CStringGetDatum(lease_text.c_str()),
+                                                  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+                Datum values[4] = {Int32GetDatum(w.id), Int32GetDatum(claim_for.value_or(0)), lease,
+                                   CStringGetTextDatum(w.level.c_str())};
+                char nulls[5] = "    ";
+                if (!claiming) nulls[1] = nulls[2] = 'n';
+                if (SPI_execute_with_args(statement.c_str(), 4, types, values, nulls, false, 0) < 0)
+                    elog(ERROR, "email_verify: the sweep of watch %d failed", w.id);
+                queued = SPI_processed;
+                items = SPI_tuptable;
+            });
+            if (claiming && out) collect(items, queued, out);
+            taken += static_cast<int64>(queued);
+            if (taken >= wanted) break;
+        }
+        total += taken;
+    }
+    // The other workers may have found the queue empty meanwhile. A claiming
+    // sweep keeps what it found; a full one means there may be more.
+    if (total > 0 && (!claiming || total >= max_rows)) run(wake_plan, nullptr);
+    return total;
+}
+
+// Runs body in a GUC nest level with the sweep's settings, unwound after.
+template <typename F>
+auto with_sweep_settings(F body) {
+    int nest_level = 0;
+    pg_call([&] { nest_level = NewGUCNestLevel(); });
+    try {
+        pin_sweep_settings();
+        auto result = body();
+        AtEOXact_GUC(true, nest_level);
+        return result;
+    } catch (...) {
+        AtEOXact_GUC(false, nest_level);
+        throw;
+    }
+}
+
+}  // namespace
+
+std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_seconds) {
+    static SPIPlanPtr give_up_plan = nullptr, claim_plan = nullptr;
+    if (!give_up_plan) {
+        // Expired claims that used up their attempts: requeue gives them up.
+        give_up_plan = keep_plan(
+            "SELECT email_verify.requeue(ARRAY(SELECT e.id FROM email_verify.queue e "
+            "  WHERE e.state OPERATOR(pg_catalog.=) 'claimed' AND e.lease_until OPERATOR(pg_catalog.<) pg_catalog.now() "
+            "    AND e.attempts OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>=) email_verify.claim_limit() "
+            "  FOR UPDATE SKIP LOCKED), NULL, NULL)",
+            0, nullptr);
+        Oid types[3] = {INT4OID, INT4OID, INT4OID};
+        claim_plan = keep_plan(
+            "SELECT c.queue_id, c.watch_id, c.row_key::pg_catalog.text, c.email, c.level, c.attempts "
+            "FROM email_verify.claim_items($1, $2, pg_catalog.make_interval(secs => $3)) c",
+            3, types);
+    }
+    std::vector<ClaimedItem> items;
+    run(give_up_plan, nullptr);
+    Datum values[3] = {Int32GetDatum(worker_id), Int32GetDatum(batch_size), Int32GetDatum(lease_seconds)};
+    uint64 n = run(claim_plan, values);
+    collect(SPI_tuptable, n, &items);
+    // The table is swept only when the queue falls short, so rows inserted
+    // behind a long queue wait their turn instead of being walked over on
+    // every claim.
+    if (static_cast<int>(items.size()) < batch_size) {
+        int wanted = batch_size - static_cast<int>(items.size());
+        with_sweep_settings([&] { return sweep(wanted, false, worker_id, lease_seconds, &items); });
+    }
+    return items;
+}
+
+int64 sweep_into_queue(int max_rows, bool stale) {
+    return with_sweep_settings([&] { return sweep(max_rows, stale, std::nullopt, 0, nullptr); });
+}
+
+}  // namespace ev::pg
