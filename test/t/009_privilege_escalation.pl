@@ -20,6 +20,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use EvAttack;
 
 my $node = PostgreSQL::Test::Cluster->new('escalation');
 $node->init;
@@ -41,37 +44,11 @@ SET client_min_messages = error;
 SELECT email_verify.watch('alice.contacts', 'email', level => 'syntax');
 });
 
-my $bystander_id = 0;
-
-# Polls a query until it returns $want (bounded); returns whether it did.
-sub wait_for_value
-{
-	my ($sql, $want, $limit) = @_;
-	my $deadline = time + ($limit // 15);
-	while (time < $deadline)
-	{
-		return 1 if $node->safe_psql('postgres', $sql) eq $want;
-		sleep 0.1;
-	}
-	return 0;
-}
-
 # A new role with its own schema and nothing else.
 sub attacker
 {
 	my ($name) = @_;
 	$node->safe_psql('postgres', qq{CREATE ROLE $name LOGIN; CREATE SCHEMA $name AUTHORIZATION $name;});
-}
-
-# Runs sql in a session of role $role (logged in as it: RESET ROLE leads
-# nowhere else); returns (ok, stderr).
-sub as_role
-{
-	my ($role, $sql) = @_;
-	my ($out, $err);
-	my $rc = $node->psql('postgres', "SET client_min_messages = warning;\n$sql",
-		stdout => \$out, stderr => \$err, on_error_stop => 1, extra_params => ['-U', $role]);
-	return ($rc == 0, $err // '');
 }
 
 sub is_superuser
@@ -85,7 +62,7 @@ sub is_superuser
 sub wait_handled
 {
 	my ($table) = @_;
-	return wait_for_value(qq{
+	return wait_for_value($node, qq{
 		SELECT count(*) FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
 		WHERE w.relid = '$table'::regclass AND q.state <> 'failed'}, '0', 20);
 }
@@ -96,10 +73,7 @@ sub after_attack
 {
 	my ($role, $what) = @_;
 	ok(!is_superuser($role), "$what: $role did not become superuser");
-	$bystander_id++;
-	$node->safe_psql('postgres', "INSERT INTO alice.contacts VALUES ($bystander_id, 'b$bystander_id\@example.com')");
-	ok(wait_for_value("SELECT email_status FROM alice.contacts WHERE id = $bystander_id", 'valid', 10),
-		"$what: another owner's row is still verified");
+	bystander_verified($node, $what);
 }
 
 # =============================================================================
@@ -117,7 +91,7 @@ for my $variant (sort keys %climbs)
 {
 	my $role = "m_$variant";
 	attacker($role);
-	my ($ok, $err) = as_role($role, qq{
+	my ($ok, $err) = as_role($node, $role, qq{
 CREATE TABLE $role.t (id int PRIMARY KEY, email text);
 CREATE FUNCTION $role.climb() RETURNS trigger LANGUAGE plpgsql AS \$f\$
 BEGIN
@@ -136,7 +110,7 @@ INSERT INTO $role.t VALUES (1, 'victim\@example.com');
 
 # An attacker-owned SECURITY DEFINER function called by the trigger.
 attacker('m_secdef');
-my ($ok, $err) = as_role('m_secdef', q{
+my ($ok, $err) = as_role($node, 'm_secdef', q{
 CREATE TABLE m_secdef.t (id int PRIMARY KEY, email text);
 CREATE FUNCTION m_secdef.promote() RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $f$
 BEGIN
@@ -160,7 +134,7 @@ after_attack('m_secdef', 'write-back, SECURITY DEFINER');
 # search_path that puts the attacker's schema first (the worker's next
 # statements would resolve names there) and an application_name.
 attacker('m_path');
-($ok, $err) = as_role('m_path', q{
+($ok, $err) = as_role($node, 'm_path', q{
 CREATE TABLE m_path.t (id int PRIMARY KEY, email text);
 CREATE FUNCTION m_path.to_regproc(text) RETURNS regproc LANGUAGE plpgsql AS $f$
 BEGIN
@@ -178,7 +152,7 @@ SELECT email_verify.watch('m_path.t', 'email', level => 'syntax');
 INSERT INTO m_path.t VALUES (1, 'victim@example.com');
 });
 ok($ok, 'write-back, search_path: the attack is set up') or diag($err);
-ok(wait_for_value(q{SELECT email_status FROM m_path.t}, 'valid'),
+ok(wait_for_value($node, q{SELECT email_status FROM m_path.t}, 'valid'),
 	'write-back, search_path: the row is verified (its trigger raised nothing)');
 after_attack('m_path', 'write-back, search_path');
 is($node->safe_psql('postgres',
@@ -187,7 +161,7 @@ is($node->safe_psql('postgres',
 
 # An index expression over a verdict column, evaluated by the UPDATE.
 attacker('m_index');
-($ok, $err) = as_role('m_index', q{
+($ok, $err) = as_role($node, 'm_index', q{
 CREATE TABLE m_index.t (id int PRIMARY KEY, email text);
 SELECT email_verify.watch('m_index.t', 'email', level => 'syntax');
 -- An index expression must be IMMUTABLE, and so read-only; what it calls need not.
@@ -212,7 +186,7 @@ after_attack('m_index', 'write-back, index expression');
 
 # A primary key of a domain whose CHECK runs when the key is read back.
 attacker('m_domain');
-($ok, $err) = as_role('m_domain', q{
+($ok, $err) = as_role($node, 'm_domain', q{
 CREATE FUNCTION m_domain.ok(int) RETURNS boolean LANGUAGE plpgsql AS $f$
 BEGIN
     IF session_user <> 'm_domain' THEN
@@ -240,7 +214,7 @@ for my $reader ('sweep', 'queue_stats')
 {
 	my $role = "m_swap_$reader";
 	attacker($role);
-	($ok, $err) = as_role($role, qq{
+	($ok, $err) = as_role($node, $role, qq{
 CREATE TABLE $role.t (id int PRIMARY KEY, email text);
 SELECT email_verify.watch('$role.t', 'email', level => 'syntax');
 CREATE TYPE $role.kind AS ENUM ('x');
@@ -261,7 +235,7 @@ INSERT INTO $role.t (id, email) VALUES (1, 'x');
 		"swapped column, $reader: the ALTER TABLE suspends the watch, with a WARNING");
 	if ($reader eq 'queue_stats')
 	{
-		($ok, $err) = as_role($role, q{SELECT * FROM email_verify.queue_stats});
+		($ok, $err) = as_role($node, $role, q{SELECT * FROM email_verify.queue_stats});
 		ok($ok, 'swapped column, queue_stats: the view answers') or diag($err);
 	}
 	after_attack($role, "swapped column, $reader");
@@ -271,7 +245,7 @@ INSERT INTO $role.t (id, email) VALUES (1, 'x');
 # does not see it (its event trigger is off for this session, as only a
 # superuser can do), so the readers' own check must hold.
 attacker('m_swap_quiet');
-($ok, $err) = as_role('m_swap_quiet', q{
+($ok, $err) = as_role($node, 'm_swap_quiet', q{
 CREATE TABLE m_swap_quiet.t (id int PRIMARY KEY, email text);
 SELECT email_verify.watch('m_swap_quiet.t', 'email', level => 'syntax');
 CREATE TYPE m_swap_quiet.kind AS ENUM ('x');
@@ -292,7 +266,7 @@ ALTER TABLE m_swap_quiet.t ADD COLUMN email m_swap_quiet.kind;
 RESET session_replication_role;
 INSERT INTO m_swap_quiet.t (id, email) VALUES (1, 'x');
 });
-($ok, $err) = as_role('m_swap_quiet', q{SELECT * FROM email_verify.queue_stats});
+($ok, $err) = as_role($node, 'm_swap_quiet', q{SELECT * FROM email_verify.queue_stats});
 ok($ok, 'swapped column, follower off: queue_stats answers') or diag($err);
 after_attack('m_swap_quiet', 'swapped column, follower off');
 is($node->safe_psql('postgres', q{SELECT email_status IS NULL FROM m_swap_quiet.t}), 't',
@@ -305,7 +279,7 @@ is($node->safe_psql('postgres', q{SELECT email_status IS NULL FROM m_swap_quiet.
 #    column with them, so a swapped column's cast ran as superuser too.
 # =============================================================================
 attacker('m_sync_domain');
-($ok, $err) = as_role('m_sync_domain', q{
+($ok, $err) = as_role($node, 'm_sync_domain', q{
 CREATE TABLE m_sync_domain.t (id int PRIMARY KEY, email text);
 SELECT email_verify.watch('m_sync_domain.t', 'email', level => 'syntax', mode => 'sync');
 CREATE FUNCTION m_sync_domain.ok(text) RETURNS boolean LANGUAGE plpgsql AS $f$
@@ -326,7 +300,7 @@ after_attack('m_sync_domain', 'sync, verdict column domain');
 
 # The same with the DDL follower off: the trigger itself must hold.
 attacker('m_sync_quiet');
-($ok, $err) = as_role('m_sync_quiet', q{
+($ok, $err) = as_role($node, 'm_sync_quiet', q{
 CREATE TABLE m_sync_quiet.t (id int PRIMARY KEY, email text);
 SELECT email_verify.watch('m_sync_quiet.t', 'email', level => 'syntax', mode => 'sync');
 CREATE FUNCTION m_sync_quiet.ok(text) RETURNS boolean LANGUAGE plpgsql AS $f$
@@ -352,7 +326,7 @@ $node->safe_psql('postgres', q{
 SET session_replication_role = replica;  -- event triggers do not fire
 ALTER TABLE m_sync_quiet.t ALTER COLUMN email_status TYPE m_sync_quiet.status;
 });
-($ok, $err) = as_role('m_sync_quiet', q{INSERT INTO m_sync_quiet.t VALUES (1, 'victim@example.com')});
+($ok, $err) = as_role($node, 'm_sync_quiet', q{INSERT INTO m_sync_quiet.t VALUES (1, 'victim@example.com')});
 ok($ok, 'sync, follower off: a row is written through the domain') or diag($err);
 ok(!is_superuser('m_sync_quiet'), 'sync, follower off: the domain check ran as the writer');
 $node->safe_psql('postgres', q{
@@ -360,7 +334,7 @@ SET session_replication_role = replica;
 ALTER TABLE m_sync_quiet.t RENAME COLUMN email TO email_old;
 ALTER TABLE m_sync_quiet.t ADD COLUMN email m_sync_quiet.kind;
 });
-($ok, $err) = as_role('m_sync_quiet', q{INSERT INTO m_sync_quiet.t (id, email) VALUES (2, 'x')});
+($ok, $err) = as_role($node, 'm_sync_quiet', q{INSERT INTO m_sync_quiet.t (id, email) VALUES (2, 'x')});
 after_attack('m_sync_quiet', 'sync, follower off, swapped column');
 
 # The probe is lent to writers of the table only, and only through the trigger.
@@ -375,13 +349,13 @@ GRANT USAGE ON SCHEMA alice TO PUBLIC;  -- the attacker may name the table
 GRANT INSERT, SELECT ON alice.signups TO writer;
 });
 attacker('m_direct');
-($ok, $err) = as_role('m_direct', q{SELECT email_verify.sync_verdict('alice.signups', 'email', 'a@example.com')});
+($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify.sync_verdict('alice.signups', 'email', 'a@example.com')});
 ok(!$ok && $err =~ /permission denied: sync_verdict is for the triggers of a sync watch/,
 	'sync: a role that may not write the table is refused the inline check') or diag($err);
-($ok, $err) = as_role('m_direct', q{SELECT email_verify.sync_probe('alice.signups', 'email', 'a@example.com')});
+($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify.sync_probe('alice.signups', 'email', 'a@example.com')});
 ok(!$ok && $err =~ /permission denied for function sync_probe/, 'sync: sync_probe cannot be called directly')
   or diag($err);
-($ok, $err) = as_role('writer', q{INSERT INTO alice.signups VALUES (1, 'carol@example.com')});
+($ok, $err) = as_role($node, 'writer', q{INSERT INTO alice.signups VALUES (1, 'carol@example.com')});
 ok($ok, 'sync: a writer with INSERT gets the inline check') or diag($err);
 is($node->safe_psql('postgres', q{SELECT email_status || '/' || email_reason FROM alice.signups}), 'valid/syntax_ok',
 	'sync: the verdict is written into the row');
@@ -403,7 +377,7 @@ BEGIN
     END IF;
     RETURN $1;
 END};
-($ok, $err) = as_role('m_path2', qq{
+($ok, $err) = as_role($node, 'm_path2', qq{
 CREATE FUNCTION m_path2.quote_ident(text) RETURNS text LANGUAGE plpgsql AS \$f\$ $climb \$f\$;
 CREATE FUNCTION m_path2.lower(text) RETURNS text LANGUAGE plpgsql AS \$f\$ $climb \$f\$;
 CREATE FUNCTION m_path2.length(text) RETURNS int LANGUAGE plpgsql AS \$f\$ BEGIN PERFORM m_path2.lower(\$1); RETURN 1; END \$f\$;
@@ -426,8 +400,8 @@ ALTER TABLE m_path2.t ADD COLUMN note text;
 ALTER TABLE m_path2.t DROP COLUMN note;
 });
 ok($ok, 'search_path hijack: watch, the triggers, the views and the event triggers ran') or diag($err);
-ok(wait_for_value(q{SELECT email_status FROM m_path2.t}, 'valid'), 'search_path hijack: the worker verified the row');
-($ok, $err) = as_role('m_path2', q{
+ok(wait_for_value($node, q{SELECT email_status FROM m_path2.t}, 'valid'), 'search_path hijack: the worker verified the row');
+($ok, $err) = as_role($node, 'm_path2', q{
 SELECT email_verify.unwatch('m_path2.t', 'email');
 DROP TABLE m_path2.s;
 });

@@ -21,6 +21,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use EvAttack;
 
 my $node = PostgreSQL::Test::Cluster->new('isolation');
 $node->init;
@@ -44,42 +47,9 @@ SET client_min_messages = error;
 SELECT email_verify.watch('alice.contacts', 'email', level => 'syntax');
 });
 
-sub wait_for_value
-{
-	my ($sql, $want, $limit) = @_;
-	my $deadline = time + ($limit // 15);
-	while (time < $deadline)
-	{
-		return 1 if $node->safe_psql('postgres', $sql) eq $want;
-		sleep 0.1;
-	}
-	return 0;
-}
+sub as_mallory { return as_role($node, 'mallory', @_); }
 
-# Runs sql in a session of mallory's; returns (ok, stderr).
-sub as_mallory
-{
-	my ($sql) = @_;
-	my ($out, $err);
-	my $rc = $node->psql('postgres', "SET client_min_messages = warning;\n$sql",
-		stdout => \$out, stderr => \$err, on_error_stop => 1, extra_params => ['-U', 'mallory']);
-	return ($rc == 0, $err // '');
-}
-
-my $bystander_id = 0;
-
-# Another owner's new row is verified within a few seconds.
-sub bystander_verified
-{
-	my ($what) = @_;
-	$bystander_id++;
-	my $t0 = time;
-	$node->safe_psql('postgres', "INSERT INTO alice.contacts VALUES ($bystander_id, 'b$bystander_id\@example.com')");
-	ok(wait_for_value("SELECT email_status FROM alice.contacts WHERE id = $bystander_id", 'valid', 10),
-		sprintf("%s: another owner's row is still verified (%.1f s)", $what, time - $t0));
-}
-
-bystander_verified('before any attack');
+bystander_verified($node, 'before any attack');
 
 # ---- a TEMP table --------------------------------------------------------------
 my $temp = $node->background_psql('postgres', on_error_stop => 0, extra_params => ['-U', 'mallory']);
@@ -88,7 +58,7 @@ $temp->query_safe(q{INSERT INTO t VALUES (1, 'x@example.com')});
 my $answer = $temp->query(q{SELECT email_verify.watch('t', 'email', level => 'syntax')});
 like($temp->{stderr}, qr/ERROR:  t is a temporary table/, 'TEMP table: watch() refuses it');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM email_verify.watches}), '1', 'TEMP table: no watch row is left');
-bystander_verified('TEMP table, its session still open');
+bystander_verified($node, 'TEMP table, its session still open');
 $temp->quit;
 
 # ---- an extreme recheck_after ---------------------------------------------------
@@ -102,10 +72,10 @@ SELECT email_verify.watch('mallory.forever', 'email', level => 'syntax', recheck
 INSERT INTO mallory.forever VALUES (1, 'x@example.com');
 });
 ok($ok, 'recheck_after 100 years: accepted') or diag($err);
-ok(wait_for_value(q{SELECT email_status FROM mallory.forever}, 'valid'), 'recheck_after 100 years: the row is verified');
+ok(wait_for_value($node, q{SELECT email_status FROM mallory.forever}, 'valid'), 'recheck_after 100 years: the row is verified');
 is($node->safe_psql('postgres', q{SELECT email_verify.enqueue_stale(10)}), '0',
 	'recheck_after 100 years: the stale re-check of every watch runs');
-bystander_verified('recheck_after 100 years');
+bystander_verified($node, 'recheck_after 100 years');
 
 # ---- a table held under an exclusive lock -------------------------------------------
 as_mallory(q{
@@ -117,10 +87,10 @@ my $locker = $node->background_psql('postgres', extra_params => ['-U', 'mallory'
 $locker->query_safe('BEGIN');
 $locker->query_safe(q{INSERT INTO mallory.held VALUES (2, 'y@example.com')});
 $locker->query_safe('LOCK TABLE mallory.held IN ACCESS EXCLUSIVE MODE');
-bystander_verified('a watched table locked ACCESS EXCLUSIVE');
+bystander_verified($node, 'a watched table locked ACCESS EXCLUSIVE');
 $locker->query_safe('COMMIT');
 $locker->quit;
-ok(wait_for_value(q{SELECT count(email_status) FROM mallory.held}, '2'),
+ok(wait_for_value($node, q{SELECT count(email_status) FROM mallory.held}, '2'),
 	'a watched table locked ACCESS EXCLUSIVE: its rows are verified once it is released');
 
 # ---- rows held FOR UPDATE across a drain ----------------------------------------
@@ -138,19 +108,19 @@ $holder->query_safe(q{SELECT id FROM mallory.rows WHERE id <= 10 FOR UPDATE});
 my $t0 = time;
 ($ok, $err) = as_mallory(q{SELECT email_verify.watch('mallory.rows', 'email', level => 'syntax')});
 ok($ok, 'rows held FOR UPDATE: watched') or diag($err);
-ok(wait_for_value(q{SELECT count(email_status) FROM mallory.rows WHERE id > 10}, '40', 10),
+ok(wait_for_value($node, q{SELECT count(email_status) FROM mallory.rows WHERE id > 10}, '40', 10),
 	sprintf('rows held FOR UPDATE: the 40 rows nobody holds are written at once (%.1f s)', time - $t0));
-ok(wait_for_value(q{SELECT count(*) FROM email_verify.queue WHERE last_reason = 'row locked by another transaction'}, '10', 10),
+ok(wait_for_value($node, q{SELECT count(*) FROM email_verify.queue WHERE last_reason = 'row locked by another transaction'}, '10', 10),
 	'rows held FOR UPDATE: the 10 held rows are re-queued');
 is($node->safe_psql('postgres', q{SELECT count(email_status) FROM mallory.rows WHERE id <= 10}), '0',
 	'rows held FOR UPDATE: the held rows are not written');
 sleep 2;    # a few more claims of the held rows
 is($node->safe_psql('postgres', q{SELECT coalesce(max(attempts), 0) FROM email_verify.queue}),
 	'0', 'rows held FOR UPDATE: re-queued without losing an attempt');
-bystander_verified('rows held FOR UPDATE');
+bystander_verified($node, 'rows held FOR UPDATE');
 $holder->query_safe('COMMIT');
 $holder->quit;
-ok(wait_for_value(q{SELECT count(email_status) FROM mallory.rows}, '50', 10),
+ok(wait_for_value($node, q{SELECT count(email_status) FROM mallory.rows}, '50', 10),
 	'rows held FOR UPDATE: verified once released');
 
 # ---- a trigger that hangs; one that swallows every cancel --------------------------
@@ -181,10 +151,10 @@ INSERT INTO mallory.$kind VALUES (1, 'x\@example.com');
 });
 	ok($ok, "a trigger that $kind: set up") or diag($err);
 	$t0 = time;
-	ok(wait_for_value(qq{SELECT suspended_reason LIKE 'write-back took longer than email_verify.write_back_timeout%'
+	ok(wait_for_value($node, qq{SELECT suspended_reason LIKE 'write-back took longer than email_verify.write_back_timeout%'
 	                     FROM email_verify.watch_status WHERE table_name = 'mallory.$kind'::regclass}, 't', 20),
 		sprintf("a trigger that $kind: the watch is suspended (%.1f s)", time - $t0));
-	bystander_verified("a trigger that $kind");
+	bystander_verified($node, "a trigger that $kind");
 	my ($seen) = as_mallory(qq{SELECT 1 FROM email_verify.watch_status WHERE suspended_reason IS NOT NULL
 	                            AND table_name = 'mallory.$kind'::regclass});
 	ok($seen, "a trigger that $kind: the owner sees why in watch_status");
