@@ -35,16 +35,19 @@ EV_SQL_FUNCTION(verify_emails) {
     TupleDesc desc = ev::pg::result_descriptor(fcinfo);
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
 
-    // Holds a slice's converted inputs and tuples until they are stored.
+    // Holds a slice's converted inputs and tuples until they are stored. The
+    // array is read with an iterator, a slice at a time: no copy of its
+    // elements is made, so the backend holds the input, one slice and the
+    // tuplestore (which spills to disk past work_mem), however long the array.
     MemoryContext per_slice = nullptr;
-    Datum* elements = nullptr;
-    bool* element_nulls = nullptr;
+    ArrayIterator iterator = nullptr;
     int count = 0;
     ev::pg::pg_call([&] {
         per_slice = AllocSetContextCreate(CurrentMemoryContext, "email_verify slice", ALLOCSET_DEFAULT_SIZES);
         if (!PG_ARGISNULL(0)) {
             ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
-            deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elements, &element_nulls, &count);
+            count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+            iterator = array_create_iterator(array, 0, nullptr);
         }
     });
 
@@ -52,19 +55,28 @@ EV_SQL_FUNCTION(verify_emails) {
     bool all_null[ev::pg::kResultColumns];
     for (bool& n : all_null) n = true;
 
-    // Input order is kept: SPEC promises one row per input, in order.
+    // Input order is kept: one row per input, in order (see the README).
     int slice = level == ev::Level::Syntax ? kSyntaxSlice : std::max(count, 1);
+    std::vector<Datum> elements(static_cast<std::size_t>(std::min(slice, std::max(count, 1))));
+    std::vector<char> element_nulls(elements.size());
     for (int first = 0; first < count; first += slice) {
-        int last = std::min(count, first + slice);
+        int n = std::min(slice, count - first);
+        ev::pg::pg_call([&] {
+            for (int k = 0; k < n; ++k) {
+                bool isnull = false;
+                if (!array_iterate(iterator, &elements[k], &isnull)) elog(ERROR, "email_verify: the array ended early");
+                element_nulls[k] = isnull;
+            }
+        });
         MemoryContext old = MemoryContextSwitchTo(per_slice);
         std::vector<std::string_view> inputs;
-        for (int i = first; i < last; ++i)
-            if (!element_nulls[i]) inputs.push_back(ev::pg::text_view(elements[i]));
+        for (int k = 0; k < n; ++k)
+            if (!element_nulls[k]) inputs.push_back(ev::pg::text_view(elements[k]));
         // Polls for cancel and statement_timeout while it works.
         std::vector<ev::VerificationResult> results = ev::pg::verify_addresses(inputs, level);
         std::size_t next = 0;
-        for (int i = first; i < last; ++i) {
-            if (element_nulls[i]) {
+        for (int k = 0; k < n; ++k) {
+            if (element_nulls[k]) {
                 ev::pg::pg_call([&] { tuplestore_putvalues(store, desc, null_values, all_null); });
             } else {
                 HeapTuple tuple = ev::pg::result_tuple(desc, results[next++]);
