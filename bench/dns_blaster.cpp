@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
     };
 
     std::vector<pollfd> pfds;
+    pfds.reserve(fds.size());
     for (int fd : fds) pfds.push_back({fd, POLLIN, 0});
     unsigned char buf[4096];
     while ((next < queries.size() || outstanding > 0) && Clock::now() < hard_deadline) {
@@ -257,8 +258,8 @@ int main(int argc, char** argv) {
         "other_rcode=%ld lost=%ld resent=%ld send_errors=%ld inflight=%d sockets=%d types=%s seconds=%.4f "
         "answers_per_s=%.1f names_per_s=%.1f\n",
         queries.size(), names, answered, noerror, with_answer, nxdomain, other_rcode, lost, resent, send_errors,
-        inflight, sockets, types.c_str(), seconds, seconds > 0 ? answered / seconds : 0.0,
-        seconds > 0 ? names / seconds : 0.0);
+        inflight, sockets, types.c_str(), seconds, seconds > 0 ? static_cast<double>(answered) / seconds : 0.0,
+        seconds > 0 ? static_cast<double>(names) / seconds : 0.0);
     for (int fd : fds) ::close(fd);
     return answered == static_cast<long>(queries.size()) ? 0 : 1;
 }

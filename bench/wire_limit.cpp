@@ -317,6 +317,6 @@ int main(int argc, char** argv) {
         "WIRE_LIMIT rcpts=%zu ok_250=%ld rejected=%ld other=%ld conns=%d window=%d per_txn=%d txns=%ld "
         "seconds=%.4f rcpt_per_s=%.1f complete=%d\n",
         addresses.size(), totals.ok, totals.rejected, totals.other, o.conns, o.window, o.per_txn, totals.txns, seconds,
-        seconds > 0 ? answered / seconds : 0.0, complete ? 1 : 0);
+        seconds > 0 ? static_cast<double>(answered) / seconds : 0.0, complete ? 1 : 0);
     return complete ? 0 : 1;
 }

@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
                       << ' ' << r.smtp_message.value_or("") << (verdict.final ? "" : "\t(not final)") << '\n';
         }
     const auto& s = verifier.stats();
-    std::cerr << verdicts.size() << " addresses in " << seconds << " s (" << verdicts.size() / seconds
-              << "/s); sessions " << s.sessions_opened << ", max per host " << s.max_sessions_per_host << ", rcpts "
-              << s.rcpts_sent << ", catch-all probes " << s.catch_all_probes << ", tls " << s.tls_sessions
-              << " (unverified " << s.tls_unverified << ")\n";
+    std::cerr << verdicts.size() << " addresses in " << seconds << " s ("
+              << static_cast<double>(verdicts.size()) / seconds << "/s); sessions " << s.sessions_opened
+              << ", max per host " << s.max_sessions_per_host << ", rcpts " << s.rcpts_sent << ", catch-all probes "
+              << s.catch_all_probes << ", tls " << s.tls_sessions << " (unverified " << s.tls_unverified << ")\n";
 }

@@ -116,7 +116,7 @@ bool read_exactly(int fd, unsigned char* out, std::size_t n, const std::atomic<b
 
 }  // namespace
 
-DnsAnswer mx_answer(std::vector<std::pair<int, std::string>> exchanges, std::uint32_t ttl) {
+DnsAnswer mx_answer(const std::vector<std::pair<int, std::string>>& exchanges, std::uint32_t ttl) {
     DnsAnswer a;
     for (auto& [preference, exchange] : exchanges) {
         DnsRecord r;
@@ -129,7 +129,7 @@ DnsAnswer mx_answer(std::vector<std::pair<int, std::string>> exchanges, std::uin
     return a;
 }
 
-DnsAnswer address_answer(std::vector<std::string> ips, std::uint32_t ttl) {
+DnsAnswer address_answer(const std::vector<std::string>& ips, std::uint32_t ttl) {
     DnsAnswer a;
     for (auto& ip : ips) {
         DnsRecord r;

@@ -41,9 +41,9 @@ struct DnsAnswer {
 };
 
 // Shorthands for the answers tests use most.
-DnsAnswer mx_answer(std::vector<std::pair<int, std::string>> exchanges, std::uint32_t ttl = 300);
+DnsAnswer mx_answer(const std::vector<std::pair<int, std::string>>& exchanges, std::uint32_t ttl = 300);
 // A or AAAA, by the form of each address.
-DnsAnswer address_answer(std::vector<std::string> ips, std::uint32_t ttl = 300);
+DnsAnswer address_answer(const std::vector<std::string>& ips, std::uint32_t ttl = 300);
 DnsAnswer negative_answer(int rcode, std::uint32_t soa_ttl = 30);  // NXDOMAIN / no data (kNoError)
 DnsAnswer failure_answer(int rcode);                               // SERVFAIL, REFUSED
 DnsAnswer silent_answer();                                         // Mode::Drop

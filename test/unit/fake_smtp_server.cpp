@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <utility>
 
 namespace ev::test {
 
@@ -258,7 +259,7 @@ int closed_port() {
 }
 
 SmtpScript mta_script(MtaBehaviour behaviour) {
-    return [behaviour](SmtpPeer& peer) {
+    return [behaviour = std::move(behaviour)](SmtpPeer& peer) {
         peer.send(behaviour.banner + "\r\n");
         while (auto line = peer.read_line()) {
             std::string verb = upper(line->substr(0, 4));

@@ -206,7 +206,7 @@ TEST_F(ResolverTest, ManyLookupsInFlightAtOnce) {
     for (int i = 0; i < 100; ++i) {
         std::string name = "d" + std::to_string(i) + ".test";
         dns.set(name, fake::kTypeMx, fake::mx_answer({{10, "mx." + name}}));
-        resolver().lookup_mx(name, [&answered, name](MxAnswer a) {
+        resolver().lookup_mx(name, [&answered, name](const MxAnswer& a) {
             EXPECT_EQ(a.status, DnsStatus::Ok) << name;
             ++answered;
         });
@@ -222,7 +222,7 @@ TEST_F(ResolverTest, DestroyedWithQueriesOutCallsNobody) {
     bool called = false;
     {
         ev::dns::Resolver local(loop, config);
-        local.lookup_mx("silent.test", [&](MxAnswer) { called = true; });
+        local.lookup_mx("silent.test", [&](const MxAnswer&) { called = true; });
         loop.run_once(50ms);
     }
     EXPECT_FALSE(called);
@@ -234,7 +234,7 @@ TEST_F(ResolverTest, DestroyedWithQueriesOutCallsNobody) {
 // cross c-ares' C frames: it comes out of the loop instead.
 TEST_F(ResolverTest, ExceptionFromACallbackComesOutOfTheLoop) {
     dns.set("a.test", fake::kTypeMx, fake::mx_answer({{10, "mx.a.test"}}));
-    resolver().lookup_mx("a.test", [](MxAnswer) { throw std::runtime_error("cancelled"); });
+    resolver().lookup_mx("a.test", [](const MxAnswer&) { throw std::runtime_error("cancelled"); });
     bool thrown = false;
     run_until([&] {
         try {
@@ -323,7 +323,7 @@ TEST_F(ResolverTest, ConcurrentRequestsForOneDomainShareOneLookup) {
     ev::dns::RouteResolver routes(resolver(), cache, options);
     int done = 0;
     for (int i = 0; i < 3; ++i)
-        routes.resolve("a.test", [&](std::shared_ptr<const MailRoute> r) {
+        routes.resolve("a.test", [&](const std::shared_ptr<const MailRoute>& r) {
             EXPECT_EQ(r->outcome, RouteOutcome::Ok);
             ++done;
         });

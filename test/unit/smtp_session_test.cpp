@@ -300,7 +300,7 @@ TEST(SmtpSession, ErrorBudgetEndsTheSessionEarly) {
 TEST(SmtpSession, RecipientsThatCannotFailIgnoreTheBudget) {
     MtaBehaviour mta;
     mta.rcpt = [](const std::string& r) {
-        return std::string(r.rfind("x", 0) == 0 ? "550 5.1.1 User unknown" : "250 2.1.5 Ok");
+        return std::string(r.rfind('x', 0) == 0 ? "550 5.1.1 User unknown" : "250 2.1.5 Ok");
     };
     FakeSmtpServer server(ev::test::mta_script(mta));
     SessionHarness h;

@@ -122,7 +122,7 @@ struct Engine::State {
             state->task_answered(*this, t, m, r);
         }
         void task_returned(smtp::RcptTask t, SessionEnd why, const std::optional<Reply>& r, bool charged) override {
-            state->task_returned(*this, std::move(t), why, r, charged);
+            state->task_returned(*this, t, why, r, charged);
         }
         void session_ended(smtp::Session* s, const smtp::SessionReport& report) override {
             state->session_ended(*this, s, report);
@@ -350,7 +350,8 @@ struct Engine::State {
         complete(t);
     }
 
-    void task_returned(Host& h, smtp::RcptTask rt, SessionEnd why, const std::optional<Reply>& reply, bool charged) {
+    void task_returned(Host& h, const smtp::RcptTask& rt, SessionEnd why, const std::optional<Reply>& reply,
+                       bool charged) {
         Task& t = *tasks.at(rt.id);
         if (t.done) return;
         t.failure = reason_for_end(why);

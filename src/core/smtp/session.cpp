@@ -57,7 +57,7 @@ Session::Session(net::EventLoop& loop, SessionOwner& owner, const SessionConfig&
     : loop_(loop),
       owner_(owner),
       config_(config),
-      server_(std::move(server)),
+      server_(server),
       server_name_(std::move(server_name)),
       rcpt_limit_(rcpt_limit_hint > 0 ? std::min(rcpt_limit_hint, config.max_rcpt_per_transaction)
                                       : config.max_rcpt_per_transaction) {}
@@ -190,7 +190,7 @@ void Session::flush() {
     update_interest();
 }
 
-void Session::send(std::string line, Expect expect, std::optional<RcptTask> task) {
+void Session::send(const std::string& line, Expect expect, std::optional<RcptTask> task) {
     out_ += line;
     out_ += "\r\n";
     pending_.push_back({expect, std::move(task)});
@@ -318,8 +318,9 @@ void Session::fill_pipeline() {
         }
         ++rcpts_in_transaction_;
         if (task->may_fail) ++may_fail_in_flight_;
-        std::string line = "RCPT TO:<" + task->recipient + ">";
-        send(std::move(line), Expect::Rcpt, std::move(task));
+        // Built before the call: the task is moved into it.
+        const std::string line = "RCPT TO:<" + task->recipient + ">";
+        send(line, Expect::Rcpt, std::move(task));
     }
     if (pending_.empty()) after_rcpt_replies();
 }

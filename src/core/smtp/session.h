@@ -124,7 +124,7 @@ class Session {
     void read_available();
     void flush();
     void update_interest();
-    void send(std::string line, Expect expect, std::optional<RcptTask> task = std::nullopt);
+    void send(const std::string& line, Expect expect, std::optional<RcptTask> task = std::nullopt);
     void on_reply(Reply reply);
     void on_rcpt_reply(Pending pending, Reply reply);
     void begin_transaction();
