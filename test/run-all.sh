@@ -1,11 +1,12 @@
 #!/bin/bash
 # The whole test suite, from a fresh Debian 12 machine (as root):
-# dependencies, the C++ core under ASan/UBSan (GoogleTest), a bounded fuzz
-# run, the extension built and installed, pg_regress and TAP against a
-# throwaway cluster. Ends with "N passed, N failed".
+# dependencies, lint (test/lint.sh), the C++ core under ASan/UBSan
+# (GoogleTest), a bounded fuzz run, the extension built and installed,
+# pg_regress and TAP against a throwaway cluster. Ends with "N passed, N
+# failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 jobs=$(nproc)
 
@@ -53,10 +54,11 @@ build_and_install() {
 
 regress() {
     eval "$(scripts/cluster.sh env)"
-    make installcheck || { cat regression.diffs 2>/dev/null | head -n 200; return 1; }
+    make installcheck || { head -n 200 regression.diffs 2>/dev/null; return 1; }
 }
 
 step "install dependencies" scripts/install-deps.sh
+step "lint (clang-format, clang-tidy, shellcheck)" test/lint.sh
 step "core unit tests (GoogleTest, ASan+UBSan)" core_tests
 step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target address_fuzz test/fuzz/corpus
 step "fuzz SMTP reply reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target smtp_reply_fuzz test/fuzz/smtp_reply_corpus

@@ -16,6 +16,7 @@ if [ "$(id -u)" = 0 ]; then
     runner=(runuser -u postgres --)
 fi
 cd "$work"
+# shellcheck disable=SC2086  # PROVE_FLAGS: one word per flag
 "${runner[@]}" env PATH="$bindir:$PATH" PERL5LIB="$pgxs/src/test/perl" \
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" TESTDIR="$work" \
     prove --timer ${PROVE_FLAGS:-} t/*.pl
