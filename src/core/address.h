@@ -1,5 +1,5 @@
 // Email address syntax: RFC 5321/5322 addr-spec in its practical form, with
-// RFC 6531 internationalised addresses (see SPEC.md, "Syntax").
+// RFC 6531 internationalised addresses (README.md, "Syntax rules").
 #pragma once
 
 #include <string>

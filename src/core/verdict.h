@@ -1,5 +1,5 @@
-// Status/reason vocabulary of SPEC.md and the rule that picks one reason
-// when several findings apply to the same address.
+// Status/reason vocabulary (README.md, "The result") and the rule that picks
+// one reason when several findings apply to the same address.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,10 @@ namespace ev {
 
 enum class Status : std::uint8_t { Valid, Invalid, Risky, Unknown };
 
-// Declared in precedence order: SPEC says invalid reasons first (in table
-// order), then risky (in table order), then unknown, then valid. Keeping the
-// enum in that order makes "pick the winning reason" a plain minimum.
+// Declared in precedence order: the README says invalid reasons first (in
+// table order), then risky (in table order), then unknown, then valid.
+// Keeping the enum in that order makes "pick the winning reason" a plain
+// minimum.
 enum class Reason : std::uint8_t {
     Syntax,
     NoDomain,
@@ -45,7 +46,7 @@ std::string_view to_string(Level level);
 std::optional<Level> parse_level(std::string_view text);
 
 // Collects every reason that applies to one address and answers the one
-// SPEC's precedence picks.
+// the precedence picks.
 class Findings {
   public:
     void add(Reason reason);

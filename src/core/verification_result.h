@@ -1,4 +1,5 @@
-// One verdict, field for field the email_verify.result type of SPEC.md.
+// One verdict, field for field the email_verify.result type (README.md,
+// "The result").
 #pragma once
 
 #include <optional>

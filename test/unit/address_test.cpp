@@ -1,5 +1,5 @@
 // Table-driven tests of the address syntax parser (src/core/address_parser.cpp)
-// against SPEC.md, section "Syntax". Every table row is one case; each check
+// against README.md, "Syntax rules". Every table row is one case; each check
 // runs under SCOPED_TRACE(<input, non-printable bytes escaped>) so a failure
 // names the case.
 #include <gtest/gtest.h>

@@ -110,7 +110,8 @@ TEST_F(VerifierTest, DnsTimeoutIsNoAnswerEither) {
     EXPECT_EQ(caches.results.size(), 0u);
 }
 
-// With DNS answering, a role address is what SPEC's precedence says.
+// With DNS answering, a role address is what the precedence says (README.md,
+// "The result").
 TEST_F(VerifierTest, WhenDnsAnswersTheRoleFlagDecides) {
     fake::publish_mail_domain(dns, "strict.test");
     Verdict v = verify_one("nobody@strict.test", Level::Dns);

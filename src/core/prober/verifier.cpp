@@ -40,7 +40,8 @@ std::string cache_key(Level level, const ParsedAddress& address) {
 }
 
 // The network's own failure among the findings of an address nothing
-// answered for: the unknown reason SPEC's precedence puts first.
+// answered for: the unknown reason the precedence puts first (README.md,
+// "The result").
 Reason network_failure(const Findings& findings) {
     for (auto r = static_cast<unsigned>(Reason::Syntax); r <= static_cast<unsigned>(Reason::DomainOk); ++r) {
         auto reason = static_cast<Reason>(r);

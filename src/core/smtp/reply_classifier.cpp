@@ -10,7 +10,8 @@ namespace {
 
 // Phrase lists, all lower-case, matched as substrings of the lower-cased
 // reply text. They only decide where the reply class and the enhanced code
-// do not (PROBING-NOTES.md: text lists alone misfire).
+// do not: text alone misfires (postgrey's "450 4.2.0 Recipient address
+// rejected: Greylisted" names a refused recipient).
 
 // The server refuses the prober (its IP, name, reputation or envelope
 // sender), not the mailbox. "relay" covers "Relay access denied", "unable to
@@ -62,8 +63,8 @@ constexpr std::string_view kUnknownUserPhrases[] = {
 };
 
 // Weaker forms that name a refused recipient without saying why. At RCPT a
-// 5xx is a refusal of the recipient anyway (SPEC), so these only matter
-// against the command-level codes 500-504.
+// 5xx is a refusal of the recipient anyway (RFC 5321 4.2.1), so these only
+// matter against the command-level codes 500-504.
 constexpr std::string_view kRecipientRefusedPhrases[] = {
     "mailbox unavailable", "mailbox is unavailable", "not found",
     "address rejected",    "recipient rejected",     "invalid address",
@@ -177,8 +178,8 @@ Meaning classify_temporary(std::string_view lower) {
     return Meaning::TemporaryFailure;
 }
 
-// 4xx to RCPT TO: never a permanent verdict, at most mailbox_full, which
-// SPEC grants 4.2.2 ("452 4.2.2 ... OverQuotaTemp").
+// 4xx to RCPT TO: never a permanent verdict, at most mailbox_full (risky),
+// for 4.2.2, mailbox full (RFC 3463; Gmail's "452 4.2.2 ... OverQuotaTemp").
 Meaning classify_rcpt_temporary(int code, const EnhancedCode* e, std::string_view lower) {
     if (e) {
         if (e->subject == 2 && e->detail == 2) return Meaning::MailboxFull;
@@ -243,7 +244,7 @@ Meaning rcpt_permanent_by_text(int code, std::string_view lower) {
     // 500-504 are about the command itself (syntax, sequence, "need MAIL
     // command" after a refused MAIL FROM), not about the mailbox.
     if (code >= 500 && code <= 504) return Meaning::ProtocolError;
-    // SPEC: a 5xx to RCPT is a permanent refusal of the recipient.
+    // RFC 5321 4.2.1: a 5yz to RCPT is a permanent refusal of the recipient.
     return Meaning::MailboxNotFound;
 }
 

@@ -2,7 +2,7 @@
 // class first, the enhanced status code second and the text last, so that
 // "450 4.2.0 Recipient address rejected: Greylisted" is greylisting, not an
 // unknown user, and "550 5.7.1 ... Spamhaus" blocks the prober, not the
-// mailbox (PROBING-NOTES.md).
+// mailbox (README.md, "Levels dns and smtp").
 #pragma once
 
 #include "smtp/reply.h"
@@ -31,7 +31,8 @@ enum class Meaning {
 // at other stages a 5xx is Blocked (policy texts, 5.7.x, 554) or Rejected.
 Meaning classify(const Reply& reply, Stage stage);
 
-// The SPEC reason an address gets when its probe ends on this meaning;
+// The reason (README.md, "The result") an address gets when its probe ends
+// on this meaning;
 // nullopt for Accepted (the caller decides accepted vs catch_all) and for
 // meanings that are not verdicts (TooManyRecipients, ServiceClosing: the
 // caller retries elsewhere).

@@ -31,7 +31,7 @@ struct SessionConfig {
     int pipeline_window = 64;  // RCPTs in flight when PIPELINING is offered
     // Replies 4xx/5xx a session may collect before it reconnects. Postfix
     // slows every reply by 1 s after 10 errors and drops at 20; staying under
-    // keeps a list of unknown users fast (PROBING-NOTES, issue figures).
+    // keeps a list of unknown users fast (README.md, "Levels dns and smtp").
     int max_errors = 9;
     // Postfix's smtpd_recipient_limit default. Fewer RCPTs per transaction
     // means more MAIL FROMs, which Postfix paces (in_flow_delay) and other
