@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 # unbound, Postfix and postgrey instances, dig and swaks for checks, ss.
 # swaks only recommends the modules it needs for STARTTLS and IPv6.
 packages="
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy shellcheck
   postgresql-15 postgresql-server-dev-15 libipc-run-perl
   libidn2-dev libc-ares-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -10,8 +10,7 @@ cd "$repo" || exit 1
 
 # What is checked, by path: the C++ (.cpp, .h) under cxx_paths, the shell
 # scripts (.sh) under shell_paths.
-# TODO: src/pg joins once its rewrite lands.
-cxx_paths=(src/core test/unit test/fuzz tools bench)
+cxx_paths=(src/core src/pg test/unit test/fuzz tools bench)
 # bench/*.sh joins once the benchmark scripts being written now land.
 shell_paths=(scripts test testworld)
 

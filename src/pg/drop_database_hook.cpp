@@ -9,11 +9,6 @@
 #include "settings.h"
 #include "worker_shmem.h"
 
-extern "C" {
-#include "commands/dbcommands.h"
-#include "tcop/utility.h"
-}
-
 namespace {
 
 ProcessUtility_hook_type previous_hook = nullptr;
@@ -29,20 +24,11 @@ bool drops_worker_database(PlannedStmt* pstmt) {
     if (IsTransactionBlock()) return false;
     Oid database = get_database_oid(target, true);
     if (!OidIsValid(database)) return false;
-#if PG_VERSION_NUM >= 160000
-    return object_ownercheck(DatabaseRelationId, database, GetUserId());
-#else
     return pg_database_ownercheck(database, GetUserId());
-#endif
 }
 
-#if PG_VERSION_NUM >= 140000
 void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
                 ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
-#else
-void on_utility(PlannedStmt* pstmt, const char* query, ProcessUtilityContext context, ParamListInfo params,
-                QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
-#endif
     if (drops_worker_database(pstmt)) {
         ereport(LOG, (errmsg("email_verify: DROP DATABASE of the workers' database; the workers stop until the "
                              "server restarts")));
@@ -54,17 +40,8 @@ void on_utility(PlannedStmt* pstmt, const char* query, ProcessUtilityContext con
     // workers come back: they exited with status 1 and find the flag cleared.
     PG_TRY();
     {
-#if PG_VERSION_NUM >= 140000
-        if (previous_hook)
-            previous_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
-        else
-            standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
-#else
-        if (previous_hook)
-            previous_hook(pstmt, query, context, params, env, dest, qc);
-        else
-            standard_ProcessUtility(pstmt, query, context, params, env, dest, qc);
-#endif
+        if (previous_hook) previous_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
+        else standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
     }
     PG_CATCH();
     {

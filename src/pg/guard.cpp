@@ -5,17 +5,13 @@
 
 namespace ev::pg {
 
-const char* PgError::what() const noexcept {
-    return data_ && data_->message ? data_->message : "PostgreSQL error";
-}
+const char* PgError::what() const noexcept { return data_ && data_->message ? data_->message : "PostgreSQL error"; }
 
 void run_guarded(void (*fn)(void*), void* arg) {
     MemoryContext caller_context = CurrentMemoryContext;
     ErrorData* volatile error = nullptr;
     PG_TRY();
-    {
-        fn(arg);
-    }
+    { fn(arg); }
     PG_CATCH();
     {
         // CopyErrorData must not allocate in ErrorContext, which FlushErrorState resets.

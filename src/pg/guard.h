@@ -64,10 +64,10 @@ void check_for_interrupts();
 }  // namespace ev::pg
 
 // Defines SQL-callable function `name`; the braces that follow are its C++ body.
-#define EV_SQL_FUNCTION(name)                                                       \
-    static Datum name##_body(FunctionCallInfo fcinfo);                               \
-    extern "C" {                                                                     \
-    PG_FUNCTION_INFO_V1(name);                                                       \
+#define EV_SQL_FUNCTION(name)                                                          \
+    static Datum name##_body(FunctionCallInfo fcinfo);                                 \
+    extern "C" {                                                                       \
+    PG_FUNCTION_INFO_V1(name);                                                         \
     Datum name(PG_FUNCTION_ARGS) { return ev::pg::call_guarded(name##_body, fcinfo); } \
-    }                                                                                \
+    }                                                                                  \
     static Datum name##_body(FunctionCallInfo fcinfo)

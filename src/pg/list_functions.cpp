@@ -1,9 +1,9 @@
 // SQL side of the user-editable risk lists (table email_verify.list_entries).
 #include <string>
 
+#include "embedded_lists.h"
 #include "guard.h"
 #include "list_cache.h"
-#include "embedded_lists.h"
 #include "risk_lists.h"
 #include "set_result.h"
 #include "text.h"

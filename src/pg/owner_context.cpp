@@ -21,10 +21,6 @@
 #include "guard.h"
 #include "write_back_watchdog.h"
 
-extern "C" {
-#include "utils/syscache.h"
-}
-
 namespace ev::pg {
 
 namespace {
@@ -54,8 +50,8 @@ void run_as_table_owner(Oid relid, int32 watch_id, const std::function<void()>& 
     watchdog_arm(watch_id);
     try {
         pg_call([] {
-            (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                                    GUC_ACTION_SAVE, true, 0, false);
+            (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                    true, 0, false);
         });
         body();
     } catch (...) {

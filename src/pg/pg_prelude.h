@@ -1,4 +1,5 @@
-// Every PostgreSQL header the glue layer needs, in one place, with C linkage.
+// Every PostgreSQL header the glue layer needs, in one place, with C linkage
+// (PostgreSQL 15, the one version the module is built for).
 // Only files under src/pg include this; the core never does.
 #pragma once
 
@@ -24,6 +25,15 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+
+// Hooks, locks and catalog look-ups of single files.
+#include "catalog/partition.h"
+#include "commands/dbcommands.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/fmgrprotos.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
 
 // The background worker and its shared memory.
 #include "access/xact.h"

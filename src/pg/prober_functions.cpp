@@ -1,7 +1,7 @@
 // prober_stats() and clear_cache(): a window on this backend's prober.
 #include "guard.h"
-#include "result_tuple.h"
 #include "prober_state.h"
+#include "result_tuple.h"
 
 EV_SQL_FUNCTION(prober_stats) {
     const ev::prober::RunStats& t = ev::pg::backend_totals();

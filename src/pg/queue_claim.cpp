@@ -8,10 +8,6 @@
 
 #include "guard.h"
 
-extern "C" {
-#include "utils/fmgrprotos.h"
-}
-
 namespace ev::pg {
 
 namespace {
@@ -107,7 +103,8 @@ struct WatchToSweep {
 // The sweep of every watch (one worker at a time per watch), up to max_rows
 // rows each, or, claiming for claim_for, up to max_rows in all; returns the
 // rows queued, and the items when claiming.
-int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_seconds, std::vector<ClaimedItem>* out) {
+int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_seconds,
+            std::vector<ClaimedItem>* out) {
     static SPIPlanPtr watches_plan = nullptr, readable_plan = nullptr, statement_plan = nullptr, wake_plan = nullptr;
     if (!watches_plan) {
         Oid one_bool[1] = {BOOLOID};
@@ -154,7 +151,9 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
         bool readable = false;
         if (run(readable_plan, id) == 1) {
             bool isnull = true;
-            pg_call([&] { readable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)); });
+            pg_call([&] {
+                readable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+            });
             readable = readable && !isnull;
         }
         if (!readable) continue;
@@ -171,16 +170,20 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
         if (stale) {
             passes.push_back(w.table);
         } else {
-            passes.push_back("(SELECT * FROM " + w.table + " WHERE " + unverified + " LIMIT " +
-                             std::to_string(2 * std::max(wanted, 0)) + ")");
-            passes.push_back("(SELECT * FROM " + w.table + " WHERE " + unverified + " ORDER BY " + verified_at + " DESC)");
+            std::string rows = "(SELECT * FROM " + w.table + " WHERE " + unverified;
+            std::string front = rows;
+            front += " LIMIT " + std::to_string(2 * std::max(wanted, 0)) + ")";
+            std::string back = rows;
+            back += " ORDER BY " + verified_at + " DESC)";
+            passes.push_back(std::move(front));
+            passes.push_back(std::move(back));
         }
         std::string condition =
             stale ? "n." + verified_at + " < now() - " + quoted_literal(w.recheck_after) + "::interval" : "true";
+        std::string order_by = "n." + verified_at;
         int64 taken = 0;
         for (const auto& pass : passes) {
-            std::string order_by = "n." + verified_at;
-            Datum build[6] = {Int32GetDatum(w.id), 0, 0, 0, Int32GetDatum(static_cast<int32>(wanted - taken)),
+            Datum build[6] = {Int32GetDatum(w.id),   0, 0, 0, Int32GetDatum(static_cast<int32>(wanted - taken)),
                               BoolGetDatum(claiming)};
             pg_call([&] {
                 build[1] = CStringGetTextDatum(pass.c_str());
@@ -243,7 +246,8 @@ std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_
         // Expired claims that used up their attempts: requeue gives them up.
         give_up_plan = keep_plan(
             "SELECT email_verify.requeue(ARRAY(SELECT e.id FROM email_verify.queue e "
-            "  WHERE e.state OPERATOR(pg_catalog.=) 'claimed' AND e.lease_until OPERATOR(pg_catalog.<) pg_catalog.now() "
+            "  WHERE e.state OPERATOR(pg_catalog.=) 'claimed' AND e.lease_until OPERATOR(pg_catalog.<) "
+            "pg_catalog.now() "
             "    AND e.attempts OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>=) email_verify.claim_limit() "
             "  FOR UPDATE SKIP LOCKED), NULL, NULL)",
             0, nullptr);

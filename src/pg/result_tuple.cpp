@@ -31,8 +31,9 @@ TupleDesc result_descriptor(FunctionCallInfo fcinfo) {
         }
         TupleDesc found;
         if (get_call_result_type(fcinfo, nullptr, &found) != TYPEFUNC_COMPOSITE)
-            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                            errmsg("function returning email_verify.result called in a context that cannot accept it")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                     errmsg("function returning email_verify.result called in a context that cannot accept it")));
         if (found->natts != kResultColumns)
             ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                             errmsg("email_verify.result has %d columns, expected %d", found->natts, kResultColumns),

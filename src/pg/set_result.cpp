@@ -7,7 +7,8 @@ namespace ev::pg {
 Tuplestorestate* begin_set_result(FunctionCallInfo fcinfo, TupleDesc desc) {
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     if (!rsinfo || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
-        throw UserError(ERRCODE_FEATURE_NOT_SUPPORTED, "set-valued function called in a context that cannot accept a set");
+        throw UserError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "set-valued function called in a context that cannot accept a set");
     Tuplestorestate* store = nullptr;
     pg_call([&] {
         MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);

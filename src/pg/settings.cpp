@@ -67,35 +67,33 @@ const struct config_enum_entry level_options[] = {
 }  // namespace
 
 void SettingsInit() {
-    DefineCustomEnumVariable("email_verify.default_level",
-                             "Verification level used when a call gives none.",
+    DefineCustomEnumVariable("email_verify.default_level", "Verification level used when a call gives none.",
                              "syntax: no network; dns: adds MX/A lookups; smtp: adds the mailbox probe.",
-                             &default_level_setting, static_cast<int>(ev::Level::Smtp), level_options,
-                             PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                             &default_level_setting, static_cast<int>(ev::Level::Smtp), level_options, PGC_USERSET, 0,
+                             nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("email_verify.allow_quoted_local",
                              "Accept quoted local parts such as \"john doe\"@example.com.", nullptr,
                              &allow_quoted_local_setting, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     // Superuser-only: at levels dns and smtp a domain literal is where the
     // probe connects, so whoever may set this could aim SMTP at any address.
-    DefineCustomBoolVariable("email_verify.allow_domain_literal",
-                             "Accept domain literals such as user@[192.0.2.1].", nullptr,
-                             &allow_domain_literal_setting, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("email_verify.allow_domain_literal", "Accept domain literals such as user@[192.0.2.1].",
+                             nullptr, &allow_domain_literal_setting, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     if (gethostname(default_helo_name, sizeof default_helo_name - 1) != 0 || default_helo_name[0] == '\0')
         snprintf(default_helo_name, sizeof default_helo_name, "localhost");
 
     // Where probes go: superuser-only, or any user could aim the prober at
     // other hosts and ports.
     DefineCustomStringVariable("email_verify.dns_servers", "DNS servers for levels dns and smtp (ip[:port],...).",
-                               "Empty: the system resolver configuration (/etc/resolv.conf).", &dns_servers_setting,
-                               "", PGC_SUSET, 0, check_dns_servers, nullptr, nullptr);
+                               "Empty: the system resolver configuration (/etc/resolv.conf).", &dns_servers_setting, "",
+                               PGC_SUSET, 0, check_dns_servers, nullptr, nullptr);
     DefineCustomIntVariable("email_verify.smtp_port", "TCP port used for MX hosts.", nullptr, &smtp_port_setting, 25, 1,
                             65535, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable("email_verify.helo_name", "Name sent in EHLO/HELO.",
                                "Use a name you own with matching reverse DNS. Default: the host name.",
                                &helo_name_setting, default_helo_name, PGC_SUSET, 0, check_smtp_word, nullptr, nullptr);
     DefineCustomStringVariable("email_verify.mail_from", "Envelope sender of probes (MAIL FROM).",
-                               "Empty sends the null sender <>.", &mail_from_setting, "", PGC_SUSET, 0,
-                               check_smtp_word, nullptr, nullptr);
+                               "Empty sends the null sender <>.", &mail_from_setting, "", PGC_SUSET, 0, check_smtp_word,
+                               nullptr, nullptr);
     DefineCustomIntVariable("email_verify.result_ttl", "How long a verdict is reused.", "0 disables the result cache.",
                             &result_ttl_setting, 86400, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("email_verify.dns_timeout", "Time one DNS query may take per try.", nullptr,
@@ -106,13 +104,12 @@ void SettingsInit() {
     DefineCustomIntVariable("email_verify.reply_timeout", "Time to wait for each SMTP reply.", nullptr,
                             &reply_timeout_setting, 15000, 10, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
                             nullptr);
-    DefineCustomIntVariable("email_verify.address_timeout",
-                            "Time one address may take from its first RCPT to its verdict.", nullptr,
-                            &address_timeout_setting, 45000, 10, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+    DefineCustomIntVariable(
+        "email_verify.address_timeout", "Time one address may take from its first RCPT to its verdict.", nullptr,
+        &address_timeout_setting, 45000, 10, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.max_connections_per_host", "Concurrent SMTP connections to one MX address.",
+                            nullptr, &max_connections_per_host_setting, 2, 1, 100, PGC_SUSET, 0, nullptr, nullptr,
                             nullptr);
-    DefineCustomIntVariable("email_verify.max_connections_per_host",
-                            "Concurrent SMTP connections to one MX address.", nullptr,
-                            &max_connections_per_host_setting, 2, 1, 100, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("email_verify.max_connections", "Concurrent SMTP connections of one probe run.", nullptr,
                             &max_connections_setting, 64, 1, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("email_verify.starttls", "Use STARTTLS when an MX host offers it.",
@@ -143,17 +140,13 @@ void SettingsInit() {
     // second later the worker ends, and the watch is suspended either way.
     DefineCustomIntVariable("email_verify.write_back_timeout",
                             "Time the write-back of one watch's verdicts may take before the watch is suspended.",
-                            nullptr, &write_back_timeout_setting, 10000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS,
-                            nullptr, nullptr, nullptr);
+                            nullptr, &write_back_timeout_setting, 10000, 100, 600000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
     DefineCustomIntVariable("email_verify.worker_naptime",
                             "Longest sleep of an idle worker (it is woken at once for new work).", nullptr,
                             &worker_naptime_setting, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 
-#if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("email_verify");
-#else
-    EmitWarningsOnPlaceholders("email_verify");
-#endif
 }
 
 ev::Level default_level() { return static_cast<ev::Level>(default_level_setting); }

@@ -13,11 +13,6 @@
 // row, so the function lends nothing more than the trigger does.
 #include "guard.h"  // first: it brings postgres.h
 
-extern "C" {
-#include "catalog/partition.h"
-#include "utils/regproc.h"
-}
-
 namespace {
 
 // Whether user may INSERT or UPDATE relid or a partitioned ancestor of it
@@ -49,7 +44,8 @@ Oid sync_probe_function() {
     Oid fn = InvalidOid;
     ev::pg::pg_call([&] {
         fn = DatumGetObjectId(DirectFunctionCall1(
-            to_regprocedure, CStringGetTextDatum("email_verify.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text)")));
+            to_regprocedure,
+            CStringGetTextDatum("email_verify.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text)")));
         if (!OidIsValid(fn)) elog(ERROR, "email_verify: function sync_probe is missing");
     });
     return fn;

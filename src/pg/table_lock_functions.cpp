@@ -9,10 +9,6 @@
 // the worker, and every other watch, wait for it.
 #include "guard.h"  // first: it brings postgres.h
 
-extern "C" {
-#include "storage/lmgr.h"
-}
-
 EV_SQL_FUNCTION(try_lock_table) {
     Oid relid = PG_GETARG_OID(0);
     bool locked = false;

@@ -25,7 +25,7 @@ std::string_view text_view(Datum value) {
             // Returns its input when nothing needed converting, else a new
             // terminated string.
             const char* converted = pg_server_to_any(raw, len, PG_UTF8);
-            if (converted != raw) len = strlen(converted);
+            if (converted != raw) len = static_cast<int>(strlen(converted));
             raw = converted;
         }
         data = raw;
@@ -46,7 +46,7 @@ Datum text_datum(std::string_view utf8) {
         int len = static_cast<int>(utf8.size());
         if (needs_conversion()) {
             const char* converted = pg_any_to_server(data, len, PG_UTF8);
-            if (converted != data) len = strlen(converted);
+            if (converted != data) len = static_cast<int>(strlen(converted));
             data = converted;
         }
         result = PointerGetDatum(cstring_to_text_with_len(data, len));

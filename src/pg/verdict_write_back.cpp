@@ -42,8 +42,8 @@ struct Watch {
     std::string column;
     ev::Level level = ev::Level::Smtp;
     bool suspended = false;
-    std::optional<std::string> table;       // "schema"."table"
-    std::optional<std::string> key_match;   // NULL: the primary key changed since watch()
+    std::optional<std::string> table;      // "schema"."table"
+    std::optional<std::string> key_match;  // NULL: the primary key changed since watch()
     std::optional<std::string> key_record;
 };
 
@@ -114,12 +114,14 @@ std::map<int32, Watch> load_watches(const std::vector<VerdictToWrite>& verdicts)
             1, types);
     }
     std::vector<Datum> ids;
+    ids.reserve(verdicts.size());
     for (const auto& v : verdicts) ids.push_back(Int32GetDatum(v.watch_id));
     Datum values[1] = {make_array(ids, {}, INT4OID)};
     std::map<int32, Watch> watches;
     uint64 rows = 0;
     pg_call([&] {
-        if (SPI_execute_plan(plan, values, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "email_verify: reading the watches failed");
+        if (SPI_execute_plan(plan, values, nullptr, true, 0) != SPI_OK_SELECT)
+            elog(ERROR, "email_verify: reading the watches failed");
         rows = SPI_processed;
     });
     SPITupleTable* table = SPI_tuptable;
@@ -152,25 +154,31 @@ std::string write_statement(const Watch& w) {
     std::string key = "pg_catalog.jsonb_to_record(v.row_key) AS k(" + *w.key_record + ")";
     std::string same_row = *w.key_match + " AND t." + column + "::pg_catalog.text OPERATOR(pg_catalog.=) v.email";
     return "WITH v AS ("
-           " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.jsonb[]),"
+           " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+           "pg_catalog.unnest($2::pg_catalog.jsonb[]),"
            "   pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
            "   pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.bool[]),"
            "   pg_catalog.unnest($7::pg_catalog.timestamptz[]))"
            "   AS v(queue_id, row_key, email, status, reason, catch_all, checked_at)"
            "), target AS ("
-           " SELECT t.ctid AS row_id, v.* FROM v CROSS JOIN LATERAL " + key + " JOIN " + *w.table + " AS t ON " +
-           same_row + " FOR UPDATE OF t SKIP LOCKED"
+           " SELECT t.ctid AS row_id, v.* FROM v CROSS JOIN LATERAL " +
+           key + " JOIN " + *w.table + " AS t ON " + same_row +
+           " FOR UPDATE OF t SKIP LOCKED"
            "), written AS ("
-           " UPDATE " + *w.table + " AS t SET " + quoted(w.column + "_status") + " = v.status, " +
-           quoted(w.column + "_reason") + " = v.reason, " + quoted(w.column + "_catch_all") + " = v.catch_all, " +
-           quoted(w.column + "_verified_at") + " = COALESCE(v.checked_at, pg_catalog.now())"
-           " FROM target v CROSS JOIN LATERAL " + key + " WHERE " + *w.key_match +
+           " UPDATE " +
+           *w.table + " AS t SET " + quoted(w.column + "_status") + " = v.status, " + quoted(w.column + "_reason") +
+           " = v.reason, " + quoted(w.column + "_catch_all") + " = v.catch_all, " + quoted(w.column + "_verified_at") +
+           " = COALESCE(v.checked_at, pg_catalog.now())"
+           " FROM target v CROSS JOIN LATERAL " +
+           key + " WHERE " + *w.key_match +
            " AND t.ctid OPERATOR(pg_catalog.=) v.row_id RETURNING v.queue_id"
            "), locked AS ("
-           " SELECT v.queue_id FROM v CROSS JOIN LATERAL " + key + " JOIN " + *w.table + " AS t ON " + same_row +
+           " SELECT v.queue_id FROM v CROSS JOIN LATERAL " +
+           key + " JOIN " + *w.table + " AS t ON " + same_row +
            " WHERE v.queue_id OPERATOR(pg_catalog.<>) ALL (SELECT target.queue_id FROM target)"
            ")"
-           " SELECT (SELECT pg_catalog.count(*) FROM written), (SELECT pg_catalog.array_agg(locked.queue_id) FROM locked)";
+           " SELECT (SELECT pg_catalog.count(*) FROM written), (SELECT pg_catalog.array_agg(locked.queue_id) FROM "
+           "locked)";
 }
 
 SPIPlanPtr write_plan(const std::string& statement) {
@@ -181,8 +189,8 @@ SPIPlanPtr write_plan(const std::string& statement) {
         for (auto& [text, plan] : kept) pg_call([&, p = plan] { SPI_freeplan(p); });
         kept.clear();
     }
-    Oid types[7] = {INT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
-                    TIMESTAMPTZARRAYOID};
+    Oid types[7] = {INT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID,       TEXTARRAYOID,
+                    TEXTARRAYOID, BOOLARRAYOID,  TIMESTAMPTZARRAYOID};
     SPIPlanPtr plan = keep_plan(statement.c_str(), 7, types);
     kept.emplace(statement, plan);
     return plan;
@@ -206,9 +214,12 @@ void write_rows(const Watch& w, const std::vector<const VerdictToWrite*>& items,
         checked.push_back(TimestampTzGetDatum(v->checked_at.value_or(0)));
         checked_nulls.push_back(!v->checked_at);
     }
-    Datum values[7] = {make_array(ids, {}, INT8OID),           make_array(keys, {}, JSONBOID),
-                       make_array(emails, {}, TEXTOID),        make_array(statuses, {}, TEXTOID),
-                       make_array(reasons, reason_nulls, TEXTOID), make_array(catch_alls, catch_all_nulls, BOOLOID),
+    Datum values[7] = {make_array(ids, {}, INT8OID),
+                       make_array(keys, {}, JSONBOID),
+                       make_array(emails, {}, TEXTOID),
+                       make_array(statuses, {}, TEXTOID),
+                       make_array(reasons, reason_nulls, TEXTOID),
+                       make_array(catch_alls, catch_all_nulls, BOOLOID),
                        make_array(checked, checked_nulls, TIMESTAMPTZOID)};
     SPIPlanPtr plan = write_plan(write_statement(w));
     run_as_table_owner(w.relid, w.id, [&] {
@@ -249,14 +260,16 @@ void settle_queue(const std::vector<int64>& done, const std::vector<std::string>
             "   THEN pg_catalog.current_setting('email_verify.retry_delay')::pg_catalog.interval"
             "   ELSE '0'::pg_catalog.interval END,"
             " last_status = 'unknown', last_reason = r.reason "
-            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS r(id, reason, later) "
+            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS r(id, reason, "
+            "later) "
             "WHERE q.id OPERATOR(pg_catalog.=) r.id AND q.state OPERATOR(pg_catalog.=) 'claimed'",
             3, three);
         Oid fail[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
         fail_plan = keep_plan(
             "UPDATE email_verify.queue q SET state = 'failed', lease_until = NULL, claimed_by = NULL,"
             " last_status = f.status, last_reason = f.reason "
-            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS f(id, status, reason) "
+            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS f(id, status, "
+            "reason) "
             "WHERE q.id OPERATOR(pg_catalog.=) f.id",
             3, fail);
         Oid two[2] = {TEXTARRAYOID, TEXTARRAYOID};
@@ -271,10 +284,12 @@ void settle_queue(const std::vector<int64>& done, const std::vector<std::string>
     }
     auto run = [](SPIPlanPtr plan, Datum* values) {
         pg_call([&] {
-            if (SPI_execute_plan(plan, values, nullptr, false, 0) < 0) elog(ERROR, "email_verify: a queue update failed");
+            if (SPI_execute_plan(plan, values, nullptr, false, 0) < 0)
+                elog(ERROR, "email_verify: a queue update failed");
         });
     };
     std::vector<Datum> ids;
+    ids.reserve(done.size());
     for (int64 id : done) ids.push_back(Int64GetDatum(id));
     if (!ids.empty()) {
         Datum values[1] = {make_array(ids, {}, INT8OID)};
@@ -334,8 +349,9 @@ uint64 write_and_settle(const std::vector<VerdictToWrite>& verdicts) {
     }
 
     uint64 written = 0;
-    for (auto& [watch_id, items] : by_watch) {
-        const Watch& w = watches.at(watch_id);
+    for (auto& group : by_watch) {
+        const Watch& w = watches.at(group.first);
+        const std::vector<const VerdictToWrite*>& items = group.second;
         if (!w.key_match || !w.key_record || !w.table) {
             warn("email_verify: verdicts for table " + w.table.value_or("?") +
                  " dropped, its primary key changed since it was watched");
@@ -363,7 +379,8 @@ uint64 write_and_settle(const std::vector<VerdictToWrite>& verdicts) {
             } else {
                 warn("email_verify: could not write the verdict for " + item->email + " to table " + *w.table + ": " +
                      error->message);
-                failures.push_back({item->queue_id, item->status, ("write-back failed: " + error->message).substr(0, 500)});
+                failures.push_back(
+                    {item->queue_id, item->status, ("write-back failed: " + error->message).substr(0, 500)});
             }
         }
     }

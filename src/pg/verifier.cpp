@@ -27,8 +27,8 @@ void require_network_privilege(ev::Level level) {
     if (!allowed)
         throw UserError(ERRCODE_INSUFFICIENT_PRIVILEGE,
                         "permission denied to verify at level \"" + std::string(ev::to_string(level)) + "\"",
-                        std::string("Levels dns and smtp send network traffic: a superuser must GRANT ") +
-                            kProberRole + " TO the role. Level 'syntax' needs no privilege.");
+                        std::string("Levels dns and smtp send network traffic: a superuser must GRANT ") + kProberRole +
+                            " TO the role. Level 'syntax' needs no privilege.");
 }
 
 // Between event-loop turns: a cancel or statement_timeout unwinds the probe

@@ -43,6 +43,8 @@ EV_SQL_FUNCTION(verify_emails) {
     ArrayIterator iterator = nullptr;
     int count = 0;
     ev::pg::pg_call([&] {
+        // PostgreSQL's own size macro multiplies in int.
+        // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
         per_slice = AllocSetContextCreate(CurrentMemoryContext, "email_verify slice", ALLOCSET_DEFAULT_SIZES);
         if (!PG_ARGISNULL(0)) {
             ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
@@ -58,7 +60,7 @@ EV_SQL_FUNCTION(verify_emails) {
     // Input order is kept: one row per input, in order (see the README).
     int slice = level == ev::Level::Syntax ? kSyntaxSlice : std::max(count, 1);
     std::vector<Datum> elements(static_cast<std::size_t>(std::min(slice, std::max(count, 1))));
-    std::vector<char> element_nulls(elements.size());
+    std::vector<bool> element_nulls(elements.size());
     for (int first = 0; first < count; first += slice) {
         int n = std::min(slice, count - first);
         ev::pg::pg_call([&] {

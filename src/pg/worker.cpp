@@ -96,6 +96,7 @@ std::vector<std::vector<std::string>> query(const char* sql, const std::vector<s
     rows.reserve(nrows);
     for (int r = 0; r < nrows; ++r) {
         std::vector<std::string> row;
+        row.reserve(static_cast<std::size_t>(ncols));
         for (int c = 0; c < ncols; ++c) row.emplace_back(cells[r * ncols + c] ? cells[r * ncols + c] : "");
         rows.push_back(std::move(row));
     }
@@ -242,8 +243,8 @@ class Worker {
     // A group is written back once it is this large, or once its first
     // verdict has waited this long: few transactions for a fast batch (one,
     // at its end), and none of a slow batch's verdicts waits long.
-    static constexpr std::size_t kWriteBackGroup = 64;
-    static constexpr std::chrono::milliseconds kWriteBackWait{100};
+    static constexpr std::size_t kWriteBackGroup = 256;
+    static constexpr std::chrono::milliseconds kWriteBackWait{500};
 
     // Called from the probe loop's poll (no transaction is open there).
     void write_back_if_due(const WorkerSettings& settings, Batch& batch) {

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstring>
 
-
 namespace ev::pg {
 
 namespace {
@@ -119,16 +118,14 @@ bool wait_for_workers_to_leave(int timeout_ms) {
 
 void counters_add_in_flight(int64 delta) {
     if (!shared) return;
-    if (delta >= 0)
-        pg_atomic_add_fetch_u64(&shared->probes_in_flight, static_cast<uint64>(delta));
-    else
-        pg_atomic_sub_fetch_u64(&shared->probes_in_flight, static_cast<uint64>(-delta));
+    if (delta >= 0) pg_atomic_add_fetch_u64(&shared->probes_in_flight, delta);
+    else pg_atomic_sub_fetch_u64(&shared->probes_in_flight, -delta);
 }
 
 void counters_note_batch(uint64 written, uint64 retried) {
     if (!shared) return;
-    pg_atomic_add_fetch_u64(&shared->verdicts_written, written);
-    pg_atomic_add_fetch_u64(&shared->retries_scheduled, retried);
+    pg_atomic_add_fetch_u64(&shared->verdicts_written, static_cast<int64>(written));
+    pg_atomic_add_fetch_u64(&shared->retries_scheduled, static_cast<int64>(retried));
     pg_atomic_add_fetch_u64(&shared->batches, 1);
 }
 

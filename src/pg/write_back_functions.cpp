@@ -30,9 +30,11 @@ std::vector<ev::pg::VerdictToWrite> read_verdicts(Datum json) {
         Datum values[1] = {json};
         SPI_execute_plan(kind_plan, values, nullptr, true, 1);
         bool isnull = true;
-        if (SPI_processed == 1) is_array = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+        if (SPI_processed == 1)
+            is_array = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
         if (!is_array) return;
-        if (SPI_execute_plan(rows_plan, values, nullptr, true, 0) != SPI_OK_SELECT) elog(ERROR, "email_verify: reading the verdicts failed");
+        if (SPI_execute_plan(rows_plan, values, nullptr, true, 0) != SPI_OK_SELECT)
+            elog(ERROR, "email_verify: reading the verdicts failed");
         rows = SPI_processed;
     });
     if (!is_array) throw ev::pg::UserError(ERRCODE_INVALID_PARAMETER_VALUE, "verdicts must be a JSON array");
