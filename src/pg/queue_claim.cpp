@@ -7,20 +7,11 @@
 #include <optional>
 
 #include "guard.h"
+#include "spi_plans.h"
 
 namespace ev::pg {
 
 namespace {
-
-SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
-    SPIPlanPtr plan = nullptr;
-    pg_call([&] {
-        plan = SPI_prepare(sql, nargs, types);
-        if (!plan) elog(ERROR, "email_verify: could not prepare: %s", SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(plan) != 0) elog(ERROR, "email_verify: could not keep a plan");
-    });
-    return plan;
-}
 
 // Runs a kept plan; returns SPI_processed, SPI_tuptable stays for the caller.
 uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
@@ -32,26 +23,7 @@ uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
     return rows;
 }
 
-std::string text_at(SPITupleTable* table, uint64 row, int column) {
-    std::string out;
-    pg_call([&] {
-        char* value = SPI_getvalue(table->vals[row], table->tupdesc, column);
-        if (value) out = value;
-    });
-    return out;
-}
-
-std::string quoted_identifier(const std::string& name) {
-    std::string out;
-    pg_call([&] { out = quote_identifier(name.c_str()); });
-    return out;
-}
-
-std::string quoted_literal(const std::string& value) {
-    std::string out;
-    pg_call([&] { out = quote_literal_cstr(value.c_str()); });
-    return out;
-}
+std::string text_at(SPITupleTable* table, uint64 row, int column) { return cell_text(table, row, column).value_or(""); }
 
 // Claimed rows of (queue_id, watch_id, row_key, email, level, attempts).
 void collect(SPITupleTable* table, uint64 rows, std::vector<ClaimedItem>* out) {

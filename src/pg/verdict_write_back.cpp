@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "owner_context.h"
 #include "settings.h"
+#include "spi_plans.h"
 #include "subtransaction.h"
 
 namespace ev::pg {
@@ -49,16 +50,6 @@ struct Watch {
 
 // ---- SPI, each call inside pg_call ----------------------------------------------
 
-SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
-    SPIPlanPtr plan = nullptr;
-    pg_call([&] {
-        plan = SPI_prepare(sql, nargs, types);
-        if (!plan) elog(ERROR, "email_verify: could not prepare: %s", SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(plan) != 0) elog(ERROR, "email_verify: could not keep a plan");
-    });
-    return plan;
-}
-
 Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
     Datum array = 0;
     pg_call([&] {
@@ -82,21 +73,6 @@ Datum text_datum(const std::string& s) {
     Datum d = 0;
     pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
     return d;
-}
-
-std::string quoted(const std::string& identifier) {
-    std::string out;
-    pg_call([&] { out = quote_identifier(identifier.c_str()); });
-    return out;
-}
-
-std::optional<std::string> text_column(HeapTuple row, TupleDesc desc, int column) {
-    std::optional<std::string> out;
-    pg_call([&] {
-        char* value = SPI_getvalue(row, desc, column);
-        if (value) out = value;
-    });
-    return out;
 }
 
 // ---- the watches of a batch ------------------------------------------------------
@@ -134,11 +110,11 @@ std::map<int32, Watch> load_watches(const std::vector<VerdictToWrite>& verdicts)
             w.relid = DatumGetObjectId(SPI_getbinval(row, table->tupdesc, 2, &isnull));
             w.suspended = DatumGetBool(SPI_getbinval(row, table->tupdesc, 5, &isnull));
         });
-        w.column = text_column(row, table->tupdesc, 3).value_or("");
-        w.level = ev::parse_level(text_column(row, table->tupdesc, 4).value_or("smtp")).value_or(ev::Level::Smtp);
-        w.table = text_column(row, table->tupdesc, 6);
-        w.key_match = text_column(row, table->tupdesc, 7);
-        w.key_record = text_column(row, table->tupdesc, 8);
+        w.column = cell_text(table, r, 3).value_or("");
+        w.level = ev::parse_level(cell_text(table, r, 4).value_or("smtp")).value_or(ev::Level::Smtp);
+        w.table = cell_text(table, r, 6);
+        w.key_match = cell_text(table, r, 7);
+        w.key_record = cell_text(table, r, 8);
         watches.emplace(w.id, std::move(w));
     }
     return watches;
@@ -150,7 +126,7 @@ std::map<int32, Watch> load_watches(const std::vector<VerdictToWrite>& verdicts)
 // found again by key and by the very row version locked), and the rows a
 // writer held are reported (locked). Returns (rows written, locked queue ids).
 std::string write_statement(const Watch& w) {
-    std::string column = quoted(w.column);
+    std::string column = quoted_identifier(w.column);
     std::string key = "pg_catalog.jsonb_to_record(v.row_key) AS k(" + *w.key_record + ")";
     std::string same_row = *w.key_match + " AND t." + column + "::pg_catalog.text OPERATOR(pg_catalog.=) v.email";
     return "WITH v AS ("
@@ -166,8 +142,9 @@ std::string write_statement(const Watch& w) {
            " FOR UPDATE OF t SKIP LOCKED"
            "), written AS ("
            " UPDATE " +
-           *w.table + " AS t SET " + quoted(w.column + "_status") + " = v.status, " + quoted(w.column + "_reason") +
-           " = v.reason, " + quoted(w.column + "_catch_all") + " = v.catch_all, " + quoted(w.column + "_verified_at") +
+           *w.table + " AS t SET " + quoted_identifier(w.column + "_status") + " = v.status, " +
+           quoted_identifier(w.column + "_reason") + " = v.reason, " + quoted_identifier(w.column + "_catch_all") +
+           " = v.catch_all, " + quoted_identifier(w.column + "_verified_at") +
            " = COALESCE(v.checked_at, pg_catalog.now())"
            " FROM target v CROSS JOIN LATERAL " +
            key + " WHERE " + *w.key_match +
