@@ -8,6 +8,7 @@
 
 #include "guard.h"
 #include "spi_plans.h"
+#include "watch_facts.h"
 
 namespace ev::pg {
 
@@ -70,14 +71,31 @@ struct WatchToSweep {
     std::string column;
     std::string level;
     std::string recheck_after;
+    bool suspended = false;
+    Oid relid = InvalidOid;
 };
+
+// Whether the sweep may read watch w's table now, checked in this order: the
+// watch is not suspended; the table's AccessShareLock is taken without
+// waiting (a table under ALTER TABLE or LOCK TABLE is skipped this round, and
+// taking the lock brings in any change committed before it); then, under the
+// lock, the key still addresses the rows and the columns are of types a
+// privileged reader may read (watch_facts, kept until the table changes).
+bool may_sweep(const WatchToSweep& w) {
+    if (w.suspended) return false;
+    bool locked = false;
+    pg_call([&] { locked = ConditionalLockRelationOid(w.relid, AccessShareLock); });
+    if (!locked) return false;
+    std::optional<WatchFacts> facts = watch_facts(w.id, true);
+    return facts && facts->key_match && !facts->column_problem;
+}
 
 // The sweep of every watch (one worker at a time per watch), up to max_rows
 // rows each, or, claiming for claim_for, up to max_rows in all; returns the
 // rows queued, and the items when claiming.
 int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_seconds,
             std::vector<ClaimedItem>* out) {
-    static SPIPlanPtr watches_plan = nullptr, readable_plan = nullptr, statement_plan = nullptr, wake_plan = nullptr;
+    static SPIPlanPtr watches_plan = nullptr, sweeper_plan = nullptr, statement_plan = nullptr, wake_plan = nullptr;
     if (!watches_plan) {
         Oid one_bool[1] = {BOOLOID};
         // KEY SHARE: a watch ended meanwhile (end_watch deletes its items,
@@ -87,18 +105,15 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
         // watch does not keep the others waiting.
         watches_plan = keep_plan(
             "SELECT w.id, w.relid::pg_catalog.text, w.column_name::pg_catalog.text, w.level, "
-            "       w.recheck_after::pg_catalog.text "
+            "       w.recheck_after::pg_catalog.text, w.suspended_reason IS NOT NULL, "
+            "       w.relid::pg_catalog.oid::pg_catalog.text "
             "FROM email_verify.watches w ORDER BY CASE WHEN $1 THEN pg_catalog.random() END, w.id FOR KEY SHARE",
             1, one_bool);
         Oid one_int[1] = {INT4OID};
-        // In this order: may_read takes the table's lock before it looks at
-        // the columns, and the advisory lock is only taken for a watch swept.
-        readable_plan = keep_plan(
-            "SELECT (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NOT NULL "
-            "       AND email_verify.may_read(w) "
-            "       AND pg_catalog.pg_try_advisory_xact_lock("
-            "             'email_verify.watches'::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int4, w.id) "
-            "FROM email_verify.watches w WHERE w.id OPERATOR(pg_catalog.=) $1",
+        // One worker at a time sweeps a watch; the others skip it.
+        sweeper_plan = keep_plan(
+            "SELECT pg_catalog.pg_try_advisory_xact_lock("
+            "  'email_verify.watches'::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int4, $1)",
             1, one_int);
         Oid build[6] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
         statement_plan = keep_plan(
@@ -114,21 +129,15 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
     std::vector<WatchToSweep> watches;
     for (uint64 r = 0; r < n; ++r)
         watches.push_back({std::stoi(text_at(table, r, 1)), text_at(table, r, 2), text_at(table, r, 3),
-                           text_at(table, r, 4), text_at(table, r, 5)});
+                           text_at(table, r, 4), text_at(table, r, 5), text_at(table, r, 6) == "t",
+                           static_cast<Oid>(std::stoul(text_at(table, r, 7)))});
 
     int64 total = 0;
     for (const auto& w : watches) {
         if (claiming && total >= max_rows) break;
+        if (!may_sweep(w)) continue;
         Datum id[1] = {Int32GetDatum(w.id)};
-        bool readable = false;
-        if (run(readable_plan, id) == 1) {
-            bool isnull = true;
-            pg_call([&] {
-                readable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-            });
-            readable = readable && !isnull;
-        }
-        if (!readable) continue;
+        if (run(sweeper_plan, id) != 1 || text_at(SPI_tuptable, 0, 1) != "t") continue;
         std::string verified_at = quoted_identifier(w.column + "_verified_at");
         int wanted = claiming ? max_rows - static_cast<int>(total) : max_rows;
         // Stale rows: oldest verdict first. Rows without a verdict: oldest

@@ -11,6 +11,7 @@
 #include "settings.h"
 #include "spi_plans.h"
 #include "subtransaction.h"
+#include "watch_facts.h"
 
 namespace ev::pg {
 
@@ -83,10 +84,8 @@ std::map<int32, Watch> load_watches(const std::vector<VerdictToWrite>& verdicts)
         Oid types[1] = {INT4ARRAYOID};
         plan = keep_plan(
             "SELECT w.id, w.relid::pg_catalog.oid, w.column_name::pg_catalog.text, w.level,"
-            "       w.suspended_reason IS NOT NULL, k.qualified_name, k.key_match, k.key_record "
-            "FROM email_verify.watches w "
-            "CROSS JOIN LATERAL email_verify.key_sql(w.relid, w.key_columns, 't', 'k') k "
-            "WHERE w.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY w.id",
+            "       w.suspended_reason IS NOT NULL "
+            "FROM email_verify.watches w WHERE w.id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY w.id",
             1, types);
     }
     std::vector<Datum> ids;
@@ -112,10 +111,15 @@ std::map<int32, Watch> load_watches(const std::vector<VerdictToWrite>& verdicts)
         });
         w.column = cell_text(table, r, 3).value_or("");
         w.level = ev::parse_level(cell_text(table, r, 4).value_or("smtp")).value_or(ev::Level::Smtp);
-        w.table = cell_text(table, r, 6);
-        w.key_match = cell_text(table, r, 7);
-        w.key_record = cell_text(table, r, 8);
         watches.emplace(w.id, std::move(w));
+    }
+    // How to address the rows (kept until the table changes).
+    for (auto& [id, w] : watches) {
+        std::optional<WatchFacts> facts = watch_facts(id, false);
+        if (!facts) continue;
+        w.table = facts->table;
+        w.key_match = facts->key_match;
+        w.key_record = facts->key_record;
     }
     return watches;
 }
