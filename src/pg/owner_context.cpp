@@ -19,6 +19,7 @@
 #include "owner_context.h"
 
 #include "guard.h"
+#include "guc_scope.h"
 #include "write_back_watchdog.h"
 
 namespace ev::pg {
@@ -46,22 +47,15 @@ void run_as_table_owner(Oid relid, int32 watch_id, const std::function<void()>& 
     int saved_context = 0;
     GetUserIdAndSecContext(&saved_user, &saved_context);
     SetUserIdAndSecContext(owner, saved_context | SECURITY_RESTRICTED_OPERATION);
-    int nest_level = NewGUCNestLevel();
     watchdog_arm(watch_id);
     try {
-        pg_call([] {
-            (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                    true, 0, false);
-        });
-        body();
+        with_settings({{"search_path", "pg_catalog, pg_temp"}}, body);
     } catch (...) {
         watchdog_disarm();
-        AtEOXact_GUC(false, nest_level);
         SetUserIdAndSecContext(saved_user, saved_context);
         throw;
     }
     watchdog_disarm();
-    AtEOXact_GUC(false, nest_level);
     SetUserIdAndSecContext(saved_user, saved_context);
 }
 

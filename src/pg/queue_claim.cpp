@@ -4,9 +4,11 @@
 // LIMIT and its table's statistics change from one claim to the next).
 #include "queue_claim.h"
 
+#include <functional>
 #include <optional>
 
 #include "guard.h"
+#include "guc_scope.h"
 #include "spi_plans.h"
 #include "watch_facts.h"
 
@@ -40,29 +42,24 @@ void collect(SPITupleTable* table, uint64 rows, std::vector<ClaimedItem>* out) {
     }
 }
 
-// The settings every sweep statement runs with, in a GUC nest level of its
-// own. The planner settings keep it on the <col>_verified_at index, so it
-// reads about as many rows as it queues: a sequential or bitmap scan would
-// read the whole table, a hash or a materialized "already queued?" test the
-// watch's queue items (rows x items when the statistics call the queue
-// empty). Keys are compared as jsonb: the settings their text depends on are
-// pinned, so a timestamptz key built in two sessions comes out the same.
-void pin_sweep_settings() {
-    static const char* const settings[][2] = {
-        {"search_path", "pg_catalog, email_verify, pg_temp"},
-        {"enable_seqscan", "off"},
-        {"enable_bitmapscan", "off"},
-        {"enable_hashjoin", "off"},
-        {"enable_mergejoin", "off"},
-        {"enable_material", "off"},
-        {"TimeZone", "UTC"},
-        {"IntervalStyle", "postgres"},
-        {"extra_float_digits", "1"},
-    };
-    pg_call([] {
-        for (const auto& s : settings)
-            (void)set_config_option(s[0], s[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    });
+// Runs body with the settings every sweep statement needs (guc_scope.h).
+// The planner settings keep it on the <col>_verified_at index, so it reads
+// about as many rows as it queues: a sequential or bitmap scan would read the
+// whole table, a hash or a materialized "already queued?" test the watch's
+// queue items (rows x items when the statistics call the queue empty). Keys
+// are compared as jsonb: the settings their text depends on are pinned, so a
+// timestamptz key built in two sessions comes out the same.
+void with_sweep_settings(const std::function<void()>& body) {
+    with_settings({{"search_path", "pg_catalog, email_verify, pg_temp"},
+                   {"enable_seqscan", "off"},
+                   {"enable_bitmapscan", "off"},
+                   {"enable_hashjoin", "off"},
+                   {"enable_mergejoin", "off"},
+                   {"enable_material", "off"},
+                   {"TimeZone", "UTC"},
+                   {"IntervalStyle", "postgres"},
+                   {"extra_float_digits", "1"}},
+                  body);
 }
 
 struct WatchToSweep {
@@ -203,22 +200,6 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
     return total;
 }
 
-// Runs body in a GUC nest level with the sweep's settings, unwound after.
-template <typename F>
-auto with_sweep_settings(F body) {
-    int nest_level = 0;
-    pg_call([&] { nest_level = NewGUCNestLevel(); });
-    try {
-        pin_sweep_settings();
-        auto result = body();
-        AtEOXact_GUC(true, nest_level);
-        return result;
-    } catch (...) {
-        AtEOXact_GUC(false, nest_level);
-        throw;
-    }
-}
-
 }  // namespace
 
 std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_seconds) {
@@ -248,13 +229,15 @@ std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_
     // every claim.
     if (static_cast<int>(items.size()) < batch_size) {
         int wanted = batch_size - static_cast<int>(items.size());
-        with_sweep_settings([&] { return sweep(wanted, false, worker_id, lease_seconds, &items); });
+        with_sweep_settings([&] { sweep(wanted, false, worker_id, lease_seconds, &items); });
     }
     return items;
 }
 
 int64 sweep_into_queue(int max_rows, bool stale) {
-    return with_sweep_settings([&] { return sweep(max_rows, stale, std::nullopt, 0, nullptr); });
+    int64 queued = 0;
+    with_sweep_settings([&] { queued = sweep(max_rows, stale, std::nullopt, 0, nullptr); });
+    return queued;
 }
 
 }  // namespace ev::pg

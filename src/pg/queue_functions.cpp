@@ -6,18 +6,9 @@
 #include "guard.h"
 #include "queue_claim.h"
 #include "set_result.h"
+#include "spi_plans.h"
 
 namespace {
-
-void connect_spi() {
-    ev::pg::pg_call([] {
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "email_verify: SPI_connect failed");
-    });
-}
-
-void finish_spi() {
-    ev::pg::pg_call([] { SPI_finish(); });
-}
 
 int32 int_arg(FunctionCallInfo fcinfo, int n, const char* name) {
     if (PG_ARGISNULL(n))
@@ -43,10 +34,10 @@ EV_SQL_FUNCTION(claim_batch) {
         desc = BlessTupleDesc(desc);
     });
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
-    connect_spi();
+    ev::pg::connect_spi();
     std::vector<ev::pg::ClaimedItem> items =
         ev::pg::claim_batch(worker_id, batch_size, static_cast<int>(std::lround(std::max(lease, 0.0))));
-    finish_spi();
+    ev::pg::finish_spi();
     for (const auto& item : items) {
         std::string level(ev::to_string(item.level));
         ev::pg::pg_call([&] {
@@ -65,9 +56,9 @@ EV_SQL_FUNCTION(claim_batch) {
 
 static Datum sweep_function(FunctionCallInfo fcinfo, bool stale) {
     int32 max_rows = int_arg(fcinfo, 0, "max_rows");
-    connect_spi();
+    ev::pg::connect_spi();
     int64 queued = ev::pg::sweep_into_queue(max_rows, stale);
-    finish_spi();
+    ev::pg::finish_spi();
     PG_RETURN_INT32(static_cast<int32>(queued));
 }
 

@@ -26,6 +26,16 @@ std::string quoted_literal(const std::string& value) {
     return out;
 }
 
+void connect_spi() {
+    pg_call([] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "email_verify: SPI_connect failed");
+    });
+}
+
+void finish_spi() {
+    pg_call([] { SPI_finish(); });
+}
+
 std::optional<std::string> cell_text(SPITupleTable* table, uint64 row, int column) {
     const char* value = nullptr;
     pg_call([&] { value = SPI_getvalue(table->vals[row], table->tupdesc, column); });

@@ -17,6 +17,10 @@ SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types);
 std::string quoted_identifier(const std::string& name);
 std::string quoted_literal(const std::string& value);
 
+// SPI_connect / SPI_finish for the SQL faces of the queue.
+void connect_spi();
+void finish_spi();
+
 // The text of a cell of an SPI result; nullopt for NULL.
 std::optional<std::string> cell_text(SPITupleTable* table, uint64 row, int column);
 

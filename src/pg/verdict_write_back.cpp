@@ -5,8 +5,10 @@
 
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "guard.h"
+#include "guc_scope.h"
 #include "owner_context.h"
 #include "settings.h"
 #include "spi_plans.h"
@@ -369,11 +371,11 @@ uint64 write_and_settle(const std::vector<VerdictToWrite>& verdicts) {
     std::vector<int64> done;
     std::vector<std::string> done_status;
     std::vector<std::optional<std::string>> done_reason;
+    std::unordered_set<int64> still_open;
+    for (const auto& p : put_back) still_open.insert(p.queue_id);
+    for (const auto& f : failures) still_open.insert(f.queue_id);
     for (const auto& v : verdicts) {
-        bool open = false;
-        for (const auto& p : put_back) open = open || p.queue_id == v.queue_id;
-        for (const auto& f : failures) open = open || f.queue_id == v.queue_id;
-        if (open) continue;
+        if (still_open.count(v.queue_id) > 0) continue;
         done.push_back(v.queue_id);
         done_status.push_back(v.status);
         done_reason.push_back(v.reason);
@@ -390,20 +392,8 @@ uint64 write_verdicts(const std::vector<VerdictToWrite>& verdicts) {
             throw UserError(ERRCODE_INVALID_PARAMETER_VALUE,
                             "every verdict needs a status of valid, invalid, risky or unknown");
     if (verdicts.empty()) return 0;
-    int nest_level = 0;
-    pg_call([&] {
-        nest_level = NewGUCNestLevel();
-        (void)set_config_option("lock_timeout", kLockTimeout, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                                false);
-    });
     uint64 written = 0;
-    try {
-        written = write_and_settle(verdicts);
-    } catch (...) {
-        AtEOXact_GUC(false, nest_level);
-        throw;
-    }
-    AtEOXact_GUC(true, nest_level);
+    with_settings({{"lock_timeout", kLockTimeout}}, [&] { written = write_and_settle(verdicts); });
     return written;
 }
 

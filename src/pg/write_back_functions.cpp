@@ -4,6 +4,7 @@
 // "reason", "catch_all", "checked_at", "level"}, ...]; level, the level the
 // item was claimed at, may be left out (taken as the watch's).
 #include "guard.h"
+#include "spi_plans.h"
 #include "verdict_write_back.h"
 
 namespace {
@@ -41,7 +42,7 @@ std::vector<ev::pg::VerdictToWrite> read_verdicts(Datum json) {
     SPITupleTable* table = SPI_tuptable;
     for (uint64 r = 0; r < rows; ++r) {
         ev::pg::VerdictToWrite v;
-        char* text[7] = {};
+        char* text[5] = {};
         bool isnull[9] = {};
         Datum binary[9] = {};
         ev::pg::pg_call([&] {
@@ -71,10 +72,8 @@ std::vector<ev::pg::VerdictToWrite> read_verdicts(Datum json) {
 EV_SQL_FUNCTION(apply_verdicts) {
     if (PG_ARGISNULL(0)) throw ev::pg::UserError(ERRCODE_INVALID_PARAMETER_VALUE, "verdicts must be a JSON array");
     Datum json = PG_GETARG_DATUM(0);
-    ev::pg::pg_call([] {
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "email_verify: SPI_connect failed");
-    });
+    ev::pg::connect_spi();
     uint64 written = ev::pg::write_verdicts(read_verdicts(json));
-    ev::pg::pg_call([] { SPI_finish(); });
+    ev::pg::finish_spi();
     PG_RETURN_INT32(static_cast<int32>(written));
 }
