@@ -1,10 +1,11 @@
+# shellcheck shell=bash
 # Shared by the bench/run-*-bench.sh scripts, sourced first thing: they work
 # from the repo root, with everything they print also in
 # build/bench/<script>.log; progress lines, notes gathered for the summary,
 # and the set-up steps they have in common.
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 out=build/bench
 mkdir -p "$out"
 bench_name=$(basename "$0" .sh)

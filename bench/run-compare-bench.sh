@@ -70,7 +70,9 @@
 # EV_CMP_KEEP=1 (leave the cluster and the build folders).
 set -uo pipefail
 
+# shellcheck source-path=SCRIPTDIR  # lib.sh and worker_lib.sh, next to this script
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/worker_lib.sh"
 
 old_rev=${EV_CMP_OLD:-822e861}
@@ -98,6 +100,7 @@ declare -A rev sha version
 rev[old]=$old_rev
 rev[new]=$new_rev
 scratch=$(mktemp -d /var/tmp/ev-cmp-build-XXXX) || die "mktemp failed"
+# shellcheck disable=SC2317  # run at exit (trap, exit_hooks); ShellCheck 0.9 calls it unreachable as the script ends with exit
 restore_repo_build() {
     echo "restoring the repository's build: make -j2 && make install in $repo"
     if ! (cd "$repo" && make -s -j2 && make -s install) >"$out/$bench_name-restore.log" 2>&1; then
@@ -105,7 +108,11 @@ restore_repo_build() {
         (cd "$scratch/new" && make -s install) >>"$out/$bench_name-restore.log" 2>&1 || echo "RESTORE FAILED"
     fi
     echo "installed: $(stat -c '%y' "$(pg_config --pkglibdir)/email_verify.so" | cut -d. -f1)"
-    [ "$keep" = 1 ] && echo "build folders kept: $scratch" || rm -rf "$scratch"
+    if [ "$keep" = 1 ]; then
+        echo "build folders kept: $scratch"
+    else
+        rm -rf "$scratch"
+    fi
 }
 exit_hooks+=(restore_repo_build)
 trap 'restore_repo_build' EXIT  # until the cluster's trap (which runs it too) is set

@@ -46,6 +46,7 @@
 # (never restart the cluster for a stale module, only warn).
 set -uo pipefail
 
+# shellcheck source-path=SCRIPTDIR  # lib.sh, next to this script
 . "$(dirname "$0")/lib.sh"
 
 runs=${EV_PROBE_RUNS:-5}
@@ -78,7 +79,7 @@ check_traced() {
     local name pid tracer
     for name in unbound postfix; do
         pid=$(world_pids | tr ' ' '\n' | sed -n "s/^$name=//p")
-        [ -n "$pid" ] && [ -r "/proc/$pid/status" ] || continue
+        if [ -z "$pid" ] || [ ! -r "/proc/$pid/status" ]; then continue; fi
         tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$pid/status")
         if [ "${tracer:-0}" != 0 ]; then
             note "$name (pid $pid) is being traced by pid $tracer ($(tr '\0' ' ' <"/proc/$tracer/cmdline" 2>/dev/null | cut -c1-80)): its figures are not the server's"
@@ -155,6 +156,7 @@ if stale_module; then
     fi
 fi
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# shellcheck disable=SC2317  # run by the EXIT trap; ShellCheck 0.9 calls it unreachable as the script ends with exit
 cleanup() {
     psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
 }
@@ -203,9 +205,7 @@ for ((k = 1; k <= n1; k++)); do
         drain_flow_tokens "fig1-engine-$k"
         line=$(batch 1 smtp "$k")
         echo "$line"
-        seconds=$(field "$line" seconds)
     }
-    seconds=""
     run_started=$(date +%s.%N)
     if ((k % 2 == 1)); then wire "$wire_conns"; engine; else engine; wire "$wire_conns"; fi
     if ((k == 1)); then

@@ -24,6 +24,7 @@
 # (default 3), EV_SKIP_SQL=1 (skip the SQL part).
 set -uo pipefail
 
+# shellcheck source-path=SCRIPTDIR  # lib.sh, next to this script
 . "$(dirname "$0")/lib.sh"
 
 n=${EV_BENCH_N:-100000}

@@ -78,7 +78,9 @@
 # cluster folder for inspection; the server is still stopped).
 set -uo pipefail
 
+# shellcheck source-path=SCRIPTDIR  # lib.sh and worker_lib.sh, next to this script
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/worker_lib.sh"
 
 port=${EV_WORKER_PGPORT:-54350}

@@ -118,10 +118,10 @@ regex_w="e ~ '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\$'"
 script() {
     local setting=$1
     echo "$setting"
-    echo "\\timing off"
+    printf '%s\n' '\timing off'
     echo "SELECT 'plan_verify';"
     echo "EXPLAIN (COSTS OFF) SELECT count(*) FROM t WHERE $verify_w;"
-    echo "\\timing on"
+    printf '%s\n' '\timing on'
     # Untimed warm-up: caches, the module's lists, the regex compile cache.
     echo "SELECT 'warmup_verify', count(*) FROM t WHERE $verify_w;"
     echo "SELECT 'warmup_regex', count(*) FROM t WHERE $regex_w;"

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154  # port, dns_server, results, f1_rows: set by the sourcing script; out, log: by bench/lib.sh
 # Shared by the scripts that run the background worker in a throwaway cluster
 # of their own (bench/run-worker-bench.sh, bench/run-compare-bench.sh), sourced
 # after bench/lib.sh. Expects: port, dns_server, results (the file the

@@ -11,8 +11,7 @@ cd "$repo" || exit 1
 # What is checked, by path: the C++ (.cpp, .h) under cxx_paths, the shell
 # scripts (.sh) under shell_paths.
 cxx_paths=(src/core src/pg test/unit test/fuzz tools bench)
-# bench/*.sh joins once the benchmark scripts being written now land.
-shell_paths=(scripts test testworld)
+shell_paths=(scripts test testworld bench)
 
 build=build/lint
 jobs=${LINT_JOBS:-$(nproc)}
