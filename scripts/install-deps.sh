@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 # swaks only recommends the modules it needs for STARTTLS and IPv6.
 packages="
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy shellcheck
-  postgresql-15 postgresql-server-dev-15 libipc-run-perl
+  postgresql-15 postgresql-server-dev-15 libkrb5-dev libipc-run-perl
   libidn2-dev libc-ares-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-email-validator

@@ -29,6 +29,9 @@
 --   * The worker's functions are not executable by PUBLIC; apply_verdicts writes
 --     to a table through run_as_table_owner: as the table's owner, inside a
 --     security-restricted operation (src/pg/owner_context.cpp).
+--   * The workers log in as email_verify_worker, no superuser: it may run the
+--     worker's functions and read a table only while the table is watched
+--     (95_worker_role.sql).
 -- Every function pins search_path, and dynamic SQL quotes every name (format %I)
 -- and compares keys with the primary key index's own operators.
 

@@ -184,6 +184,8 @@ BEGIN
         FOR trigger_name IN SELECT email_verify.watch_triggers(w.relid, w.column_name) LOOP
             EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, w.relid);
         END LOOP;
+        -- The workers' role reads only watched tables (95_worker_role.sql).
+        PERFORM email_verify.end_worker_read(w.relid, w.id);
     END IF;
     DELETE FROM email_verify.queue q WHERE q.watch_id = end_watch.watch_id;
     DELETE FROM email_verify.watches WHERE id = end_watch.watch_id;
@@ -328,6 +330,9 @@ BEGIN
         VALUES (tbl, col, watch.level, watch.mode, watch.reject_invalid, watch.recheck_after, k.pk_columns)
         RETURNING * INTO w;
     END IF;
+
+    -- The workers' role reads the table while it is watched (95_worker_role.sql).
+    PERFORM email_verify.let_worker_read(tbl);
 
     -- (Re)create the triggers for the mode asked for.
     FOR trigger_name IN SELECT email_verify.watch_triggers(tbl, col) LOOP

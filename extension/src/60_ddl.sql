@@ -82,6 +82,8 @@ BEGIN
             END IF;
         END IF;
         CONTINUE WHEN problem IS NOT NULL;
+        -- A table moved to another schema (SET SCHEMA) stays readable.
+        PERFORM email_verify.let_worker_read(w.relid);
         k := email_verify.key_sql(w.relid, NULL, 'o', 'n');
         IF k.pk_columns IS NOT NULL THEN
             BEGIN

@@ -1,5 +1,6 @@
 -- Privileges: what PUBLIC may do, in one place. Everything not granted here
--- is the extension owner's (the superuser who created it) alone.
+-- is the extension owner's (the superuser who created it) alone, but what the
+-- workers' role is granted in 95_worker_role.sql.
 
 GRANT USAGE ON SCHEMA email_verify TO PUBLIC;
 -- Every backend reads the table to build its list cache.

@@ -76,15 +76,24 @@ struct WatchToSweep {
 // watch is not suspended; the table's AccessShareLock is taken without
 // waiting (a table under ALTER TABLE or LOCK TABLE is skipped this round, and
 // taking the lock brings in any change committed before it); then, under the
-// lock, the key still addresses the rows and the columns are of types a
-// privileged reader may read (watch_facts, kept until the table changes).
+// lock, the key still addresses the rows, the columns are of types a
+// privileged reader may read (watch_facts, kept until the table changes), and
+// the worker's role may read the table (the owner may have revoked what
+// watch() granted it: that table waits, the others go on).
 bool may_sweep(const WatchToSweep& w) {
     if (w.suspended) return false;
     bool locked = false;
     pg_call([&] { locked = ConditionalLockRelationOid(w.relid, AccessShareLock); });
     if (!locked) return false;
     std::optional<WatchFacts> facts = watch_facts(w.id, true);
-    return facts && facts->key_match && !facts->column_problem;
+    if (!facts || !facts->key_match || facts->column_problem) return false;
+    bool readable = false;
+    pg_call([&] {
+        Oid schema = get_rel_namespace(w.relid);
+        readable = OidIsValid(schema) && pg_namespace_aclcheck(schema, GetUserId(), ACL_USAGE) == ACLCHECK_OK &&
+                   pg_class_aclcheck(w.relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+    });
+    return readable;
 }
 
 // The sweep of every watch (one worker at a time per watch), up to max_rows

@@ -177,6 +177,10 @@ ev::prober::ProbeSettings probe_settings() {
 
 const char* worker_database_name() { return database_setting; }
 
+int configured_workers() { return workers_setting; }
+
+long worker_naptime_ms() { return static_cast<long>(worker_naptime_setting) * 1000L; }
+
 WorkerSettings worker_settings() {
     WorkerSettings w;
     w.database = database_setting ? database_setting : "postgres";

@@ -27,6 +27,10 @@ struct WorkerSettings {
 WorkerSettings worker_settings();
 // email_verify.database; nullptr when the module was not preloaded.
 const char* worker_database_name();
+// email_verify.workers and email_verify.worker_naptime, for the launcher
+// (whose frames hold no C++ objects, see worker_launcher.cpp).
+int configured_workers();
+long worker_naptime_ms();
 
 // email_verify.result_ttl; zero disables the result cache.
 std::chrono::seconds result_ttl();

@@ -130,8 +130,8 @@ void leave_if_asked() {
     if (!workers_asked_to_leave()) return;
     pg_call([] {
         ereport(LOG, (errmsg("email_verify worker: leaving the database, which is being dropped")));
-        // Status 1: the postmaster starts the worker again in 5 s, which then
-        // resumes if the DROP failed, or stops for good (see main) if not.
+        // The launcher starts the worker again, 5 s later, if the DROP
+        // failed (the flag is cleared), and not while the flag stands.
         proc_exit(1);
     });
 }
@@ -388,19 +388,8 @@ class Worker {
 
 void WorkerInit() {
     if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
-    int workers = worker_settings().workers;
-    for (int slot = 0; slot < workers && slot < kMaxWorkers; ++slot) {
-        BackgroundWorker worker{};
-        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-        worker.bgw_restart_time = 5;
-        snprintf(worker.bgw_library_name, BGW_MAXLEN, "email_verify");
-        snprintf(worker.bgw_function_name, BGW_MAXLEN, "email_verify_worker_main");
-        snprintf(worker.bgw_name, BGW_MAXLEN, "email_verify worker %d", slot);
-        snprintf(worker.bgw_type, BGW_MAXLEN, "email_verify worker");
-        worker.bgw_main_arg = Int32GetDatum(slot);
-        RegisterBackgroundWorker(&worker);
-    }
+    WorkerLoginGuardInit();
+    if (worker_settings().workers > 0) register_worker_launcher();
 }
 
 }  // namespace ev::pg
@@ -412,11 +401,12 @@ extern "C" void email_verify_worker_main(Datum arg) {
     pqsignal(SIGTERM, die);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
-    // Our database was dropped: connecting would fail every 5 s, forever.
-    // Exit status 0 unregisters the worker until the server restarts.
+    // Our database is being dropped: the launcher starts us again if the
+    // DROP fails.
     if (ev::pg::workers_asked_to_leave()) proc_exit(0);
+    // Started by the launcher once the role exists (worker_launcher.cpp).
     std::string database = ev::pg::worker_settings().database;
-    BackgroundWorkerInitializeConnection(database.c_str(), nullptr, 0);
+    BackgroundWorkerInitializeConnection(database.c_str(), ev::pg::kWorkerRole, 0);
     // As a setting, not only a report: it is then restored with every other
     // setting a write-back's user code changes (run_as_table_owner).
     SetConfigOption("application_name", "email_verify worker", PGC_USERSET, PGC_S_SESSION);
@@ -428,7 +418,9 @@ extern "C" void email_verify_worker_main(Datum arg) {
     // watched table) costs more than it saves and maps libLLVM, about 60 MB,
     // into the process for good.
     SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-    ev::pg::worker_attach(slot);
+    // A launcher started again may start a worker for a slot whose worker
+    // still runs: the newcomer leaves.
+    if (!ev::pg::worker_attach(slot)) proc_exit(0);
     ev::pg::watchdog_set_overdue_sink(ev::pg::worker_overdue_watch(slot));
     // However the process ends (proc_exit, FATAL), its slot is freed.
     before_shmem_exit([](int, Datum arg) { ev::pg::worker_detach(DatumGetInt32(arg)); }, Int32GetDatum(slot));

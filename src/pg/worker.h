@@ -6,8 +6,19 @@
 
 namespace ev::pg {
 
-// From _PG_init: registers email_verify.workers workers, or explains why not.
+// The role the workers log in as: no superuser, and it may read only the
+// tables watch() granted it (see worker_privileges in the extension's SQL).
+// Client connections as this role are refused (worker_login_guard.cpp).
+constexpr const char* kWorkerRole = "email_verify_worker";
+
+// From _PG_init: registers the launcher, which starts email_verify.workers
+// workers (worker_launcher.cpp), or explains why not.
 void WorkerInit();
+void register_worker_launcher();
+
+// From _PG_init while shared_preload_libraries is processed: refuses client
+// logins as kWorkerRole.
+void WorkerLoginGuardInit();
 
 // From _PG_init in every process that loads the module with the workers
 // around: DROP DATABASE of their database asks them to leave first.
@@ -16,6 +27,7 @@ void DropDatabaseHookInit();
 }  // namespace ev::pg
 
 extern "C" {
-// The worker's entry point (bgw_function_name).
+// The entry points (bgw_function_name) of a worker and of the launcher.
 PGDLLEXPORT void email_verify_worker_main(Datum arg);
+PGDLLEXPORT void email_verify_launcher_main(Datum arg);
 }

@@ -10,6 +10,7 @@ namespace {
 struct SharedState {
     slock_t mutex;
     int procno[kMaxWorkers];  // -1: slot empty
+    int launcher_procno;      // -1: no launcher
     // The watch whose write-back outlived its limit when the watchdog ended
     // the slot's worker; the worker that takes the slot suspends it.
     volatile int32 overdue_watch[kMaxWorkers];
@@ -38,6 +39,7 @@ void startup_shmem() {
     if (!found) {
         SpinLockInit(&state->mutex);
         for (int& p : state->procno) p = -1;
+        state->launcher_procno = -1;
         for (auto& w : state->overdue_watch) w = 0;
         pg_atomic_init_u32(&state->leave_database, 0);
         pg_atomic_init_u64(&state->probes_in_flight, 0);
@@ -61,10 +63,34 @@ void WorkerShmemInit() {
 
 bool worker_shmem_ready() { return shared != nullptr; }
 
-void worker_attach(int slot) {
-    if (!shared || slot < 0 || slot >= kMaxWorkers) return;
+bool worker_attach(int slot) {
+    if (!shared || slot < 0 || slot >= kMaxWorkers) return true;
     SpinLockAcquire(&shared->mutex);
-    shared->procno[slot] = MyProc->pgprocno;
+    bool free = shared->procno[slot] < 0;
+    if (free) shared->procno[slot] = MyProc->pgprocno;
+    SpinLockRelease(&shared->mutex);
+    return free;
+}
+
+bool worker_slot_taken(int slot) {
+    if (!shared || slot < 0 || slot >= kMaxWorkers) return false;
+    SpinLockAcquire(&shared->mutex);
+    bool taken = shared->procno[slot] >= 0;
+    SpinLockRelease(&shared->mutex);
+    return taken;
+}
+
+void launcher_attach() {
+    if (!shared) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_procno = MyProc->pgprocno;
+    SpinLockRelease(&shared->mutex);
+}
+
+void launcher_detach() {
+    if (!shared) return;
+    SpinLockAcquire(&shared->mutex);
+    if (shared->launcher_procno == MyProc->pgprocno) shared->launcher_procno = -1;
     SpinLockRelease(&shared->mutex);
 }
 
@@ -76,15 +102,16 @@ volatile int32* worker_overdue_watch(int slot) {
 void worker_detach(int slot) {
     if (!shared || slot < 0 || slot >= kMaxWorkers) return;
     SpinLockAcquire(&shared->mutex);
-    shared->procno[slot] = -1;
+    if (MyProc != nullptr && shared->procno[slot] == MyProc->pgprocno) shared->procno[slot] = -1;
     SpinLockRelease(&shared->mutex);
 }
 
 void wake_all_workers() {
     if (!shared) return;
-    int procnos[kMaxWorkers];
+    int procnos[kMaxWorkers + 1];
     SpinLockAcquire(&shared->mutex);
-    std::memcpy(procnos, shared->procno, sizeof procnos);
+    std::memcpy(procnos, shared->procno, sizeof shared->procno);
+    procnos[kMaxWorkers] = shared->launcher_procno;
     SpinLockRelease(&shared->mutex);
     for (int procno : procnos)
         if (procno >= 0) SetLatch(&ProcGlobal->allProcs[procno].procLatch);

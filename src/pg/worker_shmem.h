@@ -15,15 +15,22 @@ void WorkerShmemInit();
 // Whether the shared state exists (the module was preloaded).
 bool worker_shmem_ready();
 
-// The worker `slot` announces its latch / leaves.
-void worker_attach(int slot);
+// The worker `slot` announces its latch / leaves. false: another worker holds
+// the slot (a launcher started again has started a second one).
+bool worker_attach(int slot);
 void worker_detach(int slot);
+bool worker_slot_taken(int slot);
+
+// The launcher announces its latch / leaves; wake_all_workers wakes it too
+// (CREATE EXTENSION has made the workers' role).
+void launcher_attach();
+void launcher_detach();
 
 // Where the write-back watchdog notes the watch it ended slot's worker for
 // (write_back_watchdog.h); nullptr without shared memory.
 volatile int32* worker_overdue_watch(int slot);
 
-// Sets every registered worker's latch.
+// Sets every registered worker's latch, and the launcher's.
 void wake_all_workers();
 
 // DROP DATABASE of the workers' database: they are asked to leave it (and do
