@@ -425,7 +425,7 @@ extern "C" void email_verify_worker_main(Datum arg) {
     // However the process ends (proc_exit, FATAL), its slot is freed.
     before_shmem_exit([](int, Datum arg) { ev::pg::worker_detach(DatumGetInt32(arg)); }, Int32GetDatum(slot));
     // The C++ side runs behind one guard; whatever escapes it ends the
-    // process as a PostgreSQL error would (the postmaster restarts it).
+    // process as a PostgreSQL error would (the launcher starts it again).
     ErrorData* error = nullptr;
     char message[512] = "";
     try {

@@ -78,7 +78,7 @@ sub after_attack
 
 # =============================================================================
 # 1. The write-back: the owner's BEFORE UPDATE trigger tries to become the
-#    worker's session user (the bootstrap superuser) again.
+#    worker's own identity (email_verify_worker) or a superuser's.
 # =============================================================================
 my %climbs = (
 	reset_role => q{RESET ROLE},
