@@ -2,14 +2,16 @@
 -- into the bench database of its throwaway cluster (recreated for every build
 -- installed). They use only what both builds compared have (claim_batch,
 -- retry_later, apply_verdicts, watch, wake_workers_at_commit) and report
--- through RAISE NOTICE lines starting with WORKER_BENCH.
+-- through RAISE NOTICE lines starting with WORKER_BENCH. The worker's functions
+-- are called unqualified: the old build has them in email_verify, the new one
+-- in email_verify_internal, and each function's search_path has both.
 
 -- A watched table (level dns, async) of n rows whose first `retries` rows wait
 -- out a retry: claimed by worker 0 (the sweep takes them from the front of the
 -- <col>_verified_at index), then put back by retry_later after `delay`, as a
 -- greylisted verdict would be. With the workers off (nothing else claims).
 CREATE FUNCTION cmp_retry_table(tbl text, n int, retries int, delay interval) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, email_verify_internal, email_verify AS $$
 BEGIN
     PERFORM worker_make_table(tbl, n, 100);
     PERFORM set_config('client_min_messages', 'error', true);   -- "no worker serves the database"
@@ -22,12 +24,12 @@ $$;
 -- Claims up to `n` rows for worker 0 and puts them back as waiting retries
 -- (pending after `delay`, one attempt more, reason greylisted).
 CREATE FUNCTION cmp_put_back(n int, delay interval) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, email_verify_internal, email_verify AS $$
 DECLARE
     ids bigint[];
 BEGIN
-    ids := ARRAY(SELECT c.queue_id FROM email_verify.claim_batch(0, n) c);
-    PERFORM email_verify.retry_later(ids, array_fill('greylisted'::text, ARRAY[cardinality(ids)]),
+    ids := ARRAY(SELECT c.queue_id FROM claim_batch(0, n) c);
+    PERFORM retry_later(ids, array_fill('greylisted'::text, ARRAY[cardinality(ids)]),
                                      array_fill(delay, ARRAY[cardinality(ids)]));
     RETURN cardinality(ids);
 END
@@ -37,7 +39,7 @@ $$;
 -- each rolled back (a subtransaction) so that every call finds the same
 -- queue. Reports the median, min and max in ms and the items claimed.
 CREATE FUNCTION cmp_claim_time(run int, calls int, batch int, retries int) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, email_verify_internal, email_verify AS $$
 DECLARE
     t0 timestamptz;
     ms float8[] := '{}';
@@ -48,7 +50,7 @@ BEGIN
     FOR i IN 1 .. calls LOOP
         BEGIN
             t0 := clock_timestamp();
-            SELECT count(*) INTO got FROM email_verify.claim_batch(0, batch);
+            SELECT count(*) INTO got FROM claim_batch(0, batch);
             ms := ms || extract(epoch FROM clock_timestamp() - t0)::float8 * 1000;
             RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'cmp_claim_time: roll back';
         EXCEPTION WHEN raise_exception THEN
@@ -78,7 +80,7 @@ CREATE TABLE cmp_seen (run int, build text, id bigint, locked boolean, seen_at t
 
 CREATE PROCEDURE cmp_locked_run(run int, build text, tbl text, timeout_s float8, cut_short boolean,
                                 poll_s float8 DEFAULT 0.02)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, email_verify_internal, email_verify AS $$
 DECLARE
     wid int;
     n bigint;
@@ -110,7 +112,7 @@ BEGIN
     DELETE FROM cmp_seen WHERE cmp_seen.run = cmp_locked_run.run AND cmp_seen.build = cmp_locked_run.build;
     SELECT verdicts_written, batches INTO v0, b0 FROM email_verify.worker_stats();
     PERFORM pg_advisory_unlock('email_verify.watches'::regclass::oid::int, wid);
-    PERFORM email_verify.wake_workers_at_commit();
+    PERFORM wake_workers_at_commit();
     COMMIT;
     t_wake := clock_timestamp();
     WHILE extract(epoch FROM clock_timestamp() - t_wake) < timeout_s LOOP
@@ -164,7 +166,7 @@ $$;
 -- The verdicts apply_verdicts would get for the items claimed into temp
 -- table `claimed`: valid/domain_ok at level dns, stamped now.
 CREATE FUNCTION cmp_verdicts_of(claimed regclass) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = public, email_verify_internal, email_verify AS $$
 DECLARE
     v jsonb;
 BEGIN

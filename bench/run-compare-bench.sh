@@ -203,6 +203,8 @@ plans() {
     psql -X -At -c "SELECT 'queue: ' || string_agg(format('%s %s', state, n), ', ') FROM (SELECT state || CASE WHEN state = 'pending' AND not_before > now() THEN ' (waiting)' ELSE '' END AS state, count(*) n FROM email_verify.queue GROUP BY 1) s"
     cat >"$pgdir/plans.sql" <<'SQL'
 SET jit = off;
+-- The worker's functions: in email_verify_internal, or in email_verify (old build).
+SET search_path = public, email_verify_internal, email_verify;
 LOAD 'auto_explain';
 SET auto_explain.log_format = json;
 SET auto_explain.log_analyze = on;
@@ -212,12 +214,12 @@ SELECT set_config('ev.case', :'case', false) \gset
 BEGIN;
 DO $$BEGIN RAISE LOG 'EV_CMP_PLANS case=% section=claim pid=%', current_setting('ev.case'), pg_backend_pid(); END$$;
 SET LOCAL auto_explain.log_min_duration = 0;
-CREATE TEMP TABLE claimed ON COMMIT DROP AS SELECT * FROM email_verify.claim_batch(0, 500);
+CREATE TEMP TABLE claimed ON COMMIT DROP AS SELECT * FROM claim_batch(0, 500);
 SET LOCAL auto_explain.log_min_duration = -1;
 CREATE TEMP TABLE verdicts ON COMMIT DROP AS SELECT cmp_verdicts_of('claimed') AS v;
 DO $$BEGIN RAISE LOG 'EV_CMP_PLANS case=% section=apply pid=%', current_setting('ev.case'), pg_backend_pid(); END$$;
 SET LOCAL auto_explain.log_min_duration = 0;
-SELECT email_verify.apply_verdicts(v) AS written FROM verdicts \gset
+SELECT apply_verdicts(v) AS written FROM verdicts \gset
 SET LOCAL auto_explain.log_min_duration = -1;
 DO $$BEGIN RAISE LOG 'EV_CMP_PLANS case=% section=end pid=%', current_setting('ev.case'), pg_backend_pid(); END$$;
 SELECT format('case %s: claimed %s (%s swept), written %s', current_setting('ev.case'), count(*),

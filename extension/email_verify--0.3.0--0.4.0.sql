@@ -3,13 +3,51 @@
 -- of a sync watch are written with the writer's own identity.
 \echo Use "ALTER EXTENSION email_verify UPDATE" to load this file. \quit
 
+-- Two schemas: email_verify keeps what users call (`\df email_verify.*` is the
+-- API); what the triggers, views, event triggers and workers call moves to
+-- email_verify_internal. Triggers, views and constraints follow by OID.
+CREATE SCHEMA email_verify_internal;
+COMMENT ON SCHEMA email_verify_internal IS
+    'email_verify: functions of the triggers, views and background workers; not an API';
+GRANT USAGE ON SCHEMA email_verify_internal TO PUBLIC;
+ALTER FUNCTION email_verify.apply_verdicts(jsonb) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.calling_role() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.check_owner(regclass) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.check_supported(regclass, name[]) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.claim_batch(int, int, interval) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.claim_items(int, int, interval) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.claim_limit() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.end_watch(int) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.enqueue_stale(int) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.enqueue_unverified(int) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.follow_altered_tables() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.forget_dropped_watches() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.key_json(name[], text) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.key_sql(regclass, name[], text, text) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.list_entries_changed() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.list_entry_is_valid(text, text) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.may_probe(name) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.queueable_sql(email_verify.watches, text, text, boolean, text, int) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.release_claims(int) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.requeue(bigint[], text[], interval[]) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.retry_later(bigint[], text[], interval[]) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.unqueued_rows(int) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.wake_workers_at_commit() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.watch_check() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.watch_clear_verdict() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.watch_of(oid, name) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.watch_triggers(regclass, name) SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.watch_wake() SET SCHEMA email_verify_internal;
+ALTER FUNCTION email_verify.why_no_worker() SET SCHEMA email_verify_internal;
+
 
 -- Whether this transaction now holds AccessShareLock on tbl; never waits.
-CREATE FUNCTION email_verify.try_lock_table(tbl regclass)
+CREATE FUNCTION email_verify_internal.try_lock_table(tbl regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'try_lock_table'
 LANGUAGE C STRICT VOLATILE;
-REVOKE EXECUTE ON FUNCTION email_verify.try_lock_table(regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.try_lock_table(regclass) FROM PUBLIC;
 
 -- Vetting the columns ---------------------------------------------------------
 -- The privileged readers (the worker's sweep, queue_stats, watch itself)
@@ -28,7 +66,7 @@ COMMENT ON COLUMN email_verify.watches.suspended_reason IS
 -- The type a column of type typ holds in the end: past domains, and with
 -- through_arrays past array types too. A privileged reader may evaluate it
 -- (its casts, its output) only when trusted_type says so.
-CREATE FUNCTION email_verify.underlying_type(typ oid, through_arrays boolean)
+CREATE FUNCTION email_verify_internal.underlying_type(typ oid, through_arrays boolean)
 RETURNS pg_type
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -46,7 +84,7 @@ END
 $$;
 
 -- Built in, or owned by a superuser: no ordinary role's code hangs on it.
-CREATE FUNCTION email_verify.trusted_type(t pg_type)
+CREATE FUNCTION email_verify_internal.trusted_type(t pg_type)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -55,7 +93,7 @@ AS $$
 $$;
 
 -- Why the columns of a watch cannot be served, or NULL when they can.
-CREATE FUNCTION email_verify.column_problem(tbl regclass, col name)
+CREATE FUNCTION email_verify_internal.column_problem(tbl regclass, col name)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -72,8 +110,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN format('column %s no longer exists', quote_ident(col));
     END IF;
-    t := email_verify.underlying_type(typ, false);
-    IF t.typcategory <> 'S' OR t.typtype <> 'b' OR NOT email_verify.trusted_type(t) THEN
+    t := email_verify_internal.underlying_type(typ, false);
+    IF t.typcategory <> 'S' OR t.typtype <> 'b' OR NOT email_verify_internal.trusted_type(t) THEN
         RETURN format('column %s has type %s: a watched column must be of a string type that is built in or owned by a superuser',
                       quote_ident(col), format_type(t.oid, NULL));
     END IF;
@@ -88,25 +126,25 @@ BEGIN
     RETURN NULL;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION email_verify.column_problem(regclass, name) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.column_problem(regclass, name) FROM PUBLIC;
 
 -- Whether a privileged reader may read watch w's table now: the watch is not
 -- suspended, the table is locked for reading without waiting (see
 -- try_lock_table), and, under that lock, its columns pass column_problem.
-CREATE FUNCTION email_verify.may_read(w email_verify.watches)
+CREATE FUNCTION email_verify_internal.may_read(w email_verify.watches)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- In this order: the columns are looked at only under the lock.
-    IF w.suspended_reason IS NOT NULL OR NOT email_verify.try_lock_table(w.relid) THEN
+    IF w.suspended_reason IS NOT NULL OR NOT email_verify_internal.try_lock_table(w.relid) THEN
         RETURN false;
     END IF;
-    RETURN email_verify.column_problem(w.relid, w.column_name) IS NULL;
+    RETURN email_verify_internal.column_problem(w.relid, w.column_name) IS NULL;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION email_verify.may_read(email_verify.watches) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.may_read(email_verify.watches) FROM PUBLIC;
 
 -- Writes a batch of verdicts back to the watched rows and settles their queue
 -- items; returns the number of rows written. It is the SQL face of the one
@@ -130,18 +168,18 @@ REVOKE EXECUTE ON FUNCTION email_verify.may_read(email_verify.watches) FROM PUBL
 -- verdicts: [{"queue_id", "watch_id", "row_key", "email", "status", "reason",
 --             "catch_all", "checked_at", "level"}, ...]; level, the level the
 -- item was claimed at, may be left out (taken as the watch's).
-CREATE OR REPLACE FUNCTION email_verify.apply_verdicts(verdicts jsonb)
+CREATE OR REPLACE FUNCTION email_verify_internal.apply_verdicts(verdicts jsonb)
 RETURNS int
 AS 'MODULE_PATHNAME', 'apply_verdicts'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
+COMMENT ON FUNCTION email_verify_internal.apply_verdicts(jsonb) IS
     'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';
 
 -- The readers skip what they may not read -------------------------------------
 
 
-CREATE OR REPLACE FUNCTION email_verify.unqueued_rows(watch_id int)
+CREATE OR REPLACE FUNCTION email_verify_internal.unqueued_rows(watch_id int)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -159,14 +197,14 @@ DECLARE
     n bigint;
 BEGIN
     SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
-    IF NOT FOUND OR NOT pg_has_role(email_verify.calling_role(),
+    IF NOT FOUND OR NOT pg_has_role(email_verify_internal.calling_role(),
                                     (SELECT c.relowner FROM pg_class c WHERE c.oid = w.relid), 'USAGE')
-       OR (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
-       OR NOT email_verify.may_read(w) THEN
+       OR (email_verify_internal.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
+       OR NOT email_verify_internal.may_read(w) THEN
         RETURN NULL;
     END IF;
     EXECUTE format('SELECT count(*) FROM (%s) s',
-                   email_verify.queueable_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at')))
+                   email_verify_internal.queueable_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at')))
     INTO n USING w.id;
     RETURN n;
 END
@@ -178,7 +216,7 @@ $$;
 -- (its queue items are dropped, the worker queues the rows again by the new
 -- key); a table left without one is reported; a key type or a foreign
 -- partition that check_supported refuses ends the watch.
-CREATE OR REPLACE FUNCTION email_verify.follow_altered_tables()
+CREATE OR REPLACE FUNCTION email_verify_internal.follow_altered_tables()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -197,7 +235,7 @@ BEGIN
         -- The columns are vetted after every ALTER TABLE: a watch whose
         -- watched or verdict columns changed to types the privileged readers
         -- must not read is suspended until they are fixed.
-        problem := email_verify.column_problem(w.relid, w.column_name);
+        problem := email_verify_internal.column_problem(w.relid, w.column_name);
         IF problem IS DISTINCT FROM w.suspended_reason
            AND (problem IS NOT NULL OR w.suspended_reason LIKE 'column %') THEN
             UPDATE email_verify.watches SET suspended_reason = problem WHERE id = w.id RETURNING * INTO w;
@@ -208,18 +246,18 @@ BEGIN
             ELSE
                 RAISE NOTICE 'email_verify: the watch of column % of table % is active again',
                     quote_ident(w.column_name), w.relid;
-                PERFORM email_verify.wake_workers_at_commit();
+                PERFORM email_verify_internal.wake_workers_at_commit();
             END IF;
         END IF;
         CONTINUE WHEN problem IS NOT NULL;
         -- A table moved to another schema (SET SCHEMA) stays readable.
-        PERFORM email_verify.let_worker_read(w.relid);
-        k := email_verify.key_sql(w.relid, NULL, 'o', 'n');
+        PERFORM email_verify_internal.let_worker_read(w.relid);
+        k := email_verify_internal.key_sql(w.relid, NULL, 'o', 'n');
         IF k.pk_columns IS NOT NULL THEN
             BEGIN
-                PERFORM email_verify.check_supported(w.relid, k.pk_columns);
+                PERFORM email_verify_internal.check_supported(w.relid, k.pk_columns);
             EXCEPTION WHEN feature_not_supported THEN
-                PERFORM email_verify.end_watch(w.id);
+                PERFORM email_verify_internal.end_watch(w.id);
                 RAISE WARNING 'email_verify: column % of table % is no longer watched: %',
                     quote_ident(w.column_name), w.relid, SQLERRM;
                 CONTINUE;
@@ -236,7 +274,7 @@ BEGIN
         -- for are still without a verdict: the worker queues them again by the
         -- new key (stale ones when they are found stale).
         DELETE FROM email_verify.queue WHERE watch_id = w.id;
-        PERFORM email_verify.wake_workers_at_commit();
+        PERFORM email_verify_internal.wake_workers_at_commit();
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'email_verify: could not follow ALTER TABLE: %', SQLERRM;
@@ -254,7 +292,7 @@ SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1
 AS $$
 DECLARE
-    caller name := email_verify.calling_role();
+    caller name := email_verify_internal.calling_role();
     k record;
     col_attnum int2;
     col_category "char";
@@ -270,7 +308,7 @@ DECLARE
     trigger_name name;
     qcol text := quote_ident(col);
 BEGIN
-    PERFORM email_verify.check_owner(tbl);
+    PERFORM email_verify_internal.check_owner(tbl);
     IF col IS NULL OR watch.level IS NULL OR watch.mode IS NULL OR watch.reject_invalid IS NULL
        OR watch.recheck_after IS NULL THEN
         RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -290,7 +328,7 @@ BEGIN
     IF watch.recheck_after <= interval '0' OR watch.recheck_after > interval '100 years' THEN
         RAISE EXCEPTION 'recheck_after must be positive and at most 100 years' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF watch.level <> 'syntax' AND NOT email_verify.may_probe(caller) THEN
+    IF watch.level <> 'syntax' AND NOT email_verify_internal.may_probe(caller) THEN
         RAISE EXCEPTION 'permission denied to watch at level "%"', watch.level
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Levels dns and smtp send network traffic on the server''s behalf.',
@@ -323,13 +361,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    k := email_verify.key_sql(tbl, NULL, 'o', 'n');
+    k := email_verify_internal.key_sql(tbl, NULL, 'o', 'n');
     IF k.pk_columns IS NULL THEN
         RAISE EXCEPTION 'table % has no primary key', tbl
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Verdicts for column %s are written back by primary key.', qcol);
     END IF;
-    PERFORM email_verify.check_supported(tbl, k.pk_columns);
+    PERFORM email_verify_internal.check_supported(tbl, k.pk_columns);
 
     -- The verdict columns: added when missing, refused when of another type.
     FOR i IN 1 .. array_length(verdict_columns, 1) LOOP
@@ -347,7 +385,7 @@ BEGIN
 
     -- The types the privileged readers need (column_problem): a string type of
     -- a superuser's for the watched column, and the verdict columns as above.
-    problem := email_verify.column_problem(tbl, col);
+    problem := email_verify_internal.column_problem(tbl, col);
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION 'cannot watch column % of table %: %', qcol, tbl, problem
             USING ERRCODE = 'datatype_mismatch';
@@ -383,10 +421,10 @@ BEGIN
     END IF;
 
     -- The workers' role reads the table while it is watched (95_worker_role.sql).
-    PERFORM email_verify.let_worker_read(tbl);
+    PERFORM email_verify_internal.let_worker_read(tbl);
 
     -- (Re)create the triggers for the mode asked for.
-    FOR trigger_name IN SELECT email_verify.watch_triggers(tbl, col) LOOP
+    FOR trigger_name IN SELECT email_verify_internal.watch_triggers(tbl, col) LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, tbl);
     END LOOP;
     trigger_prefix := 'email_verify_' || col;
@@ -394,23 +432,23 @@ BEGIN
         trigger_prefix := 'email_verify_' || col_attnum;
     END IF;
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.watch_wake(%L)',
                    trigger_prefix || '_wake_insert', tbl, col);
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.watch_wake(%L)',
                    trigger_prefix || '_wake_update', col, tbl, col);
     IF w.mode = 'async' THEN
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
                         WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
-                        EXECUTE FUNCTION email_verify.watch_clear_verdict(%L)',
+                        EXECUTE FUNCTION email_verify_internal.watch_clear_verdict(%L)',
                        trigger_prefix || '_clear', col, tbl, col, col, col);
     ELSE
         EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
-                        EXECUTE FUNCTION email_verify.watch_check(%L)',
+                        EXECUTE FUNCTION email_verify_internal.watch_check(%L)',
                        trigger_prefix || '_check_insert', tbl, col);
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
                         WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
-                        EXECUTE FUNCTION email_verify.watch_check(%L)',
+                        EXECUTE FUNCTION email_verify_internal.watch_check(%L)',
                        trigger_prefix || '_check_update', col, tbl, col, col, col);
     END IF;
 
@@ -420,16 +458,16 @@ BEGIN
     -- new watch or a new level (their verdicts were not reached at this level),
     -- otherwise they wait until they are stale.
     IF old.id IS NULL OR old.level <> w.level OR old.key_columns IS DISTINCT FROM w.key_columns THEN
-        EXECUTE email_verify.enqueue_sql(w, tbl::text, format('n.%I IS NOT NULL', col || '_verified_at'),
+        EXECUTE email_verify_internal.enqueue_sql(w, tbl::text, format('n.%I IS NOT NULL', col || '_verified_at'),
                                          fresh => old.id IS NULL)
             USING w.id, NULL::int, NULL::interval, w.level;
     END IF;
-    PERFORM email_verify.wake_workers_at_commit();
+    PERFORM email_verify_internal.wake_workers_at_commit();
 
     -- A new watch nobody will serve is almost always a mistake in the setup.
-    IF old.id IS NULL AND email_verify.why_no_worker() IS NOT NULL THEN
+    IF old.id IS NULL AND email_verify_internal.why_no_worker() IS NOT NULL THEN
         RAISE WARNING 'no email_verify worker serves database %: the rows will wait', quote_ident(current_database())
-            USING DETAIL = email_verify.why_no_worker(),
+            USING DETAIL = email_verify_internal.why_no_worker(),
                   HINT = 'See "The background workers" in the README of email_verify.';
     END IF;
 END
@@ -458,13 +496,13 @@ CREATE TYPE email_verify.inline_check AS (
     syntax_error   text
 );
 
-CREATE FUNCTION email_verify.sync_probe(rel regclass, col name, address text)
+CREATE FUNCTION email_verify_internal.sync_probe(rel regclass, col name, address text)
 RETURNS email_verify.inline_check
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
 DECLARE
-    w email_verify.watches := email_verify.watch_of(rel, col);
+    w email_verify.watches := email_verify_internal.watch_of(rel, col);
     r email_verify.result;
     c email_verify.inline_check;
 BEGIN
@@ -490,13 +528,13 @@ BEGIN
     RETURN c;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION email_verify.sync_probe(regclass, name, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.sync_probe(regclass, name, text) FROM PUBLIC;
 
-CREATE FUNCTION email_verify.sync_verdict(rel regclass, col name, address text)
+CREATE FUNCTION email_verify_internal.sync_verdict(rel regclass, col name, address text)
 RETURNS email_verify.inline_check
 AS 'MODULE_PATHNAME', 'sync_verdict'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION email_verify.sync_verdict(regclass, name, text) IS
+COMMENT ON FUNCTION email_verify_internal.sync_verdict(regclass, name, text) IS
     'the inline check of a sync watch, for its trigger: needs the right to write the table';
 
 -- Sync: BEFORE INSERT, and BEFORE UPDATE of the address WHEN it changed, FOR EACH
@@ -505,7 +543,7 @@ COMMENT ON FUNCTION email_verify.sync_verdict(regclass, name, text) IS
 -- unverified (<col>_verified_at NULL, so the worker takes it up) when the
 -- watch wants smtp and the address was not found invalid, or when the inline
 -- verdict is unknown.
-CREATE OR REPLACE FUNCTION email_verify.watch_check()
+CREATE OR REPLACE FUNCTION email_verify_internal.watch_check()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -520,7 +558,7 @@ DECLARE
     schema_name name;
 BEGIN
     EXECUTE format('SELECT ($1).%I::text', col) INTO address USING NEW;
-    c := email_verify.sync_verdict(TG_RELID, col, address);
+    c := email_verify_internal.sync_verdict(TG_RELID, col, address);
     IF NOT c.active THEN
         RETURN NEW;
     END IF;
@@ -559,7 +597,7 @@ UPDATE email_verify.watches SET recheck_after = interval '100 years' WHERE reche
 ALTER TABLE email_verify.watches ADD CONSTRAINT watches_recheck_after_bounded
     CHECK (recheck_after <= interval '100 years');
 
-CREATE OR REPLACE FUNCTION email_verify.check_owner(tbl regclass)
+CREATE OR REPLACE FUNCTION email_verify_internal.check_owner(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -578,7 +616,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
     END IF;
-    IF NOT pg_has_role(email_verify.calling_role(), owner, 'USAGE') THEN
+    IF NOT pg_has_role(email_verify_internal.calling_role(), owner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF kind NOT IN ('r', 'p') THEN
@@ -599,7 +637,7 @@ $$;
 
 -- Watch metadata (table names, counts) is shown to the table's owner, to the
 -- roles that have its privileges and to superusers only.
-CREATE FUNCTION email_verify.may_see(tbl regclass)
+CREATE FUNCTION email_verify_internal.may_see(tbl regclass)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -615,12 +653,12 @@ SELECT q.watch_id, w.relid AS table_name, w.column_name, q.state,
        min(q.enqueued_at) AS oldest_enqueued_at,
        max(q.attempts) AS max_attempts
 FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
-WHERE email_verify.may_see(w.relid)
+WHERE email_verify_internal.may_see(w.relid)
 GROUP BY q.watch_id, w.relid, w.column_name, q.state
 UNION ALL
 SELECT w.id, w.relid, w.column_name, 'new', u.n, u.n, NULL, 0
-FROM email_verify.watches w CROSS JOIN LATERAL (SELECT email_verify.unqueued_rows(w.id) AS n) u
-WHERE email_verify.may_see(w.relid) AND u.n > 0;
+FROM email_verify.watches w CROSS JOIN LATERAL (SELECT email_verify_internal.unqueued_rows(w.id) AS n) u
+WHERE email_verify_internal.may_see(w.relid) AND u.n > 0;
 
 COMMENT ON VIEW email_verify.queue_stats IS
     'queue depth per watch and state (new: rows with an address and no verdict, not queued yet); ready: claimable now; only the watches of tables whose owner''s privileges you have';
@@ -633,7 +671,7 @@ COMMENT ON VIEW email_verify.queue_stats IS
 -- watches go on. watch() called again resumes it.
 
 -- Claims skip the items of suspended watches.
-CREATE OR REPLACE FUNCTION email_verify.claim_items(worker_id int, batch_size int, lease interval)
+CREATE OR REPLACE FUNCTION email_verify_internal.claim_items(worker_id int, batch_size int, lease interval)
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -662,7 +700,7 @@ AS $$
 $$;
 
 -- The worker's watchdog ended a write-back of this watch: suspended, with why.
-CREATE FUNCTION email_verify.suspend_watch(watch_id int, reason text)
+CREATE FUNCTION email_verify_internal.suspend_watch(watch_id int, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -680,14 +718,14 @@ BEGIN
     END IF;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION email_verify.suspend_watch(int, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.suspend_watch(int, text) FROM PUBLIC;
 
 -- The watches a role may see (see may_see), with their options and state.
 CREATE VIEW email_verify.watch_status AS
 SELECT w.id AS watch_id, w.relid AS table_name, w.column_name, w.level, w.mode, w.reject_invalid,
        w.recheck_after, w.created_at, w.suspended_reason
 FROM email_verify.watches w
-WHERE email_verify.may_see(w.relid);
+WHERE email_verify_internal.may_see(w.relid);
 COMMENT ON VIEW email_verify.watch_status IS
     'the watches of tables whose owner''s privileges you have: options, and why a watch is suspended (NULL: active)';
 GRANT SELECT ON email_verify.watch_status TO PUBLIC;
@@ -699,7 +737,7 @@ GRANT SELECT ON email_verify.watch_status TO PUBLIC;
 -- (FOR KEY SHARE) while it inserts items for it.
 ALTER TABLE email_verify.queue DROP CONSTRAINT queue_watch_id_fkey;
 
-CREATE OR REPLACE FUNCTION email_verify.end_watch(watch_id int)
+CREATE OR REPLACE FUNCTION email_verify_internal.end_watch(watch_id int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -710,11 +748,11 @@ DECLARE
 BEGIN
     SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
     IF EXISTS (SELECT FROM pg_class WHERE oid = w.relid) THEN
-        FOR trigger_name IN SELECT email_verify.watch_triggers(w.relid, w.column_name) LOOP
+        FOR trigger_name IN SELECT email_verify_internal.watch_triggers(w.relid, w.column_name) LOOP
             EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, w.relid);
         END LOOP;
         -- The workers' role reads only watched tables (95_worker_role.sql).
-        PERFORM email_verify.end_worker_read(w.relid, w.id);
+        PERFORM email_verify_internal.end_worker_read(w.relid, w.id);
     END IF;
     DELETE FROM email_verify.queue q WHERE q.watch_id = end_watch.watch_id;
     DELETE FROM email_verify.watches WHERE id = end_watch.watch_id;
@@ -722,13 +760,13 @@ END
 $$;
 
 -- The claim limit comes from the core's retry policy, as the worker's retries do.
-CREATE OR REPLACE FUNCTION email_verify.claim_limit()
+CREATE OR REPLACE FUNCTION email_verify_internal.claim_limit()
 RETURNS int
 AS 'MODULE_PATHNAME', 'claim_limit'
 LANGUAGE C STABLE;
 
 -- One walk to a column's underlying type for both checks of the privileged readers.
-CREATE OR REPLACE FUNCTION email_verify.check_supported(tbl regclass, key_columns name[])
+CREATE OR REPLACE FUNCTION email_verify_internal.check_supported(tbl regclass, key_columns name[])
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -741,8 +779,8 @@ BEGIN
     FOREACH key IN ARRAY key_columns LOOP
         SELECT atttypid INTO typ FROM pg_attribute
         WHERE attrelid = tbl AND attname = key AND attnum > 0 AND NOT attisdropped;
-        t := email_verify.underlying_type(typ, true);
-        IF t.oid >= 16384 AND (t.typtype = 'c' OR NOT email_verify.trusted_type(t)) THEN
+        t := email_verify_internal.underlying_type(typ, true);
+        IF t.oid >= 16384 AND (t.typtype = 'c' OR NOT email_verify_internal.trusted_type(t)) THEN
             RAISE EXCEPTION 'primary key column % of table % has type %, which email_verify does not support as a key',
                 quote_ident(key), tbl, t.oid::regtype
                 USING ERRCODE = 'feature_not_supported',
@@ -760,32 +798,32 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION email_verify.underlying_type(oid, boolean), email_verify.trusted_type(pg_type) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.underlying_type(oid, boolean), email_verify_internal.trusted_type(pg_type) FROM PUBLIC;
 
 -- The claiming side in C++ (src/pg/queue_claim.cpp): the sweep and the claim.
-DROP FUNCTION email_verify.claim_batch(int, int, interval);
-DROP FUNCTION email_verify.enqueue_unverified(int);
-DROP FUNCTION email_verify.enqueue_stale(int);
+DROP FUNCTION email_verify_internal.claim_batch(int, int, interval);
+DROP FUNCTION email_verify_internal.enqueue_unverified(int);
+DROP FUNCTION email_verify_internal.enqueue_stale(int);
 DROP FUNCTION email_verify.enqueue_each_watch(int, boolean, int, interval);
 
 -- Rows inserted, or whose address changed, since the last call (see above).
-CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+CREATE FUNCTION email_verify_internal.enqueue_unverified(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_unverified'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
+COMMENT ON FUNCTION email_verify_internal.enqueue_unverified(int) IS
     'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
 
 -- Queues, for each watch, up to max_rows rows whose verdict is older than the
 -- watch's recheck_after, oldest first (see above), skipping rows already
 -- queued. Returns the number queued.
-CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
+CREATE FUNCTION email_verify_internal.enqueue_stale(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_stale'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
+COMMENT ON FUNCTION email_verify_internal.enqueue_stale(int) IS
     'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
 
 -- The worker's claim (src/pg/queue_claim.cpp, which the worker calls itself):
@@ -794,13 +832,185 @@ COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
 -- batch_size, with rows new to the queue, inserted already claimed (the sweep
 -- above). The table is swept only then, so rows inserted behind a long queue
 -- wait their turn instead of being walked over on every claim.
-CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
+CREATE FUNCTION email_verify_internal.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 AS 'MODULE_PATHNAME', 'claim_batch'
 LANGUAGE C VOLATILE;
 
-REVOKE EXECUTE ON FUNCTION email_verify.claim_batch(int, int, interval), email_verify.enqueue_unverified(int),
-    email_verify.enqueue_stale(int) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.claim_batch(int, int, interval), email_verify_internal.enqueue_unverified(int),
+    email_verify_internal.enqueue_stale(int) FROM PUBLIC;
+
+
+-- Functions unchanged but for the schema of the functions they call.
+
+CREATE OR REPLACE FUNCTION email_verify_internal.queueable_sql(w email_verify.watches, source text, condition text,
+                                           fresh boolean DEFAULT false, order_by text DEFAULT NULL,
+                                           max_rows int DEFAULT NULL)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format(
+        'SELECT $1 AS watch_id, k.row_key, k.email
+         FROM %s n CROSS JOIN LATERAL (SELECT %s AS row_key, n.%I::text AS email) k
+         WHERE n.%I IS NOT NULL AND (%s)%s%s%s',
+        source, email_verify_internal.key_json(w.key_columns, 'n'), w.column_name, w.column_name, condition,
+        CASE WHEN NOT fresh THEN
+            ' AND NOT EXISTS (SELECT FROM email_verify.queue q
+                              WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email)' ELSE '' END,
+        ' ORDER BY ' || order_by,
+        ' LIMIT ' || CASE WHEN max_rows IS NOT NULL THEN greatest(max_rows, 0) END)
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.enqueue_sql(w email_verify.watches, source text, condition text,
+                                         fresh boolean DEFAULT false, order_by text DEFAULT NULL,
+                                         max_rows int DEFAULT NULL, claim boolean DEFAULT false)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'WITH new_items AS (' || email_verify_internal.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ')'
+        || CASE WHEN NOT fresh THEN ',
+         superseded AS (
+             DELETE FROM email_verify.queue d
+             WHERE d.id IN (SELECT o.id FROM new_items i CROSS JOIN LATERAL (
+                                SELECT q.id FROM email_verify.queue q
+                                WHERE q.watch_id = $1 AND q.row_key = i.row_key
+                                  AND q.state = ''pending'' AND q.email <> i.email
+                                FOR UPDATE SKIP LOCKED) o))' ELSE '' END
+        || CASE WHEN claim THEN
+               ' INSERT INTO email_verify.queue (watch_id, row_key, email, state, claimed_by, lease_until)
+                 SELECT i.watch_id, i.row_key, i.email, ''claimed'', $2, now() + $3'
+           ELSE
+               ' INSERT INTO email_verify.queue (watch_id, row_key, email) SELECT i.watch_id, i.row_key, i.email'
+           END
+        || ' FROM new_items i RETURNING id, watch_id, row_key, email, $4::text, attempts'
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.watch_wake()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+BEGIN
+    PERFORM email_verify_internal.wake_workers_at_commit();
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.watch_triggers(tbl regclass, col name)
+RETURNS SETOF name
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.tgname FROM pg_trigger t
+    WHERE t.tgrelid = tbl AND NOT t.tgisinternal AND t.tgnargs = 1
+      AND t.tgfoid IN ('email_verify_internal.watch_wake()'::regprocedure,
+                       'email_verify_internal.watch_clear_verdict()'::regprocedure,
+                       'email_verify_internal.watch_check()'::regprocedure)
+      AND t.tgargs = convert_to(col, getdatabaseencoding()) || '\x00'::bytea
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify.unwatch(tbl regclass, col name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+BEGIN
+    PERFORM email_verify_internal.check_owner(tbl);
+    IF NOT EXISTS (SELECT FROM email_verify.watches WHERE relid = tbl AND column_name = col) THEN
+        RAISE EXCEPTION 'column % of table % is not watched', quote_ident(col), tbl
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM email_verify_internal.end_watch(id) FROM email_verify.watches WHERE relid = tbl AND column_name = col;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.forget_dropped_watches()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    w record;
+BEGIN
+    FOR w IN
+        SELECT DISTINCT ON (wt.id) wt.id, wt.relid::oid AS relid, wt.column_name, d.object_type
+        FROM pg_event_trigger_dropped_objects() d
+        JOIN email_verify.watches wt ON wt.relid = d.objid
+        WHERE d.classid = 'pg_class'::regclass
+          AND (d.object_type = 'table'
+               OR (d.object_type = 'table column'
+                   AND (d.address_names[3] = ANY (wt.key_columns)
+                        OR d.address_names[3] IN (wt.column_name, wt.column_name || '_status',
+                                                  wt.column_name || '_reason', wt.column_name || '_catch_all',
+                                                  wt.column_name || '_verified_at'))))
+        ORDER BY wt.id, d.object_type
+    LOOP
+        IF w.object_type = 'table column' THEN
+            RAISE NOTICE 'email_verify: column % of table % is no longer watched',
+                quote_ident(w.column_name), w.relid::regclass;
+        END IF;
+        PERFORM email_verify_internal.end_watch(w.id);
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'email_verify: could not forget dropped watches: %', SQLERRM;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.requeue(queue_ids bigint[], reasons text[], delays interval[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    n int;
+BEGIN
+    DELETE FROM email_verify.queue q
+    WHERE q.id = ANY (queue_ids) AND q.state = 'claimed'
+      AND EXISTS (SELECT FROM email_verify.queue p
+                  WHERE p.watch_id = q.watch_id AND p.row_key = q.row_key AND p.state = 'pending');
+    UPDATE email_verify.queue q
+    SET state = 'pending', not_before = now() + coalesce(r.delay, interval '0'), attempts = q.attempts + 1,
+        lease_until = NULL, claimed_by = NULL,
+        last_status = CASE WHEN r.reason IS NULL THEN q.last_status ELSE 'unknown' END,
+        last_reason = coalesce(r.reason, q.last_reason)
+    FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
+    WHERE q.id = r.id AND q.state = 'claimed';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE email_verify.queue q
+    SET state = 'failed', not_before = now(),
+        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
+                             q.attempts)
+    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify_internal.claim_limit();
+    RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.retry_later(queue_ids bigint[], reasons text[], delays interval[])
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+BEGIN
+    IF cardinality(queue_ids) IS DISTINCT FROM cardinality(reasons)
+       OR cardinality(queue_ids) IS DISTINCT FROM cardinality(delays) THEN
+        RAISE EXCEPTION 'queue_ids, reasons and delays must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN email_verify_internal.requeue(queue_ids, reasons, delays);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.release_claims(worker_id int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+    SELECT email_verify_internal.requeue(coalesce(array_agg(q.id), '{}'), NULL, NULL)
+    FROM email_verify.queue q
+    WHERE q.state = 'claimed' AND q.claimed_by = worker_id
+$$;
 
 
 -- The workers' role. The background workers log in as email_verify_worker,
@@ -832,39 +1042,40 @@ ALTER ROLE email_verify_worker NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT LOG
 COMMENT ON ROLE email_verify_worker IS
     'email_verify: the background workers'' role; clients cannot log in as it';
 
+GRANT USAGE ON SCHEMA email_verify_internal TO email_verify_worker;
 GRANT SELECT, UPDATE ON email_verify.watches TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify.queue TO email_verify_worker;
 GRANT USAGE ON SEQUENCE email_verify.queue_id_seq TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE ON email_verify.worker_counters TO email_verify_worker;
 GRANT EXECUTE ON FUNCTION
     -- 40_helpers.sql
-    email_verify.wake_workers_at_commit(),
-    email_verify.key_sql(regclass, name[], text, text),
-    email_verify.key_json(name[], text),
-    email_verify.queueable_sql(email_verify.watches, text, text, boolean, text, int),
-    email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
-    email_verify.try_lock_table(regclass),
-    email_verify.column_problem(regclass, name),
-    email_verify.underlying_type(oid, boolean),
-    email_verify.trusted_type(pg_type),
+    email_verify_internal.wake_workers_at_commit(),
+    email_verify_internal.key_sql(regclass, name[], text, text),
+    email_verify_internal.key_json(name[], text),
+    email_verify_internal.queueable_sql(email_verify.watches, text, text, boolean, text, int),
+    email_verify_internal.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
+    email_verify_internal.try_lock_table(regclass),
+    email_verify_internal.column_problem(regclass, name),
+    email_verify_internal.underlying_type(oid, boolean),
+    email_verify_internal.trusted_type(pg_type),
     -- 50_watch.sql
-    email_verify.suspend_watch(int, text),
+    email_verify_internal.suspend_watch(int, text),
     -- 70_worker.sql
-    email_verify.enqueue_unverified(int),
-    email_verify.enqueue_stale(int),
-    email_verify.claim_limit(),
-    email_verify.claim_items(int, int, interval),
-    email_verify.claim_batch(int, int, interval),
-    email_verify.requeue(bigint[], text[], interval[]),
-    email_verify.retry_later(bigint[], text[], interval[]),
-    email_verify.release_claims(int),
-    email_verify.apply_verdicts(jsonb)
+    email_verify_internal.enqueue_unverified(int),
+    email_verify_internal.enqueue_stale(int),
+    email_verify_internal.claim_limit(),
+    email_verify_internal.claim_items(int, int, interval),
+    email_verify_internal.claim_batch(int, int, interval),
+    email_verify_internal.requeue(bigint[], text[], interval[]),
+    email_verify_internal.retry_later(bigint[], text[], interval[]),
+    email_verify_internal.release_claims(int),
+    email_verify_internal.apply_verdicts(jsonb)
 TO email_verify_worker;
 
 -- What the workers' role may read of a watched table: the table, and its
 -- schema's names. Called by watch() and, after every ALTER TABLE of a watched
 -- table (SET SCHEMA moves it), by follow_altered_tables.
-CREATE FUNCTION email_verify.let_worker_read(tbl regclass)
+CREATE FUNCTION email_verify_internal.let_worker_read(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -879,7 +1090,7 @@ $$;
 -- The end of watch `ending`: the workers' role no longer reads its table once
 -- no other watch is on it, nor the table's schema once no watched table is
 -- left in it.
-CREATE FUNCTION email_verify.end_worker_read(tbl regclass, ending int)
+CREATE FUNCTION email_verify_internal.end_worker_read(tbl regclass, ending int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -898,11 +1109,11 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION email_verify.let_worker_read(regclass), email_verify.end_worker_read(regclass, int)
+REVOKE EXECUTE ON FUNCTION email_verify_internal.let_worker_read(regclass), email_verify_internal.end_worker_read(regclass, int)
 FROM PUBLIC;
 
 -- The tables watched before this version: the workers' role reads them from now on.
-SELECT email_verify.let_worker_read(t.relid) FROM (SELECT DISTINCT w.relid FROM email_verify.watches w) t;
+SELECT email_verify_internal.let_worker_read(t.relid) FROM (SELECT DISTINCT w.relid FROM email_verify.watches w) t;
 
 -- The launcher starts the workers once this commits.
-SELECT email_verify.wake_workers_at_commit();
+SELECT email_verify_internal.wake_workers_at_commit();

@@ -66,9 +66,9 @@ SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY st
 -- ... until the worker moves them into the queue, at most max_rows per watch,
 -- each once (claim_batch does the same, when the queue runs short, inserting
 -- them already claimed).
-SELECT email_verify.enqueue_unverified(2) AS queued;
-SELECT email_verify.enqueue_unverified(100) AS queued;
-SELECT email_verify.enqueue_unverified(100) AS queued_again;
+SELECT email_verify_internal.enqueue_unverified(2) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued_again;
 SELECT row_key, email, state FROM queued;
 SELECT table_name, state, items, ready FROM email_verify.queue_stats ORDER BY state;
 
@@ -78,8 +78,8 @@ SELECT count(*) AS items FROM email_verify.queue;
 
 -- The worker verifies everything queued so far.
 SELECT queue_id > 0 AS queue_id, watch_id > 0 AS watch_id, row_key, email, level, attempts
-FROM email_verify.claim_batch(1, 100) ORDER BY row_key;
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
+FROM email_verify_internal.claim_batch(1, 100) ORDER BY row_key;
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
 SELECT id, email, email_status, email_reason, email_catch_all, email_verified_at IS NOT NULL AS verified
 FROM contacts ORDER BY id;
 SELECT count(*) AS items FROM email_verify.queue;
@@ -90,62 +90,62 @@ UPDATE contacts SET email = 'alice@example.org' WHERE id = 1;
 UPDATE contacts SET email = email, name = 'Bob B.' WHERE id = 3;
 UPDATE contacts SET email = NULL WHERE id = 4;
 SELECT id, email, email_status, email_verified_at IS NOT NULL AS verified FROM contacts WHERE id IN (1, 3, 4) ORDER BY id;
-SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued;
 -- Changed again before the worker got to it: the old address's item gives way.
 UPDATE contacts SET email = 'alice@example.net' WHERE id = 1;
-SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued;
 
 -- The worker's side ------------------------------------------------------------------
 
 -- Leases: a claimed item is not claimed again until its lease runs out.
 INSERT INTO contacts VALUES (12, 'kim@example.com', 'Kim'), (13, 'lee@example.com', 'Lee');
-SELECT row_key, email, attempts FROM email_verify.claim_batch(1, 2, '1 hour') ORDER BY row_key;
-SELECT row_key, email FROM email_verify.claim_batch(2, 10) ORDER BY row_key;
-SELECT count(*) AS nothing_left FROM email_verify.claim_batch(2, 10);
+SELECT row_key, email, attempts FROM email_verify_internal.claim_batch(1, 2, '1 hour') ORDER BY row_key;
+SELECT row_key, email FROM email_verify_internal.claim_batch(2, 10) ORDER BY row_key;
+SELECT count(*) AS nothing_left FROM email_verify_internal.claim_batch(2, 10);
 -- Worker 1 dies: once its lease has run out, its items come back (one attempt more).
 UPDATE email_verify.queue SET lease_until = now() - interval '1 second' WHERE claimed_by = 1;
-SELECT row_key, email, attempts FROM email_verify.claim_batch(3, 10) ORDER BY row_key;
+SELECT row_key, email, attempts FROM email_verify_internal.claim_batch(3, 10) ORDER BY row_key;
 SELECT claimed_by, count(*) FROM email_verify.queue GROUP BY 1 ORDER BY 1;
 
 -- apply_verdicts writes by primary key and address: a row deleted meanwhile, or
 -- whose address changed meanwhile, is skipped (the changed one is queued anew).
 DELETE FROM contacts WHERE id = 12;
 UPDATE contacts SET email = 'lee@example.org' WHERE id = 13;
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'risky', 'catch_all')) AS written;
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'risky', 'catch_all')) AS written;
 SELECT id, email, email_status, email_reason, email_catch_all FROM contacts WHERE id IN (1, 12, 13) ORDER BY id;
-SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued;
-SELECT email_verify.apply_verdicts('[]') AS nothing;
-SELECT email_verify.apply_verdicts('{}');
-SELECT email_verify.apply_verdicts('[{"queue_id": 1, "watch_id": 1, "row_key": {"id": 1}, "email": "x@y.z"}]');
+SELECT email_verify_internal.apply_verdicts('[]') AS nothing;
+SELECT email_verify_internal.apply_verdicts('{}');
+SELECT email_verify_internal.apply_verdicts('[{"queue_id": 1, "watch_id": 1, "row_key": {"id": 1}, "email": "x@y.z"}]');
 
 -- retry_later: back to pending after the delay, one attempt more.
-SELECT count(*) FROM email_verify.claim_batch(1, 10);
-SELECT email_verify.retry_later(array_agg(id), array_agg('greylisted'::text), array_agg(interval '1 hour'))
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 10);
+SELECT email_verify_internal.retry_later(array_agg(id), array_agg('greylisted'::text), array_agg(interval '1 hour'))
 FROM email_verify.queue WHERE state = 'claimed';
 SELECT row_key, email, state, attempts, waiting, last_reason FROM queued;
-SELECT count(*) AS not_ready_yet FROM email_verify.claim_batch(1, 10);
-SELECT email_verify.retry_later('{1}', '{}', '{}');
+SELECT count(*) AS not_ready_yet FROM email_verify_internal.claim_batch(1, 10);
+SELECT email_verify_internal.retry_later('{1}', '{}', '{}');
 -- An item whose row was queued anew meanwhile is dropped: the new item stands for it.
 UPDATE email_verify.queue SET not_before = now();
-SELECT count(*) FROM email_verify.claim_batch(1, 10);
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 10);
 UPDATE contacts SET email = 'lee@example.net' WHERE id = 13;
-SELECT email_verify.enqueue_unverified(100) AS queued;
-SELECT email_verify.retry_later(array_agg(id), array_agg('timeout'::text), array_agg(interval '1 minute'))
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.retry_later(array_agg(id), array_agg('timeout'::text), array_agg(interval '1 minute'))
 FROM email_verify.queue WHERE state = 'claimed';
 SELECT row_key, email, state, attempts, waiting, last_reason FROM queued;
-SELECT email_verify.apply_verdicts(verdicts_for(
+SELECT email_verify_internal.apply_verdicts(verdicts_for(
     (SELECT array_agg(q) FROM email_verify.queue q), 'valid', 'syntax_ok')) AS written;
 -- A worker that starts again frees what it had claimed, the same way.
 INSERT INTO contacts VALUES (17, 'pat@example.com', 'Pat'), (18, 'quinn@example.com', 'Quinn');
-SELECT count(*) FROM email_verify.claim_batch(4, 10);
+SELECT count(*) FROM email_verify_internal.claim_batch(4, 10);
 UPDATE contacts SET email = 'quinn@example.org' WHERE id = 18;
-SELECT email_verify.enqueue_unverified(100) AS queued;
-SELECT email_verify.release_claims(4) AS released, email_verify.release_claims(5) AS none;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.release_claims(4) AS released, email_verify_internal.release_claims(5) AS none;
 SELECT row_key, email, state, attempts FROM queued;
-SELECT email_verify.apply_verdicts(verdicts_for(
+SELECT email_verify_internal.apply_verdicts(verdicts_for(
     (SELECT array_agg(q) FROM email_verify.queue q), 'valid', 'syntax_ok')) AS written;
 
 -- enqueue_stale: rows verified longer ago than recheck_after (7 days here), oldest
@@ -153,15 +153,15 @@ SELECT email_verify.apply_verdicts(verdicts_for(
 UPDATE contacts SET email_verified_at = now() - interval '8 days' WHERE id IN (5, 6);
 UPDATE contacts SET email_verified_at = now() - interval '9 days' WHERE id = 8;
 UPDATE contacts SET email_verified_at = now() - interval '6 days' WHERE id = 10;
-SELECT email_verify.enqueue_stale(1) AS queued;
+SELECT email_verify_internal.enqueue_stale(1) AS queued;
 SELECT row_key, email FROM queued;
-SELECT email_verify.enqueue_stale(100) AS queued;
-SELECT email_verify.enqueue_stale(100) AS queued_again;
+SELECT email_verify_internal.enqueue_stale(100) AS queued;
+SELECT email_verify_internal.enqueue_stale(100) AS queued_again;
 -- Claimed items count as queued too.
-SELECT count(*) FROM email_verify.claim_batch(1, 10);
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 10);
 UPDATE contacts SET email_verified_at = now() - interval '10 days' WHERE id = 8;
-SELECT email_verify.enqueue_stale(100) AS queued_while_claimed;
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'invalid', 'mailbox_not_found')) AS written;
+SELECT email_verify_internal.enqueue_stale(100) AS queued_while_claimed;
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'invalid', 'mailbox_not_found')) AS written;
 
 -- The claim's sweep takes the oldest rows without a verdict first, looking at
 -- twice as many as it wants; when those already have items (here, retries
@@ -170,17 +170,17 @@ SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'invalid', 'mailbox_n
 CREATE TABLE clogged (id int PRIMARY KEY, email text);
 INSERT INTO clogged SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 4) g;
 SELECT email_verify.watch('clogged', 'email', level => 'syntax');
-SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
 UPDATE email_verify.queue SET not_before = now() + interval '1 hour' WHERE email LIKE 'c_@example.com';
 INSERT INTO clogged SELECT g, 'c' || g || '@example.com' FROM generate_series(5, 7) g;
-SELECT row_key FROM email_verify.claim_batch(1, 2) ORDER BY row_key;
-SELECT row_key FROM email_verify.claim_batch(1, 2) ORDER BY row_key;
+SELECT row_key FROM email_verify_internal.claim_batch(1, 2) ORDER BY row_key;
+SELECT row_key FROM email_verify_internal.claim_batch(1, 2) ORDER BY row_key;
 SELECT email_verify.unwatch('clogged', 'email');
 DROP TABLE clogged;
 
 -- Statistics: queue depth by state, verdicts applied by status and reason.
 INSERT INTO contacts VALUES (14, 'mia@example.com', 'Mia'), (15, 'ned@example.com', 'Ned'), (16, 'oz@example.com', 'Oz');
-SELECT count(*) FROM email_verify.claim_batch(1, 1);
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 1);
 UPDATE email_verify.queue SET lease_until = now() - interval '1 second' WHERE state = 'claimed';
 UPDATE email_verify.queue SET not_before = now() + interval '1 hour' WHERE row_key = '{"id": 16}';
 SELECT table_name, column_name, state, items, ready, max_attempts FROM email_verify.queue_stats ORDER BY state;
@@ -202,13 +202,13 @@ SELECT attname FROM pg_attribute WHERE attrelid = '"My Schema"."Contacts Table"'
 SELECT tgname FROM pg_trigger WHERE tgrelid = '"My Schema"."Contacts Table"'::regclass ORDER BY tgname;
 -- The worker's session has another time zone; the keys still find their rows.
 SET TimeZone = 'Asia/Tokyo';
-SELECT c.row_key, c.email FROM email_verify.claim_batch(1, 100) c JOIN email_verify.watches w ON w.id = c.watch_id
+SELECT c.row_key, c.email FROM email_verify_internal.claim_batch(1, 100) c JOIN email_verify.watches w ON w.id = c.watch_id
 WHERE w.column_name = 'E-Mail' ORDER BY 1;
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
 RESET TimeZone;
 UPDATE "My Schema"."Contacts Table" SET "E-Mail" = 'new@example.com' WHERE "Org" = 1 AND "Since" < '2021-01-01';
 SELECT "Since", "E-Mail", "E-Mail_status", "E-Mail_reason" FROM "My Schema"."Contacts Table" ORDER BY 1;
-SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE col = 'E-Mail';
 
 -- Partitioned tables are watched through their parent.
@@ -218,14 +218,14 @@ CREATE TABLE part_contacts_us PARTITION OF part_contacts FOR VALUES IN ('us');
 INSERT INTO part_contacts VALUES ('eu', 1, 'a@example.eu');
 SELECT email_verify.watch('part_contacts', 'email', level => 'syntax');
 INSERT INTO part_contacts VALUES ('us', 1, 'a@example.us');
-SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
-SELECT email_verify.apply_verdicts(verdicts_for(
+SELECT email_verify_internal.enqueue_unverified(100) > 0 AS queued;
+SELECT email_verify_internal.apply_verdicts(verdicts_for(
     (SELECT array_agg(q) FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
      WHERE w.relid = 'part_contacts'::regclass), 'valid', 'syntax_ok')) AS written;
 UPDATE part_contacts SET email = 'b@example.us' WHERE region = 'us';
 SELECT email_verify.watch('part_contacts_us', 'email', level => 'syntax');
 SELECT region, id, email, email_status FROM part_contacts ORDER BY 1, 2;
-SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE tbl = 'part_contacts'::regclass;
 
 -- Refusals ------------------------------------------------------------------------------
@@ -272,20 +272,20 @@ SELECT email_verify.watch('owned', 'email', level => 'syntax');
 -- queue_stats for the tables whose owner's privileges the role has.
 SELECT count(*) FROM email_verify.queue;
 SELECT count(*) FROM email_verify.watches;
-SELECT count(*) FROM email_verify.claim_batch(1, 1);
-SELECT email_verify.apply_verdicts('[]');
-SELECT email_verify.enqueue_stale(1);
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 1);
+SELECT email_verify_internal.apply_verdicts('[]');
+SELECT email_verify_internal.enqueue_stale(1);
 SELECT count(*) AS others_visible FROM email_verify.queue_stats WHERE table_name <> 'owned'::regclass;
 SELECT count(*) > 0 AS visible FROM email_verify.verdict_stats;
 SELECT count(*) AS visible FROM email_verify.worker_stats();
-SELECT email_verify.release_claims(1);
+SELECT email_verify_internal.release_claims(1);
 -- A writer without any email_verify privilege still wakes the worker, which
 -- queues its rows.
 SET ROLE ev_regress_writer;
 INSERT INTO owned VALUES (1, 'writer@example.com');
 SELECT email_verify.unwatch('owned', 'email');
 RESET ROLE;
-SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM queued WHERE tbl = 'owned'::regclass;
 -- The worker writes verdicts back as the table's owner: the owner's own
 -- triggers never run with the worker's privileges, and see search_path
@@ -304,18 +304,18 @@ $$;
 CREATE TRIGGER audit BEFORE UPDATE ON owned FOR EACH ROW EXECUTE FUNCTION owned_audit();
 ALTER TABLE owned_audit OWNER TO ev_regress_owner;
 ALTER FUNCTION owned_audit() OWNER TO ev_regress_owner;
-SELECT count(*) FROM email_verify.claim_batch(1, 10);
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 10);
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
 SELECT * FROM owned_audit;
 INSERT INTO owned VALUES (2, 'risky@example.com');
-SELECT count(*) FROM email_verify.claim_batch(1, 10);
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'risky', 'role_account')) AS written;
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 10);
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'risky', 'role_account')) AS written;
 SELECT row_key, email, state, last_reason FROM queued WHERE tbl = 'owned'::regclass;
 SELECT table_name, state, items FROM email_verify.queue_stats WHERE table_name = 'owned'::regclass;
 SET ROLE ev_regress_owner;
 SELECT email_verify.watch('owned', 'email', level => 'syntax');
 RESET ROLE;
-SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email, state FROM queued WHERE tbl = 'owned'::regclass;
 
 GRANT email_verify_prober TO ev_regress_owner;
@@ -358,14 +358,14 @@ ALTER TABLE contacts DROP CONSTRAINT contacts_pkey;
 INSERT INTO contacts VALUES (30, 'pk@example.com', 'Pk');
 ALTER TABLE contacts ADD PRIMARY KEY (id, name);
 SELECT key_columns FROM email_verify.watches WHERE relid = 'contacts'::regclass;
-SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued WHERE tbl = 'contacts'::regclass;
 ALTER TABLE contacts RENAME COLUMN name TO "Full Name";
 SELECT key_columns FROM email_verify.watches WHERE relid = 'contacts'::regclass;
-SELECT email_verify.enqueue_unverified(100) AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) AS queued;
 SELECT row_key, email, state FROM queued WHERE tbl = 'contacts'::regclass;
-SELECT count(*) FROM email_verify.claim_batch(1, 100);
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 100);
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
 SELECT id, email, email_status FROM contacts WHERE id >= 14 ORDER BY id;
 -- Renaming the watched column itself is reported (unwatch, then watch the new name).
 ALTER TABLE contacts RENAME COLUMN email TO mail;
@@ -393,8 +393,8 @@ SELECT table_name, state, items FROM email_verify.queue_stats WHERE table_name =
 -- Once all are verified (row 20 through the claim's sweep), the same level
 -- queues nothing; a new level queues every row that has a verdict again (it was
 -- reached at the old level).
-SELECT count(*) FROM email_verify.claim_batch(1, 100);
-SELECT email_verify.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 100);
+SELECT email_verify_internal.apply_verdicts(verdicts_for(claimed(), 'valid', 'syntax_ok')) AS written;
 SELECT email_verify.watch('contacts', 'email', level => 'syntax', recheck_after => '1 day');
 SELECT count(*) AS items FROM email_verify.queue;
 SELECT email_verify.watch('contacts', 'email', level => 'dns');
@@ -402,9 +402,9 @@ SELECT state, count(*) AS items FROM email_verify.queue GROUP BY state;
 -- A verdict carries the level its item was claimed at: claimed at dns, then the
 -- watch is raised to smtp while the address is probed. The dns verdict is not
 -- written; the item is probed again at the new level, no attempt counted.
-SELECT count(*) FROM email_verify.claim_batch(1, 1);
+SELECT count(*) FROM email_verify_internal.claim_batch(1, 1);
 SELECT email_verify.watch('contacts', 'email', level => 'smtp');
-SELECT email_verify.apply_verdicts((SELECT jsonb_agg(v || '{"level": "dns"}')
+SELECT email_verify_internal.apply_verdicts((SELECT jsonb_agg(v || '{"level": "dns"}')
                                     FROM jsonb_array_elements(verdicts_for(claimed(), 'valid', 'domain_ok')) AS v)) AS written;
 SELECT state, attempts, last_reason FROM email_verify.queue WHERE last_reason IS NOT NULL;
 -- Dropping a watched table or column ends the watch.

@@ -72,7 +72,7 @@ INSERT INTO signups VALUES (31, 'alice@strict.test', NULL), (32, 'a@servfail.tes
 -- A dns_error is unknown: let in, and queued for the worker to try again.
 SELECT id, email, email_status, email_reason, email_verified_at IS NOT NULL AS verified
 FROM signups WHERE id >= 30 ORDER BY id;
-SELECT email_verify.enqueue_unverified(100) > 0 AS queued;
+SELECT email_verify_internal.enqueue_unverified(100) > 0 AS queued;
 SELECT row_key, email FROM email_verify.queue ORDER BY row_key;
 
 -- The trigger probes on behalf of writers who could not probe themselves.
@@ -97,8 +97,8 @@ SELECT id, email, email_status, email_reason, email_verified_at IS NOT NULL AS v
 FROM signups WHERE id >= 40 ORDER BY id;
 -- The worker's claim takes it, and with it the rows still without a verdict
 -- from before (1, 32).
-SELECT row_key, email, level FROM email_verify.claim_batch(1, 10) ORDER BY row_key;
-SELECT email_verify.apply_verdicts(jsonb_agg(jsonb_build_object(
+SELECT row_key, email, level FROM email_verify_internal.claim_batch(1, 10) ORDER BY row_key;
+SELECT email_verify_internal.apply_verdicts(jsonb_agg(jsonb_build_object(
     'queue_id', q.id, 'watch_id', q.watch_id, 'row_key', q.row_key, 'email', q.email,
     'status', 'valid', 'reason', 'accepted', 'catch_all', false, 'checked_at', now())))
 FROM email_verify.queue q WHERE q.state = 'claimed';

@@ -3,6 +3,15 @@
 -- src/pg/verify_functions.cpp, src/pg/address_functions.cpp and
 -- src/pg/prober_functions.cpp.
 
+-- Two schemas. email_verify (made by CREATE EXTENSION, see email_verify.control)
+-- holds what users call: `\df email_verify.*` is the API. email_verify_internal
+-- holds what the triggers, the views, the event triggers and the background
+-- workers call, most of it executable by no one but the extension's owner and
+-- the workers' role (90_privileges.sql, 95_worker_role.sql).
+CREATE SCHEMA email_verify_internal;
+COMMENT ON SCHEMA email_verify_internal IS
+    'email_verify: functions of the triggers, views and background workers; not an API';
+
 -- One verdict. Column order is part of the contract (README.md, "The result").
 CREATE TYPE email_verify.result AS (
     email         text,

@@ -2,7 +2,7 @@
 -- entries on top of them. Their C side: src/pg/list_functions.cpp and
 -- src/pg/list_cache.cpp.
 
-CREATE FUNCTION email_verify.list_entry_is_valid(list text, entry text)
+CREATE FUNCTION email_verify_internal.list_entry_is_valid(list text, entry text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'list_entry_is_valid'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -25,7 +25,7 @@ CREATE TABLE email_verify.list_entries (
     note       text,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (list, entry),
-    CONSTRAINT list_entry_is_valid CHECK (email_verify.list_entry_is_valid(list, entry))
+    CONSTRAINT list_entry_is_valid CHECK (email_verify_internal.list_entry_is_valid(list, entry))
 );
 
 COMMENT ON TABLE email_verify.list_entries IS
@@ -34,11 +34,11 @@ COMMENT ON TABLE email_verify.list_entries IS
 -- Kept by pg_dump: the rows are the user's, not the extension's.
 SELECT pg_catalog.pg_extension_config_dump('email_verify.list_entries', '');
 
-CREATE FUNCTION email_verify.list_entries_changed()
+CREATE FUNCTION email_verify_internal.list_entries_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'list_entries_changed'
 LANGUAGE C;
 
 CREATE TRIGGER list_entries_changed
 AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON email_verify.list_entries
-FOR EACH STATEMENT EXECUTE FUNCTION email_verify.list_entries_changed();
+FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.list_entries_changed();

@@ -6,14 +6,14 @@
 
 -- Provided by the module: at COMMIT of a transaction that called it, wakes the
 -- background workers once (a rollback wakes nobody).
-CREATE FUNCTION email_verify.wake_workers_at_commit()
+CREATE FUNCTION email_verify_internal.wake_workers_at_commit()
 RETURNS void
 AS 'MODULE_PATHNAME', 'wake_workers_at_commit'
 LANGUAGE C VOLATILE;
 
 -- The role that called the SECURITY DEFINER function this runs in (see the
 -- security model in 30_tables.sql).
-CREATE FUNCTION email_verify.calling_role()
+CREATE FUNCTION email_verify_internal.calling_role()
 RETURNS name
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -24,7 +24,7 @@ $$;
 
 -- Levels dns and smtp send traffic on the server's behalf: the same rule as
 -- verify_email's.
-CREATE FUNCTION email_verify.may_probe(role name)
+CREATE FUNCTION email_verify_internal.may_probe(role name)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -42,7 +42,7 @@ $$;
 --   key_record      "col" type, ...: the column definition list for jsonb_to_record
 -- key_match and key_record are NULL when key_columns is given and is no longer
 -- the primary key.
-CREATE FUNCTION email_verify.key_sql(tbl regclass, key_columns name[], a text, b text,
+CREATE FUNCTION email_verify_internal.key_sql(tbl regclass, key_columns name[], a text, b text,
         OUT pk_columns name[], OUT qualified_name text, OUT key_match text, OUT key_record text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -80,7 +80,7 @@ $$;
 -- function that builds them pins the settings their text depends on (TimeZone,
 -- IntervalStyle, extra_float_digits): a timestamptz key built in two sessions
 -- must come out the same.
-CREATE FUNCTION email_verify.key_json(key_columns name[], alias text)
+CREATE FUNCTION email_verify_internal.key_json(key_columns name[], alias text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -91,7 +91,7 @@ $$;
 
 -- The watches row of a column of the table a trigger fired on; a row trigger
 -- cloned onto a partition finds the watch of its partitioned ancestor.
-CREATE FUNCTION email_verify.watch_of(rel oid, col name)
+CREATE FUNCTION email_verify_internal.watch_of(rel oid, col name)
 RETURNS email_verify.watches
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -119,7 +119,7 @@ $$;
 -- all), as queue items (watch_id $1, row_key, email). A row that already has an
 -- item for the same address, in any state, is left out; `fresh` (nothing of
 -- this watch is queued yet) skips that check.
-CREATE FUNCTION email_verify.queueable_sql(w email_verify.watches, source text, condition text,
+CREATE FUNCTION email_verify_internal.queueable_sql(w email_verify.watches, source text, condition text,
                                            fresh boolean DEFAULT false, order_by text DEFAULT NULL,
                                            max_rows int DEFAULT NULL)
 RETURNS text
@@ -130,7 +130,7 @@ AS $$
         'SELECT $1 AS watch_id, k.row_key, k.email
          FROM %s n CROSS JOIN LATERAL (SELECT %s AS row_key, n.%I::text AS email) k
          WHERE n.%I IS NOT NULL AND (%s)%s%s%s',
-        source, email_verify.key_json(w.key_columns, 'n'), w.column_name, w.column_name, condition,
+        source, email_verify_internal.key_json(w.key_columns, 'n'), w.column_name, w.column_name, condition,
         CASE WHEN NOT fresh THEN
             ' AND NOT EXISTS (SELECT FROM email_verify.queue q
                               WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email)' ELSE '' END,
@@ -148,14 +148,14 @@ $$;
 -- inserted already claimed, by worker $2 until now() + $3. The worker's sweep
 -- writes each item once this way instead of inserting it pending and then
 -- updating it to claimed, which halves what a drain writes to the queue.
-CREATE FUNCTION email_verify.enqueue_sql(w email_verify.watches, source text, condition text,
+CREATE FUNCTION email_verify_internal.enqueue_sql(w email_verify.watches, source text, condition text,
                                          fresh boolean DEFAULT false, order_by text DEFAULT NULL,
                                          max_rows int DEFAULT NULL, claim boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 'WITH new_items AS (' || email_verify.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ')'
+    SELECT 'WITH new_items AS (' || email_verify_internal.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ')'
         || CASE WHEN NOT fresh THEN ',
          superseded AS (
              DELETE FROM email_verify.queue d
@@ -177,7 +177,7 @@ $$;
 
 -- Whether this transaction now holds AccessShareLock on tbl; never waits
 -- (src/pg/table_lock_functions.cpp).
-CREATE FUNCTION email_verify.try_lock_table(tbl regclass)
+CREATE FUNCTION email_verify_internal.try_lock_table(tbl regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'try_lock_table'
 LANGUAGE C STRICT VOLATILE;
@@ -196,7 +196,7 @@ LANGUAGE C STRICT VOLATILE;
 -- The type a column of type typ holds in the end: past domains, and with
 -- through_arrays past array types too. A privileged reader may evaluate it
 -- (its casts, its output) only when trusted_type says so.
-CREATE FUNCTION email_verify.underlying_type(typ oid, through_arrays boolean)
+CREATE FUNCTION email_verify_internal.underlying_type(typ oid, through_arrays boolean)
 RETURNS pg_type
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -214,7 +214,7 @@ END
 $$;
 
 -- Built in, or owned by a superuser: no ordinary role's code hangs on it.
-CREATE FUNCTION email_verify.trusted_type(t pg_type)
+CREATE FUNCTION email_verify_internal.trusted_type(t pg_type)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -223,7 +223,7 @@ AS $$
 $$;
 
 -- Why the columns of a watch cannot be served, or NULL when they can.
-CREATE FUNCTION email_verify.column_problem(tbl regclass, col name)
+CREATE FUNCTION email_verify_internal.column_problem(tbl regclass, col name)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -240,8 +240,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN format('column %s no longer exists', quote_ident(col));
     END IF;
-    t := email_verify.underlying_type(typ, false);
-    IF t.typcategory <> 'S' OR t.typtype <> 'b' OR NOT email_verify.trusted_type(t) THEN
+    t := email_verify_internal.underlying_type(typ, false);
+    IF t.typcategory <> 'S' OR t.typtype <> 'b' OR NOT email_verify_internal.trusted_type(t) THEN
         RETURN format('column %s has type %s: a watched column must be of a string type that is built in or owned by a superuser',
                       quote_ident(col), format_type(t.oid, NULL));
     END IF;
@@ -260,17 +260,17 @@ $$;
 -- Whether a privileged reader may read watch w's table now: the watch is not
 -- suspended, the table is locked for reading without waiting (see
 -- try_lock_table), and, under that lock, its columns pass column_problem.
-CREATE FUNCTION email_verify.may_read(w email_verify.watches)
+CREATE FUNCTION email_verify_internal.may_read(w email_verify.watches)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- In this order: the columns are looked at only under the lock.
-    IF w.suspended_reason IS NOT NULL OR NOT email_verify.try_lock_table(w.relid) THEN
+    IF w.suspended_reason IS NOT NULL OR NOT email_verify_internal.try_lock_table(w.relid) THEN
         RETURN false;
     END IF;
-    RETURN email_verify.column_problem(w.relid, w.column_name) IS NULL;
+    RETURN email_verify_internal.column_problem(w.relid, w.column_name) IS NULL;
 END
 $$;
 
@@ -278,7 +278,7 @@ $$;
 
 -- Watch metadata (table names, counts) is shown to the table's owner, to the
 -- roles that have its privileges and to superusers only.
-CREATE FUNCTION email_verify.may_see(tbl regclass)
+CREATE FUNCTION email_verify_internal.may_see(tbl regclass)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -291,7 +291,7 @@ $$;
 -- domains and arrays, are built in or owned by a superuser (to_jsonb would call a
 -- user's cast to json, e.g. of an enum), and no foreign partitions or children
 -- (their foreign server would be reached with the extension owner's mapping).
-CREATE FUNCTION email_verify.check_supported(tbl regclass, key_columns name[])
+CREATE FUNCTION email_verify_internal.check_supported(tbl regclass, key_columns name[])
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -304,8 +304,8 @@ BEGIN
     FOREACH key IN ARRAY key_columns LOOP
         SELECT atttypid INTO typ FROM pg_attribute
         WHERE attrelid = tbl AND attname = key AND attnum > 0 AND NOT attisdropped;
-        t := email_verify.underlying_type(typ, true);
-        IF t.oid >= 16384 AND (t.typtype = 'c' OR NOT email_verify.trusted_type(t)) THEN
+        t := email_verify_internal.underlying_type(typ, true);
+        IF t.oid >= 16384 AND (t.typtype = 'c' OR NOT email_verify_internal.trusted_type(t)) THEN
             RAISE EXCEPTION 'primary key column % of table % has type %, which email_verify does not support as a key',
                 quote_ident(key), tbl, t.oid::regtype
                 USING ERRCODE = 'feature_not_supported',
@@ -324,7 +324,7 @@ END
 $$;
 
 -- The checks watch and unwatch share: an existing table the caller owns.
-CREATE FUNCTION email_verify.check_owner(tbl regclass)
+CREATE FUNCTION email_verify_internal.check_owner(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -343,7 +343,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
     END IF;
-    IF NOT pg_has_role(email_verify.calling_role(), owner, 'USAGE') THEN
+    IF NOT pg_has_role(email_verify_internal.calling_role(), owner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF kind NOT IN ('r', 'p') THEN
@@ -365,7 +365,7 @@ $$;
 -- Why no background worker will drain this database's queue, or NULL when one
 -- will: the module is not preloaded (its shared memory, read by worker_stats(),
 -- is missing), no workers are configured, or they work in another database.
-CREATE FUNCTION email_verify.why_no_worker()
+CREATE FUNCTION email_verify_internal.why_no_worker()
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp

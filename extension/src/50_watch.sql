@@ -10,20 +10,20 @@
 -- so an INSERT or COPY costs the writer no queue row, no index entry and no lock.
 
 -- AFTER INSERT and AFTER UPDATE OF the address, FOR EACH STATEMENT.
-CREATE FUNCTION email_verify.watch_wake()
+CREATE FUNCTION email_verify_internal.watch_wake()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
 BEGIN
-    PERFORM email_verify.wake_workers_at_commit();
+    PERFORM email_verify_internal.wake_workers_at_commit();
     RETURN NULL;
 END
 $$;
 
 -- Async: BEFORE UPDATE of the address, FOR EACH ROW WHEN it changed: the old
 -- verdict no longer describes the row.
-CREATE FUNCTION email_verify.watch_clear_verdict()
+CREATE FUNCTION email_verify_internal.watch_clear_verdict()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -58,13 +58,13 @@ CREATE TYPE email_verify.inline_check AS (
     syntax_error   text
 );
 
-CREATE FUNCTION email_verify.sync_probe(rel regclass, col name, address text)
+CREATE FUNCTION email_verify_internal.sync_probe(rel regclass, col name, address text)
 RETURNS email_verify.inline_check
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
 DECLARE
-    w email_verify.watches := email_verify.watch_of(rel, col);
+    w email_verify.watches := email_verify_internal.watch_of(rel, col);
     r email_verify.result;
     c email_verify.inline_check;
 BEGIN
@@ -91,11 +91,11 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION email_verify.sync_verdict(rel regclass, col name, address text)
+CREATE FUNCTION email_verify_internal.sync_verdict(rel regclass, col name, address text)
 RETURNS email_verify.inline_check
 AS 'MODULE_PATHNAME', 'sync_verdict'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION email_verify.sync_verdict(regclass, name, text) IS
+COMMENT ON FUNCTION email_verify_internal.sync_verdict(regclass, name, text) IS
     'the inline check of a sync watch, for its trigger: needs the right to write the table';
 
 -- Sync: BEFORE INSERT, and BEFORE UPDATE of the address WHEN it changed, FOR EACH
@@ -104,7 +104,7 @@ COMMENT ON FUNCTION email_verify.sync_verdict(regclass, name, text) IS
 -- unverified (<col>_verified_at NULL, so the worker takes it up) when the
 -- watch wants smtp and the address was not found invalid, or when the inline
 -- verdict is unknown.
-CREATE FUNCTION email_verify.watch_check()
+CREATE FUNCTION email_verify_internal.watch_check()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -119,7 +119,7 @@ DECLARE
     schema_name name;
 BEGIN
     EXECUTE format('SELECT ($1).%I::text', col) INTO address USING NEW;
-    c := email_verify.sync_verdict(TG_RELID, col, address);
+    c := email_verify_internal.sync_verdict(TG_RELID, col, address);
     IF NOT c.active THEN
         RETURN NEW;
     END IF;
@@ -152,16 +152,16 @@ $$;
 
 -- Our triggers on a table for one column, found by function and argument (not
 -- by name, so renamed triggers are still found).
-CREATE FUNCTION email_verify.watch_triggers(tbl regclass, col name)
+CREATE FUNCTION email_verify_internal.watch_triggers(tbl regclass, col name)
 RETURNS SETOF name
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT t.tgname FROM pg_trigger t
     WHERE t.tgrelid = tbl AND NOT t.tgisinternal AND t.tgnargs = 1
-      AND t.tgfoid IN ('email_verify.watch_wake()'::regprocedure,
-                       'email_verify.watch_clear_verdict()'::regprocedure,
-                       'email_verify.watch_check()'::regprocedure)
+      AND t.tgfoid IN ('email_verify_internal.watch_wake()'::regprocedure,
+                       'email_verify_internal.watch_clear_verdict()'::regprocedure,
+                       'email_verify_internal.watch_check()'::regprocedure)
       AND t.tgargs = convert_to(col, getdatabaseencoding()) || '\x00'::bytea
 $$;
 
@@ -170,7 +170,7 @@ $$;
 -- Stops a watch: its triggers, its queue items (deleted here: the queue has no
 -- foreign key to watches, see 30_tables.sql) and its row go; the verdict
 -- columns and their index stay, they are the user's data now.
-CREATE FUNCTION email_verify.end_watch(watch_id int)
+CREATE FUNCTION email_verify_internal.end_watch(watch_id int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -181,11 +181,11 @@ DECLARE
 BEGIN
     SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
     IF EXISTS (SELECT FROM pg_class WHERE oid = w.relid) THEN
-        FOR trigger_name IN SELECT email_verify.watch_triggers(w.relid, w.column_name) LOOP
+        FOR trigger_name IN SELECT email_verify_internal.watch_triggers(w.relid, w.column_name) LOOP
             EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, w.relid);
         END LOOP;
         -- The workers' role reads only watched tables (95_worker_role.sql).
-        PERFORM email_verify.end_worker_read(w.relid, w.id);
+        PERFORM email_verify_internal.end_worker_read(w.relid, w.id);
     END IF;
     DELETE FROM email_verify.queue q WHERE q.watch_id = end_watch.watch_id;
     DELETE FROM email_verify.watches WHERE id = end_watch.watch_id;
@@ -203,7 +203,7 @@ SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1
 AS $$
 DECLARE
-    caller name := email_verify.calling_role();
+    caller name := email_verify_internal.calling_role();
     k record;
     col_attnum int2;
     col_category "char";
@@ -219,7 +219,7 @@ DECLARE
     trigger_name name;
     qcol text := quote_ident(col);
 BEGIN
-    PERFORM email_verify.check_owner(tbl);
+    PERFORM email_verify_internal.check_owner(tbl);
     IF col IS NULL OR watch.level IS NULL OR watch.mode IS NULL OR watch.reject_invalid IS NULL
        OR watch.recheck_after IS NULL THEN
         RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -239,7 +239,7 @@ BEGIN
     IF watch.recheck_after <= interval '0' OR watch.recheck_after > interval '100 years' THEN
         RAISE EXCEPTION 'recheck_after must be positive and at most 100 years' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF watch.level <> 'syntax' AND NOT email_verify.may_probe(caller) THEN
+    IF watch.level <> 'syntax' AND NOT email_verify_internal.may_probe(caller) THEN
         RAISE EXCEPTION 'permission denied to watch at level "%"', watch.level
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Levels dns and smtp send network traffic on the server''s behalf.',
@@ -272,13 +272,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    k := email_verify.key_sql(tbl, NULL, 'o', 'n');
+    k := email_verify_internal.key_sql(tbl, NULL, 'o', 'n');
     IF k.pk_columns IS NULL THEN
         RAISE EXCEPTION 'table % has no primary key', tbl
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Verdicts for column %s are written back by primary key.', qcol);
     END IF;
-    PERFORM email_verify.check_supported(tbl, k.pk_columns);
+    PERFORM email_verify_internal.check_supported(tbl, k.pk_columns);
 
     -- The verdict columns: added when missing, refused when of another type.
     FOR i IN 1 .. array_length(verdict_columns, 1) LOOP
@@ -296,7 +296,7 @@ BEGIN
 
     -- The types the privileged readers need (column_problem): a string type of
     -- a superuser's for the watched column, and the verdict columns as above.
-    problem := email_verify.column_problem(tbl, col);
+    problem := email_verify_internal.column_problem(tbl, col);
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION 'cannot watch column % of table %: %', qcol, tbl, problem
             USING ERRCODE = 'datatype_mismatch';
@@ -332,10 +332,10 @@ BEGIN
     END IF;
 
     -- The workers' role reads the table while it is watched (95_worker_role.sql).
-    PERFORM email_verify.let_worker_read(tbl);
+    PERFORM email_verify_internal.let_worker_read(tbl);
 
     -- (Re)create the triggers for the mode asked for.
-    FOR trigger_name IN SELECT email_verify.watch_triggers(tbl, col) LOOP
+    FOR trigger_name IN SELECT email_verify_internal.watch_triggers(tbl, col) LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, tbl);
     END LOOP;
     trigger_prefix := 'email_verify_' || col;
@@ -343,23 +343,23 @@ BEGIN
         trigger_prefix := 'email_verify_' || col_attnum;
     END IF;
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.watch_wake(%L)',
                    trigger_prefix || '_wake_insert', tbl, col);
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify.watch_wake(%L)',
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.watch_wake(%L)',
                    trigger_prefix || '_wake_update', col, tbl, col);
     IF w.mode = 'async' THEN
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
                         WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
-                        EXECUTE FUNCTION email_verify.watch_clear_verdict(%L)',
+                        EXECUTE FUNCTION email_verify_internal.watch_clear_verdict(%L)',
                        trigger_prefix || '_clear', col, tbl, col, col, col);
     ELSE
         EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
-                        EXECUTE FUNCTION email_verify.watch_check(%L)',
+                        EXECUTE FUNCTION email_verify_internal.watch_check(%L)',
                        trigger_prefix || '_check_insert', tbl, col);
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
                         WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
-                        EXECUTE FUNCTION email_verify.watch_check(%L)',
+                        EXECUTE FUNCTION email_verify_internal.watch_check(%L)',
                        trigger_prefix || '_check_update', col, tbl, col, col, col);
     END IF;
 
@@ -369,16 +369,16 @@ BEGIN
     -- new watch or a new level (their verdicts were not reached at this level),
     -- otherwise they wait until they are stale.
     IF old.id IS NULL OR old.level <> w.level OR old.key_columns IS DISTINCT FROM w.key_columns THEN
-        EXECUTE email_verify.enqueue_sql(w, tbl::text, format('n.%I IS NOT NULL', col || '_verified_at'),
+        EXECUTE email_verify_internal.enqueue_sql(w, tbl::text, format('n.%I IS NOT NULL', col || '_verified_at'),
                                          fresh => old.id IS NULL)
             USING w.id, NULL::int, NULL::interval, w.level;
     END IF;
-    PERFORM email_verify.wake_workers_at_commit();
+    PERFORM email_verify_internal.wake_workers_at_commit();
 
     -- A new watch nobody will serve is almost always a mistake in the setup.
-    IF old.id IS NULL AND email_verify.why_no_worker() IS NOT NULL THEN
+    IF old.id IS NULL AND email_verify_internal.why_no_worker() IS NOT NULL THEN
         RAISE WARNING 'no email_verify worker serves database %: the rows will wait', quote_ident(current_database())
-            USING DETAIL = email_verify.why_no_worker(),
+            USING DETAIL = email_verify_internal.why_no_worker(),
                   HINT = 'See "The background workers" in the README of email_verify.';
     END IF;
 END
@@ -393,12 +393,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
 BEGIN
-    PERFORM email_verify.check_owner(tbl);
+    PERFORM email_verify_internal.check_owner(tbl);
     IF NOT EXISTS (SELECT FROM email_verify.watches WHERE relid = tbl AND column_name = col) THEN
         RAISE EXCEPTION 'column % of table % is not watched', quote_ident(col), tbl
             USING ERRCODE = 'undefined_object';
     END IF;
-    PERFORM email_verify.end_watch(id) FROM email_verify.watches WHERE relid = tbl AND column_name = col;
+    PERFORM email_verify_internal.end_watch(id) FROM email_verify.watches WHERE relid = tbl AND column_name = col;
 END
 $$;
 
@@ -413,7 +413,7 @@ COMMENT ON FUNCTION email_verify.unwatch(regclass, name) IS
 -- watches go on. watch() called again resumes it.
 
 -- The worker's watchdog ended a write-back of this watch: suspended, with why.
-CREATE FUNCTION email_verify.suspend_watch(watch_id int, reason text)
+CREATE FUNCTION email_verify_internal.suspend_watch(watch_id int, reason text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp

@@ -7,7 +7,7 @@
 
 -- A dropped table, or a dropped watched, key or verdict column, ends its watch,
 -- so the worker never meets a watch it cannot serve.
-CREATE FUNCTION email_verify.forget_dropped_watches()
+CREATE FUNCTION email_verify_internal.forget_dropped_watches()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -32,7 +32,7 @@ BEGIN
             RAISE NOTICE 'email_verify: column % of table % is no longer watched',
                 quote_ident(w.column_name), w.relid::regclass;
         END IF;
-        PERFORM email_verify.end_watch(w.id);
+        PERFORM email_verify_internal.end_watch(w.id);
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'email_verify: could not forget dropped watches: %', SQLERRM;
@@ -40,7 +40,7 @@ END
 $$;
 
 CREATE EVENT TRIGGER email_verify_forget_dropped_watches ON sql_drop
-    EXECUTE FUNCTION email_verify.forget_dropped_watches();
+    EXECUTE FUNCTION email_verify_internal.forget_dropped_watches();
 
 -- After ALTER TABLE on a watched table: columns that column_problem refuses
 -- (a renamed watched column, a type changed) suspend the watch with a WARNING,
@@ -48,7 +48,7 @@ CREATE EVENT TRIGGER email_verify_forget_dropped_watches ON sql_drop
 -- (its queue items are dropped, the worker queues the rows again by the new
 -- key); a table left without one is reported; a key type or a foreign
 -- partition that check_supported refuses ends the watch.
-CREATE FUNCTION email_verify.follow_altered_tables()
+CREATE FUNCTION email_verify_internal.follow_altered_tables()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -67,7 +67,7 @@ BEGIN
         -- The columns are vetted after every ALTER TABLE: a watch whose
         -- watched or verdict columns changed to types the privileged readers
         -- must not read is suspended until they are fixed.
-        problem := email_verify.column_problem(w.relid, w.column_name);
+        problem := email_verify_internal.column_problem(w.relid, w.column_name);
         IF problem IS DISTINCT FROM w.suspended_reason
            AND (problem IS NOT NULL OR w.suspended_reason LIKE 'column %') THEN
             UPDATE email_verify.watches SET suspended_reason = problem WHERE id = w.id RETURNING * INTO w;
@@ -78,18 +78,18 @@ BEGIN
             ELSE
                 RAISE NOTICE 'email_verify: the watch of column % of table % is active again',
                     quote_ident(w.column_name), w.relid;
-                PERFORM email_verify.wake_workers_at_commit();
+                PERFORM email_verify_internal.wake_workers_at_commit();
             END IF;
         END IF;
         CONTINUE WHEN problem IS NOT NULL;
         -- A table moved to another schema (SET SCHEMA) stays readable.
-        PERFORM email_verify.let_worker_read(w.relid);
-        k := email_verify.key_sql(w.relid, NULL, 'o', 'n');
+        PERFORM email_verify_internal.let_worker_read(w.relid);
+        k := email_verify_internal.key_sql(w.relid, NULL, 'o', 'n');
         IF k.pk_columns IS NOT NULL THEN
             BEGIN
-                PERFORM email_verify.check_supported(w.relid, k.pk_columns);
+                PERFORM email_verify_internal.check_supported(w.relid, k.pk_columns);
             EXCEPTION WHEN feature_not_supported THEN
-                PERFORM email_verify.end_watch(w.id);
+                PERFORM email_verify_internal.end_watch(w.id);
                 RAISE WARNING 'email_verify: column % of table % is no longer watched: %',
                     quote_ident(w.column_name), w.relid, SQLERRM;
                 CONTINUE;
@@ -106,7 +106,7 @@ BEGIN
         -- for are still without a verdict: the worker queues them again by the
         -- new key (stale ones when they are found stale).
         DELETE FROM email_verify.queue WHERE watch_id = w.id;
-        PERFORM email_verify.wake_workers_at_commit();
+        PERFORM email_verify_internal.wake_workers_at_commit();
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'email_verify: could not follow ALTER TABLE: %', SQLERRM;
@@ -115,5 +115,5 @@ $$;
 
 CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
-    EXECUTE FUNCTION email_verify.follow_altered_tables();
+    EXECUTE FUNCTION email_verify_internal.follow_altered_tables();
 

@@ -22,23 +22,23 @@
 -- enqueue_sql.
 
 -- Rows inserted, or whose address changed, since the last call (see above).
-CREATE FUNCTION email_verify.enqueue_unverified(max_rows int)
+CREATE FUNCTION email_verify_internal.enqueue_unverified(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_unverified'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION email_verify.enqueue_unverified(int) IS
+COMMENT ON FUNCTION email_verify_internal.enqueue_unverified(int) IS
     'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
 
 -- Queues, for each watch, up to max_rows rows whose verdict is older than the
 -- watch's recheck_after, oldest first (see above), skipping rows already
 -- queued. Returns the number queued.
-CREATE FUNCTION email_verify.enqueue_stale(max_rows int)
+CREATE FUNCTION email_verify_internal.enqueue_stale(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_stale'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
+COMMENT ON FUNCTION email_verify_internal.enqueue_stale(int) IS
     'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
 
 -- Claiming and putting back -----------------------------------------------------
@@ -48,7 +48,7 @@ COMMENT ON FUNCTION email_verify.enqueue_stale(int) IS
 -- worker died with the item, or its write-back failed as a whole). An item past
 -- it is given up, state 'failed', instead of going round for ever. The rule is
 -- the core's retry policy (src/core/queue/item_lifecycle.h).
-CREATE FUNCTION email_verify.claim_limit()
+CREATE FUNCTION email_verify_internal.claim_limit()
 RETURNS int
 AS 'MODULE_PATHNAME', 'claim_limit'
 LANGUAGE C STABLE;
@@ -58,7 +58,7 @@ LANGUAGE C STABLE;
 -- that kills workers is not retried forever), then ready pending items, oldest
 -- first. SKIP LOCKED lets workers claim side by side. The items of suspended
 -- watches are skipped.
-CREATE FUNCTION email_verify.claim_items(worker_id int, batch_size int, lease interval)
+CREATE FUNCTION email_verify_internal.claim_items(worker_id int, batch_size int, lease interval)
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -93,7 +93,7 @@ $$;
 -- batch_size, with rows new to the queue, inserted already claimed (the sweep
 -- above). The table is swept only then, so rows inserted behind a long queue
 -- wait their turn instead of being walked over on every claim.
-CREATE FUNCTION email_verify.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
+CREATE FUNCTION email_verify_internal.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 AS 'MODULE_PATHNAME', 'claim_batch'
 LANGUAGE C VOLATILE;
@@ -102,7 +102,7 @@ LANGUAGE C VOLATILE;
 -- with last_reason set when `reasons` gives one. An item whose row was queued
 -- anew meanwhile (its address changed) is dropped instead: the newer pending
 -- item stands for it. One that has used up claim_limit() attempts is given up.
-CREATE FUNCTION email_verify.requeue(queue_ids bigint[], reasons text[], delays interval[])
+CREATE FUNCTION email_verify_internal.requeue(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -126,7 +126,7 @@ BEGIN
     SET state = 'failed', not_before = now(),
         last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
                              q.attempts)
-    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify.claim_limit();
+    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify_internal.claim_limit();
     RETURN n;
 END
 $$;
@@ -134,7 +134,7 @@ $$;
 -- Puts claimed items back for a later attempt (greylisting, temporary failures,
 -- timeouts): pending again after its delay, one attempt more, last_status
 -- 'unknown' and last_reason the reason given. Returns the number put back.
-CREATE FUNCTION email_verify.retry_later(queue_ids bigint[], reasons text[], delays interval[])
+CREATE FUNCTION email_verify_internal.retry_later(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -145,26 +145,26 @@ BEGIN
         RAISE EXCEPTION 'queue_ids, reasons and delays must have the same length'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN email_verify.requeue(queue_ids, reasons, delays);
+    RETURN email_verify_internal.requeue(queue_ids, reasons, delays);
 END
 $$;
 
-COMMENT ON FUNCTION email_verify.retry_later(bigint[], text[], interval[]) IS
+COMMENT ON FUNCTION email_verify_internal.retry_later(bigint[], text[], interval[]) IS
     'worker: returns claimed items to the queue after a delay, one attempt more';
 
 -- A worker starting again frees what it had claimed before it stopped, instead
 -- of waiting for the leases to run out. Returns the number freed.
-CREATE FUNCTION email_verify.release_claims(worker_id int)
+CREATE FUNCTION email_verify_internal.release_claims(worker_id int)
 RETURNS int
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, email_verify, pg_temp
 AS $$
-    SELECT email_verify.requeue(coalesce(array_agg(q.id), '{}'), NULL, NULL)
+    SELECT email_verify_internal.requeue(coalesce(array_agg(q.id), '{}'), NULL, NULL)
     FROM email_verify.queue q
     WHERE q.state = 'claimed' AND q.claimed_by = worker_id
 $$;
 
-COMMENT ON FUNCTION email_verify.release_claims(int) IS
+COMMENT ON FUNCTION email_verify_internal.release_claims(int) IS
     'worker: frees the items a worker had claimed (on its start after a crash or restart)';
 
 -- Writing verdicts back ---------------------------------------------------------
@@ -191,10 +191,10 @@ COMMENT ON FUNCTION email_verify.release_claims(int) IS
 -- verdicts: [{"queue_id", "watch_id", "row_key", "email", "status", "reason",
 --             "catch_all", "checked_at", "level"}, ...]; level, the level the
 -- item was claimed at, may be left out (taken as the watch's).
-CREATE FUNCTION email_verify.apply_verdicts(verdicts jsonb)
+CREATE FUNCTION email_verify_internal.apply_verdicts(verdicts jsonb)
 RETURNS int
 AS 'MODULE_PATHNAME', 'apply_verdicts'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION email_verify.apply_verdicts(jsonb) IS
+COMMENT ON FUNCTION email_verify_internal.apply_verdicts(jsonb) IS
     'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';

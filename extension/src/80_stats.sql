@@ -5,7 +5,7 @@
 -- an address, no verdict and no queue item. Counted through the same index walk,
 -- for queue_stats: callable by all, it answers (non-NULL) only for the tables
 -- whose owner's privileges the caller has, and only while may_read lets it read.
-CREATE FUNCTION email_verify.unqueued_rows(watch_id int)
+CREATE FUNCTION email_verify_internal.unqueued_rows(watch_id int)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -23,14 +23,14 @@ DECLARE
     n bigint;
 BEGIN
     SELECT * INTO w FROM email_verify.watches WHERE id = watch_id;
-    IF NOT FOUND OR NOT pg_has_role(email_verify.calling_role(),
+    IF NOT FOUND OR NOT pg_has_role(email_verify_internal.calling_role(),
                                     (SELECT c.relowner FROM pg_class c WHERE c.oid = w.relid), 'USAGE')
-       OR (email_verify.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
-       OR NOT email_verify.may_read(w) THEN
+       OR (email_verify_internal.key_sql(w.relid, w.key_columns, 'o', 'n')).key_match IS NULL
+       OR NOT email_verify_internal.may_read(w) THEN
         RETURN NULL;
     END IF;
     EXECUTE format('SELECT count(*) FROM (%s) s',
-                   email_verify.queueable_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at')))
+                   email_verify_internal.queueable_sql(w, w.relid::text, format('n.%I IS NULL', w.column_name || '_verified_at')))
     INTO n USING w.id;
     RETURN n;
 END
@@ -46,12 +46,12 @@ SELECT q.watch_id, w.relid AS table_name, w.column_name, q.state,
        min(q.enqueued_at) AS oldest_enqueued_at,
        max(q.attempts) AS max_attempts
 FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
-WHERE email_verify.may_see(w.relid)
+WHERE email_verify_internal.may_see(w.relid)
 GROUP BY q.watch_id, w.relid, w.column_name, q.state
 UNION ALL
 SELECT w.id, w.relid, w.column_name, 'new', u.n, u.n, NULL, 0
-FROM email_verify.watches w CROSS JOIN LATERAL (SELECT email_verify.unqueued_rows(w.id) AS n) u
-WHERE email_verify.may_see(w.relid) AND u.n > 0;
+FROM email_verify.watches w CROSS JOIN LATERAL (SELECT email_verify_internal.unqueued_rows(w.id) AS n) u
+WHERE email_verify_internal.may_see(w.relid) AND u.n > 0;
 
 COMMENT ON VIEW email_verify.queue_stats IS
     'queue depth per watch and state (new: rows with an address and no verdict, not queued yet); ready: claimable now; only the watches of tables whose owner''s privileges you have';
@@ -68,7 +68,7 @@ CREATE VIEW email_verify.watch_status AS
 SELECT w.id AS watch_id, w.relid AS table_name, w.column_name, w.level, w.mode, w.reject_invalid,
        w.recheck_after, w.created_at, w.suspended_reason
 FROM email_verify.watches w
-WHERE email_verify.may_see(w.relid);
+WHERE email_verify_internal.may_see(w.relid);
 
 COMMENT ON VIEW email_verify.watch_status IS
     'the watches of tables whose owner''s privileges you have: options, and why a watch is suspended (NULL: active)';

@@ -27,39 +27,40 @@ ALTER ROLE email_verify_worker NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT LOG
 COMMENT ON ROLE email_verify_worker IS
     'email_verify: the background workers'' role; clients cannot log in as it';
 
+GRANT USAGE ON SCHEMA email_verify_internal TO email_verify_worker;
 GRANT SELECT, UPDATE ON email_verify.watches TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify.queue TO email_verify_worker;
 GRANT USAGE ON SEQUENCE email_verify.queue_id_seq TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE ON email_verify.worker_counters TO email_verify_worker;
 GRANT EXECUTE ON FUNCTION
     -- 40_helpers.sql
-    email_verify.wake_workers_at_commit(),
-    email_verify.key_sql(regclass, name[], text, text),
-    email_verify.key_json(name[], text),
-    email_verify.queueable_sql(email_verify.watches, text, text, boolean, text, int),
-    email_verify.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
-    email_verify.try_lock_table(regclass),
-    email_verify.column_problem(regclass, name),
-    email_verify.underlying_type(oid, boolean),
-    email_verify.trusted_type(pg_type),
+    email_verify_internal.wake_workers_at_commit(),
+    email_verify_internal.key_sql(regclass, name[], text, text),
+    email_verify_internal.key_json(name[], text),
+    email_verify_internal.queueable_sql(email_verify.watches, text, text, boolean, text, int),
+    email_verify_internal.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
+    email_verify_internal.try_lock_table(regclass),
+    email_verify_internal.column_problem(regclass, name),
+    email_verify_internal.underlying_type(oid, boolean),
+    email_verify_internal.trusted_type(pg_type),
     -- 50_watch.sql
-    email_verify.suspend_watch(int, text),
+    email_verify_internal.suspend_watch(int, text),
     -- 70_worker.sql
-    email_verify.enqueue_unverified(int),
-    email_verify.enqueue_stale(int),
-    email_verify.claim_limit(),
-    email_verify.claim_items(int, int, interval),
-    email_verify.claim_batch(int, int, interval),
-    email_verify.requeue(bigint[], text[], interval[]),
-    email_verify.retry_later(bigint[], text[], interval[]),
-    email_verify.release_claims(int),
-    email_verify.apply_verdicts(jsonb)
+    email_verify_internal.enqueue_unverified(int),
+    email_verify_internal.enqueue_stale(int),
+    email_verify_internal.claim_limit(),
+    email_verify_internal.claim_items(int, int, interval),
+    email_verify_internal.claim_batch(int, int, interval),
+    email_verify_internal.requeue(bigint[], text[], interval[]),
+    email_verify_internal.retry_later(bigint[], text[], interval[]),
+    email_verify_internal.release_claims(int),
+    email_verify_internal.apply_verdicts(jsonb)
 TO email_verify_worker;
 
 -- What the workers' role may read of a watched table: the table, and its
 -- schema's names. Called by watch() and, after every ALTER TABLE of a watched
 -- table (SET SCHEMA moves it), by follow_altered_tables.
-CREATE FUNCTION email_verify.let_worker_read(tbl regclass)
+CREATE FUNCTION email_verify_internal.let_worker_read(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -74,7 +75,7 @@ $$;
 -- The end of watch `ending`: the workers' role no longer reads its table once
 -- no other watch is on it, nor the table's schema once no watched table is
 -- left in it.
-CREATE FUNCTION email_verify.end_worker_read(tbl regclass, ending int)
+CREATE FUNCTION email_verify_internal.end_worker_read(tbl regclass, ending int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -93,8 +94,8 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION email_verify.let_worker_read(regclass), email_verify.end_worker_read(regclass, int)
+REVOKE EXECUTE ON FUNCTION email_verify_internal.let_worker_read(regclass), email_verify_internal.end_worker_read(regclass, int)
 FROM PUBLIC;
 
 -- The launcher starts the workers once this commits.
-SELECT email_verify.wake_workers_at_commit();
+SELECT email_verify_internal.wake_workers_at_commit();

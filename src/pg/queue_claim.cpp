@@ -1,6 +1,6 @@
 // claim_batch() and sweep_into_queue(): see queue_claim.h. The fixed
 // statements are prepared once and kept; a watch's sweep statement is built
-// by email_verify.enqueue_sql from the catalog and planned each time (its
+// by email_verify_internal.enqueue_sql from the catalog and planned each time (its
 // LIMIT and its table's statistics change from one claim to the next).
 #include "queue_claim.h"
 
@@ -123,10 +123,10 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
             1, one_int);
         Oid build[6] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
         statement_plan = keep_plan(
-            "SELECT email_verify.enqueue_sql(w, $2, $3, order_by => $4, max_rows => $5, claim => $6) "
+            "SELECT email_verify_internal.enqueue_sql(w, $2, $3, order_by => $4, max_rows => $5, claim => $6) "
             "FROM email_verify.watches w WHERE w.id OPERATOR(pg_catalog.=) $1",
             6, build);
-        wake_plan = keep_plan("SELECT email_verify.wake_workers_at_commit()", 0, nullptr);
+        wake_plan = keep_plan("SELECT email_verify_internal.wake_workers_at_commit()", 0, nullptr);
     }
     const bool claiming = claim_for.has_value();
     Datum order[1] = {BoolGetDatum(claiming)};
@@ -216,16 +216,16 @@ std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_
     if (!give_up_plan) {
         // Expired claims that used up their attempts: requeue gives them up.
         give_up_plan = keep_plan(
-            "SELECT email_verify.requeue(ARRAY(SELECT e.id FROM email_verify.queue e "
+            "SELECT email_verify_internal.requeue(ARRAY(SELECT e.id FROM email_verify.queue e "
             "  WHERE e.state OPERATOR(pg_catalog.=) 'claimed' AND e.lease_until OPERATOR(pg_catalog.<) "
             "pg_catalog.now() "
-            "    AND e.attempts OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>=) email_verify.claim_limit() "
+            "    AND e.attempts OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>=) email_verify_internal.claim_limit() "
             "  FOR UPDATE SKIP LOCKED), NULL, NULL)",
             0, nullptr);
         Oid types[3] = {INT4OID, INT4OID, INT4OID};
         claim_plan = keep_plan(
             "SELECT c.queue_id, c.watch_id, c.row_key::pg_catalog.text, c.email, c.level, c.attempts "
-            "FROM email_verify.claim_items($1, $2, pg_catalog.make_interval(secs => $3)) c",
+            "FROM email_verify_internal.claim_items($1, $2, pg_catalog.make_interval(secs => $3)) c",
             3, types);
     }
     std::vector<ClaimedItem> items;

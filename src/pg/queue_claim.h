@@ -23,7 +23,7 @@ struct ClaimedItem {
 
 // Claims up to batch_size items for worker_id until now() + lease_seconds:
 // expired claims that used up their attempts are given up first; then what
-// the queue holds ready (email_verify.claim_items); when that falls short,
+// the queue holds ready (email_verify_internal.claim_items); when that falls short,
 // rows new to the queue, swept in already claimed. Needs a transaction and
 // an SPI connection.
 std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_seconds);

@@ -1,5 +1,5 @@
 // sync_verdict(): the inline check of a sync watch, called by its trigger
-// (email_verify.watch_check), which runs as the writer of the row.
+// (email_verify_internal.watch_check), which runs as the writer of the row.
 //
 // Only the probe needs more than the writer has: a dns-level check sends
 // traffic on the server's behalf, a right that was checked when watch() was
@@ -7,7 +7,7 @@
 // row with the writer's identity (a domain on a column, a cast of the owner's
 // run with the writer's privileges), and this function lends the probe alone:
 // it checks that the current user, the writer (who cannot forge it), may write
-// the table, then calls email_verify.sync_probe, a SECURITY DEFINER function
+// the table, then calls email_verify_internal.sync_probe, a SECURITY DEFINER function
 // nobody may call directly, through fmgr (which checks no EXECUTE right).
 // Anyone allowed to write the table could get the same probe by writing a
 // row, so the function lends nothing more than the trigger does.
@@ -45,7 +45,7 @@ Oid sync_probe_function() {
     ev::pg::pg_call([&] {
         fn = DatumGetObjectId(DirectFunctionCall1(
             to_regprocedure,
-            CStringGetTextDatum("email_verify.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text)")));
+            CStringGetTextDatum("email_verify_internal.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text)")));
         if (!OidIsValid(fn)) elog(ERROR, "email_verify: function sync_probe is missing");
     });
     return fn;
@@ -53,7 +53,7 @@ Oid sync_probe_function() {
 
 }  // namespace
 
-// sync_verdict(rel regclass, col name, address text) -> email_verify.sync_verdict
+// sync_verdict(rel regclass, col name, address text) -> email_verify_internal.sync_verdict
 EV_SQL_FUNCTION(sync_verdict) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
         throw ev::pg::UserError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "table and column must not be NULL");

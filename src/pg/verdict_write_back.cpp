@@ -1,6 +1,6 @@
 // write_verdicts(): see verdict_write_back.h. The statements on the queue are
 // prepared once and kept; a watch's UPDATE is built from the catalog
-// (email_verify.key_sql) and kept per statement text.
+// (email_verify_internal.key_sql) and kept per statement text.
 #include "verdict_write_back.h"
 
 #include <map>

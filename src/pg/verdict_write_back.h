@@ -1,6 +1,6 @@
 // The one place where verdicts are written back to the watched rows, and
 // where the queue items of a write-back end (src/core/queue/item_lifecycle.h).
-// The worker hands it typed verdicts; email_verify.apply_verdicts(jsonb) is
+// The worker hands it typed verdicts; email_verify_internal.apply_verdicts(jsonb) is
 // its SQL face, for tests and tools.
 #pragma once
 

@@ -50,9 +50,9 @@ std::optional<WatchFacts> watch_facts(int32 watch_id, bool table_locked) {
         Oid types[1] = {INT4OID};
         plan = keep_plan(
             "SELECT w.relid::pg_catalog.oid::pg_catalog.text, k.qualified_name, k.key_match, k.key_record, "
-            "       email_verify.column_problem(w.relid, w.column_name) "
+            "       email_verify_internal.column_problem(w.relid, w.column_name) "
             "FROM email_verify.watches w "
-            "CROSS JOIN LATERAL email_verify.key_sql(w.relid, w.key_columns, 't', 'k') k "
+            "CROSS JOIN LATERAL email_verify_internal.key_sql(w.relid, w.key_columns, 't', 'k') k "
             "WHERE w.id OPERATOR(pg_catalog.=) $1",
             1, types);
     }

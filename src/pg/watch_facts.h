@@ -1,7 +1,7 @@
 // What the queue's C++ needs to know of a watched table, read from the
 // catalog once and kept per watch until the table changes: its name, how its
-// rows are addressed by primary key (email_verify.key_sql) and whether its
-// columns may be read by a privileged reader (email_verify.column_problem).
+// rows are addressed by primary key (email_verify_internal.key_sql) and whether its
+// columns may be read by a privileged reader (email_verify_internal.column_problem).
 // A relation cache invalidation of the table, or any change of a type, drops
 // the entry. Facts are only kept when they were read while the caller held
 // the table's lock (no change to the table can commit then) and no

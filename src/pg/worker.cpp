@@ -181,11 +181,11 @@ class Worker {
     bool ensure_ready() {
         if (ready_) return true;
         begin_transaction();
-        auto rows = query("SELECT to_regproc('email_verify.claim_batch') IS NOT NULL");
+        auto rows = query("SELECT to_regproc('email_verify_internal.claim_batch') IS NOT NULL");
         bool present = !rows.empty() && rows[0][0] == "t";
         if (present)
             // Items this slot had claimed before a crash or restart are free again.
-            query("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)});
+            query("SELECT email_verify_internal.release_claims($1::int)", {std::to_string(slot_)});
         commit_transaction();
         ready_ = present;
         if (ready_) {
@@ -207,7 +207,7 @@ class Worker {
         std::string reason = "write-back took longer than email_verify.write_back_timeout (" +
                              std::to_string(write_back_timeout().count()) +
                              " ms): a trigger, index or constraint of the table hangs, loops or ignores cancels";
-        run_alone("SELECT email_verify.suspend_watch($1::int, $2::text)", {std::to_string(watch_id), reason});
+        run_alone("SELECT email_verify_internal.suspend_watch($1::int, $2::text)", {std::to_string(watch_id), reason});
     }
 
     int run_batch(const WorkerSettings& settings) {
@@ -319,7 +319,7 @@ class Worker {
         // What was written (rows gone or changed are skipped).
         std::uint64_t written = write_verdicts(verdicts);
         if (retried > 0)
-            query("SELECT email_verify.retry_later($1::bigint[], $2::text[], $3::interval[])",
+            query("SELECT email_verify_internal.retry_later($1::bigint[], $2::text[], $3::interval[])",
                   {"{" + retry_ids + "}", "{" + retry_reasons + "}", "{" + retry_delays + "}"});
         commit_transaction();
         batch.settled.clear();
@@ -340,9 +340,9 @@ class Worker {
     // A batch whose write-back failed as a whole: its items go back to the
     // queue now rather than when their lease runs out, one attempt more each
     // (requeue gives an item up after claim_limit() attempts).
-    void release_own_claims() { run_alone("SELECT email_verify.release_claims($1::int)", {std::to_string(slot_)}); }
+    void release_own_claims() { run_alone("SELECT email_verify_internal.release_claims($1::int)", {std::to_string(slot_)}); }
 
-    void enqueue_stale() { run_alone("SELECT email_verify.enqueue_stale(1000)"); }
+    void enqueue_stale() { run_alone("SELECT email_verify_internal.enqueue_stale(1000)"); }
 
     // One statement in a transaction of its own; a failure is logged and
     // rolled back, and the loop goes on.

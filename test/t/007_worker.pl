@@ -48,6 +48,9 @@ sub worker_pid
 		q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'email_verify worker'});
 }
 
+# The launcher starts the worker once CREATE EXTENSION has made its role.
+my $started = time + 10;
+sleep 0.1 while worker_pid() eq '' && time < $started;
 like(worker_pid(), qr/^\d+$/, 'the worker runs, visible in pg_stat_activity');
 is($node->safe_psql('postgres',
 	q{SELECT application_name FROM pg_stat_activity WHERE backend_type = 'email_verify worker'}),

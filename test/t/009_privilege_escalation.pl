@@ -349,10 +349,10 @@ GRANT USAGE ON SCHEMA alice TO PUBLIC;  -- the attacker may name the table
 GRANT INSERT, SELECT ON alice.signups TO writer;
 });
 attacker('m_direct');
-($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify.sync_verdict('alice.signups', 'email', 'a@example.com')});
+($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify_internal.sync_verdict('alice.signups', 'email', 'a@example.com')});
 ok(!$ok && $err =~ /permission denied: sync_verdict is for the triggers of a sync watch/,
 	'sync: a role that may not write the table is refused the inline check') or diag($err);
-($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify.sync_probe('alice.signups', 'email', 'a@example.com')});
+($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify_internal.sync_probe('alice.signups', 'email', 'a@example.com')});
 ok(!$ok && $err =~ /permission denied for function sync_probe/, 'sync: sync_probe cannot be called directly')
   or diag($err);
 ($ok, $err) = as_role($node, 'writer', q{INSERT INTO alice.signups VALUES (1, 'carol@example.com')});

@@ -73,7 +73,7 @@ INSERT INTO mallory.forever VALUES (1, 'x@example.com');
 });
 ok($ok, 'recheck_after 100 years: accepted') or diag($err);
 ok(wait_for_value($node, q{SELECT email_status FROM mallory.forever}, 'valid'), 'recheck_after 100 years: the row is verified');
-is($node->safe_psql('postgres', q{SELECT email_verify.enqueue_stale(10)}), '0',
+is($node->safe_psql('postgres', q{SELECT email_verify_internal.enqueue_stale(10)}), '0',
 	'recheck_after 100 years: the stale re-check of every watch runs');
 bystander_verified($node, 'recheck_after 100 years');
 

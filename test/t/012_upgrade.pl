@@ -99,7 +99,7 @@ is($node->safe_psql('with_watch', q{SELECT table_name || ' ' || column_name || '
 is($node->safe_psql('with_watch', q{SELECT state || ' ' || items FROM email_verify.queue_stats}),
 	'new 2', 'its two rows wait for the worker');
 is($node->safe_psql('with_watch', q{
-	SELECT count(*) FROM email_verify.claim_batch(1, 10);
+	SELECT count(*) FROM email_verify_internal.claim_batch(1, 10);
 	}), '2', 'the worker claims them');
 $node->safe_psql('with_watch', q{SELECT email_verify.unwatch('contacts', 'email')});
 is($node->safe_psql('with_watch', q{
