@@ -670,34 +670,8 @@ COMMENT ON VIEW email_verify.queue_stats IS
 -- swept nor written, its items wait without losing attempts, and the other
 -- watches go on. watch() called again resumes it.
 
--- Claims skip the items of suspended watches.
-CREATE OR REPLACE FUNCTION email_verify_internal.claim_items(worker_id int, batch_size int, lease interval)
-RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-    WITH expired AS (
-        SELECT q.id FROM email_verify.queue q
-        WHERE q.state = 'claimed' AND q.lease_until < now()
-          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
-        ORDER BY q.lease_until, q.id
-        LIMIT greatest(batch_size, 0)
-        FOR UPDATE SKIP LOCKED
-    ), ready AS (
-        SELECT q.id FROM email_verify.queue q
-        WHERE q.state = 'pending' AND q.not_before <= now()
-          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
-        ORDER BY q.not_before, q.id
-        LIMIT greatest(batch_size - (SELECT count(*) FROM expired), 0)
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE email_verify.queue q
-    SET state = 'claimed', lease_until = now() + lease, claimed_by = worker_id,
-        attempts = q.attempts + CASE WHEN q.state = 'claimed' THEN 1 ELSE 0 END
-    FROM email_verify.watches w
-    WHERE w.id = q.watch_id AND w.suspended_reason IS NULL AND q.id IN (SELECT id FROM expired UNION ALL SELECT id FROM ready)
-    RETURNING q.id, q.watch_id, q.row_key, q.email, w.level, q.attempts
-$$;
+-- The claim of ready items is C++ now (src/pg/queue_items.cpp).
+DROP FUNCTION email_verify_internal.claim_items(int, int, interval);
 
 -- The worker's watchdog ended a write-back of this watch: suspended, with why.
 CREATE FUNCTION email_verify_internal.suspend_watch(watch_id int, reason text)
@@ -958,59 +932,18 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION email_verify_internal.requeue(queue_ids bigint[], reasons text[], delays interval[])
-RETURNS int
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-DECLARE
-    n int;
-BEGIN
-    DELETE FROM email_verify.queue q
-    WHERE q.id = ANY (queue_ids) AND q.state = 'claimed'
-      AND EXISTS (SELECT FROM email_verify.queue p
-                  WHERE p.watch_id = q.watch_id AND p.row_key = q.row_key AND p.state = 'pending');
-    UPDATE email_verify.queue q
-    SET state = 'pending', not_before = now() + coalesce(r.delay, interval '0'), attempts = q.attempts + 1,
-        lease_until = NULL, claimed_by = NULL,
-        last_status = CASE WHEN r.reason IS NULL THEN q.last_status ELSE 'unknown' END,
-        last_reason = coalesce(r.reason, q.last_reason)
-    FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
-    WHERE q.id = r.id AND q.state = 'claimed';
-    GET DIAGNOSTICS n = ROW_COUNT;
-    UPDATE email_verify.queue q
-    SET state = 'failed', not_before = now(),
-        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
-                             q.attempts)
-    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify_internal.claim_limit();
-    RETURN n;
-END
-$$;
+-- Every change of an item's state is C++ now (src/pg/queue_items.cpp).
+DROP FUNCTION email_verify_internal.requeue(bigint[], text[], interval[]);
 
 CREATE OR REPLACE FUNCTION email_verify_internal.retry_later(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-BEGIN
-    IF cardinality(queue_ids) IS DISTINCT FROM cardinality(reasons)
-       OR cardinality(queue_ids) IS DISTINCT FROM cardinality(delays) THEN
-        RAISE EXCEPTION 'queue_ids, reasons and delays must have the same length'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN email_verify_internal.requeue(queue_ids, reasons, delays);
-END
-$$;
+AS 'MODULE_PATHNAME', 'retry_later'
+LANGUAGE C VOLATILE;
 
 CREATE OR REPLACE FUNCTION email_verify_internal.release_claims(worker_id int)
 RETURNS int
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-    SELECT email_verify_internal.requeue(coalesce(array_agg(q.id), '{}'), NULL, NULL)
-    FROM email_verify.queue q
-    WHERE q.state = 'claimed' AND q.claimed_by = worker_id
-$$;
+AS 'MODULE_PATHNAME', 'release_claims'
+LANGUAGE C VOLATILE;
 
 
 -- The workers' role. The background workers log in as email_verify_worker,
@@ -1064,9 +997,7 @@ GRANT EXECUTE ON FUNCTION
     email_verify_internal.enqueue_unverified(int),
     email_verify_internal.enqueue_stale(int),
     email_verify_internal.claim_limit(),
-    email_verify_internal.claim_items(int, int, interval),
     email_verify_internal.claim_batch(int, int, interval),
-    email_verify_internal.requeue(bigint[], text[], interval[]),
     email_verify_internal.retry_later(bigint[], text[], interval[]),
     email_verify_internal.release_claims(int),
     email_verify_internal.apply_verdicts(jsonb)

@@ -141,10 +141,10 @@ $$;
 -- The statement that queues those rows. A pending item of one of them for
 -- another address (the row's address changed since) is deleted: its probe would
 -- be wasted, its verdict skipped. One a worker is claiming is left to it (SKIP
--- LOCKED): requeue drops it if it comes back for a retry. Those items are looked
+-- LOCKED): retry_later drops it if it comes back for a retry. Those items are looked
 -- up row by row (LATERAL), by key: joined the other way round, a queue whose
 -- statistics are stale is scanned whole for every row queued.
--- It returns the items as claim_items does (level $4). claim: they are
+-- It returns the items as the claim does (queue_items.cpp) (level $4). claim: they are
 -- inserted already claimed, by worker $2 until now() + $3. The worker's sweep
 -- writes each item once this way instead of inserting it pending and then
 -- updating it to claimed, which halves what a drain writes to the queue.

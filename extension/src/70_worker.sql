@@ -53,43 +53,12 @@ RETURNS int
 AS 'MODULE_PATHNAME', 'claim_limit'
 LANGUAGE C STABLE;
 
--- Claims up to batch_size items for worker_id until now() + lease: first items
--- whose lease ran out (their worker died; counted as an attempt, so an address
--- that kills workers is not retried forever), then ready pending items, oldest
--- first. SKIP LOCKED lets workers claim side by side. The items of suspended
--- watches are skipped.
-CREATE FUNCTION email_verify_internal.claim_items(worker_id int, batch_size int, lease interval)
-RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-    WITH expired AS (
-        SELECT q.id FROM email_verify.queue q
-        WHERE q.state = 'claimed' AND q.lease_until < now()
-          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
-        ORDER BY q.lease_until, q.id
-        LIMIT greatest(batch_size, 0)
-        FOR UPDATE SKIP LOCKED
-    ), ready AS (
-        SELECT q.id FROM email_verify.queue q
-        WHERE q.state = 'pending' AND q.not_before <= now()
-          AND q.watch_id NOT IN (SELECT s.id FROM email_verify.watches s WHERE s.suspended_reason IS NOT NULL)
-        ORDER BY q.not_before, q.id
-        LIMIT greatest(batch_size - (SELECT count(*) FROM expired), 0)
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE email_verify.queue q
-    SET state = 'claimed', lease_until = now() + lease, claimed_by = worker_id,
-        attempts = q.attempts + CASE WHEN q.state = 'claimed' THEN 1 ELSE 0 END
-    FROM email_verify.watches w
-    WHERE w.id = q.watch_id AND w.suspended_reason IS NULL AND q.id IN (SELECT id FROM expired UNION ALL SELECT id FROM ready)
-    RETURNING q.id, q.watch_id, q.row_key, q.email, w.level, q.attempts
-$$;
-
-
 -- The worker's claim (src/pg/queue_claim.cpp, which the worker calls itself):
 -- expired claims that used up their attempts are given up, then what the queue
--- holds ready (claim_items) is claimed, topped up, when that falls short of
+-- holds ready is claimed (first items whose lease ran out, their worker died:
+-- counted as an attempt, so an address that kills workers is not retried for
+-- ever; then pending items, oldest first; SKIP LOCKED, so workers claim side
+-- by side; the items of suspended watches stay), topped up, when that falls short of
 -- batch_size, with rows new to the queue, inserted already claimed (the sweep
 -- above). The table is swept only then, so rows inserted behind a long queue
 -- wait their turn instead of being walked over on every claim.
@@ -98,71 +67,28 @@ RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level te
 AS 'MODULE_PATHNAME', 'claim_batch'
 LANGUAGE C VOLATILE;
 
--- Claimed items back to pending: after `delays` (NULL: at once), one attempt more,
--- with last_reason set when `reasons` gives one. An item whose row was queued
--- anew meanwhile (its address changed) is dropped instead: the newer pending
--- item stands for it. One that has used up claim_limit() attempts is given up.
-CREATE FUNCTION email_verify_internal.requeue(queue_ids bigint[], reasons text[], delays interval[])
-RETURNS int
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-DECLARE
-    n int;
-BEGIN
-    DELETE FROM email_verify.queue q
-    WHERE q.id = ANY (queue_ids) AND q.state = 'claimed'
-      AND EXISTS (SELECT FROM email_verify.queue p
-                  WHERE p.watch_id = q.watch_id AND p.row_key = q.row_key AND p.state = 'pending');
-    UPDATE email_verify.queue q
-    SET state = 'pending', not_before = now() + coalesce(r.delay, interval '0'), attempts = q.attempts + 1,
-        lease_until = NULL, claimed_by = NULL,
-        last_status = CASE WHEN r.reason IS NULL THEN q.last_status ELSE 'unknown' END,
-        last_reason = coalesce(r.reason, q.last_reason)
-    FROM unnest(queue_ids, reasons, delays) AS r(id, reason, delay)
-    WHERE q.id = r.id AND q.state = 'claimed';
-    GET DIAGNOSTICS n = ROW_COUNT;
-    UPDATE email_verify.queue q
-    SET state = 'failed', not_before = now(),
-        last_reason = format('given up: claimed %s times, no verdict written (a worker died with it, or its write-back failed)',
-                             q.attempts)
-    WHERE q.id = ANY (queue_ids) AND q.state = 'pending' AND q.attempts >= email_verify_internal.claim_limit();
-    RETURN n;
-END
-$$;
-
 -- Puts claimed items back for a later attempt (greylisting, temporary failures,
--- timeouts): pending again after its delay, one attempt more, last_status
--- 'unknown' and last_reason the reason given. Returns the number put back.
+-- timeouts): pending again after its delay (NULL: at once), one attempt more,
+-- last_status 'unknown' and last_reason the reason given (NULL: kept). An item
+-- whose row was queued anew meanwhile (its address changed) is dropped instead:
+-- the newer pending item stands for it; one that has used up claim_limit()
+-- attempts is given up. Returns the number put back. Its C++ is
+-- src/pg/queue_items.cpp, where every change of an item's state is made.
 CREATE FUNCTION email_verify_internal.retry_later(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-BEGIN
-    IF cardinality(queue_ids) IS DISTINCT FROM cardinality(reasons)
-       OR cardinality(queue_ids) IS DISTINCT FROM cardinality(delays) THEN
-        RAISE EXCEPTION 'queue_ids, reasons and delays must have the same length'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN email_verify_internal.requeue(queue_ids, reasons, delays);
-END
-$$;
+AS 'MODULE_PATHNAME', 'retry_later'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION email_verify_internal.retry_later(bigint[], text[], interval[]) IS
     'worker: returns claimed items to the queue after a delay, one attempt more';
 
 -- A worker starting again frees what it had claimed before it stopped, instead
--- of waiting for the leases to run out. Returns the number freed.
+-- of waiting for the leases to run out (as retry_later, at once, no reason).
+-- Returns the number freed.
 CREATE FUNCTION email_verify_internal.release_claims(worker_id int)
 RETURNS int
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, email_verify, pg_temp
-AS $$
-    SELECT email_verify_internal.requeue(coalesce(array_agg(q.id), '{}'), NULL, NULL)
-    FROM email_verify.queue q
-    WHERE q.state = 'claimed' AND q.claimed_by = worker_id
-$$;
+AS 'MODULE_PATHNAME', 'release_claims'
+LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION email_verify_internal.release_claims(int) IS
     'worker: frees the items a worker had claimed (on its start after a crash or restart)';

@@ -49,9 +49,7 @@ GRANT EXECUTE ON FUNCTION
     email_verify_internal.enqueue_unverified(int),
     email_verify_internal.enqueue_stale(int),
     email_verify_internal.claim_limit(),
-    email_verify_internal.claim_items(int, int, interval),
     email_verify_internal.claim_batch(int, int, interval),
-    email_verify_internal.requeue(bigint[], text[], interval[]),
     email_verify_internal.retry_later(bigint[], text[], interval[]),
     email_verify_internal.release_claims(int),
     email_verify_internal.apply_verdicts(jsonb)

@@ -28,20 +28,6 @@ uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
 
 std::string text_at(SPITupleTable* table, uint64 row, int column) { return cell_text(table, row, column).value_or(""); }
 
-// Claimed rows of (queue_id, watch_id, row_key, email, level, attempts).
-void collect(SPITupleTable* table, uint64 rows, std::vector<ClaimedItem>* out) {
-    for (uint64 r = 0; r < rows; ++r) {
-        ClaimedItem item;
-        item.queue_id = std::stoll(text_at(table, r, 1));
-        item.watch_id = std::stoi(text_at(table, r, 2));
-        item.row_key = text_at(table, r, 3);
-        item.email = text_at(table, r, 4);
-        item.level = ev::parse_level(text_at(table, r, 5)).value_or(ev::Level::Smtp);
-        item.attempts = std::stoi(text_at(table, r, 6));
-        out->push_back(std::move(item));
-    }
-}
-
 // Runs body with the settings every sweep statement needs (guc_scope.h).
 // The planner settings keep it on the <col>_verified_at index, so it reads
 // about as many rows as it queues: a sequential or bitmap scan would read the
@@ -197,7 +183,8 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
                 queued = SPI_processed;
                 items = SPI_tuptable;
             });
-            if (claiming && out) collect(items, queued, out);
+            if (claiming && out)
+                for (auto& item : claimed_items(items, queued)) out->push_back(std::move(item));
             taken += static_cast<int64>(queued);
             if (taken >= wanted) break;
         }
@@ -212,27 +199,8 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
 }  // namespace
 
 std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_seconds) {
-    static SPIPlanPtr give_up_plan = nullptr, claim_plan = nullptr;
-    if (!give_up_plan) {
-        // Expired claims that used up their attempts: requeue gives them up.
-        give_up_plan = keep_plan(
-            "SELECT email_verify_internal.requeue(ARRAY(SELECT e.id FROM email_verify.queue e "
-            "  WHERE e.state OPERATOR(pg_catalog.=) 'claimed' AND e.lease_until OPERATOR(pg_catalog.<) "
-            "pg_catalog.now() "
-            "    AND e.attempts OPERATOR(pg_catalog.+) 1 OPERATOR(pg_catalog.>=) email_verify_internal.claim_limit() "
-            "  FOR UPDATE SKIP LOCKED), NULL, NULL)",
-            0, nullptr);
-        Oid types[3] = {INT4OID, INT4OID, INT4OID};
-        claim_plan = keep_plan(
-            "SELECT c.queue_id, c.watch_id, c.row_key::pg_catalog.text, c.email, c.level, c.attempts "
-            "FROM email_verify_internal.claim_items($1, $2, pg_catalog.make_interval(secs => $3)) c",
-            3, types);
-    }
-    std::vector<ClaimedItem> items;
-    run(give_up_plan, nullptr);
-    Datum values[3] = {Int32GetDatum(worker_id), Int32GetDatum(batch_size), Int32GetDatum(lease_seconds)};
-    uint64 n = run(claim_plan, values);
-    collect(SPI_tuptable, n, &items);
+    give_up_expired_claims();
+    std::vector<ClaimedItem> items = claim_ready_items(worker_id, batch_size, lease_seconds);
     // The table is swept only when the queue falls short, so rows inserted
     // behind a long queue wait their turn instead of being walked over on
     // every claim.

@@ -8,22 +8,13 @@
 #include <vector>
 
 #include "pg_prelude.h"
-#include "verdict.h"
+#include "queue_items.h"
 
 namespace ev::pg {
 
-struct ClaimedItem {
-    int64 queue_id = 0;
-    int32 watch_id = 0;
-    std::string row_key;  // JSON text
-    std::string email;
-    ev::Level level = ev::Level::Smtp;
-    int attempts = 0;
-};
-
 // Claims up to batch_size items for worker_id until now() + lease_seconds:
 // expired claims that used up their attempts are given up first; then what
-// the queue holds ready (email_verify_internal.claim_items); when that falls short,
+// the queue holds ready (claim_ready_items); when that falls short,
 // rows new to the queue, swept in already claimed. Needs a transaction and
 // an SPI connection.
 std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_seconds);

@@ -1,10 +1,13 @@
-// The SQL faces of the queue's claiming side (queue_claim.h): claim_batch,
-// enqueue_unverified and enqueue_stale, for the isolation spec, the tests and
-// tools; the worker calls claim_batch itself.
+// The SQL faces of the queue (queue_claim.h, queue_items.h): claim_batch,
+// enqueue_unverified, enqueue_stale, retry_later and release_claims, for the
+// isolation spec, the tests and tools; the worker calls the C++ itself.
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "guard.h"
 #include "queue_claim.h"
+#include "queue_items.h"
 #include "set_result.h"
 #include "spi_plans.h"
 
@@ -67,3 +70,70 @@ EV_SQL_FUNCTION(enqueue_unverified) { return sweep_function(fcinfo, false); }
 
 // enqueue_stale(max_rows int) -> int
 EV_SQL_FUNCTION(enqueue_stale) { return sweep_function(fcinfo, true); }
+
+namespace {
+
+// The elements of a one-dimensional array argument (NULL: none), with their
+// NULL flags, deconstructed as element_type.
+std::vector<std::pair<Datum, bool>> array_arg(FunctionCallInfo fcinfo, int n, Oid element_type) {
+    std::vector<std::pair<Datum, bool>> out;
+    if (PG_ARGISNULL(n)) return out;
+    Datum* values = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    ev::pg::pg_call([&] {
+        int16 length;
+        bool by_value;
+        char align;
+        get_typlenbyvalalign(element_type, &length, &by_value, &align);
+        deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), element_type, length, by_value, align, &values, &nulls, &count);
+    });
+    for (int i = 0; i < count; ++i) out.emplace_back(values[i], nulls[i]);
+    return out;
+}
+
+}  // namespace
+
+// retry_later(queue_ids bigint[], reasons text[], delays interval[]) -> int
+EV_SQL_FUNCTION(retry_later) {
+    auto ids = array_arg(fcinfo, 0, INT8OID);
+    auto reasons = array_arg(fcinfo, 1, TEXTOID);
+    auto delays = array_arg(fcinfo, 2, INTERVALOID);
+    if (reasons.size() != ids.size() || delays.size() != ids.size())
+        throw ev::pg::UserError(ERRCODE_INVALID_PARAMETER_VALUE,
+                                "queue_ids, reasons and delays must have the same length");
+    std::vector<ev::pg::Retry> retries;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i].second) continue;
+        ev::pg::Retry retry;
+        retry.queue_id = DatumGetInt64(ids[i].first);
+        if (!reasons[i].second) {
+            // As stored: in the database encoding.
+            const char* reason = nullptr;
+            ev::pg::pg_call([&] { reason = TextDatumGetCString(reasons[i].first); });
+            retry.reason = reason;
+        }
+        if (!delays[i].second) {
+            double seconds = 0;
+            ev::pg::pg_call([&] {
+                seconds =
+                    DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"), delays[i].first));
+            });
+            retry.delay_seconds = seconds;
+        }
+        retries.push_back(std::move(retry));
+    }
+    ev::pg::connect_spi();
+    int64 requeued = ev::pg::retry_later(retries);
+    ev::pg::finish_spi();
+    PG_RETURN_INT32(static_cast<int32>(requeued));
+}
+
+// release_claims(worker_id int) -> int
+EV_SQL_FUNCTION(release_claims) {
+    int32 worker_id = int_arg(fcinfo, 0, "worker_id");
+    ev::pg::connect_spi();
+    int64 released = ev::pg::release_claims(worker_id);
+    ev::pg::finish_spi();
+    PG_RETURN_INT32(static_cast<int32>(released));
+}

@@ -1,17 +1,50 @@
 #include "spi_plans.h"
 
 #include "guard.h"
+#include "guc_scope.h"
 
 namespace ev::pg {
 
 SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
     SPIPlanPtr plan = nullptr;
-    pg_call([&] {
-        plan = SPI_prepare(sql, nargs, types);
-        if (!plan) elog(ERROR, "email_verify: could not prepare: %s", SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(plan) != 0) elog(ERROR, "email_verify: could not keep a plan");
+    // The plan keeps the search_path it was prepared under, also when it is
+    // planned again: names and operators resolve in pg_catalog whoever calls.
+    with_settings({{"search_path", "pg_catalog, pg_temp"}}, [&] {
+        pg_call([&] {
+            plan = SPI_prepare(sql, nargs, types);
+            if (!plan) elog(ERROR, "email_verify: could not prepare: %s", SPI_result_code_string(SPI_result));
+            if (SPI_keepplan(plan) != 0) elog(ERROR, "email_verify: could not keep a plan");
+        });
     });
     return plan;
+}
+
+Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
+    // Copies made out here: no object with a destructor may live in a frame
+    // an error's longjmp leaves (guard.h).
+    std::vector<Datum> elements(values);  // construct_md_array takes non-const pointers
+    std::vector<char> null_flags(values.size() + 1, 0);
+    for (std::size_t i = 0; i < nulls.size() && i < values.size(); ++i) null_flags[i] = nulls[i] ? 1 : 0;
+    Datum array = 0;
+    pg_call([&] {
+        int16 length;
+        bool by_value;
+        char align;
+        get_typlenbyvalalign(element_type, &length, &by_value, &align);
+        int dims[1] = {static_cast<int>(elements.size())};
+        int lower[1] = {1};
+        array = PointerGetDatum(elements.empty()
+                                    ? construct_empty_array(element_type)
+                                    : construct_md_array(elements.data(), reinterpret_cast<bool*>(null_flags.data()), 1,
+                                                         dims, lower, element_type, length, by_value, align));
+    });
+    return array;
+}
+
+Datum text_value(const std::string& s) {
+    Datum d = 0;
+    pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+    return d;
 }
 
 std::string quoted_identifier(const std::string& name) {

@@ -1,10 +1,11 @@
-// Small SPI helpers the queue's C++ (queue_claim, verdict_write_back) shares:
-// plans prepared once and kept, quoting, reading a cell as text. Each makes
-// its PostgreSQL calls through pg_call.
+// Small SPI helpers the queue's C++ (queue_claim, queue_items,
+// verdict_write_back) shares: plans prepared once and kept, arrays, quoting,
+// reading a cell as text. Each makes its PostgreSQL calls through pg_call.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pg_prelude.h"
 
@@ -12,6 +13,14 @@ namespace ev::pg {
 
 // Prepares sql and keeps the plan for the life of the backend.
 SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types);
+
+// A one-dimensional array of element_type; nulls[i] marks values[i] NULL
+// (nulls may be shorter, or empty).
+Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type);
+
+// A text Datum of s's bytes as they are (already in the database encoding:
+// they came from the database, or are ASCII).
+Datum text_value(const std::string& s);
 
 // quote_identifier / quote_literal.
 std::string quoted_identifier(const std::string& name);

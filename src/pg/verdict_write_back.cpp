@@ -10,6 +10,7 @@
 #include "guard.h"
 #include "guc_scope.h"
 #include "owner_context.h"
+#include "queue_items.h"
 #include "settings.h"
 #include "spi_plans.h"
 #include "subtransaction.h"
@@ -27,19 +28,6 @@ constexpr const char* kLockTimeout = "2s";
 // change a watch's statement any number of times).
 constexpr std::size_t kMaxKeptWrites = 256;
 
-// What becomes of an item of the batch.
-struct PutBack {
-    int64 queue_id;
-    std::string reason;
-    bool after_retry_delay;
-};
-
-struct Failure {
-    int64 queue_id;
-    std::string status;
-    std::string reason;
-};
-
 struct Watch {
     int32 id = 0;
     Oid relid = InvalidOid;
@@ -50,33 +38,6 @@ struct Watch {
     std::optional<std::string> key_match;  // NULL: the primary key changed since watch()
     std::optional<std::string> key_record;
 };
-
-// ---- SPI, each call inside pg_call ----------------------------------------------
-
-Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
-    Datum array = 0;
-    pg_call([&] {
-        int16 length;
-        bool by_value;
-        char align;
-        get_typlenbyvalalign(element_type, &length, &by_value, &align);
-        int dims[1] = {static_cast<int>(values.size())};
-        int lower[1] = {1};
-        std::vector<Datum> elements(values);  // construct_md_array takes non-const pointers
-        bool* null_flags = static_cast<bool*>(palloc0(sizeof(bool) * (values.size() + 1)));
-        for (std::size_t i = 0; i < nulls.size(); ++i) null_flags[i] = nulls[i];
-        array = PointerGetDatum(values.empty() ? construct_empty_array(element_type)
-                                               : construct_md_array(elements.data(), null_flags, 1, dims, lower,
-                                                                    element_type, length, by_value, align));
-    });
-    return array;
-}
-
-Datum text_datum(const std::string& s) {
-    Datum d = 0;
-    pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
-    return d;
-}
 
 // ---- the watches of a batch ------------------------------------------------------
 
@@ -188,9 +149,9 @@ void write_rows(const Watch& w, const std::vector<const VerdictToWrite*>& items,
     for (const VerdictToWrite* v : items) {
         ids.push_back(Int64GetDatum(v->queue_id));
         pg_call([&] { keys.push_back(DirectFunctionCall1(jsonb_in, CStringGetDatum(v->row_key.c_str()))); });
-        emails.push_back(text_datum(v->email));
-        statuses.push_back(text_datum(v->status));
-        reasons.push_back(v->reason ? text_datum(*v->reason) : 0);
+        emails.push_back(text_value(v->email));
+        statuses.push_back(text_value(v->status));
+        reasons.push_back(v->reason ? text_value(*v->reason) : 0);
         reason_nulls.push_back(!v->reason);
         catch_alls.push_back(BoolGetDatum(v->catch_all.value_or(false)));
         catch_all_nulls.push_back(!v->catch_all);
@@ -224,91 +185,6 @@ void write_rows(const Watch& w, const std::vector<const VerdictToWrite*>& items,
 
 void warn(const std::string& message) {
     pg_call([&] { ereport(WARNING, (errmsg("%s", message.c_str()))); });
-}
-
-// ---- the queue's side ---------------------------------------------------------------
-
-void settle_queue(const std::vector<int64>& done, const std::vector<std::string>& done_status,
-                  const std::vector<std::optional<std::string>>& done_reason, const std::vector<PutBack>& put_back,
-                  const std::vector<Failure>& failures) {
-    static SPIPlanPtr delete_plan = nullptr, put_back_plan = nullptr, fail_plan = nullptr, count_plan = nullptr;
-    if (!delete_plan) {
-        Oid one[1] = {INT8ARRAYOID};
-        delete_plan = keep_plan("DELETE FROM email_verify.queue WHERE id OPERATOR(pg_catalog.=) ANY ($1)", 1, one);
-        Oid three[3] = {INT8ARRAYOID, TEXTARRAYOID, BOOLARRAYOID};
-        // Back to pending without an attempt: nothing the address did.
-        put_back_plan = keep_plan(
-            "UPDATE email_verify.queue q SET state = 'pending', lease_until = NULL, claimed_by = NULL,"
-            " not_before = pg_catalog.now() + CASE WHEN r.later"
-            "   THEN pg_catalog.current_setting('email_verify.retry_delay')::pg_catalog.interval"
-            "   ELSE '0'::pg_catalog.interval END,"
-            " last_status = 'unknown', last_reason = r.reason "
-            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS r(id, reason, "
-            "later) "
-            "WHERE q.id OPERATOR(pg_catalog.=) r.id AND q.state OPERATOR(pg_catalog.=) 'claimed'",
-            3, three);
-        Oid fail[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-        fail_plan = keep_plan(
-            "UPDATE email_verify.queue q SET state = 'failed', lease_until = NULL, claimed_by = NULL,"
-            " last_status = f.status, last_reason = f.reason "
-            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS f(id, status, "
-            "reason) "
-            "WHERE q.id OPERATOR(pg_catalog.=) f.id",
-            3, fail);
-        Oid two[2] = {TEXTARRAYOID, TEXTARRAYOID};
-        // In a fixed order: concurrent workers lock the counter rows in the same order.
-        count_plan = keep_plan(
-            "INSERT INTO email_verify.worker_counters AS c (status, reason, n) "
-            "SELECT u.status, COALESCE(u.reason, ''), pg_catalog.count(*) "
-            "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(status, reason) "
-            "GROUP BY 1, 2 ORDER BY 1, 2 "
-            "ON CONFLICT (status, reason) DO UPDATE SET n = c.n OPERATOR(pg_catalog.+) EXCLUDED.n",
-            2, two);
-    }
-    auto run = [](SPIPlanPtr plan, Datum* values) {
-        pg_call([&] {
-            if (SPI_execute_plan(plan, values, nullptr, false, 0) < 0)
-                elog(ERROR, "email_verify: a queue update failed");
-        });
-    };
-    std::vector<Datum> ids;
-    ids.reserve(done.size());
-    for (int64 id : done) ids.push_back(Int64GetDatum(id));
-    if (!ids.empty()) {
-        Datum values[1] = {make_array(ids, {}, INT8OID)};
-        run(delete_plan, values);
-        std::vector<Datum> statuses, reasons;
-        std::vector<bool> reason_nulls;
-        for (std::size_t i = 0; i < done.size(); ++i) {
-            statuses.push_back(text_datum(done_status[i]));
-            reasons.push_back(done_reason[i] ? text_datum(*done_reason[i]) : 0);
-            reason_nulls.push_back(!done_reason[i]);
-        }
-        Datum counted[2] = {make_array(statuses, {}, TEXTOID), make_array(reasons, reason_nulls, TEXTOID)};
-        run(count_plan, counted);
-    }
-    if (!put_back.empty()) {
-        std::vector<Datum> back_ids, back_reasons, later;
-        for (const auto& p : put_back) {
-            back_ids.push_back(Int64GetDatum(p.queue_id));
-            back_reasons.push_back(text_datum(p.reason));
-            later.push_back(BoolGetDatum(p.after_retry_delay));
-        }
-        Datum values[3] = {make_array(back_ids, {}, INT8OID), make_array(back_reasons, {}, TEXTOID),
-                           make_array(later, {}, BOOLOID)};
-        run(put_back_plan, values);
-    }
-    if (!failures.empty()) {
-        std::vector<Datum> fail_ids, fail_statuses, fail_reasons;
-        for (const auto& f : failures) {
-            fail_ids.push_back(Int64GetDatum(f.queue_id));
-            fail_statuses.push_back(text_datum(f.status));
-            fail_reasons.push_back(text_datum(f.reason));
-        }
-        Datum values[3] = {make_array(fail_ids, {}, INT8OID), make_array(fail_statuses, {}, TEXTOID),
-                           make_array(fail_reasons, {}, TEXTOID)};
-        run(fail_plan, values);
-    }
 }
 
 bool known_status(const std::string& s) { return s == "valid" || s == "invalid" || s == "risky" || s == "unknown"; }
@@ -368,19 +244,15 @@ uint64 write_and_settle(const std::vector<VerdictToWrite>& verdicts) {
         }
     }
 
-    std::vector<int64> done;
-    std::vector<std::string> done_status;
-    std::vector<std::optional<std::string>> done_reason;
+    std::vector<WrittenItem> done;
     std::unordered_set<int64> still_open;
     for (const auto& p : put_back) still_open.insert(p.queue_id);
     for (const auto& f : failures) still_open.insert(f.queue_id);
-    for (const auto& v : verdicts) {
-        if (still_open.count(v.queue_id) > 0) continue;
-        done.push_back(v.queue_id);
-        done_status.push_back(v.status);
-        done_reason.push_back(v.reason);
-    }
-    settle_queue(done, done_status, done_reason, put_back, failures);
+    for (const auto& v : verdicts)
+        if (still_open.count(v.queue_id) == 0) done.push_back({v.queue_id, v.status, v.reason});
+    settle_written(done);
+    ev::pg::put_back(put_back);
+    fail(failures);
     return written;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "prober/verifier.h"
 #include "queue/item_lifecycle.h"
 #include "queue_claim.h"
+#include "queue_items.h"
 #include "settings.h"
 #include "verdict_write_back.h"
 #include "worker_shmem.h"
@@ -185,7 +187,7 @@ class Worker {
         bool present = !rows.empty() && rows[0][0] == "t";
         if (present)
             // Items this slot had claimed before a crash or restart are free again.
-            query("SELECT email_verify_internal.release_claims($1::int)", {std::to_string(slot_)});
+            release_claims(slot_);
         commit_transaction();
         ready_ = present;
         if (ready_) {
@@ -207,7 +209,9 @@ class Worker {
         std::string reason = "write-back took longer than email_verify.write_back_timeout (" +
                              std::to_string(write_back_timeout().count()) +
                              " ms): a trigger, index or constraint of the table hangs, loops or ignores cancels";
-        run_alone("SELECT email_verify_internal.suspend_watch($1::int, $2::text)", {std::to_string(watch_id), reason});
+        alone([&] {
+            query("SELECT email_verify_internal.suspend_watch($1::int, $2::text)", {std::to_string(watch_id), reason});
+        });
     }
 
     int run_batch(const WorkerSettings& settings) {
@@ -298,18 +302,14 @@ class Worker {
         const auto& items = batch.items;
         const auto& outcomes = batch.outcomes;
         std::vector<VerdictToWrite> verdicts;
-        std::string retry_ids, retry_reasons, retry_delays;
-        std::uint64_t retried = 0;
+        std::vector<Retry> retries;
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
             // Not final: transient (greylisted, 4xx, timeouts, DNS failures)
             // or reached without any answer from the network.
             if (retry_policy(settings).retries(outcomes[i].final, items[i].attempts)) {
-                auto delay = backoff(settings, items[i].attempts);
-                retry_ids += (retry_ids.empty() ? "" : ",") + std::to_string(items[i].queue_id);
-                retry_reasons += (retry_reasons.empty() ? "" : ",") + std::string(ev::to_string(r.reason));
-                retry_delays += (retry_delays.empty() ? "\"" : ",\"") + std::to_string(delay) + " seconds\"";
-                ++retried;
+                retries.push_back({items[i].queue_id, std::string(ev::to_string(r.reason)),
+                                   static_cast<double>(backoff(settings, items[i].attempts))});
                 continue;
             }
             verdicts.push_back(verdict_to_write(items[i], r));
@@ -318,13 +318,11 @@ class Worker {
         pgstat_report_activity(STATE_RUNNING, "email_verify: writing verdicts back");
         // What was written (rows gone or changed are skipped).
         std::uint64_t written = write_verdicts(verdicts);
-        if (retried > 0)
-            query("SELECT email_verify_internal.retry_later($1::bigint[], $2::text[], $3::interval[])",
-                  {"{" + retry_ids + "}", "{" + retry_reasons + "}", "{" + retry_delays + "}"});
+        retry_later(retries);
         commit_transaction();
         batch.settled.clear();
         batch.written += written;
-        batch.retried += retried;
+        batch.retried += retries.size();
     }
 
     // The core retry policy (src/core/queue/item_lifecycle.h), with its jitter drawn here.
@@ -339,18 +337,22 @@ class Worker {
 
     // A batch whose write-back failed as a whole: its items go back to the
     // queue now rather than when their lease runs out, one attempt more each
-    // (requeue gives an item up after claim_limit() attempts).
-    void release_own_claims() { run_alone("SELECT email_verify_internal.release_claims($1::int)", {std::to_string(slot_)}); }
+    // (one past claim_limit() attempts is given up: queue_items.h).
+    void release_own_claims() {
+        alone([this] { release_claims(slot_); });
+    }
 
-    void enqueue_stale() { run_alone("SELECT email_verify_internal.enqueue_stale(1000)"); }
+    void enqueue_stale() {
+        alone([] { sweep_into_queue(1000, true); });
+    }
 
-    // One statement in a transaction of its own; a failure is logged and
-    // rolled back, and the loop goes on.
-    void run_alone(const char* sql, const std::vector<std::string>& params = {}) {
+    // Work in a transaction of its own; a failure is logged and rolled back,
+    // and the loop goes on.
+    void alone(const std::function<void()>& work) {
         try {
             if (!ready_) return;
             begin_transaction();
-            query(sql, params);
+            work();
             commit_transaction();
         } catch (const PgError& e) {
             report(e);

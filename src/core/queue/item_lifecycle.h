@@ -3,9 +3,10 @@
 // An item of email_verify.queue is Pending (waiting, from not_before), Claimed
 // by one worker until its lease ends, or Failed (parked: its verdict could not
 // be written, or it was claimed too often without one). An item whose verdict
-// is written is deleted: "done" needs no row. The SQL side (the queue's
-// functions, extension/src) carries out these transitions; this is the rule
-// they follow, and the one the worker applies when a verdict comes back.
+// is written is deleted: "done" needs no row. The PostgreSQL layer carries
+// out these transitions, each in one kept statement of src/pg/queue_items.cpp;
+// this is the rule they follow, and the one the worker applies when a verdict
+// comes back.
 //
 //   Pending --claim-------------------> Claimed
 //   Claimed --verdict written---------> (deleted)
