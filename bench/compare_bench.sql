@@ -80,7 +80,9 @@ CREATE TABLE cmp_seen (run int, build text, id bigint, locked boolean, seen_at t
 
 CREATE PROCEDURE cmp_locked_run(run int, build text, tbl text, timeout_s float8, cut_short boolean,
                                 poll_s float8 DEFAULT 0.02)
-LANGUAGE plpgsql SET search_path = public, email_verify_internal, email_verify AS $$
+LANGUAGE plpgsql AS $$
+-- (No SET clause: a procedure that has one cannot COMMIT. The session's
+-- search_path, set below, finds wake_workers_at_commit in either build.)
 DECLARE
     wid int;
     n bigint;
@@ -97,6 +99,7 @@ DECLARE
     b0 bigint;
     polls int := 0;
 BEGIN
+    PERFORM set_config('search_path', 'public, email_verify_internal, email_verify', false);
     SELECT id INTO wid FROM email_verify.watches WHERE relid = tbl::regclass;
     -- the writer: its rows locked (it runs pg_sleep in the same transaction)
     FOR i IN 1 .. 200 LOOP

@@ -243,18 +243,16 @@ class Worker {
         std::uint64_t retried;
     };
 
-    // A group is written back once it is this large, or once its first
-    // verdict has waited this long: few transactions for a fast batch (one,
-    // at its end), and none of a slow batch's verdicts waits long.
-    static constexpr std::size_t kWriteBackGroup = 256;
+    // What has settled is written back once its first verdict has waited
+    // this long: a batch that ends sooner is written in one transaction, at
+    // its end (a size limit would cost a fast batch a second commit), and no
+    // verdict of a slow batch waits longer.
     static constexpr std::chrono::milliseconds kWriteBackWait{500};
 
     // Called from the probe loop's poll (no transaction is open there).
     void write_back_if_due(const WorkerSettings& settings, Batch& batch) {
         if (batch.settled.empty()) return;
-        if (batch.settled.size() < kWriteBackGroup &&
-            std::chrono::steady_clock::now() - batch.first_settled < kWriteBackWait)
-            return;
+        if (std::chrono::steady_clock::now() - batch.first_settled < kWriteBackWait) return;
         write_back(settings, batch);
     }
 

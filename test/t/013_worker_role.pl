@@ -146,6 +146,17 @@ ok($ok, 'mallory moves the table to another schema') or diag($stderr);
 ok(wait_for_value($node, 'SELECT email_status FROM moved.t WHERE id = 4', 'valid', 10),
 	'the moved table\'s new row is verified');
 
+# Names that need quoting: the grants are made on the right objects.
+($ok, $stderr) = as_role($node, 'mallory', q{
+CREATE SCHEMA "we""ird; schema";
+CREATE TABLE "we""ird; schema"."t; DROP TABLE x" (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('"we""ird; schema"."t; DROP TABLE x"', 'email', level => 'syntax');
+INSERT INTO "we""ird; schema"."t; DROP TABLE x" VALUES (1, 'e@example.com');
+});
+ok($ok, 'a table and a schema whose names need quoting are watched') or diag($stderr);
+ok(wait_for_value($node, q{SELECT email_status FROM "we""ird; schema"."t; DROP TABLE x"}, 'valid', 10),
+	'and their row is verified');
+
 # =============================================================================
 # Another database's CREATE EXTENSION finds the role and resets it.
 # =============================================================================
