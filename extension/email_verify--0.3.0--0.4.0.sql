@@ -171,7 +171,8 @@ REVOKE EXECUTE ON FUNCTION email_verify_internal.may_read(email_verify.watches) 
 CREATE OR REPLACE FUNCTION email_verify_internal.apply_verdicts(verdicts jsonb)
 RETURNS int
 AS 'MODULE_PATHNAME', 'apply_verdicts'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.apply_verdicts(jsonb) IS
     'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';
@@ -784,7 +785,8 @@ DROP FUNCTION email_verify.enqueue_each_watch(int, boolean, int, interval);
 CREATE FUNCTION email_verify_internal.enqueue_unverified(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_unverified'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.enqueue_unverified(int) IS
     'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
@@ -795,7 +797,8 @@ COMMENT ON FUNCTION email_verify_internal.enqueue_unverified(int) IS
 CREATE FUNCTION email_verify_internal.enqueue_stale(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_stale'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.enqueue_stale(int) IS
     'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
@@ -809,7 +812,8 @@ COMMENT ON FUNCTION email_verify_internal.enqueue_stale(int) IS
 CREATE FUNCTION email_verify_internal.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 AS 'MODULE_PATHNAME', 'claim_batch'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 REVOKE EXECUTE ON FUNCTION email_verify_internal.claim_batch(int, int, interval), email_verify_internal.enqueue_unverified(int),
     email_verify_internal.enqueue_stale(int) FROM PUBLIC;
@@ -938,12 +942,14 @@ DROP FUNCTION email_verify_internal.requeue(bigint[], text[], interval[]);
 CREATE OR REPLACE FUNCTION email_verify_internal.retry_later(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
 AS 'MODULE_PATHNAME', 'retry_later'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 CREATE OR REPLACE FUNCTION email_verify_internal.release_claims(worker_id int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'release_claims'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 
 -- The workers' role. The background workers log in as email_verify_worker,

@@ -1,6 +1,8 @@
 -- In-place verification, the background worker's side (src/pg/worker.cpp):
 -- finding work, claiming it, putting it back and writing verdicts. None of
--- these is executable by PUBLIC (90_privileges.sql).
+-- these is executable by PUBLIC (90_privileges.sql). The C functions pin
+-- search_path: their statements are prepared once under pg_catalog, pg_temp
+-- (src/pg/spi_plans.cpp) and would be analysed again under any other path.
 
 -- Finding work ------------------------------------------------------------------
 
@@ -25,7 +27,8 @@
 CREATE FUNCTION email_verify_internal.enqueue_unverified(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_unverified'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.enqueue_unverified(int) IS
     'worker: queues, per watch, up to max_rows rows that have an address but no verdict and no queue item; returns the number queued';
@@ -36,7 +39,8 @@ COMMENT ON FUNCTION email_verify_internal.enqueue_unverified(int) IS
 CREATE FUNCTION email_verify_internal.enqueue_stale(max_rows int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'enqueue_stale'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.enqueue_stale(int) IS
     'worker: queues, per watch, up to max_rows rows whose verdict is older than recheck_after; returns the number queued';
@@ -65,7 +69,8 @@ LANGUAGE C STABLE;
 CREATE FUNCTION email_verify_internal.claim_batch(worker_id int, batch_size int, lease interval DEFAULT '5 minutes')
 RETURNS TABLE(queue_id bigint, watch_id int, row_key jsonb, email text, level text, attempts int)
 AS 'MODULE_PATHNAME', 'claim_batch'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 -- Puts claimed items back for a later attempt (greylisting, temporary failures,
 -- timeouts): pending again after its delay (NULL: at once), one attempt more,
@@ -77,7 +82,8 @@ LANGUAGE C VOLATILE;
 CREATE FUNCTION email_verify_internal.retry_later(queue_ids bigint[], reasons text[], delays interval[])
 RETURNS int
 AS 'MODULE_PATHNAME', 'retry_later'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.retry_later(bigint[], text[], interval[]) IS
     'worker: returns claimed items to the queue after a delay, one attempt more';
@@ -88,7 +94,8 @@ COMMENT ON FUNCTION email_verify_internal.retry_later(bigint[], text[], interval
 CREATE FUNCTION email_verify_internal.release_claims(worker_id int)
 RETURNS int
 AS 'MODULE_PATHNAME', 'release_claims'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.release_claims(int) IS
     'worker: frees the items a worker had claimed (on its start after a crash or restart)';
@@ -120,7 +127,8 @@ COMMENT ON FUNCTION email_verify_internal.release_claims(int) IS
 CREATE FUNCTION email_verify_internal.apply_verdicts(verdicts jsonb)
 RETURNS int
 AS 'MODULE_PATHNAME', 'apply_verdicts'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION email_verify_internal.apply_verdicts(jsonb) IS
     'worker: writes a batch of verdicts to the watched rows by primary key and address; returns rows written';
