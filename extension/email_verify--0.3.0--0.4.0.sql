@@ -23,7 +23,6 @@ ALTER FUNCTION email_verify.enqueue_stale(int) SET SCHEMA email_verify_internal;
 ALTER FUNCTION email_verify.enqueue_unverified(int) SET SCHEMA email_verify_internal;
 ALTER FUNCTION email_verify.follow_altered_tables() SET SCHEMA email_verify_internal;
 ALTER FUNCTION email_verify.forget_dropped_watches() SET SCHEMA email_verify_internal;
-ALTER FUNCTION email_verify.key_json(name[], text) SET SCHEMA email_verify_internal;
 ALTER FUNCTION email_verify.key_sql(regclass, name[], text, text) SET SCHEMA email_verify_internal;
 ALTER FUNCTION email_verify.list_entries_changed() SET SCHEMA email_verify_internal;
 ALTER FUNCTION email_verify.list_entry_is_valid(text, text) SET SCHEMA email_verify_internal;
@@ -821,49 +820,21 @@ REVOKE EXECUTE ON FUNCTION email_verify_internal.claim_batch(int, int, interval)
 
 -- Functions unchanged but for the schema of the functions they call.
 
+DROP FUNCTION email_verify.key_json(name[], text);
+-- The sweep's statements are built in C++ now (src/pg/sweep_sql.cpp).
 CREATE OR REPLACE FUNCTION email_verify_internal.queueable_sql(w email_verify.watches, source text, condition text,
                                            fresh boolean DEFAULT false, order_by text DEFAULT NULL,
                                            max_rows int DEFAULT NULL)
 RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT format(
-        'SELECT $1 AS watch_id, k.row_key, k.email
-         FROM %s n CROSS JOIN LATERAL (SELECT %s AS row_key, n.%I::text AS email) k
-         WHERE n.%I IS NOT NULL AND (%s)%s%s%s',
-        source, email_verify_internal.key_json(w.key_columns, 'n'), w.column_name, w.column_name, condition,
-        CASE WHEN NOT fresh THEN
-            ' AND NOT EXISTS (SELECT FROM email_verify.queue q
-                              WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email)' ELSE '' END,
-        ' ORDER BY ' || order_by,
-        ' LIMIT ' || CASE WHEN max_rows IS NOT NULL THEN greatest(max_rows, 0) END)
-$$;
+AS 'MODULE_PATHNAME', 'queueable_sql'
+LANGUAGE C STABLE;
 
 CREATE OR REPLACE FUNCTION email_verify_internal.enqueue_sql(w email_verify.watches, source text, condition text,
                                          fresh boolean DEFAULT false, order_by text DEFAULT NULL,
                                          max_rows int DEFAULT NULL, claim boolean DEFAULT false)
 RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 'WITH new_items AS (' || email_verify_internal.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ')'
-        || CASE WHEN NOT fresh THEN ',
-         superseded AS (
-             DELETE FROM email_verify.queue d
-             WHERE d.id IN (SELECT o.id FROM new_items i CROSS JOIN LATERAL (
-                                SELECT q.id FROM email_verify.queue q
-                                WHERE q.watch_id = $1 AND q.row_key = i.row_key
-                                  AND q.state = ''pending'' AND q.email <> i.email
-                                FOR UPDATE SKIP LOCKED) o))' ELSE '' END
-        || CASE WHEN claim THEN
-               ' INSERT INTO email_verify.queue (watch_id, row_key, email, state, claimed_by, lease_until)
-                 SELECT i.watch_id, i.row_key, i.email, ''claimed'', $2, now() + $3'
-           ELSE
-               ' INSERT INTO email_verify.queue (watch_id, row_key, email) SELECT i.watch_id, i.row_key, i.email'
-           END
-        || ' FROM new_items i RETURNING id, watch_id, row_key, email, $4::text, attempts'
-$$;
+AS 'MODULE_PATHNAME', 'enqueue_sql'
+LANGUAGE C STABLE;
 
 CREATE OR REPLACE FUNCTION email_verify_internal.watch_wake()
 RETURNS trigger
@@ -990,7 +961,6 @@ GRANT EXECUTE ON FUNCTION
     -- 40_helpers.sql
     email_verify_internal.wake_workers_at_commit(),
     email_verify_internal.key_sql(regclass, name[], text, text),
-    email_verify_internal.key_json(name[], text),
     email_verify_internal.queueable_sql(email_verify.watches, text, text, boolean, text, int),
     email_verify_internal.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
     email_verify_internal.try_lock_table(regclass),

@@ -75,20 +75,6 @@ BEGIN
 END
 $$;
 
--- The row_key of alias `alias`: jsonb_build_object('col', alias."col", ...), from the
--- key columns recorded at watch time. Keys are compared as jsonb, so every
--- function that builds them pins the settings their text depends on (TimeZone,
--- IntervalStyle, extra_float_digits): a timestamptz key built in two sessions
--- must come out the same.
-CREATE FUNCTION email_verify_internal.key_json(key_columns name[], alias text)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 'jsonb_build_object(' || string_agg(format('%L, %s.%I', c, alias, c), ', ' ORDER BY i) || ')'
-    FROM unnest(key_columns) WITH ORDINALITY AS k(c, i)
-$$;
-
 -- The watches row of a column of the table a trigger fired on; a row trigger
 -- cloned onto a partition finds the watch of its partitioned ancestor.
 CREATE FUNCTION email_verify_internal.watch_of(rel oid, col name)
@@ -118,60 +104,33 @@ $$;
 -- `condition` selects, in `order_by` order and at most `max_rows` of them (NULL:
 -- all), as queue items (watch_id $1, row_key, email). A row that already has an
 -- item for the same address, in any state, is left out; `fresh` (nothing of
--- this watch is queued yet) skips that check.
+-- this watch is queued yet) skips that check. Built by the sweep's C++
+-- (src/pg/sweep_sql.cpp); the row_key is jsonb_build_object('col', n."col",
+-- ...) of the key columns recorded at watch time. Keys are compared as jsonb,
+-- so every caller pins the settings their text depends on (TimeZone,
+-- IntervalStyle, extra_float_digits): a timestamptz key built in two sessions
+-- must come out the same.
 CREATE FUNCTION email_verify_internal.queueable_sql(w email_verify.watches, source text, condition text,
                                            fresh boolean DEFAULT false, order_by text DEFAULT NULL,
                                            max_rows int DEFAULT NULL)
 RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT format(
-        'SELECT $1 AS watch_id, k.row_key, k.email
-         FROM %s n CROSS JOIN LATERAL (SELECT %s AS row_key, n.%I::text AS email) k
-         WHERE n.%I IS NOT NULL AND (%s)%s%s%s',
-        source, email_verify_internal.key_json(w.key_columns, 'n'), w.column_name, w.column_name, condition,
-        CASE WHEN NOT fresh THEN
-            ' AND NOT EXISTS (SELECT FROM email_verify.queue q
-                              WHERE q.watch_id = $1 AND q.row_key = k.row_key AND q.email = k.email)' ELSE '' END,
-        ' ORDER BY ' || order_by,
-        ' LIMIT ' || CASE WHEN max_rows IS NOT NULL THEN greatest(max_rows, 0) END)
-$$;
+AS 'MODULE_PATHNAME', 'queueable_sql'
+LANGUAGE C STABLE;
 
--- The statement that queues those rows. A pending item of one of them for
--- another address (the row's address changed since) is deleted: its probe would
--- be wasted, its verdict skipped. One a worker is claiming is left to it (SKIP
--- LOCKED): retry_later drops it if it comes back for a retry. Those items are looked
--- up row by row (LATERAL), by key: joined the other way round, a queue whose
--- statistics are stale is scanned whole for every row queued.
--- It returns the items as the claim does (queue_items.cpp) (level $4). claim: they are
--- inserted already claimed, by worker $2 until now() + $3. The worker's sweep
--- writes each item once this way instead of inserting it pending and then
--- updating it to claimed, which halves what a drain writes to the queue.
+-- The statement that queues those rows (src/pg/sweep_sql.cpp). A pending item
+-- of one of them for another address (the row's address changed since) is
+-- deleted: its probe would be wasted, its verdict skipped. One a worker is
+-- claiming is left to it (SKIP LOCKED): retry_later drops it if it comes back
+-- for a retry. It returns the items as the claim does (level $4). claim: they
+-- are inserted already claimed, by worker $2 until now() + $3. The worker's
+-- sweep writes each item once this way instead of inserting it pending and
+-- then updating it to claimed, which halves what a drain writes to the queue.
 CREATE FUNCTION email_verify_internal.enqueue_sql(w email_verify.watches, source text, condition text,
                                          fresh boolean DEFAULT false, order_by text DEFAULT NULL,
                                          max_rows int DEFAULT NULL, claim boolean DEFAULT false)
 RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 'WITH new_items AS (' || email_verify_internal.queueable_sql(w, source, condition, fresh, order_by, max_rows) || ')'
-        || CASE WHEN NOT fresh THEN ',
-         superseded AS (
-             DELETE FROM email_verify.queue d
-             WHERE d.id IN (SELECT o.id FROM new_items i CROSS JOIN LATERAL (
-                                SELECT q.id FROM email_verify.queue q
-                                WHERE q.watch_id = $1 AND q.row_key = i.row_key
-                                  AND q.state = ''pending'' AND q.email <> i.email
-                                FOR UPDATE SKIP LOCKED) o))' ELSE '' END
-        || CASE WHEN claim THEN
-               ' INSERT INTO email_verify.queue (watch_id, row_key, email, state, claimed_by, lease_until)
-                 SELECT i.watch_id, i.row_key, i.email, ''claimed'', $2, now() + $3'
-           ELSE
-               ' INSERT INTO email_verify.queue (watch_id, row_key, email) SELECT i.watch_id, i.row_key, i.email'
-           END
-        || ' FROM new_items i RETURNING id, watch_id, row_key, email, $4::text, attempts'
-$$;
+AS 'MODULE_PATHNAME', 'enqueue_sql'
+LANGUAGE C STABLE;
 
 -- Locking without waiting -----------------------------------------------------------
 

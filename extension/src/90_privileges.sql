@@ -23,7 +23,6 @@ REVOKE EXECUTE ON FUNCTION
     email_verify_internal.calling_role(),
     email_verify_internal.may_probe(name),
     email_verify_internal.key_sql(regclass, name[], text, text),
-    email_verify_internal.key_json(name[], text),
     email_verify_internal.watch_of(oid, name),
     email_verify_internal.queueable_sql(email_verify.watches, text, text, boolean, text, int),
     email_verify_internal.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),

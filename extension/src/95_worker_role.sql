@@ -36,7 +36,6 @@ GRANT EXECUTE ON FUNCTION
     -- 40_helpers.sql
     email_verify_internal.wake_workers_at_commit(),
     email_verify_internal.key_sql(regclass, name[], text, text),
-    email_verify_internal.key_json(name[], text),
     email_verify_internal.queueable_sql(email_verify.watches, text, text, boolean, text, int),
     email_verify_internal.enqueue_sql(email_verify.watches, text, text, boolean, text, int, boolean),
     email_verify_internal.try_lock_table(regclass),

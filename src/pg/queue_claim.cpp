@@ -1,7 +1,7 @@
 // claim_batch() and sweep_into_queue(): see queue_claim.h. The fixed
 // statements are prepared once and kept; a watch's sweep statement is built
-// by email_verify_internal.enqueue_sql from the catalog and planned each time (its
-// LIMIT and its table's statistics change from one claim to the next).
+// from what the watch records (sweep_sql.h) and planned each time (its LIMIT
+// and its table's statistics change from one claim to the next).
 #include "queue_claim.h"
 
 #include <functional>
@@ -10,6 +10,7 @@
 #include "guard.h"
 #include "guc_scope.h"
 #include "spi_plans.h"
+#include "sweep_sql.h"
 #include "watch_facts.h"
 
 namespace ev::pg {
@@ -27,6 +28,24 @@ uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
 }
 
 std::string text_at(SPITupleTable* table, uint64 row, int column) { return cell_text(table, row, column).value_or(""); }
+
+// A name[] cell (NULL: none).
+std::vector<std::string> names_at(SPITupleTable* table, uint64 row, int column) {
+    Datum* names = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    pg_call([&] {
+        bool isnull = false;
+        Datum array = SPI_getbinval(table->vals[row], table->tupdesc, column, &isnull);
+        if (!isnull)
+            deconstruct_array(DatumGetArrayTypeP(array), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls,
+                              &count);
+    });
+    std::vector<std::string> out;
+    for (int i = 0; i < count; ++i)
+        if (!nulls[i]) out.emplace_back(NameStr(*DatumGetName(names[i])));
+    return out;
+}
 
 // Runs body with the settings every sweep statement needs (guc_scope.h).
 // The planner settings keep it on the <col>_verified_at index, so it reads
@@ -58,6 +77,7 @@ struct WatchToSweep {
     std::string recheck_after;
     bool suspended = false;
     Oid relid = InvalidOid;
+    std::vector<std::string> key_columns;
 };
 
 // Whether the sweep may read watch w's table now, checked in this order: the
@@ -89,7 +109,7 @@ bool may_sweep(const WatchToSweep& w) {
 // rows queued, and the items when claiming.
 int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_seconds,
             std::vector<ClaimedItem>* out) {
-    static SPIPlanPtr watches_plan = nullptr, sweeper_plan = nullptr, statement_plan = nullptr, wake_plan = nullptr;
+    static SPIPlanPtr watches_plan = nullptr, sweeper_plan = nullptr, wake_plan = nullptr;
     if (!watches_plan) {
         Oid one_bool[1] = {BOOLOID};
         // KEY SHARE: a watch ended meanwhile (end_watch deletes its items,
@@ -100,7 +120,7 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
         watches_plan = keep_plan(
             "SELECT w.id, w.relid::pg_catalog.text, w.column_name::pg_catalog.text, w.level, "
             "       w.recheck_after::pg_catalog.text, w.suspended_reason IS NOT NULL, "
-            "       w.relid::pg_catalog.oid::pg_catalog.text "
+            "       w.relid::pg_catalog.oid::pg_catalog.text, w.key_columns "
             "FROM email_verify.watches w ORDER BY CASE WHEN $1 THEN pg_catalog.random() END, w.id FOR KEY SHARE",
             1, one_bool);
         Oid one_int[1] = {INT4OID};
@@ -109,11 +129,6 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
             "SELECT pg_catalog.pg_try_advisory_xact_lock("
             "  'email_verify.watches'::pg_catalog.regclass::pg_catalog.oid::pg_catalog.int4, $1)",
             1, one_int);
-        Oid build[6] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BOOLOID};
-        statement_plan = keep_plan(
-            "SELECT email_verify_internal.enqueue_sql(w, $2, $3, order_by => $4, max_rows => $5, claim => $6) "
-            "FROM email_verify.watches w WHERE w.id OPERATOR(pg_catalog.=) $1",
-            6, build);
         wake_plan = keep_plan("SELECT email_verify_internal.wake_workers_at_commit()", 0, nullptr);
     }
     const bool claiming = claim_for.has_value();
@@ -124,7 +139,7 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
     for (uint64 r = 0; r < n; ++r)
         watches.push_back({std::stoi(text_at(table, r, 1)), text_at(table, r, 2), text_at(table, r, 3),
                            text_at(table, r, 4), text_at(table, r, 5), text_at(table, r, 6) == "t",
-                           static_cast<Oid>(std::stoul(text_at(table, r, 7)))});
+                           static_cast<Oid>(std::stoul(text_at(table, r, 7))), names_at(table, r, 8)});
 
     int64 total = 0;
     for (const auto& w : watches) {
@@ -157,18 +172,15 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
             stale ? "n." + verified_at + " < now() - " + quoted_literal(w.recheck_after) + "::interval" : "true";
         std::string order_by = "n." + verified_at;
         int64 taken = 0;
+        SweepTarget target{w.column, w.key_columns};
         for (const auto& pass : passes) {
-            Datum build[6] = {Int32GetDatum(w.id),   0, 0, 0, Int32GetDatum(static_cast<int32>(wanted - taken)),
-                              BoolGetDatum(claiming)};
-            pg_call([&] {
-                build[1] = CStringGetTextDatum(pass.c_str());
-                build[2] = CStringGetTextDatum(condition.c_str());
-                build[3] = CStringGetTextDatum(order_by.c_str());
-            });
-            char build_nulls[7] = "      ";
-            if (!stale) build_nulls[3] = 'n';
-            if (run(statement_plan, build, build_nulls) != 1) break;
-            std::string statement = text_at(SPI_tuptable, 0, 1);
+            SweepQuery query;
+            query.source = pass;
+            query.condition = condition;
+            if (stale) query.order_by = order_by;
+            query.max_rows = static_cast<int>(wanted - taken);
+            query.claim = claiming;
+            std::string statement = enqueue_sql(target, query);
             uint64 queued = 0;
             SPITupleTable* items = nullptr;
             std::string lease_text = std::to_string(lease_seconds) + " seconds";
