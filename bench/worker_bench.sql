@@ -195,6 +195,10 @@ BEGIN
     IF NOT done THEN
         t_done := clock_timestamp();
     END IF;
+    -- Where the worker's memory is, at the end of the drain: its memory
+    -- contexts, in the server log (LOG "level: ..." lines).
+    PERFORM pg_log_backend_memory_contexts(a.pid) FROM pg_stat_activity a
+    WHERE a.backend_type = 'email_verify worker';
     SELECT count(*) INTO left_items FROM email_verify.queue q
     JOIN email_verify.watches w ON w.id = q.watch_id WHERE w.relid = tbl::regclass;
     EXECUTE format('SELECT count(*) FILTER (WHERE email_verified_at IS NULL),

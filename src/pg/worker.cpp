@@ -2,6 +2,8 @@
 
 #include "worker.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -228,6 +230,11 @@ class Worker {
         probe(settings, lists, batch);
         write_back(settings, batch);  // what settled last
         counters_note_batch(batch.written, batch.retried);
+        // A batch's probe run (its engine, resolver and sessions) and its
+        // transactions free what they allocated, but the C library keeps the
+        // freed pages, scattered between live ones, for the process: give
+        // them back, so that a worker holds its working set and no more.
+        malloc_trim(0);
         return static_cast<int>(items.size());
     }
 
