@@ -3,6 +3,7 @@
 #include "queue_items.h"
 
 #include "guard.h"
+#include "guc_scope.h"
 #include "queue/item_lifecycle.h"
 #include "settings.h"
 #include "spi_plans.h"
@@ -116,14 +117,18 @@ std::vector<ClaimedItem> claim_ready_items(int32 worker_id, int batch_size, int 
             "UPDATE email_verify.queue q"
             "  SET state = 'claimed', lease_until = now() + make_interval(secs => $3), claimed_by = $1,"
             "      attempts = q.attempts + CASE WHEN q.state = 'claimed' THEN 1 ELSE 0 END"
-            "  FROM email_verify.watches w"
-            "  WHERE w.id = q.watch_id AND w.suspended_reason IS NULL"
-            "    AND q.id IN (SELECT id FROM expired UNION ALL SELECT id FROM ready)"
+            "  FROM (SELECT id FROM expired UNION ALL SELECT id FROM ready) c, email_verify.watches w"
+            "  WHERE q.id = c.id AND w.id = q.watch_id AND w.suspended_reason IS NULL"
             "  RETURNING q.id, q.watch_id, q.row_key::text, q.email, w.level, q.attempts",
             3, types);
     }
     Datum values[3] = {Int32GetDatum(worker_id), Int32GetDatum(batch_size), Int32GetDatum(lease_seconds)};
-    uint64 rows = run(plan, values);
+    uint64 rows = 0;
+    // The claimed ids (distinct: one state each) reach their rows through the
+    // primary key, one by one, whatever the queue's statistics say (an empty
+    // queue's or a full one's): the same plan, and no hash of the queue.
+    with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}, {"enable_memoize", "off"}},
+                  [&] { rows = run(plan, values); });
     return claimed_items(SPI_tuptable, rows);
 }
 
