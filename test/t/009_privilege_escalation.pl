@@ -62,9 +62,13 @@ sub is_superuser
 sub wait_handled
 {
 	my ($table) = @_;
+	# (Right after an INSERT the rows wait in the table, not yet in the queue:
+	# unqueued_rows counts them.)
 	return wait_for_value($node, qq{
-		SELECT count(*) FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
-		WHERE w.relid = '$table'::regclass AND q.state <> 'failed'}, '0', 20);
+		SELECT (SELECT count(*) FROM email_verify.queue q JOIN email_verify.watches w ON w.id = q.watch_id
+		        WHERE w.relid = '$table'::regclass AND q.state <> 'failed')
+		     + (SELECT coalesce(sum(email_verify_internal.unqueued_rows(w.id)), 0) FROM email_verify.watches w
+		        WHERE w.relid = '$table'::regclass)}, '0', 20);
 }
 
 # After an attack: the attacker is no superuser, and the bystander's new row
