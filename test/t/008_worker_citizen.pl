@@ -142,6 +142,9 @@ restart_after_crash = on
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION email_verify');
 
+# The launcher starts the workers once CREATE EXTENSION has made their role.
+ok(wait_for_value($node, 'postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'email_verify worker'},
+	'2', 10), 'the launcher starts the workers');
 my @pids = split / /, worker_pids($node);
 is(scalar @pids, 2, 'email_verify.workers = 2: two workers run');
 my $pids = join ' ', @pids;
