@@ -17,34 +17,14 @@ namespace ev::pg {
 
 namespace {
 
-// Runs a kept plan; returns SPI_processed, SPI_tuptable stays for the caller.
-uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
-    uint64 rows = 0;
-    pg_call([&] {
-        if (SPI_execute_plan(plan, values, nulls, false, 0) < 0) elog(ERROR, "email_verify: a queue statement failed");
-        rows = SPI_processed;
-    });
-    return rows;
-}
-
 std::string text_at(SPITupleTable* table, uint64 row, int column) { return cell_text(table, row, column).value_or(""); }
 
 // A name[] cell (NULL: none).
 std::vector<std::string> names_at(SPITupleTable* table, uint64 row, int column) {
-    Datum* names = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    pg_call([&] {
-        bool isnull = false;
-        Datum array = SPI_getbinval(table->vals[row], table->tupdesc, column, &isnull);
-        if (!isnull)
-            deconstruct_array(DatumGetArrayTypeP(array), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls,
-                              &count);
-    });
-    std::vector<std::string> out;
-    for (int i = 0; i < count; ++i)
-        if (!nulls[i]) out.emplace_back(NameStr(*DatumGetName(names[i])));
-    return out;
+    bool isnull = false;
+    Datum array = 0;
+    pg_call([&] { array = SPI_getbinval(table->vals[row], table->tupdesc, column, &isnull); });
+    return isnull ? std::vector<std::string>{} : name_array(array);
 }
 
 // Runs body with the settings every sweep statement needs (guc_scope.h).
@@ -133,7 +113,7 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
     }
     const bool claiming = claim_for.has_value();
     Datum order[1] = {BoolGetDatum(claiming)};
-    uint64 n = run(watches_plan, order);
+    uint64 n = run_kept_plan(watches_plan, order);
     SPITupleTable* table = SPI_tuptable;
     std::vector<WatchToSweep> watches;
     for (uint64 r = 0; r < n; ++r)
@@ -146,7 +126,7 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
         if (claiming && total >= max_rows) break;
         if (!may_sweep(w)) continue;
         Datum id[1] = {Int32GetDatum(w.id)};
-        if (run(sweeper_plan, id) != 1 || text_at(SPI_tuptable, 0, 1) != "t") continue;
+        if (run_kept_plan(sweeper_plan, id) != 1 || text_at(SPI_tuptable, 0, 1) != "t") continue;
         std::string verified_at = quoted_identifier(w.column + "_verified_at");
         int wanted = claiming ? max_rows - static_cast<int>(total) : max_rows;
         // Stale rows: oldest verdict first. Rows without a verdict: oldest
@@ -206,7 +186,7 @@ int64 sweep(int max_rows, bool stale, std::optional<int32> claim_for, int lease_
     }
     // The other workers may have found the queue empty meanwhile. A claiming
     // sweep keeps what it found; a full one means there may be more.
-    if (total > 0 && (!claiming || total >= max_rows)) run(wake_plan, nullptr);
+    if (total > 0 && (!claiming || total >= max_rows)) run_kept_plan(wake_plan, nullptr);
     return total;
 }
 

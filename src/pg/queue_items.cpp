@@ -12,17 +12,6 @@ namespace ev::pg {
 
 namespace {
 
-// Runs a kept plan; returns SPI_processed, SPI_tuptable stays for the caller.
-uint64 run(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr) {
-    uint64 rows = 0;
-    pg_call([&] {
-        if (SPI_execute_plan(plan, values, nulls, false, 0) < 0)
-            elog(ERROR, "email_verify: a statement on the queue failed");
-        rows = SPI_processed;
-    });
-    return rows;
-}
-
 // The ids of the first column of the last result, as a bigint[].
 Datum ids_of_result(uint64 rows) {
     std::vector<Datum> ids;
@@ -68,11 +57,11 @@ int64 requeue(Datum ids, Datum reasons, Datum delays) {
             2, two);
     }
     Datum id_values[1] = {ids};
-    run(superseded, id_values);
+    run_kept_plan(superseded, id_values);
     Datum values[3] = {ids, reasons, delays};
-    int64 requeued = static_cast<int64>(run(back, values));
+    int64 requeued = static_cast<int64>(run_kept_plan(back, values));
     Datum limit[2] = {ids, Int32GetDatum(claim_limit())};
-    run(given_up, limit);
+    run_kept_plan(given_up, limit);
     return requeued;
 }
 
@@ -128,7 +117,7 @@ std::vector<ClaimedItem> claim_ready_items(int32 worker_id, int batch_size, int 
     // primary key, one by one, whatever the queue's statistics say (an empty
     // queue's or a full one's): the same plan, and no hash of the queue.
     with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}, {"enable_memoize", "off"}},
-                  [&] { rows = run(plan, values); });
+                  [&] { rows = run_kept_plan(plan, values); });
     return claimed_items(SPI_tuptable, rows);
 }
 
@@ -143,7 +132,7 @@ void give_up_expired_claims() {
             1, types);
     }
     Datum limit[1] = {Int32GetDatum(claim_limit())};
-    uint64 rows = run(plan, limit);
+    uint64 rows = run_kept_plan(plan, limit);
     if (rows == 0) return;
     // Counted as the attempt the expiry is, then given up by requeue's rule.
     requeue(ids_of_result(rows), make_array({}, {}, TEXTOID), make_array({}, {}, FLOAT8OID));
@@ -174,9 +163,9 @@ void settle_written(const std::vector<WrittenItem>& items) {
         reason_nulls.push_back(!item.reason);
     }
     Datum id_values[1] = {make_array(ids, {}, INT8OID)};
-    run(done, id_values);
+    run_kept_plan(done, id_values);
     Datum count_values[2] = {make_array(statuses, {}, TEXTOID), make_array(reasons, reason_nulls, TEXTOID)};
-    run(counted, count_values);
+    run_kept_plan(counted, count_values);
 }
 
 void put_back(const std::vector<PutBack>& items) {
@@ -200,7 +189,7 @@ void put_back(const std::vector<PutBack>& items) {
         later.push_back(BoolGetDatum(item.after_retry_delay));
     }
     Datum values[3] = {make_array(ids, {}, INT8OID), make_array(reasons, {}, TEXTOID), make_array(later, {}, BOOLOID)};
-    run(plan, values);
+    run_kept_plan(plan, values);
 }
 
 void fail(const std::vector<Failure>& items) {
@@ -223,7 +212,7 @@ void fail(const std::vector<Failure>& items) {
     }
     Datum values[3] = {make_array(ids, {}, INT8OID), make_array(statuses, {}, TEXTOID),
                        make_array(reasons, {}, TEXTOID)};
-    run(plan, values);
+    run_kept_plan(plan, values);
 }
 
 int64 retry_later(const std::vector<Retry>& items) {
@@ -249,7 +238,7 @@ int64 release_claims(int32 worker_id) {
                          types);
     }
     Datum values[1] = {Int32GetDatum(worker_id)};
-    uint64 rows = run(plan, values);
+    uint64 rows = run_kept_plan(plan, values);
     if (rows == 0) return 0;
     return requeue(ids_of_result(rows), make_array({}, {}, TEXTOID), make_array({}, {}, FLOAT8OID));
 }

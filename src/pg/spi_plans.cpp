@@ -19,6 +19,29 @@ SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types) {
     return plan;
 }
 
+uint64 run_kept_plan(SPIPlanPtr plan, Datum* values, const char* nulls) {
+    uint64 rows = 0;
+    pg_call([&] {
+        if (SPI_execute_plan(plan, values, nulls, false, 0) < 0) elog(ERROR, "email_verify: a queue statement failed");
+        rows = SPI_processed;
+    });
+    return rows;
+}
+
+std::vector<std::string> name_array(Datum array) {
+    Datum* names = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    pg_call([&] {
+        deconstruct_array(DatumGetArrayTypeP(array), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls,
+                          &count);
+    });
+    std::vector<std::string> out;
+    for (int i = 0; i < count; ++i)
+        if (!nulls[i]) out.emplace_back(NameStr(*DatumGetName(names[i])));
+    return out;
+}
+
 Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
     // Copies made out here: no object with a destructor may live in a frame
     // an error's longjmp leaves (guard.h).

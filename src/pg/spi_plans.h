@@ -14,6 +14,13 @@ namespace ev::pg {
 // Prepares sql and keeps the plan for the life of the backend.
 SPIPlanPtr keep_plan(const char* sql, int nargs, Oid* types);
 
+// Runs a kept plan (read-write); returns SPI_processed, SPI_tuptable stays
+// for the caller.
+uint64 run_kept_plan(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr);
+
+// The elements of a name[] Datum, NULL elements left out.
+std::vector<std::string> name_array(Datum array);
+
 // A one-dimensional array of element_type; nulls[i] marks values[i] NULL
 // (nulls may be shorter, or empty).
 Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type);

@@ -4,6 +4,7 @@
 //                 fresh boolean, order_by text, max_rows int) -> text
 //   enqueue_sql(w, source, condition, fresh, order_by, max_rows, claim boolean) -> text
 #include "guard.h"
+#include "spi_plans.h"
 #include "sweep_sql.h"
 
 namespace {
@@ -12,24 +13,19 @@ namespace {
 ev::pg::SweepTarget target_of(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0)) throw ev::pg::UserError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "the watch must not be NULL");
     const char* column = nullptr;
-    Datum* keys = nullptr;
-    bool* key_nulls = nullptr;
-    int key_count = 0;
+    Datum keys = 0;
+    bool keys_null = true;
     ev::pg::pg_call([&] {
         HeapTupleHeader w = PG_GETARG_HEAPTUPLEHEADER(0);
         bool isnull = false;
         Datum name = GetAttributeByName(w, "column_name", &isnull);
         if (isnull) elog(ERROR, "email_verify: a watch without a column");
         column = pstrdup(NameStr(*DatumGetName(name)));
-        Datum key = GetAttributeByName(w, "key_columns", &isnull);
-        if (!isnull)
-            deconstruct_array(DatumGetArrayTypeP(key), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &keys, &key_nulls,
-                              &key_count);
+        keys = GetAttributeByName(w, "key_columns", &keys_null);
     });
     ev::pg::SweepTarget target;
     target.column = column;
-    for (int i = 0; i < key_count; ++i)
-        if (!key_nulls[i]) target.key_columns.emplace_back(NameStr(*DatumGetName(keys[i])));
+    if (!keys_null) target.key_columns = ev::pg::name_array(keys);
     return target;
 }
 
@@ -52,18 +48,14 @@ ev::pg::SweepQuery query_of(FunctionCallInfo fcinfo) {
     return query;
 }
 
-Datum text_result(const std::string& sql) {
-    Datum out = 0;
-    ev::pg::pg_call([&] { out = PointerGetDatum(cstring_to_text_with_len(sql.data(), static_cast<int>(sql.size()))); });
-    return out;
-}
-
 }  // namespace
 
-EV_SQL_FUNCTION(queueable_sql) { return text_result(ev::pg::queueable_sql(target_of(fcinfo), query_of(fcinfo))); }
+EV_SQL_FUNCTION(queueable_sql) {
+    return ev::pg::text_value(ev::pg::queueable_sql(target_of(fcinfo), query_of(fcinfo)));
+}
 
 EV_SQL_FUNCTION(enqueue_sql) {
     ev::pg::SweepQuery query = query_of(fcinfo);
     query.claim = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
-    return text_result(ev::pg::enqueue_sql(target_of(fcinfo), query));
+    return ev::pg::text_value(ev::pg::enqueue_sql(target_of(fcinfo), query));
 }
