@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
         } else if (arg == "--port") {
             settings.probe.smtp_port = std::atoi(value().c_str());
         } else if (arg == "--per-host") {
-            settings.probe.max_connections_per_host = std::atoi(value().c_str());
+            settings.probe.politeness.max_connections_per_host = std::atoi(value().c_str());
         } else if (arg == "--quiet") {
             quiet = true;
         } else {

@@ -19,6 +19,9 @@ struct OfflineFindings {
     // Set by the prober: the verdict rests on an answer from the network (a
     // route lookup that did not end in dns_error, or an SMTP reply).
     bool network_answered = false;
+    // Set by the prober: never probed, because its MX site's politeness
+    // budget (sessions, rates) stayed spent past ProbeSettings::permit_wait.
+    bool deferred = false;
 };
 
 class SyntaxVerifier {

@@ -169,8 +169,8 @@ ev::prober::ProbeSettings probe_settings() {
     s.session.reply_timeout = std::chrono::milliseconds(reply_timeout_setting);
     s.session.starttls = starttls_setting;
     s.address_timeout = std::chrono::milliseconds(address_timeout_setting);
-    s.max_connections_per_host = max_connections_per_host_setting;
-    s.max_connections = max_connections_setting;
+    s.politeness.max_connections_per_host = max_connections_per_host_setting;
+    s.politeness.max_connections = max_connections_setting;
     s.catch_all_ttl = std::chrono::seconds(result_ttl_setting > 0 ? result_ttl_setting : 0);
     return s;
 }

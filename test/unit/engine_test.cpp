@@ -188,7 +188,7 @@ TEST_F(EngineTest, PerHostConnectionLimitIsKept) {
     MtaBehaviour mta = world_mta();
     mta.rcpt_delay = 20ms;  // sessions overlap
     start_smtp(fake::mta_script(mta));
-    settings.max_connections_per_host = 2;
+    settings.politeness.max_connections_per_host = 2;
     settings.recipients_per_extra_session = 1;
     std::vector<std::string> inputs;
     for (int i = 0; i < 12; ++i) inputs.push_back("user" + std::to_string(i) + "@strict.test");
@@ -199,11 +199,12 @@ TEST_F(EngineTest, PerHostConnectionLimitIsKept) {
     EXPECT_GE(smtp->connections(), 2);
 }
 
+// Two domains served by one MX host share its budget (one site).
 TEST_F(EngineTest, OneConnectionPerHostWhenTheLimitIsOne) {
     fake::publish_mail_domain(dns, "strict.test");
-    fake::publish_mail_domain(dns, "catchall.test");
+    dns.set("catchall.test", fake::kTypeMx, fake::mx_answer({{10, "mx.strict.test"}}));
     start_smtp(fake::mta_script(world_mta()));
-    settings.max_connections_per_host = 1;
+    settings.politeness.max_connections_per_host = 1;
     settings.recipients_per_extra_session = 1;
     std::vector<std::string> inputs;
     for (int i = 0; i < 8; ++i) inputs.push_back("user" + std::to_string(i) + "@strict.test");

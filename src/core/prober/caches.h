@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "dns/mail_route.h"
+#include "prober/host_permits.h"
 #include "prober/probe_settings.h"
 #include "verification_result.h"
 
@@ -56,10 +57,15 @@ struct ProberCaches {
     dns::RouteCache routes;
     CatchAllCache catch_all;
     ResultCache results;
+    // Where session slots, rate tokens and host facts come from: this
+    // process's own, unless the caller points it at the server's.
+    LocalHostPermits local_permits;
+    HostPermits* permits = &local_permits;
     void clear() {
         routes.clear();
         catch_all.clear();
         results.clear();
+        local_permits.clear();
     }
     // Empties the caches when the settings that decide where probes go (DNS
     // servers, SMTP port, HELO name, sender, TLS) differ from the last call's:

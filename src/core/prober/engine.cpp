@@ -78,6 +78,7 @@ struct Engine::State {
         std::size_t endpoint = 0;  // index into domain->endpoints
         int attempts = 0;
         bool first_sent_set = false;
+        bool deferred = false;  // ended unprobed: the site's budget stayed spent
         Clock::time_point first_sent;
         bool done = false;
         // outcome
@@ -99,25 +100,33 @@ struct Engine::State {
         std::vector<Endpoint> endpoints;
         std::unordered_map<std::string, Task*> by_recipient;
         std::optional<bool> catch_all;
+        std::string site;  // the MX rollup whose politeness budget the domain's probes use
         int open_tasks = 0;
         bool finalized = false;
     };
 
+    // One MX address as one site reaches it: the unit of sessions and queues.
     struct Host : smtp::SessionOwner {
         State* state = nullptr;
         net::Endpoint address;
         std::string name;
+        std::string site;
         std::deque<std::uint64_t> queue;
         std::vector<std::unique_ptr<smtp::Session>> sessions;
         bool failed = false;
-        bool tls_broken = false;
         bool wanting = false;
-        int rcpt_limit = 0;
+        HostFacts facts;     // as learned by every prober (HostPermits::facts)
+        int slots_held = 0;  // session slots taken from the permits
+        // Politeness: the site's budget refused us; a timer asks again.
+        bool session_timer = false;
+        bool rcpt_held = false;
+        std::optional<Clock::time_point> refused_since;
 
         std::optional<smtp::RcptTask> next_task(bool may_fail_allowed) override {
             return state->next_task(*this, may_fail_allowed);
         }
         bool has_work() const override { return state->has_work(*this); }
+        bool holding_back() const override { return rcpt_held; }
         void task_answered(const smtp::RcptTask& t, Meaning m, const Reply& r) override {
             state->task_answered(*this, t, m, r);
         }
@@ -130,10 +139,26 @@ struct Engine::State {
     };
 
     State(const ProbeSettings& s, ProberCaches& c, RunStats& st)
-        : settings(s), caches(c), stats(st), resolver(loop, s.dns), routes(resolver, c.routes, s.routes) {}
+        : settings(s),
+          caches(c),
+          permits(*c.permits),
+          stats(st),
+          resolver(loop, s.dns),
+          routes(resolver, c.routes, s.routes) {}
+
+    // Slots still held (a poll abandoned the run) go back to the server.
+    ~State() {
+        for (auto& [key, host] : hosts)
+            for (; host->slots_held > 0; --host->slots_held) try {
+                    permits.close_session(host->site);
+                } catch (...) {
+                    // Shared memory gone with the server: nothing to give back.
+                }
+    }
 
     const ProbeSettings& settings;
     ProberCaches& caches;
+    HostPermits& permits;
     RunStats& stats;
     // Declaration order is destruction order in reverse: sessions and the
     // resolver go before the loop they are registered with.
@@ -206,6 +231,9 @@ struct Engine::State {
     void on_route(Domain& d, std::shared_ptr<const dns::MailRoute> route) {
         d.route = std::move(route);
         if (level == Level::Dns || d.route->outcome != dns::RouteOutcome::Ok) return finalize(d);
+        std::vector<std::string> mx_names;
+        for (const auto& host : d.route->hosts) mx_names.push_back(host.name);
+        d.site = site_of(std::move(mx_names));
         for (const auto& host : d.route->hosts)
             for (const auto& ip : host.ips)
                 if (auto e = net::make_endpoint(ip, settings.smtp_port)) d.endpoints.push_back({*e, host.name});
@@ -245,13 +273,15 @@ struct Engine::State {
 
     // ---- hosts and sessions -------------------------------------------
 
-    Host& host_for(const Endpoint& e) {
-        auto& slot = hosts[e.address.text()];
+    Host& host_for(const Domain& d, const Endpoint& e) {
+        auto& slot = hosts[d.site + ' ' + e.address.text()];
         if (!slot) {
             slot = std::make_unique<Host>();
             slot->state = this;
             slot->address = e.address;
             slot->name = e.host_name;
+            slot->site = d.site;
+            slot->facts = permits.facts(e.address.text());
         }
         return *slot;
     }
@@ -261,7 +291,7 @@ struct Engine::State {
     void enqueue(Task& t, bool front = false) {
         Domain& d = *t.domain;
         while (t.endpoint < d.endpoints.size()) {
-            Host& h = host_for(d.endpoints[t.endpoint]);
+            Host& h = host_for(d, d.endpoints[t.endpoint]);
             if (!h.failed) {
                 if (front) h.queue.push_front(t.id);
                 else h.queue.push_back(t.id);
@@ -285,20 +315,63 @@ struct Engine::State {
             wanting.pop_front();
             int live = static_cast<int>(h->queue.size());
             int per = std::max(1, settings.recipients_per_extra_session);
-            int desired = std::min(settings.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            int desired = std::min(settings.politeness.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            bool refused = false;
             while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired &&
-                   sessions_open < settings.max_connections)
+                   sessions_open < settings.politeness.max_connections) {
+                Admission admission = permits.open_session(h->site, settings.politeness, Clock::now());
+                if (!admission.granted) {
+                    refused = true;
+                    refused_at(*h);
+                    ask_again_at(*h, admission.retry_at);
+                    break;
+                }
+                h->refused_since.reset();
                 open_session(*h);
-            bool still_wanting = !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired;
+            }
+            bool still_wanting =
+                !refused && !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired;
             if (still_wanting) wanting.push_back(h);
             else h->wanting = false;
         }
     }
 
+    static void refused_at(Host& h) {
+        if (!h.refused_since) h.refused_since = Clock::now();
+    }
+
+    // The site refused a session: its sessions are asked for again when the
+    // budget may allow one (one timer per host at a time).
+    void ask_again_at(Host& h, Clock::time_point when) {
+        if (h.session_timer) return;
+        h.session_timer = true;
+        loop.add_timer(when, [this, &h] {
+            h.session_timer = false;
+            if (h.failed || h.queue.empty() || h.wanting) return;
+            h.wanting = true;
+            wanting.push_back(&h);
+            pump_needed = true;
+        });
+    }
+
+    // The site's RCPT rate was spent: the host's sessions idle until then.
+    void resume_at(Host& h, Clock::time_point when) {
+        if (h.rcpt_held) return;
+        h.rcpt_held = true;
+        loop.add_timer(when, [&h] {
+            h.rcpt_held = false;
+            // A copy: a resumed session may end and leave the list.
+            std::vector<smtp::Session*> open;
+            for (auto& s : h.sessions) open.push_back(s.get());
+            for (smtp::Session* s : open) s->resume();
+        });
+    }
+
     void open_session(Host& h) {
         smtp::SessionConfig config = settings.session;
-        if (h.tls_broken) config.starttls = false;
-        h.sessions.push_back(std::make_unique<smtp::Session>(loop, h, config, h.address, h.name, h.rcpt_limit));
+        if (h.facts.starttls_broken) config.starttls = false;
+        ++h.slots_held;
+        h.sessions.push_back(std::make_unique<smtp::Session>(loop, h, config, h.address, h.name, h.facts.rcpt_limit));
         ++sessions_open;
         ++stats.sessions_opened;
         stats.max_sessions_per_host = std::max(stats.max_sessions_per_host, static_cast<int>(h.sessions.size()));
@@ -323,6 +396,13 @@ struct Engine::State {
             }
             bool fails = may_fail(t);
             if (fails && !may_fail_allowed) return std::nullopt;
+            Admission admission = permits.send_rcpt(h.site, settings.politeness, Clock::now());
+            if (!admission.granted) {
+                refused_at(h);
+                resume_at(h, admission.retry_at);
+                return std::nullopt;
+            }
+            h.refused_since.reset();
             h.queue.pop_front();
             if (!t.first_sent_set) {
                 t.first_sent_set = true;
@@ -368,12 +448,14 @@ struct Engine::State {
             graveyard.push_back(std::move(*it));
             h.sessions.erase(it);
             --sessions_open;
+            --h.slots_held;
+            permits.close_session(h.site);
         }
         if (report.used_tls) {
             ++stats.tls_sessions;
             if (!report.certificate_problem.empty()) ++stats.tls_unverified;
         }
-        if (report.learned_rcpt_limit > 0) h.rcpt_limit = report.learned_rcpt_limit;
+        learn(h, report);
         pump_needed = true;
         if (report.end == SessionEnd::Finished || report.rcpts_answered > 0) {
             // Progress: reconnect for whatever is left (error budget spent, 421 too many errors).
@@ -383,8 +465,9 @@ struct Engine::State {
             }
             return;
         }
-        if (report.end == SessionEnd::TlsFailed && !h.tls_broken) {
-            h.tls_broken = true;  // try again in the clear
+        if (report.end == SessionEnd::TlsFailed && !h.facts.starttls_broken) {
+            h.facts.starttls_broken = true;  // try again in the clear
+            permits.learn(h.address.text(), h.facts);
             if (!h.wanting && !h.queue.empty()) {
                 h.wanting = true;
                 wanting.push_back(&h);
@@ -392,6 +475,16 @@ struct Engine::State {
             return;
         }
         fail_host(h, report);
+    }
+
+    // What the session taught about its server, for every prober's next sessions.
+    void learn(Host& h, const smtp::SessionReport& report) {
+        HostFacts learned = h.facts;
+        if (report.learned_rcpt_limit > 0) learned.rcpt_limit = report.learned_rcpt_limit;
+        if (report.rcpts_answered > 0) learned.pipelining = report.pipelining;
+        if (learned == h.facts) return;
+        h.facts = learned;
+        permits.learn(h.address.text(), learned);
     }
 
     // The host could not be talked to: its recipients move on to the next
@@ -467,6 +560,11 @@ struct Engine::State {
                 r.smtp_code = t->reply->code;
                 r.smtp_message = message_of(*t->reply);
             }
+            if (t->deferred) {
+                item.deferred = true;
+                r.smtp_message = "not probed: the politeness budget of " + d.site +
+                                 " (sessions and rates per MX site, for the whole server) stayed spent";
+            }
             if (!t->meaning) {
                 findings.add(t->failure);
             } else if (*t->meaning == Meaning::Accepted) {
@@ -488,11 +586,29 @@ struct Engine::State {
     // as timeouts, wherever their recipient currently is.
     void sweep_deadlines() {
         auto now = Clock::now();
+        for (auto& [key, host] : hosts)
+            if (host->refused_since && now - *host->refused_since >= settings.permit_wait) defer_queue(*host);
         for (auto& [id, task] : tasks) {
             Task& t = *task;
             if (t.done || !t.first_sent_set || now - t.first_sent < settings.address_timeout) continue;
             t.failure = Reason::Timeout;
             t.meaning.reset();
+            complete(t);
+        }
+    }
+
+    // The site's budget stayed spent past permit_wait: what waits for it ends
+    // unprobed, to be asked again later (sessions already open go on).
+    void defer_queue(Host& h) {
+        h.refused_since.reset();
+        std::deque<std::uint64_t> queued;
+        queued.swap(h.queue);
+        for (std::uint64_t id : queued) {
+            Task& t = *tasks.at(id);
+            if (t.done) continue;
+            t.failure = Reason::Timeout;
+            t.deferred = true;
+            t.mx_host = host_name_of(t);
             complete(t);
         }
     }

@@ -6,6 +6,7 @@
 
 #include "dns/mail_route.h"
 #include "dns/resolver.h"
+#include "prober/host_permits.h"
 #include "smtp/session.h"
 
 namespace ev::prober {
@@ -15,8 +16,12 @@ struct ProbeSettings {
     dns::RouteOptions routes;
     smtp::SessionConfig session;
     int smtp_port = 25;
-    int max_connections_per_host = 2;  // per MX address
-    int max_connections = 64;          // all hosts together
+    // Sessions and rates per site, for the whole server (host_permits.h).
+    PolitenessLimits politeness;
+    // How long a recipient may wait for its site's politeness budget before
+    // it ends unprobed, `deferred` (the worker puts it back, no attempt
+    // counted; a SQL call reports a timeout).
+    std::chrono::milliseconds permit_wait{45000};
     // From the first RCPT sent for an address to its verdict, across retries
     // and fall-through to other MX hosts.
     std::chrono::milliseconds address_timeout{45000};

@@ -115,10 +115,11 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         r.checked_at_unix = unix_now();
         r.duration_ms += examine_ms[k];
         Verdict& verdict = verdicts[item_input[k]];
-        verdict.final = answered && !is_transient(r.reason);
+        verdict.final = answered && !is_transient(r.reason) && !item.deferred;
+        verdict.deferred = item.deferred;
         // Unknown verdicts (greylisted, timeouts, ...) are worth asking again
         // soon; only settled ones are reused.
-        if (use_cache && probed && answered && r.status != Status::Unknown)
+        if (use_cache && probed && answered && !item.deferred && r.status != Status::Unknown)
             caches_.results.store(cache_key(level, item.address), r, expires);
         verdict.result = std::move(r);
         if (ready) ready(item_input[k], verdict);

@@ -42,6 +42,9 @@ struct Verdict {
     // reason (is_transient), or no answer heard from the network at all.
     // The worker retries such verdicts; only final ones are cached.
     bool final = true;
+    // Not probed: the MX site's politeness budget stayed spent (never final;
+    // the worker puts the item back without counting an attempt).
+    bool deferred = false;
 };
 
 // One input of a batch whose inputs ask for different levels (the worker's).

@@ -80,6 +80,13 @@ void Session::abort(SessionEnd why) {
     if (state_ != State::Closed) finish(why, std::nullopt, "abandoned");
 }
 
+void Session::resume() {
+    if (!paused_ || state_ != State::Rcpt) return;
+    paused_ = false;
+    fill_pipeline();
+    if (state_ != State::Closed) flush();
+}
+
 void Session::arm_timer(std::chrono::milliseconds timeout) {
     if (timer_ != 0) loop_.cancel_timer(timer_);
     timer_ = loop_.add_timer(net::Clock::now() + timeout, [this] {
@@ -361,6 +368,13 @@ void Session::on_rcpt_reply(Pending pending, Reply reply) {
 void Session::after_rcpt_replies() {
     if (!pending_.empty()) return;
     bool more_work = !work_exhausted_ && owner_.has_work();
+    if (more_work && errors_ < config_.max_errors && owner_.holding_back()) {
+        // Nothing is asked of the server while we wait: no reply is due.
+        paused_ = true;
+        if (timer_ != 0) loop_.cancel_timer(timer_);
+        timer_ = 0;
+        return;
+    }
     if (more_work && errors_ < config_.max_errors && (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_)) {
         state_ = State::Rset;
         send("RSET", Expect::Rset);

@@ -84,6 +84,9 @@ class SessionOwner {
     virtual std::optional<RcptTask> next_task(bool may_fail_allowed) = 0;
     // Whether any recipient is still waiting for this host.
     virtual bool has_work() const = 0;
+    // True when next_task had work but held it back (the host's RCPT rate is
+    // spent): the session then idles, its transaction open, until resume().
+    virtual bool holding_back() const { return false; }
     // The server answered the recipient.
     virtual void task_answered(const RcptTask& task, Meaning meaning, const Reply& reply) = 0;
     // The session could not get an answer; `why` is what happened to it.
@@ -108,6 +111,8 @@ class Session {
     // Closes at once, returning unanswered tasks with `why` (used when the
     // whole probe is abandoned or a deadline passed).
     void abort(SessionEnd why);
+    // Asks the owner for recipients again after it held them back.
+    void resume();
     bool done() const { return state_ == State::Closed; }
     const net::Endpoint& server() const { return server_; }
 
@@ -159,6 +164,7 @@ class Session {
     int rcpt_limit_;
     bool transaction_full_ = false;
     bool work_exhausted_ = false;
+    bool paused_ = false;  // idle in a transaction while the owner holds work back
     bool rcpt_failure_charged_ = false;
     int may_fail_in_flight_ = 0;  // RCPTs in flight that could be refused
     SessionReport report_;
