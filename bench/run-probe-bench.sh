@@ -181,6 +181,7 @@ batch() {  # fig level run
     timeout 600 psql -X -q -v ON_ERROR_STOP=1 \
         -c "SET client_min_messages = notice" \
         -c "SET email_verify.dns_servers = '$dns_server'" \
+        -c "SET email_verify.host_rcpt_rate = 0" -c "SET email_verify.host_session_rate = 0" \
         -c "SET statement_timeout = '300s'" \
         -c "SELECT bench_batch($1, '$2', $3)" 2>&1 |
         sed -n 's/^.*NOTICE: *//p; /ERROR/p' | tee -a "$results"
@@ -241,6 +242,7 @@ fig3_plan="warm:40:2 cold:20:3 route:20:3 route_ca:20:3 cold_unknown:20:2"
 for ((k = 1; k <= runs; k++)); do
     drain_flow_tokens "fig3-$k"
     sql=(-c "SET client_min_messages = warning" -c "SET email_verify.dns_servers = '$dns_server'"
+         -c "SET email_verify.host_rcpt_rate = 0" -c "SET email_verify.host_session_rate = 0"
          -c "SET statement_timeout = '60s'")
     for p in $fig3_plan; do
         IFS=: read -r variant calls budget <<<"$p"

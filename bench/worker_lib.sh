@@ -42,6 +42,8 @@ unix_socket_directories = '$pgdir'
 shared_preload_libraries = 'email_verify'
 email_verify.database = 'bench'
 email_verify.dns_servers = '$dns_server'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 max_worker_processes = 16
 email_verify.workers = 0
 CONF

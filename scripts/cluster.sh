@@ -113,6 +113,10 @@ unix_socket_directories = '$dir'
 shared_preload_libraries = 'email_verify'
 fsync = off
 max_worker_processes = 16
+# Every MX host of the local test world is ours: no politeness rates (the
+# defaults are for the open internet; the per-host session limit stays).
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 CONF
     elif [ -n "${EV_PGPORT:-}" ] && [ "$EV_PGPORT" != "$(configured_port)" ]; then
         say "this cluster was made with port $(configured_port); EV_PGPORT=$EV_PGPORT is ignored"

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "shared_permits.h"
+
 namespace ev::pg {
 
 namespace {
@@ -20,6 +22,7 @@ ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& s) {
         caches.clear();
         caches_fingerprint = now;
     }
+    if (auto* server = shared_permits()) caches.permits = server;
     return caches;
 }
 

@@ -26,6 +26,11 @@ int reply_timeout_setting = 15000;
 int address_timeout_setting = 45000;
 int max_connections_per_host_setting = 2;
 int max_connections_setting = 64;
+// Internet-safe: a few sessions and a few dozen RCPTs a minute per MX site,
+// the pace at which big receivers do not start refusing a sender's IP.
+int host_session_rate_setting = 6;
+int host_rcpt_rate_setting = 30;
+int permit_wait_setting = 45000;
 bool starttls_setting = true;
 char* database_setting = nullptr;
 int workers_setting = 1;
@@ -107,11 +112,27 @@ void SettingsInit() {
     DefineCustomIntVariable(
         "email_verify.address_timeout", "Time one address may take from its first RCPT to its verdict.", nullptr,
         &address_timeout_setting, 45000, 10, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("email_verify.max_connections_per_host", "Concurrent SMTP connections to one MX address.",
-                            nullptr, &max_connections_per_host_setting, 2, 1, 100, PGC_SUSET, 0, nullptr, nullptr,
-                            nullptr);
-    DefineCustomIntVariable("email_verify.max_connections", "Concurrent SMTP connections of one probe run.", nullptr,
+    // Politeness, for the whole server (src/pg/shared_permits.cpp): every
+    // backend and worker together. Superuser-only, as raising them is what
+    // gets a server's IP blocklisted.
+    DefineCustomIntVariable("email_verify.max_connections_per_host",
+                            "Concurrent SMTP sessions to one MX site, for the whole server.",
+                            "A site is a domain's set of MX host names; domains with the same set share it.",
+                            &max_connections_per_host_setting, 2, 1, 100, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.max_connections",
+                            "Concurrent SMTP sessions to all hosts, for the whole server.", nullptr,
                             &max_connections_setting, 64, 1, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.host_session_rate", "New SMTP sessions per minute to one MX site.",
+                            "0 means unlimited.", &host_session_rate_setting, 6, 0, 1000000, PGC_SUSET, 0, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.host_rcpt_rate", "RCPT TO commands per minute to one MX site.",
+                            "0 means unlimited.", &host_rcpt_rate_setting, 30, 0, 10000000, PGC_SUSET, 0, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable(
+        "email_verify.permit_wait",
+        "Time a probe waits for its MX site's politeness budget before it gives up on the address.",
+        "The address then ends unknown (timeout); the worker puts it back without counting an attempt.",
+        &permit_wait_setting, 45000, 0, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("email_verify.starttls", "Use STARTTLS when an MX host offers it.",
                              "Certificates are checked and the outcome recorded, but never stop a probe.",
                              &starttls_setting, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
@@ -171,6 +192,9 @@ ev::prober::ProbeSettings probe_settings() {
     s.address_timeout = std::chrono::milliseconds(address_timeout_setting);
     s.politeness.max_connections_per_host = max_connections_per_host_setting;
     s.politeness.max_connections = max_connections_setting;
+    s.politeness.host_session_rate = host_session_rate_setting;
+    s.politeness.host_rcpt_rate = host_rcpt_rate_setting;
+    s.permit_wait = std::chrono::milliseconds(permit_wait_setting);
     s.catch_all_ttl = std::chrono::seconds(result_ttl_setting > 0 ? result_ttl_setting : 0);
     return s;
 }

@@ -19,6 +19,7 @@
 #include "queue_claim.h"
 #include "queue_items.h"
 #include "settings.h"
+#include "shared_permits.h"
 #include "verdict_write_back.h"
 #include "worker_shmem.h"
 #include "write_back_watchdog.h"
@@ -255,6 +256,7 @@ class Worker {
     // its end (a size limit would cost a fast batch a second commit), and no
     // verdict of a slow batch waits longer.
     static constexpr std::chrono::milliseconds kWriteBackWait{500};
+    static constexpr std::chrono::milliseconds kWorkerPermitWait{5000};
 
     // Called from the probe loop's poll (no transaction is open there).
     void write_back_if_due(const WorkerSettings& settings, Batch& batch) {
@@ -272,12 +274,17 @@ class Worker {
         // A re-check must ask the network: a reused verdict keeps its old
         // checked_at, and a row queued for being stale would stay stale.
         settings.result_ttl = std::chrono::seconds(0);
+        // A site whose politeness budget is spent must not hold the batch:
+        // its items go back to the queue (no attempt counted) and others
+        // take the worker's time.
+        settings.probe.permit_wait = std::min(settings.probe.permit_wait, kWorkerPermitWait);
         std::vector<ev::prober::VerifyRequest> requests;
         int64 probed = 0;
         for (const auto& item : batch.items) {
             requests.push_back({item.email, item.level});
             if (item.level != ev::Level::Syntax) ++probed;
         }
+        if (auto* server = shared_permits()) caches_.permits = server;
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
         auto ready = [&batch](std::size_t i, const ev::prober::Verdict& verdict) {
             if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
@@ -308,8 +315,13 @@ class Worker {
         const auto& outcomes = batch.outcomes;
         std::vector<VerdictToWrite> verdicts;
         std::vector<Retry> retries;
+        std::vector<PutBack> deferred;
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
+            if (outcomes[i].deferred) {
+                deferred.push_back({items[i].queue_id, "its MX site's politeness budget is spent", true});
+                continue;
+            }
             // Not final: transient (greylisted, 4xx, timeouts, DNS failures)
             // or reached without any answer from the network.
             if (retry_policy(settings).retries(outcomes[i].final, items[i].attempts)) {
@@ -324,6 +336,7 @@ class Worker {
         // What was written (rows gone or changed are skipped).
         std::uint64_t written = write_verdicts(verdicts);
         retry_later(retries);
+        put_back(deferred);
         commit_transaction();
         batch.settled.clear();
         batch.written += written;

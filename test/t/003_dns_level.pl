@@ -21,6 +21,8 @@ $node->init;
 # dns_servers is superuser-only, so it is set here for every role.
 $node->append_conf('postgresql.conf', q{
 email_verify.dns_servers = '127.0.53.1:53'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.dns_timeout = '1s'
 });
 $node->start;

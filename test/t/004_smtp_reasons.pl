@@ -28,6 +28,8 @@ my $node = PostgreSQL::Test::Cluster->new('smtp_reasons');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 email_verify.dns_servers = '127.0.53.1:53'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.helo_name = 'tap004.example'
 });
 $node->start;

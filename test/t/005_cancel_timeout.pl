@@ -20,6 +20,8 @@ my $node = PostgreSQL::Test::Cluster->new('cancel_timeout');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 email_verify.dns_servers = '127.0.53.1:53'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.reply_timeout = '60s'
 email_verify.address_timeout = '120s'
 email_verify.result_ttl = 0

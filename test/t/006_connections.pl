@@ -35,6 +35,8 @@ my $node = PostgreSQL::Test::Cluster->new('connections');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 email_verify.dns_servers = '127.0.53.1:53'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.result_ttl = 0
 email_verify.helo_name = '$helo'
 });

@@ -17,6 +17,8 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'email_verify'
 email_verify.database = 'postgres'
 email_verify.dns_servers = '$dns'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.worker_naptime = '60s'
 email_verify.retry_delay = '1s'
 email_verify.worker_batch_size = 50

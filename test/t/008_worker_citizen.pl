@@ -95,6 +95,8 @@ my $plain = PostgreSQL::Test::Cluster->new('not_preloaded');
 $plain->init;
 $plain->append_conf('postgresql.conf', qq{
 email_verify.dns_servers = '$dns'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 });
 $plain->start;
 $plain->safe_psql('postgres', 'CREATE EXTENSION email_verify');
@@ -134,6 +136,8 @@ shared_preload_libraries = 'email_verify'
 email_verify.workers = 2
 email_verify.database = 'postgres'
 email_verify.dns_servers = '$dns'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.worker_naptime = '60s'
 email_verify.retry_delay = '1s'
 email_verify.worker_batch_size = 50
