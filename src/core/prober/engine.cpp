@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -586,8 +587,16 @@ struct Engine::State {
     // as timeouts, wherever their recipient currently is.
     void sweep_deadlines() {
         auto now = Clock::now();
-        for (auto& [key, host] : hosts)
-            if (host->refused_since && now - *host->refused_since >= settings.permit_wait) defer_queue(*host);
+        const int rate = settings.politeness.host_rcpt_rate;
+        // What the RCPT rate lets through within permit_wait; the rest would
+        // only wait out its deadline here.
+        const std::size_t sendable =
+            rate > 0 ? static_cast<std::size_t>(rate_burst(rate) + rate * settings.permit_wait.count() / 60000)
+                     : std::numeric_limits<std::size_t>::max();
+        for (auto& [key, host] : hosts) {
+            if (host->refused_since && now - *host->refused_since >= settings.permit_wait) defer_queue(*host, 0);
+            else if (host->queue.size() > sendable) defer_queue(*host, sendable);
+        }
         for (auto& [id, task] : tasks) {
             Task& t = *task;
             if (t.done || !t.first_sent_set || now - t.first_sent < settings.address_timeout) continue;
@@ -597,15 +606,21 @@ struct Engine::State {
         }
     }
 
-    // The site's budget stayed spent past permit_wait: what waits for it ends
-    // unprobed, to be asked again later (sessions already open go on).
-    void defer_queue(Host& h) {
-        h.refused_since.reset();
+    // The site's budget stayed spent past permit_wait, or will not reach the
+    // queue's tail within it: what waits beyond the first `keep` recipients
+    // ends unprobed, to be asked again later (sessions already open go on).
+    void defer_queue(Host& h, std::size_t keep) {
+        if (keep == 0) h.refused_since.reset();
         std::deque<std::uint64_t> queued;
         queued.swap(h.queue);
         for (std::uint64_t id : queued) {
             Task& t = *tasks.at(id);
             if (t.done) continue;
+            if (keep > 0) {
+                --keep;
+                h.queue.push_back(id);
+                continue;
+            }
             t.failure = Reason::Timeout;
             t.deferred = true;
             t.mx_host = host_name_of(t);
