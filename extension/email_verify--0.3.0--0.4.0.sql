@@ -1047,5 +1047,29 @@ REVOKE ALL ON email_verify.prober_sites FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_sites() FROM PUBLIC;
 GRANT SELECT ON email_verify.prober_sites TO email_verify_prober;
 
+-- The server's cache of verdicts, catch-all answers and routes (shared
+-- memory, email_verify.shared_cache_size): its size and what it served.
+CREATE FUNCTION email_verify_internal.prober_cache(
+    OUT capacity bigint, OUT entries bigint, OUT hits bigint, OUT misses bigint,
+    OUT stores bigint, OUT evictions bigint, OUT too_large bigint)
+RETURNS record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'prober_cache';
+
+CREATE VIEW email_verify.prober_cache AS
+SELECT * FROM email_verify_internal.prober_cache();
+
+COMMENT ON VIEW email_verify.prober_cache IS
+    'the server''s shared prober cache since start: capacity and live entries, hits, misses, stores, evictions of live entries, entries too large to keep (NULLs without shared_preload_libraries)';
+
+REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_cache() FROM PUBLIC;
+GRANT SELECT ON email_verify.prober_cache TO PUBLIC;
+
+-- Emptying the server's cache changes every backend's answers: privileged.
+REVOKE EXECUTE ON FUNCTION email_verify.clear_cache() FROM PUBLIC;
+
+COMMENT ON FUNCTION email_verify.clear_cache() IS
+    'forgets the cached verdicts, MX routes and catch-all answers of the whole server (and this backend''s counters); superuser only unless granted';
+
 -- The launcher starts the workers once this commits.
 SELECT email_verify_internal.wake_workers_at_commit();

@@ -11,7 +11,9 @@ FROM verify_emails(ARRAY['alice@strict.test', 'nobody@strict.test', 'anyone@catc
 SELECT email, status, reason, level, mx_found, mx_host, smtp_code
 FROM verify_emails(ARRAY['alice@strict.test', 'a@afallback.test', 'a@servfail.test', 'a@bücher.test'], 'dns');
 
--- The result cache: a settled verdict is reused, an unknown one is not.
+-- The result cache (the server's, shared by every backend): a settled
+-- verdict is reused, an unknown one is not.
+SELECT email_verify.clear_cache();
 SET email_verify.result_ttl = '1h';
 SELECT from_cache FROM verify_email('bob@strict.test', 'smtp');
 SELECT from_cache, status FROM verify_email('  bob@strict.test ', 'smtp');

@@ -148,4 +148,4 @@ RETURNS void
 LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'clear_cache';
 COMMENT ON FUNCTION email_verify.clear_cache() IS
-    'forgets this backend''s cached verdicts, MX routes and catch-all answers';
+    'forgets the cached verdicts, MX routes and catch-all answers of the whole server (and this backend''s counters); superuser only unless granted';

@@ -53,6 +53,13 @@ class Findings {
     bool has(Reason reason) const { return (bits_ & bit(reason)) != 0; }
     bool empty() const { return bits_ == 0; }
     Reason decisive() const;  // precondition: !empty()
+    // As one number (bit n: Reason n), for keeping beside a cached verdict.
+    std::uint32_t bits() const { return bits_; }
+    static Findings from_bits(std::uint32_t bits) {
+        Findings f;
+        f.bits_ = bits;
+        return f;
+    }
 
   private:
     static std::uint32_t bit(Reason r) { return 1u << static_cast<unsigned>(r); }

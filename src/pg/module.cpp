@@ -2,6 +2,7 @@
 #include "list_cache.h"
 #include "pg_prelude.h"
 #include "settings.h"
+#include "shared_cache.h"
 #include "shared_permits.h"
 #include "worker.h"
 #include "worker_shmem.h"
@@ -17,6 +18,7 @@ void _PG_init(void) {
     if (process_shared_preload_libraries_in_progress) {
         ev::pg::WorkerShmemInit();
         ev::pg::SharedPermitsInit();
+        ev::pg::SharedCacheInit();
         ev::pg::WorkerInit();
     }
     ev::pg::DropDatabaseHookInit();

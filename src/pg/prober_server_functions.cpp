@@ -1,6 +1,8 @@
 // The server-wide prober views' functions: what shared memory holds.
 #include "guard.h"
+#include "result_tuple.h"
 #include "set_result.h"
+#include "shared_cache.h"
 #include "shared_permits.h"
 
 namespace {
@@ -29,4 +31,18 @@ EV_SQL_FUNCTION(prober_sites) {
         });
     }
     return static_cast<Datum>(0);
+}
+
+EV_SQL_FUNCTION(prober_cache) {
+    ev::pg::SharedCacheStats stats;
+    bool present = ev::pg::shared_cache_stats(&stats);
+    Datum values[7] = {
+        Int64GetDatum(static_cast<int64>(stats.capacity)),  Int64GetDatum(static_cast<int64>(stats.entries)),
+        Int64GetDatum(static_cast<int64>(stats.hits)),      Int64GetDatum(static_cast<int64>(stats.misses)),
+        Int64GetDatum(static_cast<int64>(stats.stores)),    Int64GetDatum(static_cast<int64>(stats.evictions)),
+        Int64GetDatum(static_cast<int64>(stats.too_large)),
+    };
+    bool nulls[7];
+    for (bool& n : nulls) n = !present;
+    return ev::pg::record_result(fcinfo, values, nulls);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "shared_cache.h"
 #include "shared_permits.h"
 
 namespace ev::pg {
@@ -23,6 +24,7 @@ ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& s) {
         caches_fingerprint = now;
     }
     if (auto* server = shared_permits()) caches.permits = server;
+    caches.shared_store = shared_cache();
     return caches;
 }
 
@@ -41,6 +43,8 @@ const ev::prober::RunStats& backend_totals() { return totals; }
 
 void clear_backend_state() {
     caches.clear();
+    clear_shared_cache();
+    forget_shared_permits();
     totals = ev::prober::RunStats{};
 }
 

@@ -20,7 +20,9 @@ const ev::prober::ProberCaches& peek_caches();
 const ev::prober::RunStats& backend_totals();
 void add_to_totals(const ev::prober::RunStats& run);
 
-// Forgets cached verdicts, routes, catch-all answers and the counters.
+// Forgets cached verdicts, routes, catch-all answers and the counters, this
+// backend's and the server's (shared caches, learned host facts and rate
+// history; sessions open keep their slots).
 void clear_backend_state();
 
 }  // namespace ev::pg

@@ -34,6 +34,7 @@ int permit_wait_setting = 45000;
 bool starttls_setting = true;
 char* database_setting = nullptr;
 int workers_setting = 1;
+int shared_cache_size_setting = 32;
 int worker_batch_size_setting = 500;
 int retry_attempts_setting = 5;
 int retry_delay_setting = 60;
@@ -145,6 +146,12 @@ void SettingsInit() {
         DefineCustomIntVariable("email_verify.workers", "Background workers draining the verification queue.",
                                 "Needs shared_preload_libraries; 0 starts none.", &workers_setting, 1, 0, 16,
                                 PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+        DefineCustomIntVariable("email_verify.shared_cache_size",
+                                "Shared memory for the prober's caches of the whole server (verdicts, catch-all "
+                                "answers, mail routes).",
+                                "0 keeps a cache in each backend instead. Least recently used entries are evicted.",
+                                &shared_cache_size_setting, 32, 0, 65536, PGC_POSTMASTER, GUC_UNIT_MB, nullptr, nullptr,
+                                nullptr);
     }
     DefineCustomIntVariable("email_verify.worker_batch_size", "Queue items one worker claims and probes at once.",
                             nullptr, &worker_batch_size_setting, 500, 1, 100000, PGC_SIGHUP, 0, nullptr, nullptr,
@@ -202,6 +209,8 @@ ev::prober::ProbeSettings probe_settings() {
 const char* worker_database_name() { return database_setting; }
 
 int configured_workers() { return workers_setting; }
+
+int shared_cache_size_mb() { return shared_cache_size_setting; }
 
 long worker_naptime_ms() { return static_cast<long>(worker_naptime_setting) * 1000L; }
 

@@ -30,6 +30,8 @@ const char* worker_database_name();
 // email_verify.workers and email_verify.worker_naptime, for the launcher
 // (whose frames hold no C++ objects, see worker_launcher.cpp).
 int configured_workers();
+// email_verify.shared_cache_size in MB (defined only while preloading).
+int shared_cache_size_mb();
 long worker_naptime_ms();
 
 // email_verify.result_ttl; zero disables the result cache.

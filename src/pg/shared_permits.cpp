@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "guard.h"
+#include "lwlock_guard.h"
 #include "pg_prelude.h"
 
 extern "C" {
@@ -138,14 +139,10 @@ void give_back_on_exit(int, Datum) {
     held_here.clear();
 }
 
-class Locked {
+// Every table is read and written under the one lock.
+class Locked : public LwLockGuard {
   public:
-    Locked() {
-        pg_call([] { LWLockAcquire(tables->lock, LW_EXCLUSIVE); });
-    }
-    ~Locked() { LWLockRelease(tables->lock); }
-    Locked(const Locked&) = delete;
-    Locked& operator=(const Locked&) = delete;
+    Locked() : LwLockGuard(tables->lock, LW_EXCLUSIVE) {}
 };
 
 class SharedPermits : public ev::prober::HostPermits {

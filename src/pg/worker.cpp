@@ -19,6 +19,7 @@
 #include "queue_claim.h"
 #include "queue_items.h"
 #include "settings.h"
+#include "shared_cache.h"
 #include "shared_permits.h"
 #include "verdict_write_back.h"
 #include "worker_shmem.h"
@@ -272,8 +273,10 @@ class Worker {
         settings.syntax = syntax_options();
         settings.probe = probe_settings();
         // A re-check must ask the network: a reused verdict keeps its old
-        // checked_at, and a row queued for being stale would stay stale.
-        settings.result_ttl = std::chrono::seconds(0);
+        // checked_at, and a row queued for being stale would stay stale. What
+        // the worker finds is kept for every backend all the same.
+        settings.result_ttl = result_ttl();
+        settings.reuse_cached = false;
         // A site whose politeness budget is spent must not hold the batch:
         // its items go back to the queue (no attempt counted) and others
         // take the worker's time.
@@ -285,6 +288,7 @@ class Worker {
             if (item.level != ev::Level::Syntax) ++probed;
         }
         if (auto* server = shared_permits()) caches_.permits = server;
+        caches_.shared_store = shared_cache();
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
         auto ready = [&batch](std::size_t i, const ev::prober::Verdict& verdict) {
             if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();

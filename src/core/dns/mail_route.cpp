@@ -1,5 +1,7 @@
 #include "dns/mail_route.h"
 
+#include "dns/route_codec.h"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -9,6 +11,14 @@ namespace ev::dns {
 using std::chrono::steady_clock;
 
 std::shared_ptr<const MailRoute> RouteCache::find(const std::string& domain, steady_clock::time_point now) {
+    if (store_) {
+        auto bytes = store_->get(prefix_ + "m " + domain, now);
+        auto route = bytes ? decode_route(*bytes) : std::nullopt;
+        if (!route) return nullptr;
+        // The store keeps the expiry; this copy only serves the lookup at hand.
+        route->expires = now + std::chrono::seconds(60);
+        return std::make_shared<const MailRoute>(std::move(*route));
+    }
     auto it = routes_.find(domain);
     if (it == routes_.end()) return nullptr;
     if (it->second->expires <= now) {
@@ -19,6 +29,7 @@ std::shared_ptr<const MailRoute> RouteCache::find(const std::string& domain, ste
 }
 
 void RouteCache::store(const std::string& domain, std::shared_ptr<const MailRoute> route) {
+    if (store_) return store_->put(prefix_ + "m " + domain, encode_route(*route), route->expires);
     // A crude bound: a cache this full is mostly stale entries anyway.
     if (routes_.size() >= kMaxEntries) routes_.clear();
     routes_[domain] = std::move(route);

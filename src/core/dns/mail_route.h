@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache_store.h"
 #include "dns/resolver.h"
 
 namespace ev::dns {
@@ -49,10 +50,18 @@ class RouteCache {
     void store(const std::string& domain, std::shared_ptr<const MailRoute> route);
     void clear() { routes_.clear(); }
     std::size_t size() const { return routes_.size(); }
+    // From now on routes live in `store` (nullptr: in this object), under
+    // keys that start with `prefix`.
+    void share(CacheStore* store, std::string prefix) {
+        store_ = store;
+        prefix_ = std::move(prefix);
+    }
 
   private:
     static constexpr std::size_t kMaxEntries = 100000;
     std::unordered_map<std::string, std::shared_ptr<const MailRoute>> routes_;
+    CacheStore* store_ = nullptr;
+    std::string prefix_;
 };
 
 // Looks routes up through a Resolver; concurrent requests for one domain

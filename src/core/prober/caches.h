@@ -8,9 +8,11 @@
 #include <string>
 #include <unordered_map>
 
+#include "cache_store.h"
 #include "dns/mail_route.h"
 #include "prober/host_permits.h"
 #include "prober/probe_settings.h"
+#include "prober/verdict_codec.h"
 #include "verification_result.h"
 
 namespace ev::prober {
@@ -23,8 +25,14 @@ class CatchAllCache {
     std::optional<bool> find(const std::string& domain, SteadyTime now);
     void store(const std::string& domain, bool catch_all, SteadyTime expires);
     void clear() { entries_.clear(); }
+    void share(CacheStore* store, std::string prefix) {
+        store_ = store;
+        prefix_ = std::move(prefix);
+    }
 
   private:
+    CacheStore* store_ = nullptr;
+    std::string prefix_;
     struct Entry {
         bool catch_all;
         SteadyTime expires;
@@ -37,17 +45,23 @@ class CatchAllCache {
 class ResultCache {
   public:
     explicit ResultCache(std::size_t capacity = 50000) : capacity_(capacity) {}
-    std::optional<VerificationResult> find(const std::string& key, SteadyTime now);
-    void store(const std::string& key, const VerificationResult& result, SteadyTime expires);
+    std::optional<CachedVerdict> find(const std::string& key, SteadyTime now);
+    void store(const std::string& key, const CachedVerdict& verdict, SteadyTime expires);
     void clear();
     std::size_t size() const { return index_.size(); }
+    void share(CacheStore* store, std::string prefix) {
+        store_ = store;
+        prefix_ = std::move(prefix);
+    }
 
   private:
     struct Entry {
         std::string key;
-        VerificationResult result;
+        CachedVerdict verdict;
         SteadyTime expires;
     };
+    CacheStore* store_ = nullptr;
+    std::string prefix_;
     std::size_t capacity_;
     std::list<Entry> order_;  // most recently used first
     std::unordered_map<std::string, std::list<Entry>::iterator> index_;
@@ -61,6 +75,10 @@ struct ProberCaches {
     // process's own, unless the caller points it at the server's.
     LocalHostPermits local_permits;
     HostPermits* permits = &local_permits;
+    // Where verdicts, catch-all answers and routes live when set: the
+    // server's shared store (keys carry a digest of the settings, so probes
+    // of other settings never answer for these). Applied by use_for().
+    CacheStore* shared_store = nullptr;
     void clear() {
         routes.clear();
         catch_all.clear();

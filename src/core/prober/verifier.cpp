@@ -59,6 +59,19 @@ void decide_without_answer(const OfflineFindings& item, VerificationResult* resu
     result->score = delivery_score(result->reason, result->suggestion.has_value());
 }
 
+// A cached verdict with the flags of the risk lists as they are now (a
+// list_entries change since it was stored), decided again from what the
+// probe found and what the lists say today.
+VerificationResult refreshed(CachedVerdict cached, const OfflineFindings& now) {
+    VerificationResult r = std::move(cached.result);
+    r.is_disposable = now.result.is_disposable;
+    r.is_role = now.result.is_role;
+    r.is_free = now.result.is_free;
+    r.suggestion = now.result.suggestion;
+    decide(Findings::from_bits(cached.probe_findings | now.findings.bits()), &r);
+    return r;
+}
+
 }  // namespace
 
 bool is_transient(Reason reason) {
@@ -79,15 +92,16 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
     std::vector<OfflineFindings> items;
     std::vector<std::size_t> item_input;  // items[k] answers inputs[item_input[k]]
     std::vector<double> examine_ms;
+    std::vector<std::uint32_t> offline_bits;  // what examine found, before any probe
     bool any_to_probe = false;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         poll_timer.tick();
         auto started = SteadyClock::now();
         OfflineFindings found = examiner.examine(inputs[i], settings.syntax);
-        if (use_cache && found.address.ok()) {
+        if (use_cache && settings.reuse_cached && found.address.ok()) {
             if (auto cached = caches_.results.find(cache_key(level, found.address), started)) {
                 VerificationResult& r = verdicts[i].result;
-                r = std::move(*cached);
+                r = refreshed(std::move(*cached), found);
                 r.email.assign(inputs[i]);
                 r.from_cache = true;
                 r.duration_ms = ms_between(started, SteadyClock::now());
@@ -97,6 +111,7 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         }
         any_to_probe = any_to_probe || (network && found.address.ok());
         examine_ms.push_back(ms_between(started, SteadyClock::now()));
+        offline_bits.push_back(found.findings.bits());
         items.push_back(std::move(found));
         item_input.push_back(i);
     }
@@ -120,7 +135,8 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         // Unknown verdicts (greylisted, timeouts, ...) are worth asking again
         // soon; only settled ones are reused.
         if (use_cache && probed && answered && !item.deferred && r.status != Status::Unknown)
-            caches_.results.store(cache_key(level, item.address), r, expires);
+            caches_.results.store(cache_key(level, item.address),
+                                  CachedVerdict{r, item.findings.bits() & ~offline_bits[k]}, expires);
         verdict.result = std::move(r);
         if (ready) ready(item_input[k], verdict);
     };

@@ -33,6 +33,9 @@ struct VerifierSettings {
     ProbeSettings probe;
     // How long a settled verdict is reused; zero disables the result cache.
     std::chrono::seconds result_ttl{86400};
+    // False: every address is probed anew, though its verdict is still kept
+    // for others (the worker's re-checks must ask the network).
+    bool reuse_cached = true;
 };
 
 // One input's verdict.
