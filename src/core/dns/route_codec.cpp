@@ -37,7 +37,9 @@ std::optional<MailRoute> decode_route(std::string_view bytes) {
     std::uint8_t outcome = in.u8();
     if (outcome > static_cast<std::uint8_t>(RouteOutcome::DnsError)) return std::nullopt;
     route.outcome = static_cast<RouteOutcome>(outcome);
-    route.implicit_mx = in.u8() == 1;
+    std::uint8_t implicit_mx = in.u8();
+    if (implicit_mx > 1) return std::nullopt;
+    route.implicit_mx = implicit_mx == 1;
     route.detail = in.str();
     std::uint32_t hosts = in.u32();
     if (!in.ok() || hosts > kMaxHosts) return std::nullopt;
