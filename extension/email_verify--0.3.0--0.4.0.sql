@@ -1068,6 +1068,45 @@ GRANT SELECT ON email_verify.prober_cache TO PUBLIC;
 -- Emptying the server's cache changes every backend's answers: privileged.
 REVOKE EXECUTE ON FUNCTION email_verify.clear_cache() FROM PUBLIC;
 
+-- The prober's counters for the whole server since it started (every run of
+-- every backend and worker; empty without shared_preload_libraries), one row
+-- a counter so that a scraper needs no change when one is added; the server
+-- cache's own counters are among them.
+CREATE FUNCTION email_verify_internal.prober_counters(OUT counter text, OUT value bigint)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'prober_counters';
+
+CREATE VIEW email_verify.prober_counters AS
+SELECT counter, value FROM email_verify_internal.prober_counters()
+UNION ALL
+SELECT 'cache_' || c.counter, c.value
+FROM email_verify.prober_cache p
+CROSS JOIN LATERAL (VALUES ('hits', p.hits), ('misses', p.misses), ('stores', p.stores),
+                           ('evictions', p.evictions), ('entries', p.entries)) AS c(counter, value)
+WHERE p.capacity IS NOT NULL;
+
+COMMENT ON VIEW email_verify.prober_counters IS
+    'the prober''s counters for the whole server since start: sessions, RCPTs, RCPT replies by class, errors by cause, server cache hits, misses, stores, evictions and entries';
+
+-- Latency per phase of a probe, from power-of-two histograms: a quantile is
+-- the upper bound of the bucket it falls in (at most twice the true value).
+CREATE FUNCTION email_verify_internal.prober_latency(
+    OUT phase text, OUT samples bigint, OUT p50_ms double precision, OUT p90_ms double precision,
+    OUT p99_ms double precision)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'prober_latency';
+
+CREATE VIEW email_verify.prober_latency AS
+SELECT phase, samples, p50_ms, p90_ms, p99_ms FROM email_verify_internal.prober_latency();
+
+COMMENT ON VIEW email_verify.prober_latency IS
+    'latency per probe phase (dns: a domain''s route; connect; banner; rcpt: one RCPT''s reply) for the whole server since start: samples and p50/p90/p99 (bucket upper bounds)';
+
+REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_counters(), email_verify_internal.prober_latency() FROM PUBLIC;
+GRANT SELECT ON email_verify.prober_counters, email_verify.prober_latency TO PUBLIC;
+
 COMMENT ON FUNCTION email_verify.clear_cache() IS
     'forgets the cached verdicts, MX routes and catch-all answers of the whole server (and this backend''s counters); superuser only unless granted';
 

@@ -1,6 +1,7 @@
 // Module entry: _PG_init only hands over to each part's own Init.
 #include "list_cache.h"
 #include "pg_prelude.h"
+#include "prober_counters.h"
 #include "settings.h"
 #include "shared_cache.h"
 #include "shared_permits.h"
@@ -19,6 +20,7 @@ void _PG_init(void) {
         ev::pg::WorkerShmemInit();
         ev::pg::SharedPermitsInit();
         ev::pg::SharedCacheInit();
+        ev::pg::ProberCountersInit();
         ev::pg::WorkerInit();
     }
     ev::pg::DropDatabaseHookInit();

@@ -1,5 +1,6 @@
 // The server-wide prober views' functions: what shared memory holds.
 #include "guard.h"
+#include "prober_counters.h"
 #include "result_tuple.h"
 #include "set_result.h"
 #include "shared_cache.h"
@@ -45,4 +46,39 @@ EV_SQL_FUNCTION(prober_cache) {
     bool nulls[7];
     for (bool& n : nulls) n = !present;
     return ev::pg::record_result(fcinfo, values, nulls);
+}
+
+EV_SQL_FUNCTION(prober_counters) {
+    TupleDesc desc = result_descriptor(fcinfo, "prober_counters");
+    Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
+    std::vector<ev::pg::NamedCounter> counters;
+    std::vector<ev::pg::PhaseLatency> phases;
+    ev::pg::server_counters(&counters, &phases);
+    for (const auto& c : counters) {
+        ev::pg::pg_call([&] {
+            Datum values[2] = {CStringGetTextDatum(c.name.c_str()), Int64GetDatum(static_cast<int64>(c.value))};
+            bool nulls[2] = {};
+            tuplestore_putvalues(store, desc, values, nulls);
+        });
+    }
+    return static_cast<Datum>(0);
+}
+
+EV_SQL_FUNCTION(prober_latency) {
+    TupleDesc desc = result_descriptor(fcinfo, "prober_latency");
+    Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
+    std::vector<ev::pg::NamedCounter> counters;
+    std::vector<ev::pg::PhaseLatency> phases;
+    ev::pg::server_counters(&counters, &phases);
+    for (const auto& p : phases) {
+        const auto& h = p.histogram;
+        ev::pg::pg_call([&] {
+            Datum values[5] = {CStringGetTextDatum(p.phase.c_str()), Int64GetDatum(static_cast<int64>(h.samples())),
+                               Float8GetDatum(h.quantile_ms(0.5)), Float8GetDatum(h.quantile_ms(0.9)),
+                               Float8GetDatum(h.quantile_ms(0.99))};
+            bool nulls[5] = {};
+            tuplestore_putvalues(store, desc, values, nulls);
+        });
+    }
+    return static_cast<Datum>(0);
 }

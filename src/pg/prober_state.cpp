@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "prober_counters.h"
 #include "shared_cache.h"
 #include "shared_permits.h"
 
@@ -31,12 +32,8 @@ ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& s) {
 const ev::prober::ProberCaches& peek_caches() { return caches; }
 
 void add_to_totals(const ev::prober::RunStats& run) {
-    totals.sessions_opened += run.sessions_opened;
-    totals.max_sessions_per_host = std::max(totals.max_sessions_per_host, run.max_sessions_per_host);
-    totals.rcpts_sent += run.rcpts_sent;
-    totals.catch_all_probes += run.catch_all_probes;
-    totals.tls_sessions += run.tls_sessions;
-    totals.tls_unverified += run.tls_unverified;
+    totals.add(run);
+    add_run_to_server(run);
 }
 
 const ev::prober::RunStats& backend_totals() { return totals; }

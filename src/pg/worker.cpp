@@ -15,6 +15,7 @@
 #include "guard.h"
 #include "list_cache.h"
 #include "prober/verifier.h"
+#include "prober_counters.h"
 #include "queue/item_lifecycle.h"
 #include "queue_claim.h"
 #include "queue_items.h"
@@ -305,9 +306,11 @@ class Worker {
             verifier.verify(requests, settings, poll, ready);
         } catch (...) {
             counters_add_in_flight(-probed);
+            add_run_to_server(verifier.stats());
             throw;
         }
         counters_add_in_flight(-probed);
+        add_run_to_server(verifier.stats());
     }
 
     // Writes back the settled verdicts of the batch not written yet, in one

@@ -102,6 +102,7 @@ struct Engine::State {
         std::unordered_map<std::string, Task*> by_recipient;
         std::optional<bool> catch_all;
         std::string site;  // the MX rollup whose politeness budget the domain's probes use
+        Clock::time_point route_asked{};
         int open_tasks = 0;
         bool finalized = false;
     };
@@ -215,8 +216,11 @@ struct Engine::State {
                 continue;
             }
             ++routes_in_flight;
+            d->route_asked = Clock::now();
             routes.resolve(d->name, [this, d](std::shared_ptr<const dns::MailRoute> r) {
                 --routes_in_flight;
+                stats.dns_ms.note(std::chrono::duration<double, std::milli>(Clock::now() - d->route_asked).count());
+                if (r->outcome == dns::RouteOutcome::DnsError) ++stats.dns_failures;
                 on_route(*d, std::move(r));
             });
         }
@@ -423,6 +427,10 @@ struct Engine::State {
     }
 
     void task_answered(Host&, const smtp::RcptTask& rt, Meaning meaning, const Reply& reply) {
+        int klass = reply.klass();
+        if (klass == 2) ++stats.rcpt_2xx;
+        else if (klass == 4) ++stats.rcpt_4xx;
+        else if (klass == 5) ++stats.rcpt_5xx;
         Task& t = *tasks.at(rt.id);
         if (t.done) return;
         t.meaning = meaning;
@@ -452,6 +460,7 @@ struct Engine::State {
             --h.slots_held;
             permits.close_session(h.site);
         }
+        count_session(report);
         if (report.used_tls) {
             ++stats.tls_sessions;
             if (!report.certificate_problem.empty()) ++stats.tls_unverified;
@@ -476,6 +485,22 @@ struct Engine::State {
             return;
         }
         fail_host(h, report);
+    }
+
+    void count_session(const smtp::SessionReport& report) {
+        if (report.connect_ms >= 0) stats.connect_ms.note(report.connect_ms);
+        if (report.banner_ms >= 0) stats.banner_ms.note(report.banner_ms);
+        for (double ms : report.rcpt_ms) stats.rcpt_ms.note(ms);
+        switch (report.end) {
+            case SessionEnd::ConnectFailed: ++stats.connect_refused; break;
+            case SessionEnd::ConnectTimeout: ++stats.connect_timeouts; break;
+            case SessionEnd::ReplyTimeout: ++stats.reply_timeouts; break;
+            case SessionEnd::TlsFailed: ++stats.tls_failures; break;
+            case SessionEnd::Blocked: ++stats.blocked; break;
+            case SessionEnd::Dropped:
+            case SessionEnd::ServiceClosing: ++stats.dropped; break;
+            default: break;
+        }
     }
 
     // What the session taught about its server, for every prober's next sessions.
@@ -655,15 +680,6 @@ struct Engine::State {
         graveyard.clear();
     }
 };
-
-void RunStats::add(const RunStats& run) {
-    sessions_opened += run.sessions_opened;
-    max_sessions_per_host = std::max(max_sessions_per_host, run.max_sessions_per_host);
-    rcpts_sent += run.rcpts_sent;
-    catch_all_probes += run.catch_all_probes;
-    tls_sessions += run.tls_sessions;
-    tls_unverified += run.tls_unverified;
-}
 
 Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
     : state_(std::make_unique<State>(settings, caches, stats_)) {}

@@ -14,6 +14,7 @@
 
 #include "prober/caches.h"
 #include "prober/probe_settings.h"
+#include "prober/run_stats.h"
 #include "syntax_verifier.h"
 
 namespace ev::prober {
@@ -27,19 +28,6 @@ using Poll = std::function<void()>;
 // that a slow domain does not hold back the others' verdicts. It runs inside
 // the event loop: it must only take note, never throw.
 using Settled = std::function<void(std::size_t item)>;
-
-// What the run saw, for tests and observability.
-struct RunStats {
-    int sessions_opened = 0;
-    int max_sessions_per_host = 0;
-    int rcpts_sent = 0;
-    int catch_all_probes = 0;
-    int tls_sessions = 0;
-    int tls_unverified = 0;  // TLS sessions whose certificate did not verify
-
-    // Sums another run in (max_sessions_per_host: the larger).
-    void add(const RunStats& run);
-};
 
 class Engine {
   public:

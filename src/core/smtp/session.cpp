@@ -31,6 +31,10 @@ const char* to_string(SessionEnd end) {
 
 namespace {
 
+double ms_since(net::Clock::time_point from) {
+    return std::chrono::duration<double, std::milli>(net::Clock::now() - from).count();
+}
+
 // What ends a session when the reply to a dialogue command is not 2xx.
 SessionEnd end_for(Meaning meaning) {
     switch (meaning) {
@@ -69,6 +73,7 @@ Session::~Session() {
 
 void Session::start() {
     int error = 0;
+    started_ = net::Clock::now();
     fd_ = net::start_connect(server_, &error);
     if (!fd_) return finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
     state_ = State::Connecting;
@@ -116,7 +121,8 @@ void Session::on_io(std::uint32_t events) {
 
 void Session::on_connected() {
     state_ = State::Banner;
-    pending_.push_back({Expect::Banner, std::nullopt});
+    report_.connect_ms = ms_since(started_);
+    pending_.push_back({Expect::Banner, std::nullopt, net::Clock::now()});
     arm_timer(config_.reply_timeout);
     update_interest();
 }
@@ -200,7 +206,7 @@ void Session::flush() {
 void Session::send(const std::string& line, Expect expect, std::optional<RcptTask> task) {
     out_ += line;
     out_ += "\r\n";
-    pending_.push_back({expect, std::move(task)});
+    pending_.push_back({expect, std::move(task), net::Clock::now()});
     if (pending_.size() == 1) arm_timer(config_.reply_timeout);
 }
 
@@ -212,6 +218,8 @@ void Session::on_reply(Reply reply) {
     }
     Pending pending = std::move(pending_.front());
     pending_.pop_front();
+    if (pending.expect == Expect::Banner) report_.banner_ms = ms_since(pending.sent);
+    if (pending.expect == Expect::Rcpt) report_.rcpt_ms.push_back(ms_since(pending.sent));
     switch (pending.expect) {
         case Expect::Banner: {
             Meaning m = classify(reply, Stage::Banner);

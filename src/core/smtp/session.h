@@ -13,6 +13,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/event_loop.h"
 #include "net/socket.h"
@@ -74,6 +75,10 @@ struct SessionReport {
     std::string certificate_problem;  // "" when verified (or no TLS)
     bool pipelining = false;
     int learned_rcpt_limit = 0;  // > 0 when a "too many recipients" taught one
+    // Latencies, for the prober's counters: < 0 when the phase was not reached.
+    double connect_ms = -1;
+    double banner_ms = -1;        // from the connection to the banner's last line
+    std::vector<double> rcpt_ms;  // from each RCPT sent to its reply
 };
 
 class SessionOwner {
@@ -122,6 +127,7 @@ class Session {
     struct Pending {
         Expect expect;
         std::optional<RcptTask> task;
+        net::Clock::time_point sent{};
     };
 
     void on_io(std::uint32_t events);
@@ -155,6 +161,7 @@ class Session {
     std::string out_;
     std::deque<Pending> pending_;
     net::EventLoop::TimerId timer_ = 0;
+    net::Clock::time_point started_{};
 
     bool pipelining_ = false;
     bool offers_starttls_ = false;
