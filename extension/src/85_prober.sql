@@ -80,3 +80,23 @@ COMMENT ON VIEW email_verify.prober_latency IS
 
 REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_counters(), email_verify_internal.prober_latency() FROM PUBLIC;
 GRANT SELECT ON email_verify.prober_counters, email_verify.prober_latency TO PUBLIC;
+
+-- The prober's own network, as its sessions saw it (shared memory; 'ok' and
+-- NULLs without shared_preload_libraries): 'blocked' when ten or more MX
+-- hosts of distinct domains failed to connect or greeted with a blocklist
+-- refusal with no session getting through in between, 'degraded' from three.
+CREATE FUNCTION email_verify_internal.prober_health(
+    OUT state text, OUT since timestamptz, OUT failing_hosts int, OUT seconds_since_success double precision,
+    OUT evidence text)
+RETURNS record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'prober_health';
+
+CREATE VIEW email_verify.prober_health AS
+SELECT state, since, failing_hosts, seconds_since_success, evidence FROM email_verify_internal.prober_health();
+
+COMMENT ON VIEW email_verify.prober_health IS
+    'whether the prober''s own network works (ok, degraded, blocked: outbound port 25 blocked or this IP refused everywhere), since when, and the evidence';
+
+REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_health() FROM PUBLIC;
+GRANT SELECT ON email_verify.prober_health TO PUBLIC;

@@ -4,6 +4,7 @@
 #include "prober_counters.h"
 #include "settings.h"
 #include "shared_cache.h"
+#include "shared_health.h"
 #include "shared_permits.h"
 #include "worker.h"
 #include "worker_shmem.h"
@@ -21,6 +22,7 @@ void _PG_init(void) {
         ev::pg::SharedPermitsInit();
         ev::pg::SharedCacheInit();
         ev::pg::ProberCountersInit();
+        ev::pg::SharedHealthInit();
         ev::pg::WorkerInit();
     }
     ev::pg::DropDatabaseHookInit();

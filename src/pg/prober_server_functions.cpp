@@ -4,6 +4,7 @@
 #include "result_tuple.h"
 #include "set_result.h"
 #include "shared_cache.h"
+#include "shared_health.h"
 #include "shared_permits.h"
 
 namespace {
@@ -81,4 +82,25 @@ EV_SQL_FUNCTION(prober_latency) {
         });
     }
     return static_cast<Datum>(0);
+}
+
+EV_SQL_FUNCTION(prober_health) {
+    ev::pg::HealthSnapshot health;
+    bool present = ev::pg::health_snapshot(&health);
+    Datum values[5] = {};
+    bool nulls[5] = {};
+    ev::pg::pg_call([&] {
+        values[0] = CStringGetTextDatum(ev::prober::to_string(health.state));
+        values[4] = CStringGetTextDatum(present ? health.evidence.c_str()
+                                                : "unknown: shared_preload_libraries does not load email_verify");
+    });
+    // Unix seconds to PostgreSQL's epoch (2000-01-01), in microseconds.
+    constexpr double kPostgresEpochUnix = 946684800.0;
+    nulls[1] = !present || health.state_since_unix == 0;
+    values[1] = TimestampTzGetDatum(static_cast<TimestampTz>((health.state_since_unix - kPostgresEpochUnix) * 1e6));
+    nulls[2] = !present;
+    values[2] = Int32GetDatum(health.failing_hosts);
+    nulls[3] = !present || health.seconds_since_success < 0;
+    values[3] = Float8GetDatum(health.seconds_since_success);
+    return ev::pg::record_result(fcinfo, values, nulls);
 }

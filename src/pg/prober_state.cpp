@@ -5,6 +5,7 @@
 
 #include "prober_counters.h"
 #include "shared_cache.h"
+#include "shared_health.h"
 #include "shared_permits.h"
 
 namespace ev::pg {
@@ -26,6 +27,7 @@ ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& s) {
     }
     if (auto* server = shared_permits()) caches.permits = server;
     caches.shared_store = shared_cache();
+    caches.health = shared_health();
     return caches;
 }
 

@@ -31,6 +31,7 @@ int max_connections_setting = 64;
 int host_session_rate_setting = 6;
 int host_rcpt_rate_setting = 30;
 int permit_wait_setting = 45000;
+int health_check_interval_setting = 30;
 bool starttls_setting = true;
 char* database_setting = nullptr;
 int workers_setting = 1;
@@ -137,6 +138,11 @@ void SettingsInit() {
     DefineCustomBoolVariable("email_verify.starttls", "Use STARTTLS when an MX host offers it.",
                              "Certificates are checked and the outcome recorded, but never stop a probe.",
                              &starttls_setting, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("email_verify.health_check_interval",
+                            "While the prober's network looks blocked, how often a worker lets one SMTP probe through "
+                            "as a test.",
+                            nullptr, &health_check_interval_setting, 30, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+                            nullptr, nullptr);
     // The background workers (README.md, "In-place verification").
     // PostgreSQL refuses new postmaster-level settings once it runs: these two
     // exist only when the module is preloaded, as the workers do.
@@ -224,6 +230,8 @@ WorkerSettings worker_settings() {
     w.naptime = std::chrono::seconds(worker_naptime_setting);
     return w;
 }
+
+std::chrono::seconds health_check_interval() { return std::chrono::seconds(health_check_interval_setting); }
 
 std::chrono::seconds result_ttl() { return std::chrono::seconds(result_ttl_setting); }
 

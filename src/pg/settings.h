@@ -34,6 +34,9 @@ int configured_workers();
 int shared_cache_size_mb();
 long worker_naptime_ms();
 
+// email_verify.health_check_interval (shared_health.h).
+std::chrono::seconds health_check_interval();
+
 // email_verify.result_ttl; zero disables the result cache.
 std::chrono::seconds result_ttl();
 

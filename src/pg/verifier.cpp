@@ -8,6 +8,7 @@
 #include "prober/verifier.h"
 #include "prober_state.h"
 #include "settings.h"
+#include "shared_health.h"
 #include "text_io.h"
 
 namespace ev::pg {
@@ -79,9 +80,15 @@ std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::stri
         throw;
     }
     add_to_totals(verifier.stats());
+    warn_if_newly_blocked();
+    std::string explanation = level == ev::Level::Smtp ? network_explanation() : std::string();
     std::vector<ev::VerificationResult> results;
     results.reserve(verdicts.size());
-    for (auto& verdict : verdicts) results.push_back(std::move(verdict.result));
+    for (auto& verdict : verdicts) {
+        if (!explanation.empty() && blames_the_network(verdict.result.reason))
+            verdict.result.smtp_message = verdict.result.smtp_message.value_or("") + explanation;
+        results.push_back(std::move(verdict.result));
+    }
     return results;
 }
 

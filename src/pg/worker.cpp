@@ -10,6 +10,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "guard.h"
@@ -21,6 +22,7 @@
 #include "queue_items.h"
 #include "settings.h"
 #include "shared_cache.h"
+#include "shared_health.h"
 #include "shared_permits.h"
 #include "verdict_write_back.h"
 #include "worker_shmem.h"
@@ -283,15 +285,28 @@ class Worker {
         // take the worker's time.
         settings.probe.permit_wait = std::min(settings.probe.permit_wait, kWorkerPermitWait);
         std::vector<ev::prober::VerifyRequest> requests;
+        std::vector<std::size_t> item_of;  // requests[k] is batch.items[item_of[k]]
         int64 probed = 0;
-        for (const auto& item : batch.items) {
+        // While the prober's own network looks blocked, SMTP items wait (no
+        // attempt counted) but for one a period, the test connection.
+        const bool blocked = network_state() == ev::prober::NetworkState::Blocked;
+        bool test_turn = blocked && take_health_check_turn();
+        for (std::size_t i = 0; i < batch.items.size(); ++i) {
+            const auto& item = batch.items[i];
+            if (blocked && item.level == ev::Level::Smtp && !std::exchange(test_turn, false)) {
+                pause(batch, i);
+                continue;
+            }
             requests.push_back({item.email, item.level});
+            item_of.push_back(i);
             if (item.level != ev::Level::Syntax) ++probed;
         }
         if (auto* server = shared_permits()) caches_.permits = server;
         caches_.shared_store = shared_cache();
+        caches_.health = shared_health();
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
-        auto ready = [&batch](std::size_t i, const ev::prober::Verdict& verdict) {
+        auto ready = [&batch, &item_of](std::size_t k, const ev::prober::Verdict& verdict) {
+            std::size_t i = item_of[k];
             if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
             batch.outcomes[i] = verdict;
             batch.settled.push_back(i);
@@ -311,6 +326,20 @@ class Worker {
         }
         counters_add_in_flight(-probed);
         add_run_to_server(verifier.stats());
+        warn_if_newly_blocked();
+    }
+
+    // An SMTP item held back while the network looks blocked: back to the
+    // queue, no attempt counted.
+    static void pause(Batch& batch, std::size_t i) {
+        if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
+        ev::prober::Verdict& paused = batch.outcomes[i];
+        paused.deferred = true;
+        paused.final = false;
+        paused.result.smtp_message =
+            "paused: the prober's own network looks blocked (email_verify.prober_health); probed once a test "
+            "connection gets through";
+        batch.settled.push_back(i);
     }
 
     // Writes back the settled verdicts of the batch not written yet, in one
@@ -323,10 +352,16 @@ class Worker {
         std::vector<VerdictToWrite> verdicts;
         std::vector<Retry> retries;
         std::vector<PutBack> deferred;
+        const std::string network = network_explanation();
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
             if (outcomes[i].deferred) {
-                deferred.push_back({items[i].queue_id, "its MX site's politeness budget is spent", true});
+                deferred.push_back({items[i].queue_id, r.smtp_message.value_or("deferred"), true});
+                continue;
+            }
+            // What a failing network gave every address says nothing of this one.
+            if (!network.empty() && blames_the_network(r.reason)) {
+                deferred.push_back({items[i].queue_id, std::string(ev::to_string(r.reason)) + network, true});
                 continue;
             }
             // Not final: transient (greylisted, 4xx, timeouts, DNS failures)

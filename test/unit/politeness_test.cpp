@@ -244,3 +244,37 @@ TEST_F(PolitenessTest, LearnedFactsAreShared) {
     probe(addresses(2, "f"));
     EXPECT_TRUE(permits.facts(smtp->endpoint().text()).pipelining);
 }
+
+namespace {
+
+using ev::prober::HealthRecord;
+using ev::prober::NetworkState;
+using ev::prober::SessionOutcome;
+
+}  // namespace
+
+TEST(NetworkHealth, TenDistinctHostsOfDistinctSitesWithoutASuccessIsBlocked) {
+    HealthRecord r;
+    std::int64_t t = 1;
+    for (std::uint64_t i = 1; i <= 2; ++i) ev::prober::note_session(r, i, i, SessionOutcome::ConnectTimeout, t++);
+    EXPECT_EQ(r.state, NetworkState::Ok);
+    ev::prober::note_session(r, 3, 3, SessionOutcome::ConnectTimeout, t++);
+    EXPECT_EQ(r.state, NetworkState::Degraded);
+    // One site's hosts, or one host under many sites, count once.
+    for (int i = 0; i < 20; ++i) ev::prober::note_session(r, 3, 100 + i, SessionOutcome::ConnectRefused, t++);
+    for (int i = 0; i < 20; ++i) ev::prober::note_session(r, 200 + i, 3, SessionOutcome::ConnectRefused, t++);
+    EXPECT_EQ(r.state, NetworkState::Degraded);
+    // Failures that say nothing of our network do not count.
+    ev::prober::note_session(r, 50, 50, SessionOutcome::Other, t++);
+    for (std::uint64_t i = 4; i <= 9; ++i) ev::prober::note_session(r, i, i, SessionOutcome::Blocklisted, t++);
+    EXPECT_EQ(r.state, NetworkState::Degraded);
+    EXPECT_FALSE(r.warning_due);
+    ev::prober::note_session(r, 10, 10, SessionOutcome::ConnectTimeout, t++);
+    EXPECT_EQ(r.state, NetworkState::Blocked);
+    EXPECT_TRUE(r.warning_due);
+    EXPECT_NE(ev::prober::health_evidence(r, t).find("10 MX hosts of distinct domains failed"), std::string::npos);
+    // One session that gets through is enough.
+    ev::prober::note_session(r, 11, 11, SessionOutcome::GotThrough, t++);
+    EXPECT_EQ(r.state, NetworkState::Ok);
+    EXPECT_EQ(r.failing, 0);
+}

@@ -11,6 +11,7 @@
 #include "cache_store.h"
 #include "dns/mail_route.h"
 #include "prober/host_permits.h"
+#include "prober/network_health.h"
 #include "prober/probe_settings.h"
 #include "prober/verdict_codec.h"
 #include "verification_result.h"
@@ -79,6 +80,8 @@ struct ProberCaches {
     // server's shared store (keys carry a digest of the settings, so probes
     // of other settings never answer for these). Applied by use_for().
     CacheStore* shared_store = nullptr;
+    // Where sessions report whether they got through (nullptr: nowhere).
+    HealthSink* health = nullptr;
     void clear() {
         routes.clear();
         catch_all.clear();

@@ -461,6 +461,7 @@ struct Engine::State {
             permits.close_session(h.site);
         }
         count_session(report);
+        if (caches.health) caches.health->session_outcome(h.site, h.address.text(), outcome_of(report));
         if (report.used_tls) {
             ++stats.tls_sessions;
             if (!report.certificate_problem.empty()) ++stats.tls_unverified;
@@ -485,6 +486,19 @@ struct Engine::State {
             return;
         }
         fail_host(h, report);
+    }
+
+    // What a session says of our own network (network_health.h).
+    static SessionOutcome outcome_of(const smtp::SessionReport& report) {
+        switch (report.end) {
+            case SessionEnd::ConnectFailed: return SessionOutcome::ConnectRefused;
+            case SessionEnd::ConnectTimeout: return SessionOutcome::ConnectTimeout;
+            case SessionEnd::Blocked:
+                if (report.rcpts_answered == 0) return SessionOutcome::Blocklisted;
+                break;
+            default: break;
+        }
+        return report.banner_ms >= 0 ? SessionOutcome::GotThrough : SessionOutcome::Other;
     }
 
     void count_session(const smtp::SessionReport& report) {
