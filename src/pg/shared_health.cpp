@@ -101,9 +101,9 @@ bool health_snapshot(HealthSnapshot* out) {
     std::int64_t now = steady_ns();
     double now_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     out->state = r.state;
-    out->state_since_unix = r.state_since_ns == 0 ? 0 : now_unix - (now - r.state_since_ns) / 1e9;
+    out->state_since_unix = r.state_since_ns == 0 ? 0 : now_unix - static_cast<double>(now - r.state_since_ns) / 1e9;
     out->failing_hosts = r.failing;
-    out->seconds_since_success = r.last_success_ns == 0 ? -1 : (now - r.last_success_ns) / 1e9;
+    out->seconds_since_success = r.last_success_ns == 0 ? -1 : static_cast<double>(now - r.last_success_ns) / 1e9;
     out->evidence = ev::prober::health_evidence(r, now);
     return true;
 }

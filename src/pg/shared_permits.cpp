@@ -232,8 +232,10 @@ std::vector<SiteSnapshot> site_snapshots() {
         SiteSnapshot snap;
         snap.site = s.name;
         snap.sessions_open = s.sessions_open;
-        snap.session_tokens_due_in_ms = std::max<double>(0, (s.session_rate.theoretical_arrival_ns - now_ns) / 1e6);
-        snap.rcpt_tokens_due_in_ms = std::max<double>(0, (s.rcpt_rate.theoretical_arrival_ns - now_ns) / 1e6);
+        snap.session_tokens_due_in_ms =
+            std::max(0.0, static_cast<double>(s.session_rate.theoretical_arrival_ns - now_ns) / 1e6);
+        snap.rcpt_tokens_due_in_ms =
+            std::max(0.0, static_cast<double>(s.rcpt_rate.theoretical_arrival_ns - now_ns) / 1e6);
         out.push_back(std::move(snap));
     }
     return out;
