@@ -103,6 +103,14 @@ void SmtpPeer::send_bytewise(std::string_view bytes) {
     }
 }
 
+void SmtpPeer::send_slowly(std::string_view bytes, std::chrono::milliseconds interval) {
+    for (char c : bytes) {
+        if (server_.stopping()) return;
+        write_all(&c, 1);
+        stall(interval);
+    }
+}
+
 bool SmtpPeer::fill(std::chrono::milliseconds timeout) {
     if (fd_ < 0 || eof_) return false;
     auto deadline = std::chrono::steady_clock::now() + timeout;

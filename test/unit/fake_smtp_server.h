@@ -40,6 +40,9 @@ class SmtpPeer {
     // One write per byte with a pause between: the client gets the reply in
     // as many TCP segments (TCP_NODELAY).
     void send_bytewise(std::string_view bytes);
+    // One write per byte, `interval` apart: a server that drips its reply
+    // (stops early when the server is stopped).
+    void send_slowly(std::string_view bytes, std::chrono::milliseconds interval);
     // The next line the client sent, without its CRLF; nullopt when the
     // client closed, or nothing came within `timeout`.
     std::optional<std::string> read_line(std::chrono::milliseconds timeout = 3000ms);

@@ -18,6 +18,7 @@ const char* to_string(SessionEnd end) {
         case SessionEnd::ConnectFailed: return "connection failed";
         case SessionEnd::ConnectTimeout: return "connect timeout";
         case SessionEnd::ReplyTimeout: return "reply timeout";
+        case SessionEnd::SessionTimeout: return "session timeout";
         case SessionEnd::Dropped: return "connection closed by the server";
         case SessionEnd::ServiceClosing: return "server closing the session (421)";
         case SessionEnd::Blocked: return "prober blocked";
@@ -64,10 +65,15 @@ Session::Session(net::EventLoop& loop, SessionOwner& owner, const SessionConfig&
 
 Session::~Session() {
     if (timer_ != 0) loop_.cancel_timer(timer_);
+    if (session_timer_ != 0) loop_.cancel_timer(session_timer_);
     if (fd_) loop_.unwatch(fd_.get());
 }
 
 void Session::start() {
+    session_timer_ = loop_.add_timer(net::Clock::now() + config_.session_timeout, [this] {
+        session_timer_ = 0;
+        on_session_timeout();
+    });
     int error = 0;
     fd_ = net::start_connect(server_, &error);
     if (!fd_) return finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
@@ -92,7 +98,15 @@ void Session::on_timeout() {
     if (state_ == State::Closed) return;
     if (state_ == State::Connecting) return finish(SessionEnd::ConnectTimeout, std::nullopt, "no answer to connect");
     if (state_ == State::Quit) return finish(SessionEnd::Finished);
-    finish(SessionEnd::ReplyTimeout, std::nullopt, "no reply in time");
+    if (state_ == State::Handshake)
+        return finish(SessionEnd::ReplyTimeout, std::nullopt, "TLS handshake not done in time");
+    finish(SessionEnd::ReplyTimeout, std::nullopt, "no complete reply in time");
+}
+
+void Session::on_session_timeout() {
+    if (state_ == State::Closed) return;
+    if (state_ == State::Quit) return finish(SessionEnd::Finished);
+    finish(SessionEnd::SessionTimeout, std::nullopt, "session_timeout passed");
 }
 
 void Session::on_io(std::uint32_t events) {
@@ -158,7 +172,6 @@ void Session::read_available() {
         }
     }
     if (state_ != State::Closed) {
-        if (!pending_.empty()) arm_timer(config_.reply_timeout);
         // Everything the replies of this read produced goes out in one write:
         // one RCPT per segment would meet the server's Nagle and our delayed
         // ACK, 40 ms a turn.
@@ -205,6 +218,9 @@ void Session::on_reply(Reply reply) {
     }
     Pending pending = std::move(pending_.front());
     pending_.pop_front();
+    // The next reply's time starts now that the server has finished this
+    // one; bytes of a reply never restart it.
+    if (!pending_.empty()) arm_timer(config_.reply_timeout);
     switch (pending.expect) {
         case Expect::Banner: {
             Meaning m = classify(reply, Stage::Banner);
@@ -380,6 +396,8 @@ void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string det
     state_ = State::Closed;
     if (timer_ != 0) loop_.cancel_timer(timer_);
     timer_ = 0;
+    if (session_timer_ != 0) loop_.cancel_timer(session_timer_);
+    session_timer_ = 0;
     if (fd_) {
         loop_.unwatch(fd_.get());
         tls_.reset();
@@ -389,8 +407,10 @@ void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string det
     std::deque<Pending> unanswered;
     unanswered.swap(pending_);
     // Only the oldest unanswered recipient was in front of the server when
-    // the failure came; unless one was already charged, it pays for it.
-    bool charge = !rcpt_failure_charged_;
+    // the failure came; unless one was already charged, it pays for it. The
+    // session's own deadline is nobody's fault: the time went on the whole
+    // dialogue, not on the recipient that happened to be last.
+    bool charge = !rcpt_failure_charged_ && end != SessionEnd::SessionTimeout;
     SessionEnd why = end == SessionEnd::Finished ? SessionEnd::Dropped : end;
     for (auto& p : unanswered) {
         if (!p.task) continue;

@@ -26,7 +26,16 @@ struct SessionConfig {
     std::string helo_name = "localhost";
     std::string mail_from;  // "" sends MAIL FROM:<>
     std::chrono::milliseconds connect_timeout{5000};
+    // A deadline for each whole reply (every line of it), counted from when
+    // the server could start on it: the command was sent, or the reply
+    // before it was complete (pipelined commands are answered in order), or
+    // the connection was made (the banner). Bytes that trickle in do not
+    // extend it. The STARTTLS handshake gets the same time from its start.
     std::chrono::milliseconds reply_timeout{15000};
+    // The whole dialogue with the host, from the start of the connect: a
+    // server that answers each reply just in time still cannot hold a probe
+    // longer than this.
+    std::chrono::milliseconds session_timeout{120000};
     bool starttls = true;      // use STARTTLS when the server offers it
     int pipeline_window = 64;  // RCPTs in flight when PIPELINING is offered
     // Replies 4xx/5xx a session may collect before it reconnects. Postfix
@@ -53,7 +62,8 @@ enum class SessionEnd {
     Finished,       // QUIT after the work ran out or the error budget was spent
     ConnectFailed,  // refused, unreachable
     ConnectTimeout,
-    ReplyTimeout,      // the server stopped answering
+    ReplyTimeout,      // a reply (or the TLS handshake) did not complete in time
+    SessionTimeout,    // the whole dialogue outlasted session_timeout
     Dropped,           // the connection closed without a 421
     ServiceClosing,    // 421 (banner or mid-dialogue)
     Blocked,           // 554 banner, 5.7.x, blocklist text: the prober is refused
@@ -133,6 +143,7 @@ class Session {
     void continue_handshake();
     void arm_timer(std::chrono::milliseconds timeout);
     void on_timeout();
+    void on_session_timeout();
     void finish(SessionEnd end, std::optional<Reply> reply = std::nullopt, std::string detail = {});
     void quit();
 
@@ -149,7 +160,8 @@ class Session {
     ReplyReader reader_;
     std::string out_;
     std::deque<Pending> pending_;
-    net::EventLoop::TimerId timer_ = 0;
+    net::EventLoop::TimerId timer_ = 0;          // the connect or reply deadline
+    net::EventLoop::TimerId session_timer_ = 0;  // the whole session's
 
     bool pipelining_ = false;
     bool offers_starttls_ = false;
