@@ -40,7 +40,8 @@ Reason reason_for_end(SessionEnd end) {
     switch (end) {
         case SessionEnd::ConnectFailed: return Reason::ConnectionFailed;
         case SessionEnd::ConnectTimeout:
-        case SessionEnd::ReplyTimeout: return Reason::Timeout;
+        case SessionEnd::ReplyTimeout:
+        case SessionEnd::SessionTimeout: return Reason::Timeout;
         case SessionEnd::Blocked:
         case SessionEnd::Refused: return Reason::SmtpBlocked;
         default: return Reason::TemporaryFailure;
