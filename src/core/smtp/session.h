@@ -11,11 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "net/socks5.h"
 #include "net/tls.h"
 #include "smtp/reply.h"
 #include "smtp/reply_classifier.h"
@@ -36,6 +39,13 @@ struct SessionConfig {
     // server that answers each reply just in time still cannot hold a probe
     // longer than this.
     std::chrono::milliseconds session_timeout{120000};
+    // Local addresses to leave from (email_verify.source_addresses), one
+    // chosen per MX address (net::choose_source); empty: the system's
+    // choice. With a proxy they apply to the connection to the proxy.
+    std::vector<net::Endpoint> source_addresses;
+    // Connections go through this SOCKS5 proxy (email_verify.socks5_proxy);
+    // connect_timeout covers the connect to it and its handshake.
+    std::optional<net::Socks5Proxy> socks5_proxy;
     bool starttls = true;      // use STARTTLS when the server offers it
     int pipeline_window = 64;  // RCPTs in flight when PIPELINING is offered
     // Replies 4xx/5xx a session may collect before it reconnects. Postfix
@@ -59,9 +69,10 @@ struct RcptTask {
 
 // How a session ended, for the owner's fall-through and reconnect decisions.
 enum class SessionEnd {
-    Finished,       // QUIT after the work ran out or the error budget was spent
-    ConnectFailed,  // refused, unreachable
-    ConnectTimeout,
+    Finished,          // QUIT after the work ran out or the error budget was spent
+    ConnectFailed,     // refused, unreachable
+    ConnectTimeout,    // the connect (and a proxy's handshake) did not complete in time
+    EgressFailed,      // no way out as configured: source address, SOCKS5 proxy (detail says which)
     ReplyTimeout,      // a reply (or the TLS handshake) did not complete in time
     SessionTimeout,    // the whole dialogue outlasted session_timeout
     Dropped,           // the connection closed without a 421
@@ -82,6 +93,7 @@ struct SessionReport {
     int rcpts_answered = 0;
     bool used_tls = false;
     std::string certificate_problem;  // "" when verified (or no TLS)
+    std::string source_address;       // the local address chosen from source_addresses, if any
     bool pipelining = false;
     int learned_rcpt_limit = 0;  // > 0 when a "too many recipients" taught one
 };
@@ -122,7 +134,20 @@ class Session {
     const net::Endpoint& server() const { return server_; }
 
   private:
-    enum class State { Connecting, Banner, Ehlo, Helo, StartTls, Handshake, Mail, Rcpt, Rset, Quit, Closed };
+    enum class State {
+        Connecting,
+        ProxyHandshake,
+        Banner,
+        Ehlo,
+        Helo,
+        StartTls,
+        Handshake,
+        Mail,
+        Rcpt,
+        Rset,
+        Quit,
+        Closed
+    };
     enum class Expect { Banner, Ehlo, Helo, StartTls, Mail, Rcpt, Rset, Quit };
     struct Pending {
         Expect expect;
@@ -131,7 +156,12 @@ class Session {
 
     void on_io(std::uint32_t events);
     void on_connected();
+    void connect_failed(int error);
+    void proxy_io(std::uint32_t events);
+    std::string proxy_label() const;
+    void begin_dialogue();
     void read_available();
+    bool deliver(std::string_view bytes);
     void flush();
     void update_interest();
     void send(const std::string& line, Expect expect, std::optional<RcptTask> task = std::nullopt);
@@ -156,6 +186,7 @@ class Session {
     State state_ = State::Connecting;
     net::Fd fd_;
     net::SslPtr tls_;
+    std::unique_ptr<net::Socks5Handshake> socks5_;
     bool tls_wants_write_ = false;
     ReplyReader reader_;
     std::string out_;
