@@ -71,6 +71,11 @@ Socks5UrlResult parse_socks5_url(std::string_view url) {
     while (!url.empty() && (url.front() == ' ' || url.front() == '\t')) url.remove_prefix(1);
     while (!url.empty() && (url.back() == ' ' || url.back() == '\t')) url.remove_suffix(1);
     if (url.empty()) return {};
+    // Raw control characters (escaped ones are fine): a line break would
+    // also let a password escape the log filter, which works line by line.
+    for (char c : url)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            return failed("the proxy URL contains a control character (escape it as %XX)");
     if (url.size() < kScheme.size() || text::ascii_lowercase(url.substr(0, kScheme.size())) != kScheme) {
         return failed("the proxy must be written socks5://[user:password@]host:port");
     }
@@ -123,6 +128,34 @@ Socks5UrlResult parse_socks5_url(std::string_view url) {
     Socks5UrlResult result;
     result.proxy = std::move(proxy);
     return result;
+}
+
+std::string redact_socks5_credentials(std::string_view text) {
+    std::string out(text);
+    std::string lower = text::ascii_lowercase(text);
+    std::size_t from = 0;
+    for (;;) {
+        std::size_t scheme = lower.find(kScheme, from);
+        if (scheme == std::string::npos) break;
+        std::size_t start = scheme + kScheme.size();
+        std::size_t line_end = lower.find('\n', start);
+        if (line_end == std::string::npos) line_end = lower.size();
+        std::size_t at = lower.rfind('@', line_end == 0 ? 0 : line_end - 1);
+        if (at == std::string::npos || at < start) {
+            from = start;
+            continue;
+        }
+        std::size_t colon = lower.find(':', start);
+        std::size_t hide_from = colon != std::string::npos && colon < at ? colon + 1 : start;
+        out.replace(hide_from, at - hide_from, "***");
+        lower.replace(hide_from, at - hide_from, "***");
+        from = hide_from + 3;
+    }
+    return out;
+}
+
+bool mentions_socks5_url(std::string_view text) {
+    return text::ascii_lowercase(text).find(kScheme) != std::string::npos;
 }
 
 }  // namespace ev::net

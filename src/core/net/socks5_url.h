@@ -36,4 +36,15 @@ struct Socks5UrlResult {
 // "" (or only spaces) means no proxy.
 Socks5UrlResult parse_socks5_url(std::string_view url);
 
+// `text` (a log message, a statement) with the credentials of every
+// socks5:// URL in it replaced by "***": from the first ':' after the scheme
+// (or the scheme itself) to the last '@' on the same line. Generous on
+// purpose: a password with spaces or quotes in it is still covered, and at
+// worst more than the password is hidden.
+std::string redact_socks5_credentials(std::string_view text);
+
+// Whether `text` holds a socks5:// URL (in any case), so that callers can
+// skip the copy in the common case.
+bool mentions_socks5_url(std::string_view text);
+
 }  // namespace ev::net
