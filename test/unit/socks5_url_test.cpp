@@ -74,6 +74,7 @@ TEST(Socks5Url, ErrorsAreClearAndNeverCarryThePassword) {
         {"socks5://user:s3cret%zz@10.0.0.1:1080", "the password has a bad %-escape (write %XX with two hex digits)"},
         {"socks5://user:s3cret%4@10.0.0.1:1080", "the password has a bad %-escape (write %XX with two hex digits)"},
         {"socks5://user:s3cret%00@10.0.0.1:1080", "the password contains a NUL byte"},
+        {"socks5://us\ner:s3cret@10.0.0.1:1080", "the proxy URL contains a control character (escape it as %XX)"},
     };
     for (const auto& c : cases) {
         auto r = parse_socks5_url(c.url);
@@ -89,4 +90,25 @@ TEST(Socks5Url, CredentialsLongerThanRfc1929AllowsAreRefused) {
     EXPECT_FALSE(r.proxy);
     EXPECT_EQ(r.error, "the password must be 1 to 255 bytes long");
     EXPECT_TRUE(parse_socks5_url("socks5://user:" + std::string(255, 'p') + "@10.0.0.1:1080").proxy);
+}
+
+// What the PostgreSQL layer's log filter does to every message and
+// statement that holds a proxy URL.
+TEST(Socks5Url, CredentialsAreRedactedFromLogText) {
+    using ev::net::redact_socks5_credentials;
+    EXPECT_EQ(redact_socks5_credentials(
+                  "parameter \"email_verify.socks5_proxy\" changed to \"socks5://probe:s3cret@127.0.0.1:1080\""),
+              "parameter \"email_verify.socks5_proxy\" changed to \"socks5://probe:***@127.0.0.1:1080\"");
+    EXPECT_EQ(redact_socks5_credentials("ALTER SYSTEM SET email_verify.socks5_proxy = 'SOCKS5://u:it''s a p@ss@[::1]'"),
+              "ALTER SYSTEM SET email_verify.socks5_proxy = 'SOCKS5://u:***@[::1]'");
+    // No user part: whatever stands before the '@' is hidden.
+    EXPECT_EQ(redact_socks5_credentials("socks5://s3cret@10.0.0.1"), "socks5://***@10.0.0.1");
+    // Two URLs, two lines: each line on its own.
+    EXPECT_EQ(redact_socks5_credentials("a socks5://u:one@10.0.0.1\nb socks5://v:two@10.0.0.2"),
+              "a socks5://u:***@10.0.0.1\nb socks5://v:***@10.0.0.2");
+    EXPECT_EQ(redact_socks5_credentials("socks5://10.0.0.1:1080 and no credentials"),
+              "socks5://10.0.0.1:1080 and no credentials");
+    EXPECT_EQ(redact_socks5_credentials("nothing here"), "nothing here");
+    EXPECT_TRUE(ev::net::mentions_socks5_url("x Socks5://y"));
+    EXPECT_FALSE(ev::net::mentions_socks5_url("socks4://y"));
 }
