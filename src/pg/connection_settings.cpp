@@ -32,8 +32,8 @@ bool check_socks5_proxy(char** value, void** extra, GucSource source) {
     GUC_check_errmsg("invalid value for parameter \"email_verify.socks5_proxy\"");
     GUC_check_errdetail("%s.", parsed.error.c_str());
     GUC_check_errhint(
-        "Write socks5://[user:password@]host:port with an IP address as host; escape ':', '@' and '%%' in the user "
-        "name and password as %%XX.");
+        "Give the host as an IP address ([...] for IPv6); escape ':', '@' and '%%' in the user name and password as "
+        "%%XX.");
     return false;
 }
 
