@@ -94,7 +94,7 @@ std::string act_as_proxy(SmtpPeer& peer, const ProxyBehaviour& b) {
 
 // A proxy in front of a well-behaved MTA; remembers the CONNECT targets.
 struct ProxiedMta {
-    explicit ProxiedMta(ProxyBehaviour behaviour)
+    explicit ProxiedMta(const ProxyBehaviour& behaviour)
         : server([this, behaviour](SmtpPeer& peer) {
               std::string target = act_as_proxy(peer, behaviour);
               if (target.empty()) return void(peer.client_closed(1000ms));
