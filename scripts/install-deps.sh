@@ -4,9 +4,11 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 
-# The last two lines are the local mail world (testworld/world.sh): its own
+# The last three lines are the local mail world (testworld/world.sh): its own
 # unbound, Postfix and postgrey instances, dig and swaks for checks, ss.
 # swaks only recommends the modules it needs for STARTTLS and IPv6.
+# microsocks is the SOCKS5 proxy TAP 020 starts on loopback (it installs no
+# service).
 packages="
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy shellcheck
   postgresql-15 postgresql-server-dev-15 libkrb5-dev libipc-run-perl
@@ -16,6 +18,7 @@ packages="
   git ca-certificates procps
   unbound postfix postgrey openssl bind9-dnsutils iproute2
   swaks libnet-ssleay-perl libio-socket-inet6-perl
+  microsocks
 "
 
 missing=""

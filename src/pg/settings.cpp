@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "connection_settings.h"
 #include "dns/resolver.h"
 #include "pg_prelude.h"
 
@@ -108,9 +109,9 @@ void SettingsInit() {
     DefineCustomIntVariable("email_verify.connect_timeout", "Time a TCP connect to an MX host may take.", nullptr,
                             &connect_timeout_setting, 5000, 10, 300000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
                             nullptr);
-    DefineCustomIntVariable("email_verify.reply_timeout", "Time to wait for each SMTP reply.", nullptr,
-                            &reply_timeout_setting, 15000, 10, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
-                            nullptr);
+    DefineCustomIntVariable(
+        "email_verify.reply_timeout", "Time one whole SMTP reply, or the STARTTLS handshake, may take.", nullptr,
+        &reply_timeout_setting, 15000, 10, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "email_verify.address_timeout", "Time one address may take from its first RCPT to its verdict.", nullptr,
         &address_timeout_setting, 45000, 10, 3600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
@@ -179,6 +180,7 @@ void SettingsInit() {
     DefineCustomIntVariable("email_verify.worker_naptime",
                             "Longest sleep of an idle worker (it is woken at once for new work).", nullptr,
                             &worker_naptime_setting, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    ConnectionSettingsInit();
 
     MarkGUCPrefixReserved("email_verify");
 }
@@ -209,6 +211,7 @@ ev::prober::ProbeSettings probe_settings() {
     s.politeness.host_rcpt_rate = host_rcpt_rate_setting;
     s.permit_wait = std::chrono::milliseconds(permit_wait_setting);
     s.catch_all_ttl = std::chrono::seconds(result_ttl_setting > 0 ? result_ttl_setting : 0);
+    apply_connection_settings(&s);
     return s;
 }
 

@@ -57,6 +57,14 @@ std::string upper(std::string s) {
 // ---- SmtpPeer -------------------------------------------------------------
 
 SmtpPeer::SmtpPeer(FakeSmtpServer& server, int fd, int number) : server_(server), fd_(fd), number_(number) {
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) {
+        net::Endpoint endpoint;
+        endpoint.storage = peer;
+        endpoint.length = peer_length;
+        client_ip_ = endpoint.ip();
+    }
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // A safety net for the blocking TLS calls; plain reads poll.
@@ -103,6 +111,14 @@ void SmtpPeer::send_bytewise(std::string_view bytes) {
     }
 }
 
+void SmtpPeer::send_slowly(std::string_view bytes, std::chrono::milliseconds interval) {
+    for (char c : bytes) {
+        if (server_.stopping()) return;
+        write_all(&c, 1);
+        stall(interval);
+    }
+}
+
 bool SmtpPeer::fill(std::chrono::milliseconds timeout) {
     if (fd_ < 0 || eof_) return false;
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -142,6 +158,17 @@ std::optional<std::string> SmtpPeer::read_line(std::chrono::milliseconds timeout
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 || !fill(left)) return std::nullopt;
     }
+}
+
+std::optional<std::string> SmtpPeer::read_bytes(std::size_t count, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (buffer_.size() < count) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0 || !fill(left)) return std::nullopt;
+    }
+    std::string bytes = buffer_.substr(0, count);
+    buffer_.erase(0, count);
+    return bytes;
 }
 
 std::string SmtpPeer::answer(std::string_view reply) {
@@ -215,6 +242,16 @@ void FakeSmtpServer::accept_loop() {
         if (poll(&p, 1, kPollMs) <= 0) continue;
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
+        {
+            sockaddr_storage peer{};
+            socklen_t peer_length = sizeof peer;
+            getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length);
+            net::Endpoint endpoint;
+            endpoint.storage = peer;
+            endpoint.length = peer_length;
+            std::lock_guard<std::mutex> lock(mutex_);
+            client_ips_.push_back(endpoint.ip());
+        }
         int number = ++connections_;
         int now = ++concurrent_;
         int seen = max_concurrent_;
@@ -235,6 +272,11 @@ void FakeSmtpServer::log(std::string line) {
 std::vector<std::string> FakeSmtpServer::received() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return received_;
+}
+
+std::vector<std::string> FakeSmtpServer::client_ips() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return client_ips_;
 }
 
 std::vector<std::string> FakeSmtpServer::received_starting(std::string_view prefix) const {

@@ -40,9 +40,15 @@ class SmtpPeer {
     // One write per byte with a pause between: the client gets the reply in
     // as many TCP segments (TCP_NODELAY).
     void send_bytewise(std::string_view bytes);
+    // One write per byte, `interval` apart: a server that drips its reply
+    // (stops early when the server is stopped).
+    void send_slowly(std::string_view bytes, std::chrono::milliseconds interval);
     // The next line the client sent, without its CRLF; nullopt when the
     // client closed, or nothing came within `timeout`.
     std::optional<std::string> read_line(std::chrono::milliseconds timeout = 3000ms);
+    // Exactly `count` bytes (binary: a SOCKS5 handshake); nullopt when the
+    // client closed, or they did not all come within `timeout`.
+    std::optional<std::string> read_bytes(std::size_t count, std::chrono::milliseconds timeout = 3000ms);
     // Reads a line and answers it with `reply` (which carries its own CRLFs);
     // returns the line read ("" when none came).
     std::string answer(std::string_view reply);
@@ -59,6 +65,8 @@ class SmtpPeer {
     void leave();
     // Which connection of the server this is, from 1.
     int number() const { return number_; }
+    // The client's address as the server saw it ("127.0.0.5").
+    const std::string& client_ip() const { return client_ip_; }
 
   private:
     bool fill(std::chrono::milliseconds timeout);  // reads more into buffer_
@@ -67,6 +75,7 @@ class SmtpPeer {
     FakeSmtpServer& server_;
     int fd_;
     int number_;
+    std::string client_ip_;
     SSL* tls_ = nullptr;
     std::string buffer_;
     bool eof_ = false;
@@ -91,6 +100,8 @@ class FakeSmtpServer {
     std::vector<std::string> received() const;
     // Lines that start with `prefix` (case-sensitive), in order.
     std::vector<std::string> received_starting(std::string_view prefix) const;
+    // The client address of each connection, in the order accepted.
+    std::vector<std::string> client_ips() const;
     int connections() const { return connections_; }
     int max_concurrent() const { return max_concurrent_; }
     bool stopping() const { return stop_; }
@@ -110,6 +121,7 @@ class FakeSmtpServer {
     std::atomic<int> max_concurrent_{0};
     mutable std::mutex mutex_;
     std::vector<std::string> received_;
+    std::vector<std::string> client_ips_;
     std::thread acceptor_;
     std::vector<std::thread> peers_;  // touched by the acceptor, then by the destructor
 };

@@ -63,7 +63,33 @@ void Fd::reset() {
     fd_ = -1;
 }
 
-Fd start_connect(const Endpoint& to, int* errno_out) {
+namespace {
+
+// Binds fd to `from` with port 0. IP_BIND_ADDRESS_NO_PORT defers the choice
+// of the port to connect(), where the kernel knows the destination: without
+// it each bound socket holds an ephemeral port of its own, and a busy prober
+// runs out of them long before the four-tuple space is used.
+int bind_source(int fd, const Endpoint& from) {
+    Endpoint local = from;
+    if (local.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&local.storage)->sin_port = 0;
+    else reinterpret_cast<sockaddr_in6*>(&local.storage)->sin6_port = 0;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&local.storage), local.length) != 0) return errno;
+    return 0;
+}
+
+}  // namespace
+
+Fd start_connect(const Endpoint& to, const Endpoint* from, int* errno_out, bool* bind_failed) {
+    *bind_failed = false;
+    if (from != nullptr && from->family() != to.family()) {
+        *errno_out = EAFNOSUPPORT;
+        *bind_failed = true;
+        return Fd();
+    }
     Fd fd(socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
     if (!fd) {
         *errno_out = errno;
@@ -72,6 +98,13 @@ Fd start_connect(const Endpoint& to, int* errno_out) {
     // Commands are small and pipelined by hand; Nagle would only add delay.
     int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (from != nullptr) {
+        if (int error = bind_source(fd.get(), *from); error != 0) {
+            *errno_out = error;
+            *bind_failed = true;
+            return Fd();
+        }
+    }
     if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&to.storage), to.length) != 0 && errno != EINPROGRESS) {
         *errno_out = errno;
         return Fd();

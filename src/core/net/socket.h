@@ -49,9 +49,12 @@ class Fd {
     int fd_ = -1;
 };
 
-// Starts a non-blocking connect. Returns the socket (connect in progress or
-// done) or an invalid Fd with errno_out set.
-Fd start_connect(const Endpoint& to, int* errno_out);
+// Starts a non-blocking connect, from the local address `from` when given
+// (its port is ignored: the kernel picks one). Returns the socket (connect
+// in progress or done) or an invalid Fd with errno_out set, and bind_failed
+// saying whether binding to `from` was what failed. A `from` of another
+// family than `to` fails with EAFNOSUPPORT.
+Fd start_connect(const Endpoint& to, const Endpoint* from, int* errno_out, bool* bind_failed);
 
 // After the socket became writable: 0 when connected, else the errno.
 int connect_result(int fd);

@@ -39,9 +39,11 @@ std::string random_local_part() {
 
 Reason reason_for_end(SessionEnd end) {
     switch (end) {
-        case SessionEnd::ConnectFailed: return Reason::ConnectionFailed;
+        case SessionEnd::ConnectFailed:
+        case SessionEnd::EgressFailed: return Reason::ConnectionFailed;
         case SessionEnd::ConnectTimeout:
-        case SessionEnd::ReplyTimeout: return Reason::Timeout;
+        case SessionEnd::ReplyTimeout:
+        case SessionEnd::SessionTimeout: return Reason::Timeout;
         case SessionEnd::Blocked:
         case SessionEnd::Refused: return Reason::SmtpBlocked;
         default: return Reason::TemporaryFailure;
@@ -87,6 +89,9 @@ struct Engine::State {
         Reason failure = Reason::TemporaryFailure;
         std::optional<Reply> reply;
         std::string mx_host;
+        // Why the probe could not leave (a source address, the SOCKS5 proxy):
+        // no server said anything, so this explains the verdict instead.
+        std::string egress_problem;
     };
 
     struct Endpoint {
@@ -443,6 +448,7 @@ struct Engine::State {
                        bool charged) {
         Task& t = *tasks.at(rt.id);
         if (t.done) return;
+        t.egress_problem.clear();
         t.failure = reason_for_end(why);
         t.reply = reply;
         t.mx_host = host_name_of(t);
@@ -538,6 +544,7 @@ struct Engine::State {
             if (t.done) continue;
             t.failure = reason_for_end(report.end);
             t.reply = report.reply;
+            t.egress_problem = report.end == SessionEnd::EgressFailed ? report.detail : std::string();
             t.mx_host = host_name_of(t);
             ++t.endpoint;
             enqueue(t);
@@ -599,6 +606,8 @@ struct Engine::State {
             if (t->reply) {
                 r.smtp_code = t->reply->code;
                 r.smtp_message = message_of(*t->reply);
+            } else if (!t->egress_problem.empty()) {
+                r.smtp_message = t->egress_problem;
             }
             if (t->deferred) {
                 item.deferred = true;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/source_addresses.h"
 #include "text.h"
 
 namespace ev::smtp {
@@ -17,7 +18,9 @@ const char* to_string(SessionEnd end) {
         case SessionEnd::Finished: return "finished";
         case SessionEnd::ConnectFailed: return "connection failed";
         case SessionEnd::ConnectTimeout: return "connect timeout";
+        case SessionEnd::EgressFailed: return "could not leave as configured";
         case SessionEnd::ReplyTimeout: return "reply timeout";
+        case SessionEnd::SessionTimeout: return "session timeout";
         case SessionEnd::Dropped: return "connection closed by the server";
         case SessionEnd::ServiceClosing: return "server closing the session (421)";
         case SessionEnd::Blocked: return "prober blocked";
@@ -68,18 +71,49 @@ Session::Session(net::EventLoop& loop, SessionOwner& owner, const SessionConfig&
 
 Session::~Session() {
     if (timer_ != 0) loop_.cancel_timer(timer_);
+    if (session_timer_ != 0) loop_.cancel_timer(session_timer_);
     if (fd_) loop_.unwatch(fd_.get());
 }
 
 void Session::start() {
+    session_timer_ = loop_.add_timer(net::Clock::now() + config_.session_timeout, [this] {
+        session_timer_ = 0;
+        on_session_timeout();
+    });
+    const net::Endpoint& target = config_.socks5_proxy ? config_.socks5_proxy->server : server_;
+    const net::Endpoint* source = nullptr;
+    if (!config_.source_addresses.empty()) {
+        source = net::choose_source(config_.source_addresses, server_.ip(), target.family());
+        // Leaving from the system's default address instead would defeat
+        // the setting: the host would see an address nobody chose for it.
+        if (source == nullptr) {
+            return finish(SessionEnd::EgressFailed, std::nullopt,
+                          std::string("email_verify.source_addresses has no ") +
+                              (target.family() == AF_INET6 ? "IPv6" : "IPv4") + " address to reach " + target.text());
+        }
+        report_.source_address = source->ip();
+    }
     int error = 0;
     started_ = net::Clock::now();
-    fd_ = net::start_connect(server_, &error);
-    if (!fd_) return finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
+    bool bind_failed = false;
+    fd_ = net::start_connect(target, source, &error, &bind_failed);
+    if (!fd_ && bind_failed) {
+        return finish(SessionEnd::EgressFailed, std::nullopt,
+                      "cannot leave from source address " + source->ip() + ": " + std::strerror(error));
+    }
+    if (!fd_) return connect_failed(error);
     state_ = State::Connecting;
     loop_.watch(fd_.get(), EPOLLOUT, [this](std::uint32_t events) { on_io(events); });
     arm_timer(config_.connect_timeout);
 }
+
+void Session::connect_failed(int error) {
+    if (config_.socks5_proxy)
+        return finish(SessionEnd::EgressFailed, std::nullopt, proxy_label() + std::strerror(error));
+    finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
+}
+
+std::string Session::proxy_label() const { return "SOCKS5 proxy " + config_.socks5_proxy->text() + ": "; }
 
 void Session::abort(SessionEnd why) {
     if (state_ != State::Closed) finish(why, std::nullopt, "abandoned");
@@ -102,24 +136,75 @@ void Session::arm_timer(std::chrono::milliseconds timeout) {
 
 void Session::on_timeout() {
     if (state_ == State::Closed) return;
-    if (state_ == State::Connecting) return finish(SessionEnd::ConnectTimeout, std::nullopt, "no answer to connect");
+    if (state_ == State::Connecting) {
+        std::string label = config_.socks5_proxy ? proxy_label() : std::string();
+        return finish(SessionEnd::ConnectTimeout, std::nullopt, label + "no answer to connect");
+    }
+    if (state_ == State::ProxyHandshake)
+        return finish(SessionEnd::ConnectTimeout, std::nullopt, proxy_label() + socks5_->waiting_for() + " in time");
     if (state_ == State::Quit) return finish(SessionEnd::Finished);
-    finish(SessionEnd::ReplyTimeout, std::nullopt, "no reply in time");
+    if (state_ == State::Handshake)
+        return finish(SessionEnd::ReplyTimeout, std::nullopt, "TLS handshake not done in time");
+    finish(SessionEnd::ReplyTimeout, std::nullopt, "no complete reply in time");
+}
+
+void Session::on_session_timeout() {
+    if (state_ == State::Closed) return;
+    if (state_ == State::Quit) return finish(SessionEnd::Finished);
+    finish(SessionEnd::SessionTimeout, std::nullopt, "session_timeout passed");
 }
 
 void Session::on_io(std::uint32_t events) {
     if (state_ == State::Closed) return;
     if (state_ == State::Connecting) {
         int error = net::connect_result(fd_.get());
-        if (error != 0) return finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));
+        if (error != 0) return connect_failed(error);
         return on_connected();
     }
+    if (state_ == State::ProxyHandshake) return proxy_io(events);
     if (state_ == State::Handshake) return continue_handshake();
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_available();
     if (state_ != State::Closed && (events & EPOLLOUT)) flush();
 }
 
 void Session::on_connected() {
+    if (!config_.socks5_proxy) return begin_dialogue();
+    // The connect timer keeps running: connect_timeout covers the proxy's
+    // handshake, which is the proxy's own connect to the host.
+    state_ = State::ProxyHandshake;
+    socks5_ = std::make_unique<net::Socks5Handshake>(*config_.socks5_proxy, server_);
+    out_ = socks5_->take_output();
+    flush();
+}
+
+void Session::proxy_io(std::uint32_t events) {
+    if (events & EPOLLOUT) flush();
+    if (state_ != State::ProxyHandshake || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+    char buffer[512];
+    for (;;) {
+        ssize_t n = ::read(fd_.get(), buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) break;
+            return finish(SessionEnd::EgressFailed, std::nullopt, proxy_label() + std::strerror(errno));
+        }
+        if (n == 0) socks5_->closed();
+        else socks5_->feed(std::string_view(buffer, static_cast<std::size_t>(n)));
+        if (socks5_->failed()) return finish(SessionEnd::EgressFailed, std::nullopt, proxy_label() + socks5_->error());
+        out_ += socks5_->take_output();
+        if (socks5_->connected()) {
+            // What came after the proxy's reply is the server's: often the
+            // start of its banner, in the same segment.
+            std::string rest = socks5_->take_leftover();
+            socks5_.reset();
+            begin_dialogue();
+            if (!rest.empty() && deliver(rest)) flush();
+            return;
+        }
+    }
+    flush();
+}
+
+void Session::begin_dialogue() {
     state_ = State::Banner;
     report_.connect_ms = ms_since(started_);
     pending_.push_back({Expect::Banner, std::nullopt, net::Clock::now()});
@@ -163,20 +248,29 @@ void Session::read_available() {
                 return finish(SessionEnd::Dropped, std::nullopt, "connection closed");
             }
         }
-        if (reader_.feed(std::string_view(buffer, static_cast<std::size_t>(n))) == ReplyReader::State::Failed)
-            return finish(SessionEnd::ProtocolError, std::nullopt, reader_.error());
-        while (reader_.has_reply()) {
-            on_reply(reader_.take());
-            if (state_ == State::Closed || state_ == State::Handshake) return;
-        }
+        if (!deliver(std::string_view(buffer, static_cast<std::size_t>(n)))) return;
     }
     if (state_ != State::Closed) {
-        if (!pending_.empty()) arm_timer(config_.reply_timeout);
         // Everything the replies of this read produced goes out in one write:
         // one RCPT per segment would meet the server's Nagle and our delayed
         // ACK, 40 ms a turn.
         flush();
     }
+}
+
+// Feeds bytes to the reply reader and acts on the replies they complete;
+// false when the session ended or a TLS handshake began (the socket is then
+// not to be read as plain SMTP).
+bool Session::deliver(std::string_view bytes) {
+    if (reader_.feed(bytes) == ReplyReader::State::Failed) {
+        finish(SessionEnd::ProtocolError, std::nullopt, reader_.error());
+        return false;
+    }
+    while (reader_.has_reply()) {
+        on_reply(reader_.take());
+        if (state_ == State::Closed || state_ == State::Handshake) return false;
+    }
+    return true;
 }
 
 void Session::flush() {
@@ -220,6 +314,9 @@ void Session::on_reply(Reply reply) {
     pending_.pop_front();
     if (pending.expect == Expect::Banner) report_.banner_ms = ms_since(pending.sent);
     if (pending.expect == Expect::Rcpt) report_.rcpt_ms.push_back(ms_since(pending.sent));
+    // The next reply's time starts now that the server has finished this
+    // one; bytes of a reply never restart it.
+    if (!pending_.empty()) arm_timer(config_.reply_timeout);
     switch (pending.expect) {
         case Expect::Banner: {
             Meaning m = classify(reply, Stage::Banner);
@@ -402,17 +499,22 @@ void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string det
     state_ = State::Closed;
     if (timer_ != 0) loop_.cancel_timer(timer_);
     timer_ = 0;
+    if (session_timer_ != 0) loop_.cancel_timer(session_timer_);
+    session_timer_ = 0;
     if (fd_) {
         loop_.unwatch(fd_.get());
         tls_.reset();
         fd_.reset();
     }
+    socks5_.reset();
     // Recipients still waiting for an answer go back to the owner.
     std::deque<Pending> unanswered;
     unanswered.swap(pending_);
     // Only the oldest unanswered recipient was in front of the server when
-    // the failure came; unless one was already charged, it pays for it.
-    bool charge = !rcpt_failure_charged_;
+    // the failure came; unless one was already charged, it pays for it. The
+    // session's own deadline is nobody's fault: the time went on the whole
+    // dialogue, not on the recipient that happened to be last.
+    bool charge = !rcpt_failure_charged_ && end != SessionEnd::SessionTimeout;
     SessionEnd why = end == SessionEnd::Finished ? SessionEnd::Dropped : end;
     for (auto& p : unanswered) {
         if (!p.task) continue;

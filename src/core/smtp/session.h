@@ -11,12 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "net/socks5.h"
 #include "net/tls.h"
 #include "smtp/reply.h"
 #include "smtp/reply_classifier.h"
@@ -27,7 +29,23 @@ struct SessionConfig {
     std::string helo_name = "localhost";
     std::string mail_from;  // "" sends MAIL FROM:<>
     std::chrono::milliseconds connect_timeout{5000};
+    // A deadline for each whole reply (every line of it), counted from when
+    // the server could start on it: the command was sent, or the reply
+    // before it was complete (pipelined commands are answered in order), or
+    // the connection was made (the banner). Bytes that trickle in do not
+    // extend it. The STARTTLS handshake gets the same time from its start.
     std::chrono::milliseconds reply_timeout{15000};
+    // The whole dialogue with the host, from the start of the connect: a
+    // server that answers each reply just in time still cannot hold a probe
+    // longer than this.
+    std::chrono::milliseconds session_timeout{120000};
+    // Local addresses to leave from (email_verify.source_addresses), one
+    // chosen per MX address (net::choose_source); empty: the system's
+    // choice. With a proxy they apply to the connection to the proxy.
+    std::vector<net::Endpoint> source_addresses;
+    // Connections go through this SOCKS5 proxy (email_verify.socks5_proxy);
+    // connect_timeout covers the connect to it and its handshake.
+    std::optional<net::Socks5Proxy> socks5_proxy;
     bool starttls = true;      // use STARTTLS when the server offers it
     int pipeline_window = 64;  // RCPTs in flight when PIPELINING is offered
     // Replies 4xx/5xx a session may collect before it reconnects. Postfix
@@ -51,10 +69,12 @@ struct RcptTask {
 
 // How a session ended, for the owner's fall-through and reconnect decisions.
 enum class SessionEnd {
-    Finished,       // QUIT after the work ran out or the error budget was spent
-    ConnectFailed,  // refused, unreachable
-    ConnectTimeout,
-    ReplyTimeout,      // the server stopped answering
+    Finished,          // QUIT after the work ran out or the error budget was spent
+    ConnectFailed,     // refused, unreachable
+    ConnectTimeout,    // the connect (and a proxy's handshake) did not complete in time
+    EgressFailed,      // no way out as configured: source address, SOCKS5 proxy (detail says which)
+    ReplyTimeout,      // a reply (or the TLS handshake) did not complete in time
+    SessionTimeout,    // the whole dialogue outlasted session_timeout
     Dropped,           // the connection closed without a 421
     ServiceClosing,    // 421 (banner or mid-dialogue)
     Blocked,           // 554 banner, 5.7.x, blocklist text: the prober is refused
@@ -73,6 +93,7 @@ struct SessionReport {
     int rcpts_answered = 0;
     bool used_tls = false;
     std::string certificate_problem;  // "" when verified (or no TLS)
+    std::string source_address;       // the local address chosen from source_addresses, if any
     bool pipelining = false;
     int learned_rcpt_limit = 0;  // > 0 when a "too many recipients" taught one
     // Latencies, for the prober's counters: < 0 when the phase was not reached.
@@ -122,7 +143,20 @@ class Session {
     const net::Endpoint& server() const { return server_; }
 
   private:
-    enum class State { Connecting, Banner, Ehlo, Helo, StartTls, Handshake, Mail, Rcpt, Rset, Quit, Closed };
+    enum class State {
+        Connecting,
+        ProxyHandshake,
+        Banner,
+        Ehlo,
+        Helo,
+        StartTls,
+        Handshake,
+        Mail,
+        Rcpt,
+        Rset,
+        Quit,
+        Closed
+    };
     enum class Expect { Banner, Ehlo, Helo, StartTls, Mail, Rcpt, Rset, Quit };
     struct Pending {
         Expect expect;
@@ -132,7 +166,12 @@ class Session {
 
     void on_io(std::uint32_t events);
     void on_connected();
+    void connect_failed(int error);
+    void proxy_io(std::uint32_t events);
+    std::string proxy_label() const;
+    void begin_dialogue();
     void read_available();
+    bool deliver(std::string_view bytes);
     void flush();
     void update_interest();
     void send(const std::string& line, Expect expect, std::optional<RcptTask> task = std::nullopt);
@@ -144,6 +183,7 @@ class Session {
     void continue_handshake();
     void arm_timer(std::chrono::milliseconds timeout);
     void on_timeout();
+    void on_session_timeout();
     void finish(SessionEnd end, std::optional<Reply> reply = std::nullopt, std::string detail = {});
     void quit();
 
@@ -156,11 +196,13 @@ class Session {
     State state_ = State::Connecting;
     net::Fd fd_;
     net::SslPtr tls_;
+    std::unique_ptr<net::Socks5Handshake> socks5_;
     bool tls_wants_write_ = false;
     ReplyReader reader_;
     std::string out_;
     std::deque<Pending> pending_;
-    net::EventLoop::TimerId timer_ = 0;
+    net::EventLoop::TimerId timer_ = 0;          // the connect or reply deadline
+    net::EventLoop::TimerId session_timer_ = 0;  // the whole session's
     net::Clock::time_point started_{};
 
     bool pipelining_ = false;
