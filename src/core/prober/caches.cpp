@@ -51,7 +51,8 @@ void ResultCache::clear() {
 
 void ProberCaches::use_for(const ProbeSettings& s) {
     std::string key = s.dns.servers + '|' + std::to_string(s.smtp_port) + '|' + s.session.helo_name + '|' +
-                      s.session.mail_from + '|' + (s.session.starttls ? "tls" : "plain");
+                      s.session.mail_from + '|' + (s.session.starttls ? "tls" : "plain") + '|' +
+                      (s.providers ? s.providers->fingerprint() : std::string());
     if (key == settings_key_) return;
     clear();
     settings_key_ = std::move(key);
