@@ -1,6 +1,7 @@
 // Module entry: _PG_init only hands over to each part's own Init.
 #include "list_cache.h"
 #include "pg_prelude.h"
+#include "provider_cache.h"
 #include "settings.h"
 #include "worker.h"
 #include "worker_shmem.h"
@@ -13,6 +14,7 @@ void _PG_init(void);
 void _PG_init(void) {
     ev::pg::SettingsInit();
     ev::pg::ListCacheInit();
+    ev::pg::ProviderCacheInit();
     if (process_shared_preload_libraries_in_progress) {
         ev::pg::WorkerShmemInit();
         ev::pg::WorkerInit();
