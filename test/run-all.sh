@@ -63,6 +63,7 @@ step "core unit tests (GoogleTest, ASan+UBSan)" core_tests
 step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target address_fuzz test/fuzz/corpus
 step "fuzz SMTP reply reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target smtp_reply_fuzz test/fuzz/smtp_reply_corpus
 step "fuzz DNS answer handling (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target dns_answer_fuzz test/fuzz/dns_answer_corpus
+step "fuzz provider rules (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target provider_rules_fuzz test/fuzz/provider_rules_corpus
 step "build and install extension" build_and_install
 # The README's commands from clones under a mode-700 directory and a path
 # with a space, a second one beside the first (about 20 s).
