@@ -117,7 +117,7 @@ PostgreSQL 15 (throwaway cluster of this clone, user postgres, database postgres
    stop       $here/scripts/cluster.sh stop
 The mail world (testworld/README.md), loopback only
    DNS        127.0.53.1:53 (zone test.)      Postfix   127.0.1.1:25, 127.0.1.2:25
-   postgrey   127.0.0.1:10023                  scripted  127.0.2.11-30:25
+   postgrey   127.0.0.1:10023                  scripted  127.0.2.11-34:25
    logs       $world_dir
    stop       $here/testworld/world.sh stop
 DONE

@@ -89,6 +89,8 @@ while read -r name address domain; do
         "$(answer "$domain" MX) $(answer "mx.$domain" A)" "10 mx.$domain. $address"
 done < <(grep -v '^#' "$here/behaviours.txt" | grep .)
 expect "mx1.twomx.test is the banner421 server" "$(answer mx1.twomx.test A)" "127.0.2.11"
+expect "m365-open.test is the replica_m365 server too" \
+    "$(answer m365-open.test MX) $(answer mx.m365-open.test A)" "10 mx.m365-open.test. 127.0.2.34"
 expect "bench b099.test" "$(answer b099.test MX) $(answer mx.b099.test A)" "10 mx.b099.test. 127.0.1.1"
 expect "bench l0999.test" "$(answer l0999.test MX)" "10 mx.l0999.test."
 expect "bench d09999.test" "$(answer d09999.test MX) $(answer mx.d09999.test A)" "10 mx.d09999.test. 127.0.1.1"
@@ -129,6 +131,15 @@ expect "tlsrequired: certificate is for another name" \
 expect "full: mailbox full" "$(rcpt 127.0.2.17 full@full.test)" "552 5.2.2 Mailbox full"
 expect "disabled: gone" "$(rcpt 127.0.2.18 gone@disabled.test)" \
     "550 5.2.1 The email account that you tried to reach is disabled"
+expect "replica_google: unknown user" "$(rcpt 127.0.2.31 ghost@google-replica.test)" \
+    "550-5.1.1 The email account that you tried to reach does not exist. Please try"
+expect "replica_yahoo: anyone is accepted" "$(rcpt 127.0.2.32 "x$$@yahoo-replica.test")" \
+    "250 recipient <x$$@yahoo-replica.test> ok"
+expect "replica_outlook: unknown user" "$(rcpt 127.0.2.33 ghost@outlook-replica.test)" \
+    "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302) [replica]"
+expect "replica_m365: edge blocking" "$(rcpt 127.0.2.34 ghost@m365-dbeb.test)" \
+    "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [replica]"
+expect "replica_m365: the tenant without it" "$(rcpt 127.0.2.34 ghost@m365-open.test)" "250 2.1.5 Recipient OK"
 
 # Counters, DATA (answered 503) and a burst of concurrent connections.
 if "$python" - <<'EOF'; then pass "scripted server: stats, DATA 503, 300 concurrent sessions"; else fail "scripted server: stats/DATA/concurrency (see above)"; fi

@@ -63,6 +63,8 @@ def main():
                 behaviours[name] = address
                 mx_domain(domain, address)
     mx_domain("drop_rcpt.test", behaviours["drop_rcpt"])  # alias, see behaviours.txt
+    # A second tenant of the Microsoft 365 replica, one without edge blocking.
+    mx_domain("m365-open.test", behaviours["replica_m365"])
 
     # First MX says 421 at connect, the second (Postfix) works.
     rr("twomx.test", "MX", "10 mx1.twomx.test.")

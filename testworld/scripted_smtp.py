@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Scripted SMTP server of the test world: the odd servers Postfix cannot play.
 
-Usage: scripted_smtp.py --behaviours FILE --cert CERT --key KEY [--pidfile F] [-v]
+Usage: scripted_smtp.py --behaviours FILE --cert CERT --key KEY [--pidfile F]
+                        [--control HOST:PORT] [-v]
 
 Listens on port 25 of every address in the behaviours file (see
 behaviours.txt); what a connection gets is chosen by the local address the
@@ -9,7 +10,8 @@ client connected to. Standard library only (asyncio), so hundreds of
 concurrent connections cost nothing but sockets. It never accepts a
 message: DATA is answered with 503 (and counted).
 
-Control port 127.0.2.1:8025, one command per line:
+Control port 127.0.2.1:8025 (--control: another, for a second server with a
+behaviours file of its own), one command per line:
   STATS          -> one JSON line {behaviour: {address, connections, current,
                     max_concurrent, rcpt, data, tls, commands: {VERB: n}}}
   STATS <name>   -> the same for one behaviour
@@ -23,8 +25,11 @@ import ssl
 import sys
 
 SMTP_PORT = 25
-CONTROL = ("127.0.2.1", 8025)
+CONTROL = "127.0.2.1:8025"
 USERS = {"alice", "bob", "info"}          # exist on every scripted server
+# Replicas of big providers' documented behaviours (README.md, "Big
+# providers"): one per behaviour, answering as the provider does.
+M365_OPEN_DOMAIN = "m365-open.test"       # a replica_m365 tenant without edge blocking
 STARTTLS_BEHAVIOURS = {"tlsrequired", "tlsoffered"}
 IDLE_TIMEOUT = 300                        # seconds, as Postfix's smtpd_timeout
 KNOWN_VERBS = {"EHLO", "HELO", "STARTTLS", "MAIL", "RCPT", "DATA", "RSET",
@@ -231,6 +236,9 @@ class Session:
                             f"[{self.peer_ip}] blocked using zen.spamhaus.org")
             return
         self.mail_from = sender
+        if self.behaviour == "replica_yahoo":
+            await self.send(f"250 sender <{sender}> ok")
+            return
         await self.send("250 2.1.0 Ok")
 
     async def do_RCPT(self, arg):
@@ -255,7 +263,10 @@ class Session:
 
     def rcpt_reply(self, rcpt):
         b = self.behaviour
-        local = rcpt.rpartition("@")[0].lower()
+        local, _, domain = rcpt.rpartition("@")
+        local = local.lower()
+        if b.startswith("replica_"):
+            return self.replica_rcpt_reply(rcpt, local, domain.lower())
         if b == "midclose421" and self.rcpts_in_session == 2:
             return ["421 4.7.0 Too many errors, closing connection"]
         if b == "toomany" and self.rcpts_in_transaction > 2:
@@ -281,6 +292,37 @@ class Session:
         if b == "multiline":
             return [f"550 5.1.1 <{rcpt}>: Recipient address rejected:",
                     "550 5.1.1 User unknown"]
+        return [f"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"]
+
+    def replica_rcpt_reply(self, rcpt, local, domain):
+        """RCPT as the big providers answer it (their replies' wording)."""
+        b = self.behaviour
+        known = local in USERS
+        if b == "replica_google":
+            # Refuses unknown users at RCPT, in a multi-line reply.
+            if known:
+                return ["250 2.1.5 OK replica - gsmtp"]
+            if local == "gone":
+                return ["550-5.2.1 The email account that you tried to reach is disabled.",
+                        "550 5.2.1 replica - gsmtp"]
+            return ["550-5.1.1 The email account that you tried to reach does not exist. Please try",
+                    "550-5.1.1 double-checking the recipient's email address for typos or",
+                    "550 5.1.1 unnecessary spaces. replica - gsmtp"]
+        if b == "replica_yahoo":
+            # Accepts anyone; the refusal would come after DATA.
+            return [f"250 recipient <{rcpt}> ok"]
+        if b == "replica_outlook":
+            # One recipient per transaction.
+            if self.rcpts_in_transaction >= 2:
+                return ["452 4.5.3 Recipients belong to multiple regions ATTR38 [replica]"]
+            if known:
+                return ["250 2.1.5 Recipient OK"]
+            return ["550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302) [replica]"]
+        if b == "replica_m365":
+            # Directory-based edge blocking, but for one tenant without it.
+            if known or domain == M365_OPEN_DOMAIN:
+                return ["250 2.1.5 Recipient OK"]
+            return ["550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [replica]"]
         return [f"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"]
 
     async def do_DATA(self, arg):
@@ -379,6 +421,7 @@ async def main():
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--pidfile")
+    p.add_argument("--control", default=CONTROL, help="HOST:PORT of the control port")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
     VERBOSE = args.verbose
@@ -387,7 +430,8 @@ async def main():
     tls.load_cert_chain(args.cert, args.key)
     world = World(read_behaviours(args.behaviours), tls)
 
-    servers = [await asyncio.start_server(world.control_client, *CONTROL)]
+    control_host, _, control_port = args.control.rpartition(":")
+    servers = [await asyncio.start_server(world.control_client, control_host, int(control_port))]
     for address in world.behaviours:
         servers.append(await asyncio.start_server(
             world.smtp_client, address, SMTP_PORT, backlog=1024))
@@ -397,7 +441,7 @@ async def main():
             f.write(f"{os.getpid()}\n")
         os.replace(args.pidfile + ".tmp", args.pidfile)
     print(f"scripted_smtp: {len(world.behaviours)} behaviours listening, "
-          f"control on {CONTROL[0]}:{CONTROL[1]}", flush=True)
+          f"control on {args.control}", flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 

@@ -8,6 +8,8 @@ GRANT USAGE ON SCHEMA email_verify TO PUBLIC;
 GRANT USAGE ON SCHEMA email_verify_internal TO PUBLIC;
 -- Every backend reads the table to build its list cache.
 GRANT SELECT ON email_verify.list_entries TO PUBLIC;
+-- And this one for its provider rules (85_providers.sql); only the owner writes it.
+GRANT SELECT ON email_verify.providers TO PUBLIC;
 
 -- In-place verification: the tables are internal, the views are for all (each
 -- shows a role only its own watches, see may_see).

@@ -2,6 +2,7 @@
 #include "list_cache.h"
 #include "pg_prelude.h"
 #include "prober_counters.h"
+#include "provider_cache.h"
 #include "settings.h"
 #include "shared_cache.h"
 #include "shared_health.h"
@@ -17,6 +18,7 @@ void _PG_init(void);
 void _PG_init(void) {
     ev::pg::SettingsInit();
     ev::pg::ListCacheInit();
+    ev::pg::ProviderCacheInit();
     if (process_shared_preload_libraries_in_progress) {
         ev::pg::WorkerShmemInit();
         ev::pg::SharedPermitsInit();

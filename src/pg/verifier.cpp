@@ -7,6 +7,7 @@
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "prober_state.h"
+#include "provider_cache.h"
 #include "settings.h"
 #include "shared_health.h"
 #include "text_io.h"
@@ -65,6 +66,7 @@ std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::stri
     ev::prober::VerifierSettings settings;
     settings.syntax = syntax_options();
     settings.probe = probe_settings();
+    settings.probe.providers = current_provider_rules();
     settings.result_ttl = result_ttl();
     // The run's counters are kept even when a cancel cuts it short.
     ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches(settings.probe));

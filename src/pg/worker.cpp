@@ -17,6 +17,7 @@
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "prober_counters.h"
+#include "provider_cache.h"
 #include "queue/item_lifecycle.h"
 #include "queue_claim.h"
 #include "queue_items.h"
@@ -225,14 +226,16 @@ class Worker {
         begin_transaction();
         pgstat_report_activity(STATE_RUNNING, "email_verify: claiming a batch");
         std::vector<ClaimedItem> items = claim_batch(slot_, settings.batch_size, kLeaseSeconds);
-        // The lists are read in this transaction; examining and probing
-        // happen after it (nothing rebuilds them before the next one).
+        // The lists and the provider rules are read in this transaction;
+        // examining and probing happen after it (nothing rebuilds them before
+        // the next one).
         const ev::RiskLists& lists = current_risk_lists();
+        auto providers = current_provider_rules();
         commit_transaction();
         if (items.empty()) return 0;
 
         Batch batch{items, std::vector<ev::prober::Verdict>(items.size()), {}, {}, 0, 0};
-        probe(settings, lists, batch);
+        probe(settings, lists, std::move(providers), batch);
         write_back(settings, batch);  // what settled last
         counters_note_batch(batch.written, batch.retried);
         // A batch's probe run (its engine, resolver and sessions) and its
@@ -271,10 +274,12 @@ class Worker {
 
     // No transaction is open here: the core's one verification path, every
     // level's items probed concurrently.
-    void probe(const WorkerSettings& worker, const ev::RiskLists& lists, Batch& batch) {
+    void probe(const WorkerSettings& worker, const ev::RiskLists& lists,
+               std::shared_ptr<const ev::prober::ProviderRules> providers, Batch& batch) {
         ev::prober::VerifierSettings settings;
         settings.syntax = syntax_options();
         settings.probe = probe_settings();
+        settings.probe.providers = std::move(providers);
         // A re-check must ask the network: a reused verdict keeps its old
         // checked_at, and a row queued for being stale would stay stale. What
         // the worker finds is kept for every backend all the same.

@@ -10,7 +10,9 @@ our @EXPORT = qw(control);
 sub control
 {
 	my ($command) = @_;
-	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.2.1', PeerPort => 8025, Timeout => 5)
+	# The world's (testworld/world.sh env), unless another is named.
+	my ($host, $port) = split /:/, ($ENV{EV_WORLD_CONTROL} // '127.0.2.1:8025');
+	my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Timeout => 5)
 	  or return undef;
 	print $sock "$command\n";
 	my $line = <$sock>;

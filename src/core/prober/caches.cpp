@@ -62,7 +62,8 @@ void ResultCache::clear() {
 
 void ProberCaches::use_for(const ProbeSettings& s) {
     std::string key = s.dns.servers + '|' + std::to_string(s.smtp_port) + '|' + s.session.helo_name + '|' +
-                      s.session.mail_from + '|' + (s.session.starttls ? "tls" : "plain");
+                      s.session.mail_from + '|' + (s.session.starttls ? "tls" : "plain") + '|' +
+                      (s.providers ? s.providers->fingerprint() : std::string());
     // The store is the server's: only a digest of the settings goes into its keys.
     std::string prefix = std::to_string(std::hash<std::string>{}(key)) + ' ';
     routes.share(shared_store, prefix);

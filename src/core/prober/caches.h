@@ -91,6 +91,7 @@ struct ProberCaches {
     // Empties the caches when the settings that decide where probes go (DNS
     // servers, SMTP port, HELO name, sender, TLS) differ from the last call's:
     // what another server or another identity was told is no answer for this one.
+    // So do other provider rules: a verdict they shaped is theirs.
     void use_for(const ProbeSettings& settings);
 
   private:

@@ -108,6 +108,7 @@ struct Engine::State {
         std::optional<bool> catch_all;
         std::string site;  // the MX rollup whose politeness budget the domain's probes use
         Clock::time_point route_asked{};
+        const Provider* provider = nullptr;  // of its most preferred MX host, at level smtp
         int open_tasks = 0;
         bool finalized = false;
     };
@@ -244,12 +245,17 @@ struct Engine::State {
         std::vector<std::string> mx_names;
         for (const auto& host : d.route->hosts) mx_names.push_back(host.name);
         d.site = site_of(std::move(mx_names));
+        if (settings.providers) d.provider = settings.providers->for_route(*d.route);
+        if (d.provider && !probes_mailboxes(*d.provider)) return finalize(d);
         for (const auto& host : d.route->hosts)
             for (const auto& ip : host.ips)
                 if (auto e = net::make_endpoint(ip, settings.smtp_port)) d.endpoints.push_back({*e, host.name});
         if (d.endpoints.empty()) return finalize(d);
+        if (d.provider) limit_rcpts(d, rcpt_limit_for(*d.provider));
 
-        d.catch_all = caches.catch_all.find(d.name, Clock::now());
+        // A provider known to accept anything needs no probe to say so.
+        if (d.provider && assumes_catch_all(*d.provider)) d.catch_all = true;
+        else d.catch_all = caches.catch_all.find(d.name, Clock::now());
         if (!d.catch_all) {
             Task& probe = new_task(d, random_local_part() + "@" + d.name);
             probe.catch_all_probe = true;
@@ -282,6 +288,15 @@ struct Engine::State {
     }
 
     // ---- hosts and sessions -------------------------------------------
+
+    // What a provider is known to take per transaction, before a 452 teaches it.
+    void limit_rcpts(const Domain& d, int limit) {
+        if (limit <= 0) return;
+        for (const auto& e : d.endpoints) {
+            Host& h = host_for(d, e);
+            if (h.facts.rcpt_limit == 0 || h.facts.rcpt_limit > limit) h.facts.rcpt_limit = limit;
+        }
+    }
 
     Host& host_for(const Domain& d, const Endpoint& e) {
         auto& slot = hosts[d.site + ' ' + e.address.text()];
@@ -598,7 +613,9 @@ struct Engine::State {
 
         Task* t = route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp ? task_of(d, item) : nullptr;
         if (route.outcome == dns::RouteOutcome::Ok && level == Level::Dns) findings.add(Reason::DomainOk);
-        if (route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp && !t) findings.add(Reason::NoMailServer);
+        bool skipped = d.provider && !probes_mailboxes(*d.provider);
+        if (route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp && !t && !skipped)
+            findings.add(Reason::NoMailServer);
         if (t) {
             r.level = Level::Smtp;
             r.is_catch_all = d.catch_all;
@@ -622,6 +639,7 @@ struct Engine::State {
                 findings.add(smtp::reason_for(*t->meaning).value_or(Reason::TemporaryFailure));
             }
         }
+        if (d.provider) apply_provider(*d.provider, t != nullptr, &findings, &r);
         decide(findings, &r);
         r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         // A domain literal's route was never asked of DNS.

@@ -5,7 +5,9 @@
 // domain) and by MX address (a queue of recipients that at most
 // max_connections_per_host sessions drain, many RCPTs per session). A host
 // that refuses, times out or 421s at the start hands its recipients to the
-// next MX address of their domain.
+// next MX address of their domain. A domain whose preferred MX belongs to a
+// known big provider (ProbeSettings::providers) is probed, and its answers
+// read, only as far as that provider's behaviour allows (provider_rules.h).
 #pragma once
 
 #include <functional>

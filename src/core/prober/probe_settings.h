@@ -3,10 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 
 #include "dns/mail_route.h"
 #include "dns/resolver.h"
 #include "prober/host_permits.h"
+#include "prober/provider_rules.h"
 #include "smtp/session.h"
 
 namespace ev::prober {
@@ -29,6 +31,9 @@ struct ProbeSettings {
     int max_attempts = 3;  // sessions one recipient may be tried in on one host
     // A host gets another session only for this many queued recipients each.
     int recipients_per_extra_session = 20;
+    // Big providers recognised by MX host name (email_verify.providers);
+    // none when null.
+    std::shared_ptr<const ProviderRules> providers;
 };
 
 }  // namespace ev::prober
