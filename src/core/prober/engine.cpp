@@ -113,6 +113,7 @@ struct Engine::State {
         bool tls_broken = false;
         bool wanting = false;
         int rcpt_limit = 0;
+        smtp::ErrorBudgetFact error_budget;
 
         std::optional<smtp::RcptTask> next_task(bool may_fail_allowed) override {
             return state->next_task(*this, may_fail_allowed);
@@ -286,6 +287,9 @@ struct Engine::State {
             int live = static_cast<int>(h->queue.size());
             int per = std::max(1, settings.recipients_per_extra_session);
             int desired = std::min(settings.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            // A session trying a larger error budget works alone: others
+            // would only spend the smaller one, a session each.
+            if (h->error_budget.trying) desired = 1;
             while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired &&
                    sessions_open < settings.max_connections)
                 open_session(*h);
@@ -298,6 +302,7 @@ struct Engine::State {
     void open_session(Host& h) {
         smtp::SessionConfig config = settings.session;
         if (h.tls_broken) config.starttls = false;
+        smtp::take_error_budget(h.error_budget, config);
         h.sessions.push_back(std::make_unique<smtp::Session>(loop, h, config, h.address, h.name, h.rcpt_limit));
         ++sessions_open;
         ++stats.sessions_opened;
@@ -374,9 +379,10 @@ struct Engine::State {
             if (!report.certificate_problem.empty()) ++stats.tls_unverified;
         }
         if (report.learned_rcpt_limit > 0) h.rcpt_limit = report.learned_rcpt_limit;
+        smtp::learn_error_budget(h.error_budget, report.errors, settings.session);
         pump_needed = true;
         if (report.end == SessionEnd::Finished || report.rcpts_answered > 0) {
-            // Progress: reconnect for whatever is left (error budget spent, 421 too many errors).
+            // Progress: reconnect for whatever is left (error budget spent, replies slowed, 421 too many errors).
             if (!h.queue.empty() && !h.wanting) {
                 h.wanting = true;
                 wanting.push_back(&h);
