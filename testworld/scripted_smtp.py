@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Scripted SMTP server of the test world: the odd servers Postfix cannot play.
 
-Usage: scripted_smtp.py --behaviours FILE --cert CERT --key KEY [--pidfile F] [-v]
+Usage: scripted_smtp.py --behaviours FILE --cert CERT --key KEY [--pidfile F]
+                        [--control HOST:PORT] [-v]
 
 Listens on port 25 of every address in the behaviours file (see
 behaviours.txt); what a connection gets is chosen by the local address the
@@ -9,7 +10,8 @@ client connected to. Standard library only (asyncio), so hundreds of
 concurrent connections cost nothing but sockets. It never accepts a
 message: DATA is answered with 503 (and counted).
 
-Control port 127.0.2.1:8025, one command per line:
+Control port 127.0.2.1:8025 (--control: another, for a second server of
+one's own on other addresses), one command per line:
   STATS          -> one JSON line {behaviour: {address, connections, current,
                     max_concurrent, rcpt, data, tls, commands: {VERB: n}}}
   STATS <name>   -> the same for one behaviour
@@ -23,7 +25,7 @@ import ssl
 import sys
 
 SMTP_PORT = 25
-CONTROL = ("127.0.2.1", 8025)
+CONTROL = "127.0.2.1:8025"
 USERS = {"alice", "bob", "info"}          # exist on every scripted server
 STARTTLS_BEHAVIOURS = {"tlsrequired", "tlsoffered"}
 IDLE_TIMEOUT = 300                        # seconds, as Postfix's smtpd_timeout
@@ -379,6 +381,7 @@ async def main():
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--pidfile")
+    p.add_argument("--control", default=CONTROL, help="HOST:PORT of the control port")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
     VERBOSE = args.verbose
@@ -387,7 +390,8 @@ async def main():
     tls.load_cert_chain(args.cert, args.key)
     world = World(read_behaviours(args.behaviours), tls)
 
-    servers = [await asyncio.start_server(world.control_client, *CONTROL)]
+    control_host, _, control_port = args.control.rpartition(":")
+    servers = [await asyncio.start_server(world.control_client, control_host, int(control_port))]
     for address in world.behaviours:
         servers.append(await asyncio.start_server(
             world.smtp_client, address, SMTP_PORT, backlog=1024))
@@ -397,7 +401,7 @@ async def main():
             f.write(f"{os.getpid()}\n")
         os.replace(args.pidfile + ".tmp", args.pidfile)
     print(f"scripted_smtp: {len(world.behaviours)} behaviours listening, "
-          f"control on {CONTROL[0]}:{CONTROL[1]}", flush=True)
+          f"control on {args.control}", flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
