@@ -286,14 +286,14 @@ struct Engine::State {
             wanting.pop_front();
             int live = static_cast<int>(h->queue.size());
             int per = std::max(1, settings.recipients_per_extra_session);
-            int desired = std::min(settings.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            int most = std::min(settings.max_connections_per_host, std::max(1, (live + per - 1) / per));
             // A session trying a larger error budget works alone: others
             // would only spend the smaller one, a session each.
-            if (h->error_budget.trying) desired = 1;
-            while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired &&
+            auto desired = [h, most] { return h->error_budget.trying ? 1 : most; };
+            while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired() &&
                    sessions_open < settings.max_connections)
                 open_session(*h);
-            bool still_wanting = !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired;
+            bool still_wanting = !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired();
             if (still_wanting) wanting.push_back(h);
             else h->wanting = false;
         }
