@@ -281,7 +281,7 @@ status() {
     report "unbound  127.0.53.1:53" alive "$state/dns/unbound.pid" unbound
     report "postfix  127.0.1.1:25 127.0.1.2:25 [::1]:25" postfix_running
     report "postgrey 127.0.0.1:10023" alive "$state/postgrey/postgrey.pid" postgrey
-    report "scripted 127.0.2.11-34:25, control 127.0.2.1:8025" \
+    report "scripted 127.0.2.11-35:25, control 127.0.2.1:8025" \
         alive "$state/smtp/scripted.pid" scripted_smtp.py
     echo "state: $state"
     if [ $rc = 0 ]; then echo "used by: $(users "$state" | paste -sd ' ')"; fi

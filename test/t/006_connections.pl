@@ -6,7 +6,8 @@
 # at slowrcpt.test (every RCPT answered after 200 ms, so sessions overlap)
 # and acceptall.test, and against Postfix: 60 unknown users must all come
 # back mailbox_not_found quickly, i.e. the prober reconnects before
-# Postfix's soft error limit (10) would slow each reply by a second.
+# Postfix's soft error limit (10) would slow each reply by a second (one
+# session may meet it once, trying a larger budget: TAP 022).
 # Postfix's connections are counted in its log when the environment names
 # the world's directory (EV_WORLD_DIR, from testworld/world.sh env), and by
 # prober_stats() in any case.
@@ -99,7 +100,8 @@ for my $limit (2, 1)
 	cmp_ok($s->{max_concurrent}, '<=', $limit, "per-host limit $limit: server saw at most $limit concurrent "
 		  . "connections (saw $s->{max_concurrent})");
 	cmp_ok($ps->{max_sessions_per_host}, '<=', $limit, "per-host limit $limit: prober_stats agrees");
-	# 41 refusals, and the prober starts a new session after 9 errors.
+	# 41 refusals, and the prober starts a new session after 9 errors (or
+	# fewer sessions, once it learned that this server has no error limit).
 	my $most = ceil(41 / 9) + $limit;
 	cmp_ok($s->{connections}, '<=', $most,
 		"per-host limit $limit: $s->{connections} connections for 41 RCPTs (at most $most)");
@@ -155,7 +157,7 @@ my $log_offset = ($log_file && -r $log_file) ? -s $log_file : undef;
 
   SKIP:
 	{
-		skip 'EV_WORLD_DIR not set (eval "$(testworld/world.sh env)" to count in the Postfix log)', 5
+		skip 'EV_WORLD_DIR not set (eval "$(testworld/world.sh env)" to count in the Postfix log)', 6
 		  unless defined $log_offset;
 		# Postfix writes its log through postlogd: give it a moment.
 		my %sessions;    # smtpd pid -> list of sessions (each a hash)
@@ -198,7 +200,10 @@ my $log_offset = ($log_file && -r $log_file) ? -s $log_file : undef;
 		is($rejects, 61, 'Postfix log: 61 refused RCPTs from this run (60 users + catch-all probe)');
 		is(scalar(@mine), $ps->{sessions_opened}, 'Postfix log: as many sessions as prober_stats says ('
 			  . scalar(@mine) . ')');
-		is(scalar(grep { $_->{rejects} > 10 } @mine), 0, 'Postfix log: no session went past 10 errors');
+		# One session may try a larger error budget and meet Postfix's error
+		# sleep at its 11th RCPT, and stop there (TAP 022 looks closer).
+		is(scalar(grep { $_->{rejects} > 11 } @mine), 0, 'Postfix log: no session went past 11 errors');
+		cmp_ok(scalar(grep { $_->{rejects} > 10 } @mine), '<=', 1, 'Postfix log: one session at most past 10');
 		is(scalar(grep { $_->{too_many} } @mine), 0, 'Postfix log: no "too many errors" disconnect');
 		is(scalar(grep { ($_->{counts} // '') =~ /\bdata=/ } @mine), 0, 'Postfix log: no session sent DATA');
 		note 'sessions: ', join(', ', map { "$_->{rejects} rejects [" . ($_->{counts} // '?') . ']' } @mine);

@@ -43,6 +43,8 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'email_verify'
 email_verify.workers = 0
 email_verify.dns_servers = '127.0.53.1:53'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.result_ttl = 0
 email_verify.helo_name = '$helo'
 });

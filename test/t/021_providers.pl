@@ -32,6 +32,8 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'email_verify'
 email_verify.database = 'postgres'
 email_verify.dns_servers = '$dns'
+email_verify.host_rcpt_rate = 0
+email_verify.host_session_rate = 0
 email_verify.helo_name = 'tap021.example'
 email_verify.worker_naptime = '60s'
 });

@@ -1,5 +1,7 @@
 # The scripted SMTP server's control port (testworld/scripted_smtp.py), shared
-# by the TAP suites that steer it: one command, one line back.
+# by the TAP suites that steer it: one command, one line back. The world's is
+# 127.0.2.1:8025; EV_WORLD_CONTROL (host:port) names another, such as that of
+# a second scripted server started by hand with --control.
 package EvScripted;
 use strict;
 use warnings;

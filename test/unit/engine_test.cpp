@@ -270,6 +270,7 @@ TEST_F(EngineTest, ErrorBudgetMeansReconnectingNotGivingUp) {
     fake::publish_mail_domain(dns, "strict.test");
     start_smtp(fake::mta_script(world_mta()));
     settings.session.max_errors = 3;
+    settings.session.max_errors_learned = 3;  // no learning: every session keeps to 3
     std::vector<std::string> inputs;
     for (int i = 0; i < 10; ++i) inputs.push_back("ghost" + std::to_string(i) + "@strict.test");
     auto items = run(inputs);

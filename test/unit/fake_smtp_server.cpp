@@ -178,6 +178,27 @@ std::string SmtpPeer::answer(std::string_view reply) {
     return *line;
 }
 
+bool SmtpPeer::line_waiting() {
+    while (buffer_.find('\n') == std::string::npos) {
+        if (fd_ < 0 || eof_) return false;
+        bool ready = tls_ != nullptr && SSL_pending(tls_) > 0;
+        if (!ready) {
+            pollfd p{fd_, POLLIN, 0};
+            ready = poll(&p, 1, 0) > 0;
+        }
+        if (!ready) return false;
+        char chunk[4096];
+        ssize_t n = tls_ ? SSL_read(tls_, chunk, sizeof chunk) : ::read(fd_, chunk, sizeof chunk);
+        if (n <= 0) {
+            if (tls_) ERR_clear_error();
+            eof_ = true;
+            return false;
+        }
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
 bool SmtpPeer::start_tls() {
     if (fd_ < 0 || !buffer_.empty()) return false;
     tls_ = SSL_new(server_tls_context());
@@ -302,27 +323,62 @@ int closed_port() {
 
 SmtpScript mta_script(MtaBehaviour behaviour) {
     return [behaviour = std::move(behaviour)](SmtpPeer& peer) {
+        ErrorLimitCounters& counters = *behaviour.counters;
+        int errors = 0;
+        std::string held;  // replies kept back (batch_replies)
+        auto reply = [&](const std::string& text) {
+            bool slept = behaviour.soft_error_limit > 0 && errors >= behaviour.soft_error_limit;
+            if (slept) {
+                peer.stall(behaviour.error_sleep);
+                ++counters.slowed_replies;
+            }
+            held += text;
+            if (!behaviour.batch_replies || slept || !peer.line_waiting()) {
+                peer.send(held);
+                held.clear();
+            }
+            return slept;
+        };
         peer.send(behaviour.banner + "\r\n");
-        while (auto line = peer.read_line()) {
+        for (;;) {
+            if (behaviour.hard_error_limit > 0 && errors >= behaviour.hard_error_limit) {
+                if (behaviour.hard_limit_drops) {
+                    ++counters.drops;
+                    peer.send(held);
+                } else {
+                    ++counters.too_many_errors;
+                    reply("421 4.7.0 mx.fake.test Error: too many errors\r\n");
+                }
+                return;
+            }
+            auto line = peer.read_line();
+            if (!line) return;
             std::string verb = upper(line->substr(0, 4));
             if (verb == "EHLO") {
-                peer.send(std::string("250-mx.fake.test\r\n") + (behaviour.pipelining ? "250-PIPELINING\r\n" : "") +
-                          "250 8BITMIME\r\n");
+                reply(std::string("250-mx.fake.test\r\n") + (behaviour.pipelining ? "250-PIPELINING\r\n" : "") +
+                      "250 8BITMIME\r\n");
             } else if (verb == "HELO") {
-                peer.send("250 mx.fake.test\r\n");
+                reply("250 mx.fake.test\r\n");
             } else if (verb == "MAIL") {
-                peer.send("250 2.1.0 Ok\r\n");
+                reply("250 2.1.0 Ok\r\n");
             } else if (verb == "RCPT") {
                 if (behaviour.rcpt_delay.count() > 0) peer.stall(behaviour.rcpt_delay);
-                peer.send(behaviour.rcpt(rcpt_address(*line)) + "\r\n");
+                std::string answer = behaviour.rcpt(rcpt_address(*line));
+                if (reply(answer + "\r\n")) ++counters.slowed_rcpts;
+                if (answer[0] == '4' || answer[0] == '5') {
+                    ++errors;
+                    int seen = counters.most_errors;
+                    while (errors > seen && !counters.most_errors.compare_exchange_weak(seen, errors)) {
+                    }
+                }
             } else if (verb == "RSET") {
-                peer.send("250 2.0.0 Ok\r\n");
+                reply("250 2.0.0 Ok\r\n");
             } else if (verb == "QUIT") {
                 peer.leave();
-                peer.send("221 2.0.0 Bye\r\n");
+                reply("221 2.0.0 Bye\r\n");
                 return;
             } else {
-                peer.send("502 5.5.2 Error: command not recognized\r\n");
+                reply("502 5.5.2 Error: command not recognized\r\n");
             }
         }
     };

@@ -52,6 +52,9 @@ class SmtpPeer {
     // Reads a line and answers it with `reply` (which carries its own CRLFs);
     // returns the line read ("" when none came).
     std::string answer(std::string_view reply);
+    // Whether a whole line has already come (a pipelined command waiting),
+    // without waiting for one.
+    bool line_waiting();
     // Server side of STARTTLS (after "220 ready" was sent); false on failure.
     bool start_tls();
     // Waits, without reading, until the server is stopped or `duration` ends.
@@ -126,6 +129,15 @@ class FakeSmtpServer {
     std::vector<std::thread> peers_;  // touched by the acceptor, then by the destructor
 };
 
+// What servers with error limits did, summed over their connections.
+struct ErrorLimitCounters {
+    std::atomic<int> slowed_rcpts{0};     // RCPT replies sent after an error sleep
+    std::atomic<int> slowed_replies{0};   // every reply sent after one (QUIT, RSET, MAIL too)
+    std::atomic<int> too_many_errors{0};  // 421 "too many errors"
+    std::atomic<int> drops{0};            // connections closed at the hard limit without a word
+    std::atomic<int> most_errors{0};      // the most errors one connection made
+};
+
 // A script for a well-behaved MTA, in the manner of Postfix: banner, EHLO
 // (with PIPELINING when asked), MAIL, then each RCPT answered by `rcpt`
 // (given the address inside <>), RSET, QUIT. The reply strings carry no CRLF.
@@ -137,6 +149,20 @@ struct MtaBehaviour {
     };
     // Waited before each RCPT reply (to keep sessions open in parallel).
     std::chrono::milliseconds rcpt_delay{0};
+    // Postfix's error limits (0: none). Errors are 4xx/5xx replies to RCPT.
+    // Once soft_error_limit were made, every reply waits error_sleep first;
+    // once hard_error_limit were, the next command is not read: the client
+    // gets "421 4.7.0 ... Error: too many errors" (or, with
+    // hard_limit_drops, nothing) and the connection closes.
+    int soft_error_limit = 0;
+    std::chrono::milliseconds error_sleep{0};
+    int hard_error_limit = 0;
+    bool hard_limit_drops = false;
+    // As Postfix: replies to pipelined commands are kept back while more
+    // commands wait, and written together when none does or right after an
+    // error sleep.
+    bool batch_replies = false;
+    std::shared_ptr<ErrorLimitCounters> counters = std::make_shared<ErrorLimitCounters>();
 };
 SmtpScript mta_script(MtaBehaviour behaviour);
 

@@ -129,6 +129,7 @@ struct Engine::State {
         bool session_timer = false;
         bool rcpt_held = false;
         std::optional<Clock::time_point> refused_since;
+        smtp::ErrorBudgetFact error_budget;  // loaded from facts; `trying` is this run's own
 
         std::optional<smtp::RcptTask> next_task(bool may_fail_allowed) override {
             return state->next_task(*this, may_fail_allowed);
@@ -307,6 +308,9 @@ struct Engine::State {
             slot->name = e.host_name;
             slot->site = d.site;
             slot->facts = permits.facts(e.address.text());
+            slot->error_budget.budget = slot->facts.error_budget;
+            slot->error_budget.pipelined = slot->facts.error_budget_pipelined;
+            slot->error_budget.limit_seen = slot->facts.error_limit_seen;
         }
         return *slot;
     }
@@ -340,9 +344,12 @@ struct Engine::State {
             wanting.pop_front();
             int live = static_cast<int>(h->queue.size());
             int per = std::max(1, settings.recipients_per_extra_session);
-            int desired = std::min(settings.politeness.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            int most = std::min(settings.politeness.max_connections_per_host, std::max(1, (live + per - 1) / per));
+            // A session trying a larger error budget works alone: others
+            // would only spend the smaller one, a session each.
+            auto desired = [h, most] { return h->error_budget.trying ? 1 : most; };
             bool refused = false;
-            while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired &&
+            while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired() &&
                    sessions_open < settings.politeness.max_connections) {
                 Admission admission = permits.open_session(h->site, settings.politeness, Clock::now());
                 if (!admission.granted) {
@@ -355,7 +362,7 @@ struct Engine::State {
                 open_session(*h);
             }
             bool still_wanting =
-                !refused && !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired;
+                !refused && !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired();
             if (still_wanting) wanting.push_back(h);
             else h->wanting = false;
         }
@@ -395,6 +402,7 @@ struct Engine::State {
     void open_session(Host& h) {
         smtp::SessionConfig config = settings.session;
         if (h.facts.starttls_broken) config.starttls = false;
+        smtp::take_error_budget(h.error_budget, config);
         ++h.slots_held;
         h.sessions.push_back(std::make_unique<smtp::Session>(loop, h, config, h.address, h.name, h.facts.rcpt_limit));
         ++sessions_open;
@@ -487,10 +495,11 @@ struct Engine::State {
             ++stats.tls_sessions;
             if (!report.certificate_problem.empty()) ++stats.tls_unverified;
         }
+        smtp::learn_error_budget(h.error_budget, report.errors, settings.session);
         learn(h, report);
         pump_needed = true;
         if (report.end == SessionEnd::Finished || report.rcpts_answered > 0) {
-            // Progress: reconnect for whatever is left (error budget spent, 421 too many errors).
+            // Progress: reconnect for whatever is left (error budget spent, replies slowed, 421 too many errors).
             if (!h.queue.empty() && !h.wanting) {
                 h.wanting = true;
                 wanting.push_back(&h);
@@ -543,6 +552,9 @@ struct Engine::State {
         HostFacts learned = h.facts;
         if (report.learned_rcpt_limit > 0) learned.rcpt_limit = report.learned_rcpt_limit;
         if (report.rcpts_answered > 0) learned.pipelining = report.pipelining;
+        learned.error_budget = h.error_budget.budget;
+        learned.error_budget_pipelined = h.error_budget.pipelined;
+        learned.error_limit_seen = h.error_budget.limit_seen;
         if (learned == h.facts) return;
         h.facts = learned;
         permits.learn(h.address.text(), learned);

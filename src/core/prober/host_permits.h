@@ -41,12 +41,17 @@ struct Admission {
 // the hard way. Zero/false means not learned.
 struct HostFacts {
     int rcpt_limit = 0;            // recipients per transaction ("452 too many recipients")
-    int error_budget = 0;          // refusals one session may collect
+    // The adaptive error budget (smtp/error_budget.h): refusals a session
+    // may collect, how many of them it may pipeline, whether a limit showed.
+    int error_budget = 0;
+    int error_budget_pipelined = 0;
+    bool error_limit_seen = false;
     bool starttls_broken = false;  // the STARTTLS handshake fails: talk in the clear
     bool pipelining = false;       // offers PIPELINING
     bool operator==(const HostFacts& o) const {
-        return rcpt_limit == o.rcpt_limit && error_budget == o.error_budget && starttls_broken == o.starttls_broken &&
-               pipelining == o.pipelining;
+        return rcpt_limit == o.rcpt_limit && error_budget == o.error_budget &&
+               error_budget_pipelined == o.error_budget_pipelined && error_limit_seen == o.error_limit_seen &&
+               starttls_broken == o.starttls_broken && pipelining == o.pipelining;
     }
 };
 

@@ -66,6 +66,9 @@ Session::Session(net::EventLoop& loop, SessionOwner& owner, const SessionConfig&
       config_(config),
       server_(server),
       server_name_(std::move(server_name)),
+      pipelined_errors_(config.pipelined_errors > 0 ? std::min(config.pipelined_errors, config.max_errors)
+                                                    : config.max_errors),
+      error_sleep_(config.error_sleep_threshold),
       rcpt_limit_(rcpt_limit_hint > 0 ? std::min(rcpt_limit_hint, config.max_rcpt_per_transaction)
                                       : config.max_rcpt_per_transaction) {}
 
@@ -248,6 +251,7 @@ void Session::read_available() {
                 return finish(SessionEnd::Dropped, std::nullopt, "connection closed");
             }
         }
+        read_at_ = net::Clock::now();
         if (!deliver(std::string_view(buffer, static_cast<std::size_t>(n)))) return;
     }
     if (state_ != State::Closed) {
@@ -317,6 +321,11 @@ void Session::on_reply(Reply reply) {
     // The next reply's time starts now that the server has finished this
     // one; bytes of a reply never restart it.
     if (!pending_.empty()) arm_timer(config_.reply_timeout);
+    // From MAIL on: the greeting, EHLO and the TLS handshake have paces of
+    // their own (postscreen, DNS lookups of the client, key exchange).
+    if (pending.expect == Expect::Mail || pending.expect == Expect::Rcpt || pending.expect == Expect::Rset ||
+        pending.expect == Expect::Quit)
+        note_pace(pending);
     switch (pending.expect) {
         case Expect::Banner: {
             Meaning m = classify(reply, Stage::Banner);
@@ -380,8 +389,20 @@ void Session::on_reply(Reply reply) {
             if (reply.klass() != 2) return finish(end_for(classify(reply, Stage::Rset)), reply);
             return begin_transaction();
         }
-        case Expect::Quit: return finish(SessionEnd::Finished);
+        case Expect::Quit: {
+            // Postfix says 421 "too many errors" to whatever command comes
+            // once the client made its hard limit of them, QUIT included.
+            if (reply.code == 421 && errors_ > 0) cut_after_ = errors_;
+            return finish(SessionEnd::Finished);
+        }
     }
+}
+
+// The server slowing its replies because of the refusals is the sign to
+// stop: every further reply would cost the same wait.
+void Session::note_pace(const Pending& pending) {
+    error_sleep_.on_reply(pending.sent, read_at_, errors_);
+    if (error_sleep_.slowed()) slowed_ = true;
 }
 
 void Session::continue_handshake() {
@@ -406,7 +427,7 @@ void Session::continue_handshake() {
 }
 
 void Session::begin_transaction() {
-    if (work_exhausted_ || errors_ >= config_.max_errors) return quit();
+    if (work_exhausted_ || slowed_ || errors_ >= config_.max_errors) return quit();
     state_ = State::Mail;
     // RFC 6531: with SMTPUTF8 the server takes UTF-8 local parts; without
     // it, such a recipient gets whatever refusal the server gives.
@@ -415,14 +436,20 @@ void Session::begin_transaction() {
 }
 
 // Keeps up to `window` RCPTs in flight, never more refusable ones than the
-// error budget could absorb if every one of them were refused.
+// error budget could absorb if every one of them were refused. A session
+// trying a budget larger than the refusals known to pass goes one command
+// at a time past them: a reply the server's error sleep slows then has a
+// single cause, and nothing queued behind it waits a second too.
 void Session::fill_pipeline() {
-    int window = pipelining_ ? config_.pipeline_window : 1;
+    bool trying = config_.max_errors > pipelined_errors_;
     for (;;) {
+        if (slowed_) break;
         int in_flight = static_cast<int>(pending_.size());
-        if (in_flight >= window) break;
+        int refusable = errors_ + may_fail_in_flight_;
+        bool one_at_a_time = !pipelining_ || (trying && refusable >= pipelined_errors_);
+        if (in_flight >= (one_at_a_time ? 1 : config_.pipeline_window)) break;
         if (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_) break;
-        bool may_fail_allowed = errors_ + may_fail_in_flight_ < config_.max_errors;
+        bool may_fail_allowed = refusable < config_.max_errors;
         auto task = owner_.next_task(may_fail_allowed);
         if (!task) {
             if (!owner_.has_work()) work_exhausted_ = true;
@@ -441,7 +468,8 @@ void Session::on_rcpt_reply(Pending pending, Reply reply) {
     RcptTask task = std::move(*pending.task);
     if (task.may_fail) --may_fail_in_flight_;
     Meaning meaning = classify(reply, Stage::RcptTo);
-    if (reply.klass() != 2) ++errors_;
+    // A 421 is no refusal but the end: finish() counts what came before it.
+    if (reply.klass() != 2 && meaning != Meaning::ServiceClosing) ++errors_;
     switch (meaning) {
         case Meaning::TooManyRecipients: {
             // The transaction is full, not the mailbox: ask again in a new one.
@@ -473,14 +501,15 @@ void Session::on_rcpt_reply(Pending pending, Reply reply) {
 void Session::after_rcpt_replies() {
     if (!pending_.empty()) return;
     bool more_work = !work_exhausted_ && owner_.has_work();
-    if (more_work && errors_ < config_.max_errors && owner_.holding_back()) {
+    if (more_work && !slowed_ && errors_ < config_.max_errors && owner_.holding_back()) {
         // Nothing is asked of the server while we wait: no reply is due.
         paused_ = true;
         if (timer_ != 0) loop_.cancel_timer(timer_);
         timer_ = 0;
         return;
     }
-    if (more_work && errors_ < config_.max_errors && (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_)) {
+    if (more_work && !slowed_ && errors_ < config_.max_errors &&
+        (transaction_full_ || rcpts_in_transaction_ >= rcpt_limit_)) {
         state_ = State::Rset;
         send("RSET", Expect::Rset);
         return;
@@ -492,6 +521,8 @@ void Session::quit() {
     state_ = State::Quit;
     send("QUIT", Expect::Quit);
     flush();
+    // A server that slows every reply would answer QUIT as late.
+    if (slowed_) finish(SessionEnd::Finished);
 }
 
 void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string detail) {
@@ -521,6 +552,20 @@ void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string det
         owner_.task_returned(std::move(*p.task), why, reply, charge);
         charge = false;
     }
+    // A 421 or a dropped connection after refusals: an error limit, as far
+    // as the session can tell. So is silence that fell while the session
+    // went one command at a time past the refusals known to pass: without
+    // it, every later try would wait for the same timeout.
+    bool trying_past_known = config_.max_errors > pipelined_errors_ && errors_ >= pipelined_errors_;
+    bool cut = end == SessionEnd::ServiceClosing || end == SessionEnd::Dropped ||
+               (end == SessionEnd::ReplyTimeout && trying_past_known);
+    if (cut && cut_after_ == 0) cut_after_ = errors_;
+    report_.errors.budget = config_.max_errors;
+    report_.errors.pipelined = pipelined_errors_;
+    report_.errors.refusals = errors_;
+    report_.errors.slowed_after = error_sleep_.slowed_after();
+    report_.errors.cut_after = cut_after_;
+    report_.errors.finished = end == SessionEnd::Finished;
     report_.end = end;
     report_.reply = std::move(reply);
     report_.detail = std::move(detail);

@@ -20,6 +20,8 @@
 #include "net/socket.h"
 #include "net/socks5.h"
 #include "net/tls.h"
+#include "smtp/error_budget.h"
+#include "smtp/error_sleep_detector.h"
 #include "smtp/reply.h"
 #include "smtp/reply_classifier.h"
 
@@ -48,10 +50,23 @@ struct SessionConfig {
     std::optional<net::Socks5Proxy> socks5_proxy;
     bool starttls = true;      // use STARTTLS when the server offers it
     int pipeline_window = 64;  // RCPTs in flight when PIPELINING is offered
-    // Replies 4xx/5xx a session may collect before it reconnects. Postfix
-    // slows every reply by 1 s after 10 errors and drops at 20; staying under
-    // keeps a list of unknown users fast (README.md, "Levels dns and smtp").
+    // Replies 4xx/5xx a session may collect before it reconnects: the error
+    // budget. This is the one for a host nothing is known of: Postfix slows
+    // every reply by 1 s after 10 errors and drops at 20, and staying under
+    // keeps a list of unknown users fast. The engine learns each host's own
+    // (smtp/error_budget.h) and sets it per session.
     int max_errors = 9;
+    // Of max_errors, the refusable RCPTs that may be in flight together;
+    // past them the session sends one command at a time, so that a reply
+    // slowed by the server's error sleep is told exactly and paid once.
+    // 0: all of max_errors.
+    int pipelined_errors = 0;
+    // The largest budget a host that shows no error limit is given;
+    // max_errors or less turns the learning off.
+    int max_errors_learned = 200;
+    // A burst of replies that took this much longer than the session's
+    // ordinary ones is the server's error sleep (Postfix's is 1 s).
+    std::chrono::milliseconds error_sleep_threshold{800};
     // Postfix's smtpd_recipient_limit default. Fewer RCPTs per transaction
     // means more MAIL FROMs, which Postfix paces (in_flow_delay) and other
     // servers count; a server with a lower limit says 452 and we learn it.
@@ -69,7 +84,7 @@ struct RcptTask {
 
 // How a session ended, for the owner's fall-through and reconnect decisions.
 enum class SessionEnd {
-    Finished,          // QUIT after the work ran out or the error budget was spent
+    Finished,       // QUIT after the work ran out, the error budget was spent or the server slowed down
     ConnectFailed,     // refused, unreachable
     ConnectTimeout,    // the connect (and a proxy's handshake) did not complete in time
     EgressFailed,      // no way out as configured: source address, SOCKS5 proxy (detail says which)
@@ -100,6 +115,7 @@ struct SessionReport {
     double connect_ms = -1;
     double banner_ms = -1;        // from the connection to the banner's last line
     std::vector<double> rcpt_ms;  // from each RCPT sent to its reply
+    ErrorEvidence errors;        // what the server did about refusals
 };
 
 class SessionOwner {
@@ -176,6 +192,7 @@ class Session {
     void update_interest();
     void send(const std::string& line, Expect expect, std::optional<RcptTask> task = std::nullopt);
     void on_reply(Reply reply);
+    void note_pace(const Pending& pending);
     void on_rcpt_reply(Pending pending, Reply reply);
     void begin_transaction();
     void fill_pipeline();
@@ -199,6 +216,7 @@ class Session {
     std::unique_ptr<net::Socks5Handshake> socks5_;
     bool tls_wants_write_ = false;
     ReplyReader reader_;
+    net::Clock::time_point read_at_;  // when the bytes being parsed arrived
     std::string out_;
     std::deque<Pending> pending_;
     net::EventLoop::TimerId timer_ = 0;          // the connect or reply deadline
@@ -209,6 +227,10 @@ class Session {
     bool offers_starttls_ = false;
     bool smtputf8_ = false;
     int errors_ = 0;
+    int pipelined_errors_;  // errors_ + refusable RCPTs in flight below this: no need to wait
+    ErrorSleepDetector error_sleep_;
+    bool slowed_ = false;  // the server slows its replies: send nothing more, leave
+    int cut_after_ = 0;    // refusals before a 421 or a drop ended the dialogue
     int rcpts_in_transaction_ = 0;
     int rcpt_limit_;
     bool transaction_full_ = false;
