@@ -40,7 +40,7 @@ struct Admission {
 // What the probes learned about one MX server, so no prober learns it again
 // the hard way. Zero/false means not learned.
 struct HostFacts {
-    int rcpt_limit = 0;            // recipients per transaction ("452 too many recipients")
+    int rcpt_limit = 0;  // recipients per transaction ("452 too many recipients")
     // The adaptive error budget (smtp/error_budget.h): refusals a session
     // may collect, how many of them it may pipeline, whether a limit showed.
     int error_budget = 0;

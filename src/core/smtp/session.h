@@ -84,7 +84,7 @@ struct RcptTask {
 
 // How a session ended, for the owner's fall-through and reconnect decisions.
 enum class SessionEnd {
-    Finished,       // QUIT after the work ran out, the error budget was spent or the server slowed down
+    Finished,          // QUIT after the work ran out, the error budget was spent or the server slowed down
     ConnectFailed,     // refused, unreachable
     ConnectTimeout,    // the connect (and a proxy's handshake) did not complete in time
     EgressFailed,      // no way out as configured: source address, SOCKS5 proxy (detail says which)
@@ -115,7 +115,7 @@ struct SessionReport {
     double connect_ms = -1;
     double banner_ms = -1;        // from the connection to the banner's last line
     std::vector<double> rcpt_ms;  // from each RCPT sent to its reply
-    ErrorEvidence errors;        // what the server did about refusals
+    ErrorEvidence errors;         // what the server did about refusals
 };
 
 class SessionOwner {
