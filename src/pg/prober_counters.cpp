@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "pg_prelude.h"
+#include "shared_region.h"
 
 namespace ev::pg {
 
@@ -53,27 +54,16 @@ struct SharedCounters {
 };
 
 SharedCounters* shared = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
-void request_shmem() {
-    if (previous_request_hook) previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedCounters)));
+void initialise(void* memory, LWLockPadded*) {
+    auto* s = static_cast<SharedCounters*>(memory);
+    for (auto& c : s->counters) pg_atomic_init_u64(&c, 0);
+    for (auto& phase : s->buckets)
+        for (auto& b : phase) pg_atomic_init_u64(&b, 0);
 }
 
-void startup_shmem() {
-    if (previous_startup_hook) previous_startup_hook();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    auto* s = static_cast<SharedCounters*>(ShmemInitStruct("email_verify counters", sizeof(SharedCounters), &found));
-    if (!found) {
-        for (auto& c : s->counters) pg_atomic_init_u64(&c, 0);
-        for (auto& phase : s->buckets)
-            for (auto& b : phase) pg_atomic_init_u64(&b, 0);
-    }
-    LWLockRelease(AddinShmemInitLock);
-    shared = s;
-}
+const SharedRegion region{"email_verify counters", sizeof(SharedCounters), initialise,
+                          reinterpret_cast<void**>(&shared), 0};
 
 void add(pg_atomic_uint64* counter, std::uint64_t n) {
     if (n > 0) pg_atomic_fetch_add_u64(counter, static_cast<int64>(n));
@@ -81,12 +71,7 @@ void add(pg_atomic_uint64* counter, std::uint64_t n) {
 
 }  // namespace
 
-void ProberCountersInit() {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
-}
+void ProberCountersInit() { add_shared_region(&region); }
 
 void add_run_to_server(const RunStats& run) {
     if (!shared) return;

@@ -6,6 +6,7 @@
 #include "lwlock_guard.h"
 #include "pg_prelude.h"
 #include "settings.h"
+#include "shared_region.h"
 
 extern "C" {
 #include "common/hashfn.h"
@@ -40,38 +41,30 @@ struct Header {
 int size_mb_setting = 0;  // email_verify.shared_cache_size, as the server started
 Header* header = nullptr;
 Slot* slots = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
+void* region_address = nullptr;
 
 uint64 slots_per_partition() { return static_cast<uint64>(size_mb_setting) * 1024 * 1024 / kSlotBytes / kPartitions; }
 
-Size shmem_size() { return MAXALIGN(sizeof(Header)) + slots_per_partition() * kPartitions * sizeof(Slot); }
+Size region_size() { return MAXALIGN(sizeof(Header)) + slots_per_partition() * kPartitions * sizeof(Slot); }
 
-void request_shmem() {
-    if (previous_request_hook) previous_request_hook();
-    if (size_mb_setting == 0) return;
-    RequestAddinShmemSpace(shmem_size());
-    RequestNamedLWLockTranche("email_verify_cache", kPartitions);
+void initialise(void* memory, LWLockPadded* locks) {
+    auto* h = static_cast<Header*>(memory);
+    for (int i = 0; i < kPartitions; ++i) h->locks[i] = &locks[i].lock;
+    h->slots_per_partition = slots_per_partition();
+    for (pg_atomic_uint64* c : {&h->hits, &h->misses, &h->stores, &h->evictions, &h->too_large})
+        pg_atomic_init_u64(c, 0);
 }
 
-void startup_shmem() {
-    if (previous_startup_hook) previous_startup_hook();
-    if (size_mb_setting == 0) return;
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    auto* base = static_cast<char*>(ShmemInitStruct("email_verify cache", shmem_size(), &found));
-    auto* h = reinterpret_cast<Header*>(base);
-    if (!found) {
-        std::memset(base, 0, shmem_size());
-        LWLockPadded* tranche = GetNamedLWLockTranche("email_verify_cache");
-        for (int i = 0; i < kPartitions; ++i) h->locks[i] = &tranche[i].lock;
-        h->slots_per_partition = slots_per_partition();
-        for (pg_atomic_uint64* c : {&h->hits, &h->misses, &h->stores, &h->evictions, &h->too_large})
-            pg_atomic_init_u64(c, 0);
+// Sized by SharedCacheInit, from the setting.
+SharedRegion region{"email_verify cache", 0, initialise, &region_address, kPartitions};
+
+// The region's parts, once attached.
+bool attached() {
+    if (!header && region_address) {
+        header = static_cast<Header*>(region_address);
+        slots = reinterpret_cast<Slot*>(static_cast<char*>(region_address) + MAXALIGN(sizeof(Header)));
     }
-    LWLockRelease(AddinShmemInitLock);
-    header = h;
-    slots = reinterpret_cast<Slot*>(base + MAXALIGN(sizeof(Header)));
+    return header != nullptr;
 }
 
 std::int64_t ns_of(CacheStore::Time t) {
@@ -159,13 +152,12 @@ SharedMemoryStore the_store;
 
 void SharedCacheInit() {
     size_mb_setting = shared_cache_size_mb();
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
+    if (slots_per_partition() == 0) return;
+    region.size = region_size();
+    add_shared_region(&region);
 }
 
-CacheStore* shared_cache() { return header && header->slots_per_partition > 0 ? &the_store : nullptr; }
+CacheStore* shared_cache() { return attached() ? &the_store : nullptr; }
 
 bool shared_cache_stats(SharedCacheStats* out) {
     if (!shared_cache()) return false;

@@ -5,6 +5,7 @@
 #include "guard.h"
 #include "pg_prelude.h"
 #include "settings.h"
+#include "shared_region.h"
 
 extern "C" {
 #include "common/hashfn.h"
@@ -24,27 +25,15 @@ struct SharedRecord {
 };
 
 SharedRecord* shared = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
-void request_shmem() {
-    if (previous_request_hook) previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedRecord)));
+void initialise(void* memory, LWLockPadded*) {
+    auto* s = static_cast<SharedRecord*>(memory);
+    SpinLockInit(&s->mutex);
+    s->record = HealthRecord{};
 }
 
-void startup_shmem() {
-    if (previous_startup_hook) previous_startup_hook();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    auto* s = static_cast<SharedRecord*>(ShmemInitStruct("email_verify health", sizeof(SharedRecord), &found));
-    if (!found) {
-        SpinLockInit(&s->mutex);
-        s->record = HealthRecord{};
-        s->next_check_ns = 0;
-    }
-    LWLockRelease(AddinShmemInitLock);
-    shared = s;
-}
+const SharedRegion region{"email_verify health", sizeof(SharedRecord), initialise, reinterpret_cast<void**>(&shared),
+                          0};
 
 std::int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -78,12 +67,7 @@ SharedHealthSink the_sink;
 
 }  // namespace
 
-void SharedHealthInit() {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
-}
+void SharedHealthInit() { add_shared_region(&region); }
 
 ev::prober::HealthSink* shared_health() { return shared ? &the_sink : nullptr; }
 

@@ -6,6 +6,7 @@
 #include "guard.h"
 #include "lwlock_guard.h"
 #include "pg_prelude.h"
+#include "shared_region.h"
 
 extern "C" {
 #include "common/hashfn.h"
@@ -54,32 +55,16 @@ struct SharedTables {
 };
 
 SharedTables* tables = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
 // Slots this process holds, given back if it exits while holding them (the
 // engine gives them back itself on every path it controls).
 std::unordered_map<uint64, int> held_here;
 bool exit_callback_registered = false;
 
-void request_shmem() {
-    if (previous_request_hook) previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedTables)));
-    RequestNamedLWLockTranche("email_verify_permits", 1);
-}
+void initialise(void* memory, LWLockPadded* locks) { static_cast<SharedTables*>(memory)->lock = &locks[0].lock; }
 
-void startup_shmem() {
-    if (previous_startup_hook) previous_startup_hook();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    auto* t = static_cast<SharedTables*>(ShmemInitStruct("email_verify permits", sizeof(SharedTables), &found));
-    if (!found) {
-        std::memset(static_cast<void*>(t), 0, sizeof(SharedTables));
-        t->lock = &(GetNamedLWLockTranche("email_verify_permits"))->lock;
-    }
-    LWLockRelease(AddinShmemInitLock);
-    tables = t;
-}
+const SharedRegion region{"email_verify permits", sizeof(SharedTables), initialise, reinterpret_cast<void**>(&tables),
+                          1};
 
 uint64 key_of(const std::string& text) {
     uint64 key =
@@ -213,12 +198,7 @@ SharedPermits the_permits;
 
 }  // namespace
 
-void SharedPermitsInit() {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
-}
+void SharedPermitsInit() { add_shared_region(&region); }
 
 ev::prober::HostPermits* shared_permits() { return tables ? &the_permits : nullptr; }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "shared_region.h"
+
 namespace ev::pg {
 
 namespace {
@@ -23,43 +25,26 @@ struct SharedState {
 };
 
 SharedState* shared = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
-void request_shmem() {
-    if (previous_request_hook) previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+void initialise(void* memory, LWLockPadded*) {
+    auto* state = static_cast<SharedState*>(memory);
+    SpinLockInit(&state->mutex);
+    for (int& p : state->procno) p = -1;
+    state->launcher_procno = -1;
+    pg_atomic_init_u32(&state->leave_database, 0);
+    pg_atomic_init_u64(&state->probes_in_flight, 0);
+    pg_atomic_init_u64(&state->verdicts_written, 0);
+    pg_atomic_init_u64(&state->retries_scheduled, 0);
+    pg_atomic_init_u64(&state->batches, 0);
+    for (auto& b : state->latency_buckets) pg_atomic_init_u64(&b, 0);
 }
 
-void startup_shmem() {
-    if (previous_startup_hook) previous_startup_hook();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    auto* state = static_cast<SharedState*>(ShmemInitStruct("email_verify worker state", sizeof(SharedState), &found));
-    if (!found) {
-        SpinLockInit(&state->mutex);
-        for (int& p : state->procno) p = -1;
-        state->launcher_procno = -1;
-        for (auto& w : state->overdue_watch) w = 0;
-        pg_atomic_init_u32(&state->leave_database, 0);
-        pg_atomic_init_u64(&state->probes_in_flight, 0);
-        pg_atomic_init_u64(&state->verdicts_written, 0);
-        pg_atomic_init_u64(&state->retries_scheduled, 0);
-        pg_atomic_init_u64(&state->batches, 0);
-        for (auto& b : state->latency_buckets) pg_atomic_init_u64(&b, 0);
-    }
-    LWLockRelease(AddinShmemInitLock);
-    shared = state;
-}
+const SharedRegion region{"email_verify worker state", sizeof(SharedState), initialise,
+                          reinterpret_cast<void**>(&shared), 0};
 
 }  // namespace
 
-void WorkerShmemInit() {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
-}
+void WorkerShmemInit() { add_shared_region(&region); }
 
 bool worker_shmem_ready() { return shared != nullptr; }
 
