@@ -156,5 +156,17 @@ my $log_offset = ($log_file && -r $log_file) ? -s $log_file : undef;
 	}
 }
 
+# ---- the learned budget outlives a run --------------------------------------
+# Preloaded, the host facts are the whole server's: once one backend has paid
+# Postfix's error sleep and learned the budget, a later call in another
+# backend keeps under the limit from its first session.
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'email_verify'\nemail_verify.workers = 0\n");
+$node->restart;
+my ($first) = run_unknown(300, 'strict.test');
+my ($second, $summary2) = run_unknown(300, 'strict.test');
+is($summary2, 'mailbox_not_found:300', 'learned budget: the second call is right too');
+cmp_ok($second, '<', 0.9,
+	sprintf('learned budget: a second backend pays no error sleep (%.2f s, the first took %.2f s)', $second, $first));
+
 $node->stop;
 done_testing();
