@@ -1042,10 +1042,12 @@ FROM email_verify_internal.prober_sites();
 COMMENT ON VIEW email_verify.prober_sites IS
     'MX sites (a domain''s MX host names, sorted) with open sessions or a spent rate budget, for the whole server: sessions open, and how long until the next session and the next RCPT may go';
 
--- Which MX sites are probed is the probing roles' business.
+-- Which MX sites are probed is the probing roles' business. (A view's
+-- functions are called with its reader's privileges: both are granted.)
 REVOKE ALL ON email_verify.prober_sites FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_sites() FROM PUBLIC;
 GRANT SELECT ON email_verify.prober_sites TO email_verify_prober;
+GRANT EXECUTE ON FUNCTION email_verify_internal.prober_sites() TO email_verify_prober;
 
 -- The server's cache of verdicts, catch-all answers and routes (shared
 -- memory, email_verify.shared_cache_size): its size and what it served.
@@ -1062,7 +1064,8 @@ SELECT * FROM email_verify_internal.prober_cache();
 COMMENT ON VIEW email_verify.prober_cache IS
     'the server''s shared prober cache since start: capacity and live entries, hits, misses, stores, evictions of live entries, entries too large to keep (NULLs without shared_preload_libraries)';
 
-REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_cache() FROM PUBLIC;
+-- Counters only: everyone may read them (the function too, as the view's
+-- reader calls it).
 GRANT SELECT ON email_verify.prober_cache TO PUBLIC;
 
 -- Emptying the server's cache changes every backend's answers: privileged.
@@ -1104,7 +1107,6 @@ SELECT phase, samples, p50_ms, p90_ms, p99_ms FROM email_verify_internal.prober_
 COMMENT ON VIEW email_verify.prober_latency IS
     'latency per probe phase (dns: a domain''s route; connect; banner; rcpt: one RCPT''s reply) for the whole server since start: samples and p50/p90/p99 (bucket upper bounds)';
 
-REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_counters(), email_verify_internal.prober_latency() FROM PUBLIC;
 GRANT SELECT ON email_verify.prober_counters, email_verify.prober_latency TO PUBLIC;
 
 -- The prober's own network, as its sessions saw it (shared memory; 'ok' and
@@ -1124,7 +1126,6 @@ SELECT state, since, failing_hosts, seconds_since_success, evidence FROM email_v
 COMMENT ON VIEW email_verify.prober_health IS
     'whether the prober''s own network works (ok, degraded, blocked: outbound port 25 blocked or this IP refused everywhere), since when, and the evidence';
 
-REVOKE EXECUTE ON FUNCTION email_verify_internal.prober_health() FROM PUBLIC;
 GRANT SELECT ON email_verify.prober_health TO PUBLIC;
 
 COMMENT ON FUNCTION email_verify.clear_cache() IS

@@ -165,5 +165,14 @@ for my $setting (qw(host_rcpt_rate host_session_rate max_connections_per_host ma
 	like($e, qr/permission denied to set parameter "email_verify\.$setting"/, "an ordinary role may not set $setting");
 }
 
+# --- which sites are probed is for probing roles only ----------------------
+$node->safe_psql('postgres', q{CREATE ROLE outsider LOGIN});
+my ($r2, $o2, $e2) = $node->psql('postgres', 'SELECT * FROM email_verify.prober_sites', extra_params => [ '-U', 'outsider' ]);
+like($e2, qr/permission denied for view prober_sites/, 'a role outside email_verify_prober may not list the sites probed');
+($r2, $o2, $e2) = $node->psql('postgres', 'SELECT * FROM email_verify_internal.prober_sites()', extra_params => [ '-U', 'outsider' ]);
+like($e2, qr/permission denied for function prober_sites/, 'nor call the function behind the view');
+is($node->safe_psql('postgres', 'SELECT count(*) >= 0 FROM email_verify.prober_sites', extra_params => [ '-U', 'app' ]),
+	't', 'a member of email_verify_prober may');
+
 $node->stop;
 done_testing();

@@ -66,6 +66,12 @@ my ($ret, $out, $err) = $node->psql('postgres', 'SELECT email_verify.clear_cache
 like($err, qr/permission denied for function clear_cache/, 'an ordinary role may not clear the server cache');
 is($node->safe_psql('postgres', q{SELECT from_cache FROM verify_email('bob@strict.test', 'smtp')}, extra_params => [ '-U', 'app' ]),
 	't', 'it may use it');
+is($node->safe_psql('postgres', q{SELECT hits >= 0 FROM email_verify.prober_cache}, extra_params => [ '-U', 'app' ]),
+	't', 'it may read the cache statistics');
+is($node->safe_psql('postgres',
+	q{SELECT (SELECT count(*) > 0 FROM email_verify.prober_counters) AND (SELECT count(*) = 4 FROM email_verify.prober_latency)
+	     AND (SELECT state IS NOT NULL FROM email_verify.prober_health)}, extra_params => [ '-U', 'app' ]),
+	't', 'and the counters, latencies and health');
 sql(q{SELECT email_verify.clear_cache()});
 is(sql(q{SELECT from_cache FROM verify_email('bob@strict.test', 'smtp')}), 'f', 'after clear_cache() every backend probes again');
 
