@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "guard.h"
 #include "lwlock_guard.h"
@@ -20,6 +21,7 @@ using ev::prober::Admission;
 using ev::prober::HostFacts;
 using ev::prober::PolitenessLimits;
 using ev::prober::RateCell;
+using ev::prober::SessionTarget;
 using ev::prober::SteadyTime;
 
 // Fixed tables: a site or a server is found within a window of slots from
@@ -59,6 +61,7 @@ SharedTables* tables = nullptr;
 // Slots this process holds, given back if it exits while holding them (the
 // engine gives them back itself on every path it controls).
 std::unordered_map<uint64, int> held_here;
+std::unordered_set<uint64> site_keys_held;  // which of held_here's keys are sites
 bool exit_callback_registered = false;
 
 void initialise(void* memory, LWLockPadded* locks) { static_cast<SharedTables*>(memory)->lock = &locks[0].lock; }
@@ -108,18 +111,31 @@ ServerSlot* find_server(uint64 key, bool create, std::int64_t now) {
     return reuse;
 }
 
+// Takes `count` sessions off key's slot (and, for a site, off the global
+// count: each session counts once there). Under the lock.
+void give_back(uint64 key, int count, bool counts_globally) {
+    for (int i = 0; i < kWindow; ++i) {
+        SiteSlot& s = tables->sites[(key + i) % kSites];
+        if (s.key != key) continue;
+        int given = std::min(count, s.sessions_open);
+        s.sessions_open -= given;
+        if (counts_globally) tables->sessions_open -= given;
+        return;
+    }
+}
+
+// One session fewer held by this process under key; false if it held none.
+bool release_held(uint64 key) {
+    auto held = held_here.find(key);
+    if (held == held_here.end() || held->second == 0) return false;
+    if (--held->second == 0) held_here.erase(held);
+    return true;
+}
+
 void give_back_on_exit(int, Datum) {
     if (!tables) return;
     LWLockAcquire(tables->lock, LW_EXCLUSIVE);
-    for (auto& [key, count] : held_here)
-        for (int i = 0; i < kWindow && count > 0; ++i) {
-            SiteSlot& s = tables->sites[(key + i) % kSites];
-            if (s.key != key) continue;
-            int given = std::min(count, s.sessions_open);
-            s.sessions_open -= given;
-            tables->sessions_open -= given;
-            count = 0;
-        }
+    for (auto& [key, count] : held_here) give_back(key, count, site_keys_held.count(key) > 0);
     LWLockRelease(tables->lock);
     held_here.clear();
 }
@@ -132,46 +148,46 @@ class Locked : public LwLockGuard {
 
 class SharedPermits : public ev::prober::HostPermits {
   public:
-    Admission open_session(const std::string& site, const PolitenessLimits& limits, SteadyTime now) override {
+    Admission open_session(const SessionTarget& target, const PolitenessLimits& limits, SteadyTime now) override {
         if (!exit_callback_registered) {
             pg_call([] { before_shmem_exit(give_back_on_exit, 0); });
             exit_callback_registered = true;
         }
-        uint64 key = key_of(site);
+        // Sites and addresses share the table, under keys that cannot meet.
+        uint64 site_key = key_of("site " + target.site), address_key = key_of("address " + target.address);
         std::int64_t now_ns = ev::prober::to_ns(now);
         Admission admission;
         {
             Locked lock;
-            SiteSlot* s = find_site(key, site, now_ns);
-            if (!s) return {false, now + std::chrono::milliseconds(50)};
-            s->last_used_ns = now_ns;
-            admission =
-                ev::prober::admit_session(s->sessions_open, tables->sessions_open, s->session_rate, limits, now);
+            SiteSlot* site = find_site(site_key, target.site, now_ns);
+            SiteSlot* address = find_site(address_key, target.address, now_ns);
+            if (!site || !address || site == address) return {false, now + std::chrono::milliseconds(50)};
+            site->last_used_ns = address->last_used_ns = now_ns;
+            admission = ev::prober::admit_session(site->sessions_open, address->sessions_open, tables->sessions_open,
+                                                  site->session_rate, limits, now);
         }
-        if (admission.granted) ++held_here[key];
+        if (admission.granted) {
+            ++held_here[site_key];
+            ++held_here[address_key];
+            site_keys_held.insert(site_key);
+        }
         return admission;
     }
 
-    void close_session(const std::string& site) override {
-        uint64 key = key_of(site);
-        auto held = held_here.find(key);
-        if (held == held_here.end() || held->second == 0) return;
-        if (--held->second == 0) held_here.erase(held);
+    void close_session(const SessionTarget& target) override {
+        uint64 site_key = key_of("site " + target.site), address_key = key_of("address " + target.address);
+        if (!release_held(site_key)) return;
+        release_held(address_key);
         Locked lock;
-        for (int i = 0; i < kWindow; ++i) {
-            SiteSlot& s = tables->sites[(key + i) % kSites];
-            if (s.key != key || s.sessions_open == 0) continue;
-            --s.sessions_open;
-            --tables->sessions_open;
-            return;
-        }
+        give_back(site_key, 1, true);
+        give_back(address_key, 1, false);
     }
 
     Admission send_rcpt(const std::string& site, const PolitenessLimits& limits, SteadyTime now) override {
         if (limits.host_rcpt_rate <= 0) return {true, now};
         std::int64_t now_ns = ev::prober::to_ns(now);
         Locked lock;
-        SiteSlot* s = find_site(key_of(site), site, now_ns);
+        SiteSlot* s = find_site(key_of("site " + site), site, now_ns);
         if (!s) return {false, now + std::chrono::milliseconds(50)};
         s->last_used_ns = now_ns;
         return ev::prober::admit_rcpt(s->rcpt_rate, limits, now);

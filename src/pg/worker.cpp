@@ -357,7 +357,10 @@ class Worker {
         std::vector<VerdictToWrite> verdicts;
         std::vector<Retry> retries;
         std::vector<PutBack> deferred;
-        const std::string network = network_explanation();
+        // Only a blocked network (not a degraded one, where some hosts still
+        // answer) speaks for every failure.
+        const std::string network =
+            network_state() == ev::prober::NetworkState::Blocked ? network_explanation() : std::string();
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
             if (outcomes[i].deferred) {

@@ -43,13 +43,14 @@ int events_in(int per_minute, int seconds) {
 // The permits of "the server": one set, taken by engines in other threads.
 class SharedPermits : public ev::prober::HostPermits {
   public:
-    Admission open_session(const std::string& site, const PolitenessLimits& limits, SteadyTime now) override {
+    Admission open_session(const ev::prober::SessionTarget& target, const PolitenessLimits& limits,
+                           SteadyTime now) override {
         std::lock_guard<std::mutex> lock(mutex_);
-        return inner_.open_session(site, limits, now);
+        return inner_.open_session(target, limits, now);
     }
-    void close_session(const std::string& site) override {
+    void close_session(const ev::prober::SessionTarget& target) override {
         std::lock_guard<std::mutex> lock(mutex_);
-        inner_.close_session(site);
+        inner_.close_session(target);
     }
     Admission send_rcpt(const std::string& site, const PolitenessLimits& limits, SteadyTime now) override {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -148,22 +149,27 @@ TEST(Site, IsTheSortedLowerCaseMxSet) {
     EXPECT_EQ(ev::prober::site_of({"aspmx.l.google.com"}), ev::prober::site_of({"ASPMX.L.GOOGLE.COM"}));
 }
 
-TEST(LocalHostPermits, SessionSlotsPerSiteAndInAll) {
+TEST(LocalHostPermits, SessionSlotsPerSitePerAddressAndInAll) {
     ev::prober::LocalHostPermits permits;
     PolitenessLimits limits;
     limits.max_connections_per_host = 2;
-    limits.max_connections = 3;
+    limits.max_connections = 4;
     auto now = std::chrono::steady_clock::now();
-    EXPECT_TRUE(permits.open_session("a", limits, now).granted);
-    EXPECT_TRUE(permits.open_session("a", limits, now).granted);
-    Admission third = permits.open_session("a", limits, now);
+    ev::prober::SessionTarget a1{"a", "10.0.0.1:25"}, a2{"a", "10.0.0.2:25"}, b1{"b", "10.0.0.1:25"},
+        c3{"c", "10.0.0.3:25"}, d4{"d", "10.0.0.4:25"};
+    EXPECT_TRUE(permits.open_session(a1, limits, now).granted);
+    EXPECT_TRUE(permits.open_session(a2, limits, now).granted);
+    Admission third = permits.open_session(a1, limits, now);  // the site's cap
     EXPECT_FALSE(third.granted);
     EXPECT_GT(third.retry_at, now);
-    EXPECT_TRUE(permits.open_session("b", limits, now).granted);
-    EXPECT_FALSE(permits.open_session("c", limits, now).granted);  // the global cap
-    permits.close_session("a");
-    EXPECT_TRUE(permits.open_session("c", limits, now).granted);
+    EXPECT_TRUE(permits.open_session(b1, limits, now).granted);
+    EXPECT_FALSE(permits.open_session(b1, limits, now).granted);  // the address's cap (a and b share it)
+    EXPECT_TRUE(permits.open_session(c3, limits, now).granted);
+    EXPECT_FALSE(permits.open_session(d4, limits, now).granted);  // the global cap
+    permits.close_session(a1);
+    EXPECT_TRUE(permits.open_session(d4, limits, now).granted);
     EXPECT_EQ(permits.open_sessions("a"), 1);
+    EXPECT_EQ(permits.open_sessions("10.0.0.1:25"), 1);
 }
 
 TEST(LocalHostPermits, SessionRateRefusesWithTheMomentToAskAgain) {
@@ -171,9 +177,10 @@ TEST(LocalHostPermits, SessionRateRefusesWithTheMomentToAskAgain) {
     PolitenessLimits limits;
     limits.host_session_rate = 6;  // one each 10 s
     auto now = std::chrono::steady_clock::now();
-    EXPECT_TRUE(permits.open_session("a", limits, now).granted);
-    permits.close_session("a");
-    Admission next = permits.open_session("a", limits, now + 1s);
+    ev::prober::SessionTarget a{"a", "10.0.0.1:25"};
+    EXPECT_TRUE(permits.open_session(a, limits, now).granted);
+    permits.close_session(a);
+    Admission next = permits.open_session(a, limits, now + 1s);
     EXPECT_FALSE(next.granted);
     EXPECT_EQ(next.retry_at, now + 10s);
     EXPECT_EQ(permits.open_sessions("a"), 0);  // a refused session holds no slot
@@ -224,7 +231,8 @@ TEST_F(PolitenessTest, ASpentBudgetDefersAfterPermitWait) {
     settings.politeness.max_connections_per_host = 1;
     settings.permit_wait = 300ms;
     PolitenessLimits limits = settings.politeness;
-    ASSERT_TRUE(permits.open_session("mx.one.test", limits, std::chrono::steady_clock::now()).granted);
+    ev::prober::SessionTarget held{"mx.one.test", smtp->endpoint().text()};
+    ASSERT_TRUE(permits.open_session(held, limits, std::chrono::steady_clock::now()).granted);
     auto started = std::chrono::steady_clock::now();
     auto items = probe(addresses(3, "d"));
     EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
@@ -234,7 +242,7 @@ TEST_F(PolitenessTest, ASpentBudgetDefersAfterPermitWait) {
         EXPECT_NE(item.result.smtp_message.value_or("").find("politeness budget"), std::string::npos);
     }
     EXPECT_EQ(smtp->connections(), 0);
-    permits.close_session("mx.one.test");
+    permits.close_session(held);
 }
 
 // What one prober learned about a server is every prober's starting point.

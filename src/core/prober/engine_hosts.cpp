@@ -32,7 +32,7 @@ void Engine::State::limit_rcpts(const Domain& d, int limit) {
 }
 
 Engine::State::Host& Engine::State::host_for(const Domain& d, const Endpoint& e) {
-    auto& slot = hosts[d.site + ' ' + e.address.text()];
+    auto& slot = hosts[e.address.text()];
     if (!slot) {
         slot = std::make_unique<Host>();
         slot->state = this;
@@ -81,7 +81,7 @@ void Engine::State::pump() {
         bool refused = false;
         while (!h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired() &&
                sessions_open < settings.politeness.max_connections) {
-            Admission admission = permits.open_session(h->site, settings.politeness, Clock::now());
+            Admission admission = permits.open_session(h->target(), settings.politeness, Clock::now());
             if (!admission.granted) {
                 refused = true;
                 refused_at(*h);
@@ -209,7 +209,7 @@ void Engine::State::session_ended(Host& h, smtp::Session* session, const smtp::S
         h.sessions.erase(it);
         --sessions_open;
         --h.slots_held;
-        permits.close_session(h.site);
+        permits.close_session(h.target());
     }
     count_session(report);
     if (caches.health) caches.health->session_outcome(h.site, h.address.text(), outcome_of(report));

@@ -68,7 +68,9 @@ struct Engine::State {
         bool finalized = false;
     };
 
-    // One MX address as one site reaches it: the unit of sessions and queues.
+    // One MX address: the unit of sessions and queues. Its sessions serve
+    // every domain whose route leads to it, and count against the budget of
+    // the site of the first such domain (and of the address itself).
     struct Host : smtp::SessionOwner {
         State* state = nullptr;
         net::Endpoint address;
@@ -91,6 +93,7 @@ struct Engine::State {
         }
         bool has_work() const override { return state->has_work(*this); }
         bool holding_back() const override { return rcpt_held; }
+        SessionTarget target() const { return {site, address.text()}; }
         void task_answered(const smtp::RcptTask& t, Meaning m, const Reply& r) override {
             state->task_answered(*this, t, m, r);
         }
@@ -114,7 +117,7 @@ struct Engine::State {
     ~State() {
         for (auto& [key, host] : hosts)
             for (; host->slots_held > 0; --host->slots_held) try {
-                    permits.close_session(host->site);
+                    permits.close_session(host->target());
                 } catch (...) {
                     // Shared memory gone with the server: nothing to give back.
                 }

@@ -52,13 +52,15 @@ std::string site_of(std::vector<std::string> mx_names) {
     return site;
 }
 
-Admission admit_session(int& site_sessions, int& all_sessions, RateCell& session_rate, const PolitenessLimits& limits,
-                        SteadyTime now) {
-    if (site_sessions >= limits.max_connections_per_host || all_sessions >= limits.max_connections)
+Admission admit_session(int& site_sessions, int& address_sessions, int& all_sessions, RateCell& session_rate,
+                        const PolitenessLimits& limits, SteadyTime now) {
+    if (site_sessions >= limits.max_connections_per_host || address_sessions >= limits.max_connections_per_host ||
+        all_sessions >= limits.max_connections)
         return {false, now + kSlotRecheck};
     std::int64_t wait = take_rate_token(session_rate, to_ns(now), limits.host_session_rate);
     if (wait > 0) return {false, now + std::chrono::nanoseconds(wait)};
     ++site_sessions;
+    ++address_sessions;
     ++all_sessions;
     return {true, now};
 }
@@ -69,15 +71,17 @@ Admission admit_rcpt(RateCell& rcpt_rate, const PolitenessLimits& limits, Steady
     return {true, now};
 }
 
-Admission LocalHostPermits::open_session(const std::string& site, const PolitenessLimits& limits, SteadyTime now) {
-    Site& s = sites_[site];
-    return admit_session(s.sessions_open, sessions_open_, s.session_rate, limits, now);
+Admission LocalHostPermits::open_session(const SessionTarget& target, const PolitenessLimits& limits, SteadyTime now) {
+    Site& s = sites_[target.site];
+    return admit_session(s.sessions_open, address_sessions_[target.address], sessions_open_, s.session_rate, limits,
+                         now);
 }
 
-void LocalHostPermits::close_session(const std::string& site) {
-    auto it = sites_.find(site);
+void LocalHostPermits::close_session(const SessionTarget& target) {
+    auto it = sites_.find(target.site);
     if (it == sites_.end() || it->second.sessions_open == 0) return;
     --it->second.sessions_open;
+    --address_sessions_[target.address];
     --sessions_open_;
 }
 
@@ -92,9 +96,11 @@ HostFacts LocalHostPermits::facts(const std::string& server) {
 
 void LocalHostPermits::learn(const std::string& server, const HostFacts& facts) { facts_[server] = facts; }
 
-int LocalHostPermits::open_sessions(const std::string& site) const {
-    auto it = sites_.find(site);
-    return it == sites_.end() ? 0 : it->second.sessions_open;
+int LocalHostPermits::open_sessions(const std::string& site_or_address) const {
+    auto site = sites_.find(site_or_address);
+    if (site != sites_.end()) return site->second.sessions_open;
+    auto address = address_sessions_.find(site_or_address);
+    return address == address_sessions_.end() ? 0 : address->second;
 }
 
 void LocalHostPermits::clear() {

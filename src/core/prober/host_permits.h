@@ -32,6 +32,14 @@ struct PolitenessLimits {
     int host_rcpt_rate = 0;            // RCPT TO per minute per site; 0 = unlimited
 };
 
+// Whom a session talks to: slots are counted for its site and for its MX
+// address (several sites' MX names may point at one server, and one site
+// may have many addresses); rates are the site's.
+struct SessionTarget {
+    std::string site;
+    std::string address;  // "ip:port"
+};
+
 struct Admission {
     bool granted = false;
     SteadyTime retry_at{};  // when refused: the earliest moment asking again may succeed
@@ -82,10 +90,11 @@ std::string site_of(std::vector<std::string> mx_names);
 class HostPermits {
   public:
     virtual ~HostPermits() = default;
-    // A session slot and a session-rate token, both or neither.
-    virtual Admission open_session(const std::string& site, const PolitenessLimits& limits, SteadyTime now) = 0;
+    // A session slot (of the site and of the address) and a session-rate
+    // token, all or none.
+    virtual Admission open_session(const SessionTarget& target, const PolitenessLimits& limits, SteadyTime now) = 0;
     // Gives back a slot open_session granted.
-    virtual void close_session(const std::string& site) = 0;
+    virtual void close_session(const SessionTarget& target) = 0;
     virtual Admission send_rcpt(const std::string& site, const PolitenessLimits& limits, SteadyTime now) = 0;
     virtual HostFacts facts(const std::string& server) = 0;
     virtual void learn(const std::string& server, const HostFacts& facts) = 0;
@@ -95,12 +104,13 @@ class HostPermits {
 // is no shared memory then), and by the core's tests.
 class LocalHostPermits : public HostPermits {
   public:
-    Admission open_session(const std::string& site, const PolitenessLimits& limits, SteadyTime now) override;
-    void close_session(const std::string& site) override;
+    Admission open_session(const SessionTarget& target, const PolitenessLimits& limits, SteadyTime now) override;
+    void close_session(const SessionTarget& target) override;
     Admission send_rcpt(const std::string& site, const PolitenessLimits& limits, SteadyTime now) override;
     HostFacts facts(const std::string& server) override;
     void learn(const std::string& server, const HostFacts& facts) override;
-    int open_sessions(const std::string& site) const;
+    // Sessions open to a site, or to an address ("ip:port").
+    int open_sessions(const std::string& site_or_address) const;
     void clear();
 
   private:
@@ -111,13 +121,14 @@ class LocalHostPermits : public HostPermits {
     };
     std::unordered_map<std::string, Site> sites_;
     std::unordered_map<std::string, HostFacts> facts_;
+    std::unordered_map<std::string, int> address_sessions_;
     int sessions_open_ = 0;
 };
 
-// The admission rule both implementations share, on one site's numbers:
-// a slot under both caps, then a session-rate token.
-Admission admit_session(int& site_sessions, int& all_sessions, RateCell& session_rate, const PolitenessLimits& limits,
-                        SteadyTime now);
+// The admission rule both implementations share: a slot under the site's,
+// the address's and the global cap, then a session-rate token of the site.
+Admission admit_session(int& site_sessions, int& address_sessions, int& all_sessions, RateCell& session_rate,
+                        const PolitenessLimits& limits, SteadyTime now);
 Admission admit_rcpt(RateCell& rcpt_rate, const PolitenessLimits& limits, SteadyTime now);
 
 }  // namespace ev::prober
