@@ -357,10 +357,7 @@ class Worker {
         std::vector<VerdictToWrite> verdicts;
         std::vector<Retry> retries;
         std::vector<PutBack> deferred;
-        // Only a blocked network (not a degraded one, where some hosts still
-        // answer) speaks for every failure.
-        const std::string network =
-            network_state() == ev::prober::NetworkState::Blocked ? network_explanation() : std::string();
+        const std::string network = network_explanation();
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
             if (outcomes[i].deferred) {
@@ -368,7 +365,9 @@ class Worker {
                 continue;
             }
             // What a failing network gave every address says nothing of this one.
-            if (!network.empty() && blames_the_network(r.reason)) {
+            // (A verdict reached without an SMTP attempt, such as a tarpit
+            // provider's, is not the network's.)
+            if (!network.empty() && r.level == ev::Level::Smtp && blames_the_network(r.reason)) {
                 deferred.push_back({items[i].queue_id, std::string(ev::to_string(r.reason)) + network, true});
                 continue;
             }
