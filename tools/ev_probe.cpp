@@ -1,5 +1,6 @@
 // Command-line face of the C++ core, for trying the prober outside
-// PostgreSQL: ev_probe [--level syntax|dns|smtp] [--dns ip:port] [--port N] addr...
+// PostgreSQL: ev_probe [--level syntax|dns|smtp] [--dns ip:port] [--port N] [--per-host N]
+// [--source ip,ip...] [--socks5 socks5://[user:password@]host:port] addr...
 // (or addresses on stdin). Prints one tab-separated verdict per address.
 #include <chrono>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/socks5_url.h"
+#include "net/source_addresses.h"
 #include "prober/verifier.h"
 #include "risk_lists.h"
 #include "typo_suggester.h"
@@ -39,6 +42,14 @@ int main(int argc, char** argv) {
             settings.probe.smtp_port = std::atoi(value().c_str());
         } else if (arg == "--per-host") {
             settings.probe.politeness.max_connections_per_host = std::atoi(value().c_str());
+        } else if (arg == "--source") {
+            auto sources = ev::net::parse_source_addresses(value());
+            if (!sources.error.empty()) return std::cerr << "--source: " << sources.error << '\n', 2;
+            settings.probe.session.source_addresses = std::move(sources.addresses);
+        } else if (arg == "--socks5") {
+            auto proxy = ev::net::parse_socks5_url(value());
+            if (!proxy.error.empty()) return std::cerr << "--socks5: " << proxy.error << '\n', 2;
+            settings.probe.session.socks5_proxy = std::move(proxy.proxy);
         } else if (arg == "--quiet") {
             quiet = true;
         } else {

@@ -153,7 +153,9 @@ std::optional<smtp::RcptTask> Engine::State::next_task(Host& h, bool may_fail_al
         }
         bool fails = may_fail(t);
         if (fails && !may_fail_allowed) return std::nullopt;
-        Admission admission = permits.send_rcpt(h.site, settings.politeness, Clock::now());
+        // The recipient's own site: an address several sites lead to spends
+        // each one's RCPT budget for its own recipients.
+        Admission admission = permits.send_rcpt(t.domain->site, settings.politeness, Clock::now());
         if (!admission.granted) {
             refused_at(h);
             resume_at(h, admission.retry_at);
