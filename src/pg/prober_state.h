@@ -1,4 +1,6 @@
-// What this backend's prober keeps between calls: caches and run counters.
+// What this backend's prober keeps between calls: its caches (pointed at the
+// server's shared store, permits and health when the module is preloaded)
+// and its run counters.
 #pragma once
 
 #include "prober/caches.h"

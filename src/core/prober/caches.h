@@ -1,5 +1,7 @@
-// What a prober learns and keeps between calls in one process: routes, the
-// catch-all status of domains, and finished verdicts.
+// What a prober learns and keeps between calls: routes, the catch-all status
+// of domains, and finished verdicts, in this process or in a CacheStore the
+// caller shares with others (shared_store); and where its politeness
+// permits and network health reports go.
 #pragma once
 
 #include <chrono>
