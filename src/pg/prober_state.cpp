@@ -13,21 +13,18 @@ namespace ev::pg {
 namespace {
 
 ev::prober::ProberCaches caches;
-std::string caches_fingerprint;
 ev::prober::RunStats totals;
 
 }  // namespace
 
-ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& s) {
-    std::string now = s.dns.servers + '|' + std::to_string(s.smtp_port) + '|' + s.session.helo_name + '|' +
-                      s.session.mail_from + '|' + (s.session.starttls ? "tls" : "plain");
-    if (now != caches_fingerprint) {
-        caches.clear();
-        caches_fingerprint = now;
-    }
-    if (auto* server = shared_permits()) caches.permits = server;
-    caches.shared_store = shared_cache();
-    caches.health = shared_health();
+void use_server_state(ev::prober::ProberCaches& prober) {
+    if (auto* server = shared_permits()) prober.permits = server;
+    prober.shared_store = shared_cache();
+    prober.health = shared_health();
+}
+
+ev::prober::ProberCaches& backend_caches() {
+    use_server_state(caches);
     return caches;
 }
 

@@ -9,10 +9,13 @@
 
 namespace ev::pg {
 
-// The backend's caches, cleared first when the settings that decide where
-// probes go (DNS servers, port, HELO name, sender, TLS) changed since the
-// last call.
-ev::prober::ProberCaches& backend_caches(const ev::prober::ProbeSettings& settings);
+// Points a prober's caches at the server's shared store, permits and health
+// (when the module is preloaded; else they stay the process's own).
+void use_server_state(ev::prober::ProberCaches& prober);
+
+// The backend's caches, on the server's state. The Verifier empties them when
+// the settings that decide where probes go change (ProberCaches::use_for).
+ev::prober::ProberCaches& backend_caches();
 
 // The caches as they are, without checking the settings.
 const ev::prober::ProberCaches& peek_caches();

@@ -69,7 +69,7 @@ std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::stri
     settings.probe.providers = current_provider_rules();
     settings.result_ttl = result_ttl();
     // The run's counters are kept even when a cancel cuts it short.
-    ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches(settings.probe));
+    ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches());
     std::vector<ev::prober::Verdict> verdicts;
     try {
         verdicts = verifier.verify(inputs, level, settings, poll_interrupts);

@@ -17,14 +17,13 @@
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "prober_counters.h"
+#include "prober_state.h"
 #include "provider_cache.h"
 #include "queue/item_lifecycle.h"
 #include "queue_claim.h"
 #include "queue_items.h"
 #include "settings.h"
-#include "shared_cache.h"
 #include "shared_health.h"
-#include "shared_permits.h"
 #include "verdict_write_back.h"
 #include "worker_shmem.h"
 #include "write_back_watchdog.h"
@@ -306,9 +305,7 @@ class Worker {
             item_of.push_back(i);
             if (item.level != ev::Level::Syntax) ++probed;
         }
-        if (auto* server = shared_permits()) caches_.permits = server;
-        caches_.shared_store = shared_cache();
-        caches_.health = shared_health();
+        use_server_state(caches_);
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
         auto ready = [&batch, &item_of](std::size_t k, const ev::prober::Verdict& verdict) {
             std::size_t i = item_of[k];
