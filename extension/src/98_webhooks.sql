@@ -364,7 +364,8 @@ GRANT USAGE ON SEQUENCE email_verify_internal.webhook_events_id_seq, email_verif
 GRANT SELECT, INSERT ON email_verify_internal.webhook_attempts TO email_verify_worker;
 GRANT EXECUTE ON FUNCTION
     email_verify_internal.event_body(bigint, text, uuid),
-    email_verify_internal.emit_event(bigint, text)
+    email_verify_internal.emit_event(bigint, text),
+    email_verify_internal.may_probe(name)
 TO email_verify_worker;
 -- Retention deletes every table's rows of an expired job.
 GRANT DELETE ON email_verify_internal.jobs, email_verify_internal.job_inputs, email_verify_internal.job_addresses,

@@ -88,7 +88,8 @@ void seal_job(int64 job) {
 EV_SQL_FUNCTION(job_address_key) {
     std::string key = ev::jobs::address_key(ev::pg::text_view(PG_GETARG_DATUM(0)));
     Datum result = 0;
-    ev::pg::pg_call([&] { result = PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size()))); });
+    ev::pg::pg_call(
+        [&] { result = PointerGetDatum(cstring_to_text_with_len(key.data(), static_cast<int>(key.size()))); });
     return result;
 }
 
@@ -105,7 +106,8 @@ EV_SQL_FUNCTION(submit_job) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("addresses is empty"),
                             errhint("A job needs at least one address.")));
         if (ARR_NDIM(array) > 1)
-            ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("addresses must be a one-dimensional array")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("addresses must be a one-dimensional array")));
     });
     ev::pg::connect_spi();
     job = create_job(target);
@@ -113,7 +115,8 @@ EV_SQL_FUNCTION(submit_job) {
         ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
         int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
         // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
-        MemoryContext slice = AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
+        MemoryContext slice =
+            AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
         ArrayIterator iterator = array_create_iterator(array, 0, nullptr);
         Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kSlice));
         bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kSlice));
@@ -146,7 +149,8 @@ EV_SQL_FUNCTION(submit_job_from_query) {
                             errmsg("query must be a single SELECT (or VALUES, TABLE) that returns rows")));
         Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
         // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
-        MemoryContext slice = AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
+        MemoryContext slice =
+            AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
         Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kSlice));
         bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kSlice));
         for (;;) {
@@ -155,7 +159,8 @@ EV_SQL_FUNCTION(submit_job_from_query) {
             if (n == 0) break;
             SPITupleTable* rows = SPI_tuptable;
             if (rows->tupdesc->natts < 1)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("query must return the address as its first column")));
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("query must return the address as its first column")));
             Oid type = SPI_gettypeid(rows->tupdesc, 1);
             MemoryContext old = MemoryContextSwitchTo(slice);
             for (uint64 k = 0; k < n; ++k) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "guard.h"
+#include "job_items.h"
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "prober_counters.h"
@@ -182,6 +183,9 @@ class Worker {
             if (handled > 0) continue;
             if (slot_ == 0) enqueue_stale();
             sleep(settings.naptime);
+            // Idle: look again at what the database holds (the extension may
+            // have been created, updated or dropped meanwhile).
+            ready_ = false;
         }
     }
 
@@ -190,11 +194,17 @@ class Worker {
     bool ensure_ready() {
         if (ready_) return true;
         begin_transaction();
-        auto rows = query("SELECT to_regproc('email_verify_internal.claim_batch') IS NOT NULL");
+        auto rows = query(
+            "SELECT to_regproc('email_verify_internal.claim_batch') IS NOT NULL, "
+            "to_regclass('email_verify_internal.job_addresses') IS NOT NULL");
         bool present = !rows.empty() && rows[0][0] == "t";
-        if (present)
+        // An installation not yet updated to the version with bulk jobs.
+        jobs_present_ = present && rows[0][1] == "t";
+        if (present) {
             // Items this slot had claimed before a crash or restart are free again.
             release_claims(slot_);
+            if (jobs_present_) release_job_claims(slot_);
+        }
         commit_transaction();
         ready_ = present;
         if (ready_) {
@@ -225,15 +235,22 @@ class Worker {
         begin_transaction();
         pgstat_report_activity(STATE_RUNNING, "email_verify: claiming a batch");
         std::vector<ClaimedItem> items = claim_batch(slot_, settings.batch_size, kLeaseSeconds);
+        // Watched tables first (the signup path), jobs in what is left, but
+        // never less than a quarter of a batch: neither starves the other.
+        std::vector<JobItem> job_items;
+        if (jobs_present_)
+            job_items = claim_job_items(
+                slot_, std::max(settings.batch_size - static_cast<int>(items.size()), settings.batch_size / 4),
+                kLeaseSeconds);
         // The lists and the provider rules are read in this transaction;
         // examining and probing happen after it (nothing rebuilds them before
         // the next one).
         const ev::RiskLists& lists = current_risk_lists();
         auto providers = current_provider_rules();
         commit_transaction();
-        if (items.empty()) return 0;
+        if (items.empty() && job_items.empty()) return 0;
 
-        Batch batch{items, std::vector<ev::prober::Verdict>(items.size()), {}, {}, 0, 0};
+        Batch batch{items, job_items, std::vector<ev::prober::Verdict>(items.size() + job_items.size()), {}, {}, 0, 0};
         probe(settings, lists, std::move(providers), batch);
         write_back(settings, batch);  // what settled last
         counters_note_batch(batch.written, batch.retried);
@@ -242,7 +259,7 @@ class Worker {
         // freed pages, scattered between live ones, for the process: give
         // them back, so that a worker holds its working set and no more.
         malloc_trim(0);
-        return static_cast<int>(items.size());
+        return static_cast<int>(items.size() + job_items.size());
     }
 
     // A claimed batch while it is probed: verdicts are written back as they
@@ -250,6 +267,7 @@ class Worker {
     // only its own addresses (see write_back_if_due).
     struct Batch {
         const std::vector<ClaimedItem>& items;
+        const std::vector<JobItem>& jobs;  // outcomes[items.size() + k] is jobs[k]'s
         std::vector<ev::prober::Verdict> outcomes;
         std::vector<std::size_t> settled;  // indexes of verdicts not yet written back
         std::chrono::steady_clock::time_point first_settled;
@@ -295,15 +313,17 @@ class Worker {
         // attempt counted) but for one a period, the test connection.
         const bool blocked = network_state() == ev::prober::NetworkState::Blocked;
         bool test_turn = blocked && take_health_check_turn();
-        for (std::size_t i = 0; i < batch.items.size(); ++i) {
-            const auto& item = batch.items[i];
-            if (blocked && item.level == ev::Level::Smtp && !std::exchange(test_turn, false)) {
+        for (std::size_t i = 0; i < batch.outcomes.size(); ++i) {
+            bool job = i >= batch.items.size();
+            const std::string& email = job ? batch.jobs[i - batch.items.size()].address_key : batch.items[i].email;
+            ev::Level level = job ? batch.jobs[i - batch.items.size()].level : batch.items[i].level;
+            if (blocked && level == ev::Level::Smtp && !std::exchange(test_turn, false)) {
                 pause(batch, i);
                 continue;
             }
-            requests.push_back({item.email, item.level});
+            requests.push_back({email, level});
             item_of.push_back(i);
-            if (item.level != ev::Level::Syntax) ++probed;
+            if (level != ev::Level::Syntax) ++probed;
         }
         use_server_state(caches_);
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
@@ -354,9 +374,14 @@ class Worker {
         std::vector<VerdictToWrite> verdicts;
         std::vector<Retry> retries;
         std::vector<PutBack> deferred;
+        JobWrites jobs;
         const std::string network = network_explanation();
         for (std::size_t i : batch.settled) {
             const auto& r = outcomes[i].result;
+            if (i >= items.size()) {
+                add_job_write(settings, batch.jobs[i - items.size()], outcomes[i], network, jobs);
+                continue;
+            }
             if (outcomes[i].deferred) {
                 deferred.push_back({items[i].queue_id, r.smtp_message.value_or("deferred"), true});
                 continue;
@@ -383,10 +408,34 @@ class Worker {
         std::uint64_t written = write_verdicts(verdicts);
         retry_later(retries);
         put_back(deferred);
+        if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
+        retry_job_items(jobs.retries);
         commit_transaction();
         batch.settled.clear();
         batch.written += written;
-        batch.retried += retries.size();
+        batch.retried += retries.size() + jobs.retried;
+    }
+
+    // What the write-back does with a job address's outcome: the same rules
+    // as for a watched row's.
+    struct JobWrites {
+        std::vector<JobVerdict> verdicts;
+        std::vector<JobRetry> retries;
+        std::size_t retried = 0;
+    };
+
+    void add_job_write(const WorkerSettings& settings, const JobItem& item, const ev::prober::Verdict& outcome,
+                       const std::string& network, JobWrites& jobs) {
+        const auto& r = outcome.result;
+        double retry_delay = static_cast<double>(settings.retry_delay.count());
+        if (outcome.deferred || (!network.empty() && r.level == ev::Level::Smtp && blames_the_network(r.reason))) {
+            jobs.retries.push_back({&item, retry_delay, false});
+        } else if (retry_policy(settings).retries(outcome.final, item.attempts)) {
+            jobs.retries.push_back({&item, static_cast<double>(backoff(settings, item.attempts)), true});
+            ++jobs.retried;
+        } else {
+            jobs.verdicts.push_back({&item, &r});
+        }
     }
 
     // The core retry policy (src/core/queue/item_lifecycle.h), with its jitter drawn here.
@@ -403,7 +452,10 @@ class Worker {
     // queue now rather than when their lease runs out, one attempt more each
     // (one past claim_limit() attempts is given up: queue_items.h).
     void release_own_claims() {
-        alone([this] { release_claims(slot_); });
+        alone([this] {
+            release_claims(slot_);
+            if (jobs_present_) release_job_claims(slot_);
+        });
     }
 
     void enqueue_stale() {
@@ -446,6 +498,7 @@ class Worker {
 
     int slot_;
     bool ready_ = false;
+    bool jobs_present_ = false;
     std::mt19937 random_;
     ev::prober::ProberCaches caches_;
 };

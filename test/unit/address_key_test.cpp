@@ -14,9 +14,7 @@ TEST(AddressKey, TrimsSurroundingWhitespace) {
     EXPECT_EQ(address_key(" \t "), "");
 }
 
-TEST(AddressKey, TheDomainIsAfterTheLastAt) {
-    EXPECT_EQ(address_key("\"a@B\"@Example.com"), "\"a@B\"@example.com");
-}
+TEST(AddressKey, TheDomainIsAfterTheLastAt) { EXPECT_EQ(address_key("\"a@B\"@Example.com"), "\"a@B\"@example.com"); }
 
 TEST(AddressKey, NoAtIsOnlyTrimmed) { EXPECT_EQ(address_key(" Not An Address "), "Not An Address"); }
 
