@@ -57,7 +57,7 @@ CREATE TABLE email_verify_internal.job_inputs (
     job_id      bigint NOT NULL,
     ordinal     bigint NOT NULL,
     email       text NOT NULL,
-    address_key text NOT NULL,
+    address_key text COLLATE "C" NOT NULL,
     PRIMARY KEY (job_id, ordinal)
 );
 
@@ -65,7 +65,7 @@ CREATE TABLE email_verify_internal.job_inputs (
 -- verdict is kept (result), for each of its copies inputs.
 CREATE TABLE email_verify_internal.job_addresses (
     job_id      bigint NOT NULL,
-    address_key text NOT NULL,
+    address_key text COLLATE "C" NOT NULL,
     copies      bigint NOT NULL,
     state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
     attempts    int NOT NULL DEFAULT 0,

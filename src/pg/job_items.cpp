@@ -2,6 +2,8 @@
 // prepared once, under search_path pg_catalog (keep_plan), and kept.
 #include "job_items.h"
 
+#include <map>
+
 #include "guard.h"
 #include "guc_scope.h"
 #include "result_tuple.h"
@@ -168,36 +170,35 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
     static SPIPlanPtr settle = nullptr, complete = nullptr, progress = nullptr;
     const ResultType& type = result_type();
     if (!settle) {
-        Oid types[3] = {INT8ARRAYOID, TEXTARRAYOID, type.array_type};
-        // The verdicts of a job still running: kept on the address, counted
-        // over its copies, and added to the job's processed inputs.
+        Oid types[2] = {INT8OID, type.array_type};
+        // The verdicts of one job still running ($1; a result's email is the
+        // address key probed): kept on the address, counted over its copies,
+        // and added to the job's processed inputs. The array is read by
+        // unnest, once: subscripting a varlena array is linear per element.
         settle = keep_plan(
-            "WITH v AS ("
-            "    SELECT $1[i] AS job_id, $2[i] AS address_key, $3[i] AS result FROM generate_subscripts($1, 1) AS i"
-            "), done AS ("
+            "WITH done AS ("
             "    UPDATE email_verify_internal.job_addresses a"
-            "    SET state = 'done', result = v.result, lease_until = NULL, claimed_by = NULL"
-            "    FROM v, email_verify_internal.jobs j"
-            "    WHERE a.job_id = v.job_id AND a.address_key = v.address_key AND a.state = 'claimed'"
-            "      AND j.id = a.job_id AND j.state = 'running'"
-            "    RETURNING a.job_id, a.copies, (v.result).status, coalesce((v.result).reason, '') AS reason,"
-            "              coalesce((v.result).is_disposable, false) AS disposable,"
-            "              coalesce((v.result).is_catch_all, false) AS catch_all"
+            "    SET state = 'done', result = r, lease_until = NULL, claimed_by = NULL"
+            "    FROM unnest($2) AS r, email_verify_internal.jobs j"
+            "    WHERE a.job_id = $1 AND a.address_key = r.email AND a.state = 'claimed'"
+            "      AND j.id = $1 AND j.state = 'running'"
+            "    RETURNING a.copies, r.status, coalesce(r.reason, '') AS reason,"
+            "              coalesce(r.is_disposable, false) AS disposable, coalesce(r.is_catch_all, false) AS catch_all"
             "), counted AS ("
             "    INSERT INTO email_verify_internal.job_counts AS c (job_id, status, reason, n, disposable, catch_all)"
-            "    SELECT d.job_id, d.status, d.reason, sum(d.copies),"
+            "    SELECT $1, d.status, d.reason, sum(d.copies),"
             "           coalesce(sum(d.copies) FILTER (WHERE d.disposable), 0),"
             "           coalesce(sum(d.copies) FILTER (WHERE d.catch_all), 0)"
-            "    FROM done d GROUP BY d.job_id, d.status, d.reason"
+            "    FROM done d GROUP BY d.status, d.reason"
             "    ON CONFLICT (job_id, status, reason) DO UPDATE"
             "    SET n = c.n + excluded.n, disposable = c.disposable + excluded.disposable,"
             "        catch_all = c.catch_all + excluded.catch_all"
             ")"
             "UPDATE email_verify_internal.jobs j SET processed = j.processed + d.n"
-            "  FROM (SELECT job_id, sum(copies) AS n FROM done GROUP BY job_id) d"
-            "  WHERE j.id = d.job_id"
-            "  RETURNING j.id, d.n",
-            3, types);
+            "  FROM (SELECT sum(copies) AS n FROM done) d"
+            "  WHERE j.id = $1 AND d.n IS NOT NULL"
+            "  RETURNING d.n",
+            2, types);
         Oid one[1] = {INT8ARRAYOID};
         complete = keep_plan(
             "UPDATE email_verify_internal.jobs SET state = 'completed', finished_at = now() "
@@ -211,22 +212,22 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
             "RETURNING id",
             1, one);
     }
-    std::vector<const JobItem*> items;
-    std::vector<Datum> results;
-    items.reserve(verdicts.size());
-    results.reserve(verdicts.size());
+    // One statement per job: a batch holds the addresses of a few jobs.
+    std::map<int64, std::vector<Datum>> results_of_job;
     for (const JobVerdict& v : verdicts) {
-        items.push_back(v.item);
         HeapTuple tuple = result_tuple(type.desc, *v.result);
-        pg_call([&] { results.push_back(HeapTupleGetDatum(tuple)); });
+        Datum row = 0;
+        pg_call([&] { row = HeapTupleGetDatum(tuple); });
+        results_of_job[v.item->job_id].push_back(row);
     }
-    Datum values[3] = {job_id_array(items), key_array(items), make_array(results, {}, type.type)};
-    uint64 rows = 0;
-    with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}},
-                  [&] { rows = run_kept_plan(settle, values); });
-    std::vector<int64> touched = bigints_of_result(rows);
+    std::vector<int64> touched;
     int64 inputs = 0;
-    for (uint64 r = 0; r < rows; ++r) inputs += std::stoll(cell_text(SPI_tuptable, r, 2).value_or("0"));
+    for (const auto& [job, results] : results_of_job) {
+        Datum values[2] = {Int64GetDatum(job), make_array(results, {}, type.type)};
+        if (run_kept_plan(settle, values) == 0) continue;
+        inputs += std::stoll(cell_text(SPI_tuptable, 0, 1).value_or("0"));
+        touched.push_back(job);
+    }
     if (touched.empty()) return inputs;
     Datum ids[1] = {bigint_array(touched)};
     std::vector<int64> completed = bigints_of_result(run_kept_plan(complete, ids));
