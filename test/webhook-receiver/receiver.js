@@ -24,14 +24,14 @@ const { execFileSync } = require('child_process');
 const { verifyDelivery } = require('./verify');
 
 const USAGE = `usage: receiver.js [--host 127.0.0.1] [--port 0] [--secret S]... [--log FILE]
-                   [--tls [--cert FILE --key FILE]] [--max-seconds 600] [--fast]`;
+                   [--tls [--cert FILE --key FILE | --tls-dir DIR]] [--max-seconds 600] [--fast]`;
 const HANG_CLOSE_MS = 60_000;
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MAX_SLOW_MS = 120_000;
 const MAX_RECORDS_IN_MEMORY = 100_000;
 
 function parseArgs(argv) {
-  const o = { host: '127.0.0.1', port: 0, secrets: [], log: null, tls: false, cert: null, key: null, maxSeconds: 600, fast: false };
+  const o = { host: '127.0.0.1', port: 0, secrets: [], log: null, tls: false, cert: null, key: null, tlsDir: null, maxSeconds: 600, fast: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -45,6 +45,7 @@ function parseArgs(argv) {
     else if (a === '--tls') o.tls = true;
     else if (a === '--cert') o.cert = value();
     else if (a === '--key') o.key = value();
+    else if (a === '--tls-dir') o.tlsDir = value();
     else if (a === '--max-seconds') o.maxSeconds = Number(value());
     else if (a === '--fast') o.fast = true;
     else throw new Error(`unknown option ${a}`);
@@ -52,15 +53,18 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new Error('--port: 0..65535');
   if (!(o.maxSeconds > 0)) throw new Error('--max-seconds: a positive number');
   if ((o.cert === null) !== (o.key === null)) throw new Error('--cert and --key go together');
-  if (o.cert !== null) o.tls = true;
+  if (o.cert !== null || o.tlsDir !== null) o.tls = true;
   return o;
 }
 
 // A self-signed certificate for 127.0.0.1 and localhost, made by the openssl
-// CLI in a temporary directory; the sender under test trusts it as its CA.
+// CLI in dir unless it is there already (a receiver restarted with the same
+// --tls-dir keeps it); the sender under test trusts it as its CA.
 function makeCertificate(dir) {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
+  if (fs.existsSync(cert) && fs.existsSync(key)) return { cert, key };
+  fs.mkdirSync(dir, { recursive: true });
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
     '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -127,6 +131,8 @@ function main() {
   if (opts.tls) {
     if (opts.cert) {
       tlsFiles = { cert: opts.cert, key: opts.key };
+    } else if (opts.tlsDir) {
+      tlsFiles = makeCertificate(opts.tlsDir);
     } else {
       tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ev-webhook-receiver-'));
       tlsFiles = makeCertificate(tempDir);
