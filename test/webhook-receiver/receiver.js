@@ -6,13 +6,16 @@
 //   /status/<code>      always <code>
 //   /fail/<n>/...       500 to the first n requests of each event id, then 200
 //   /retry-after/<s>/...  first request of each event id: 429, Retry-After: s; then 200
+//                       (both count per full path, so tests can use their own)
 //   /gone               410
 //   /hang               never answers; the connection is closed after 60 s
 //   /slow/<ms>          200 after ms milliseconds
 //   GET /_log           every record so far, as a JSON array
 //   GET /_stats         {requests, connections, distinct_event_ids, per_path}
-// Each request is logged (--log FILE, one JSON line) with whether
-// standardwebhooks and stripe accept its signature under any --secret.
+// Each request is logged (--log FILE, one JSON line: received_at, method, path,
+// connection, event_id, headers, body, status (null: hung), standard_ok,
+// stripe_ok, errors): whether standardwebhooks and stripe accept its
+// signature under any --secret. --fast logs and verifies nothing (counts only).
 // Prints one JSON line first: {"port", "host", "tls", "ca_file", "pid"}.
 // Bounded: exits after --max-seconds (default 600).
 const fs = require('fs');
