@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 # unbound, Postfix and postgrey instances, dig and swaks for checks, ss.
 # swaks only recommends the modules it needs for STARTTLS and IPv6.
 # microsocks is the SOCKS5 proxy TAP 020 starts on loopback (it installs no
-# service).
+# service); IO::Socket::SSL lets TAP 023 speak TLS to the webhook receiver.
 packages="
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy shellcheck
   postgresql-15 postgresql-server-dev-15 libkrb5-dev libipc-run-perl
@@ -18,8 +18,13 @@ packages="
   git ca-certificates procps
   unbound postfix postgrey openssl bind9-dnsutils iproute2
   swaks libnet-ssleay-perl libio-socket-inet6-perl
-  microsocks
+  microsocks libio-socket-ssl-perl
 "
+# Node.js (>= 18) runs the webhook receiver the TAP suites deliver to
+# (test/webhook-receiver); Debian 12's, unless a node is there already (one
+# from elsewhere brings its own npm, which Debian's npm would conflict with).
+command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+command -v npm >/dev/null 2>&1 || packages="$packages npm"
 
 missing=""
 for p in $packages; do

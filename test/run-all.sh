@@ -58,6 +58,9 @@ regress() {
 }
 
 step "install dependencies" scripts/install-deps.sh
+# The webhook receiver's pinned npm packages (TAP 023 and the bulk-job suites).
+step "webhook receiver's npm packages (npm ci)" \
+    npm ci --prefix test/webhook-receiver --no-audit --no-fund
 step "lint (clang-format, clang-tidy, shellcheck)" test/lint.sh
 step "core unit tests (GoogleTest, ASan+UBSan)" core_tests
 step "fuzz address parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target address_fuzz test/fuzz/corpus

@@ -10,6 +10,14 @@ bindir=$(pg_config --bindir)
 work=$(mktemp -d /var/tmp/email_verify-tap.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$repo/test/t" "$work/t"
+# What the suites start besides PostgreSQL, in the repository's layout (the
+# postgres user may not enter the repository): the webhook receiver with its
+# npm packages, its Perl helper, the receiver examples.
+receiver="$repo/test/webhook-receiver"
+[ -d "$receiver/node_modules" ] || npm ci --prefix "$receiver" --no-audit --no-fund
+mkdir -p "$work/test" "$work/examples"
+cp -r "$repo/test/perl" "$repo/test/webhook-receiver" "$work/test/"
+cp -r "$repo/examples/webhooks" "$work/examples/"
 runner=()
 if [ "$(id -u)" = 0 ]; then
     chown -R postgres "$work"
@@ -17,6 +25,6 @@ if [ "$(id -u)" = 0 ]; then
 fi
 cd "$work"
 # shellcheck disable=SC2086  # PROVE_FLAGS: one word per flag
-"${runner[@]}" env PATH="$bindir:$PATH" PERL5LIB="$pgxs/src/test/perl" \
+"${runner[@]}" env PATH="$bindir:$PATH" PERL5LIB="$pgxs/src/test/perl:$work/test/perl" \
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" TESTDIR="$work" \
     prove --timer ${PROVE_FLAGS:-} t/*.pl
