@@ -1,6 +1,7 @@
 #include "net/event_loop.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -52,4 +53,28 @@ TEST(EventLoop, WaitIsBoundedByTheNextTimer) {
     loop.run_once(1000ms);
     EXPECT_TRUE(fired);
     EXPECT_LT(Clock::now() - started, 500ms);
+}
+
+TEST(EventLoop, ExposesItsDescriptorAndNextTimerForAnOuterWait) {
+    EventLoop loop;
+    EXPECT_FALSE(loop.next_timer_due().has_value());
+    auto due = Clock::now() + 50ms;
+    auto later = loop.add_timer(due + 1s, [] {});
+    loop.add_timer(due, [] {});
+    ASSERT_TRUE(loop.next_timer_due().has_value());
+    EXPECT_EQ(*loop.next_timer_due(), due);
+    loop.cancel_timer(later);
+    EXPECT_EQ(*loop.next_timer_due(), due);
+
+    // The epoll descriptor polls readable once a watched fd is ready.
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    loop.watch(fds[0], EPOLLIN, [](std::uint32_t) {});
+    pollfd outer{loop.fd(), POLLIN, 0};
+    EXPECT_EQ(poll(&outer, 1, 0), 0);
+    ASSERT_EQ(write(fds[1], "x", 1), 1);
+    EXPECT_EQ(poll(&outer, 1, 1000), 1);
+    loop.unwatch(fds[0]);
+    close(fds[0]);
+    close(fds[1]);
 }

@@ -73,6 +73,11 @@ void EventLoop::cancel_timer(TimerId id) {
     timer_due_.erase(it);
 }
 
+std::optional<Clock::time_point> EventLoop::next_timer_due() const {
+    if (timers_.empty()) return std::nullopt;
+    return timers_.begin()->first.first;
+}
+
 void EventLoop::run_once(std::chrono::milliseconds max_wait) {
     auto now = Clock::now();
     auto wait = max_wait;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 namespace ev::net {
@@ -39,6 +40,12 @@ class EventLoop {
 
     std::size_t watched() const { return handlers_.size(); }
     std::size_t pending_timers() const { return timers_.size(); }
+
+    // For a caller that sleeps elsewhere (PostgreSQL's WaitLatchOrSocket):
+    // the epoll descriptor turns readable when any watched fd is ready, and
+    // the loop wants run_once() again no later than the next timer.
+    int fd() const { return epoll_fd_; }
+    std::optional<Clock::time_point> next_timer_due() const;
 
   private:
     struct Registration {
