@@ -5,6 +5,7 @@
 #include <string>
 
 #include "connection_settings.h"
+#include "job_settings.h"
 #include "dns/resolver.h"
 #include "pg_prelude.h"
 
@@ -181,6 +182,7 @@ void SettingsInit() {
                             "Longest sleep of an idle worker (it is woken at once for new work).", nullptr,
                             &worker_naptime_setting, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
     ConnectionSettingsInit();
+    JobSettingsInit();
 
     MarkGUCPrefixReserved("email_verify");
 }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 
 #include "guard.h"
 #include "job_items.h"
+#include "worker_transaction.h"
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "prober_counters.h"
@@ -26,6 +28,7 @@
 #include "settings.h"
 #include "shared_health.h"
 #include "verdict_write_back.h"
+#include "webhook_sender.h"
 #include "worker_shmem.h"
 #include "write_back_watchdog.h"
 
@@ -33,46 +36,9 @@ namespace ev::pg {
 
 namespace {
 
-// ---- transactions and SPI, each step inside pg_call -------------------------
-
-// Every wait is bounded: a statement of the worker's that runs away (a bad
-// plan for a write-back, a lock held by someone else) fails after this long,
-// the batch is logged and rolled back, and its items come back by lease.
-// (The timer is armed by hand: only a client backend's command loop arms it.)
-constexpr int kWorkerStatementTimeoutMs = 60000;
-
 // How long a claim holds its items: past it, another worker may take them
 // (their worker died, or hangs).
 constexpr int kLeaseSeconds = 300;
-
-void begin_transaction() {
-    pg_call([] {
-        SetCurrentStatementStartTimestamp();
-        StartTransactionCommand();
-        SPI_connect();
-        PushActiveSnapshot(GetTransactionSnapshot());
-        enable_timeout_after(STATEMENT_TIMEOUT, kWorkerStatementTimeoutMs);
-    });
-}
-
-void commit_transaction() {
-    pg_call([] {
-        disable_timeout(STATEMENT_TIMEOUT, false);
-        SPI_finish();
-        PopActiveSnapshot();
-        CommitTransactionCommand();
-        pgstat_report_stat(false);
-        pgstat_report_activity(STATE_IDLE, nullptr);
-    });
-}
-
-void abort_transaction() {
-    pg_call([] {
-        disable_timeout(STATEMENT_TIMEOUT, false);
-        if (IsTransactionState() || IsAbortedTransactionBlockState() || GetCurrentTransactionNestLevel() > 0)
-            AbortCurrentTransaction();
-    });
-}
 
 // Runs sql with text parameters (NULL-free); returns the rows as strings.
 std::vector<std::vector<std::string>> query(const char* sql, const std::vector<std::string>& params = {}) {
@@ -180,9 +146,13 @@ class Worker {
                 handled = 0;
             }
             suspend_watch_of_expired_write_back(watchdog_take_expired());
+            pump_webhooks();
             if (handled > 0) continue;
-            if (slot_ == 0) enqueue_stale();
-            sleep(settings.naptime);
+            if (slot_ == 0) {
+                enqueue_stale();
+                remove_expired_jobs();
+            }
+            idle(settings.naptime);
             // Idle: look again at what the database holds (the extension may
             // have been created, updated or dropped meanwhile).
             ready_ = false;
@@ -205,6 +175,8 @@ class Worker {
             release_claims(slot_);
             if (jobs_present_) release_job_claims(slot_);
         }
+        // The first worker delivers the webhooks.
+        if (jobs_present_ && slot_ == 0 && !sender_) sender_ = std::make_unique<WebhookSender>();
         commit_transaction();
         ready_ = present;
         if (ready_) {
@@ -337,6 +309,7 @@ class Worker {
         auto poll = [&] {
             worker_poll();
             write_back_if_due(worker, batch);
+            pump_webhooks();
         };
         counters_add_in_flight(probed);
         try {
@@ -476,16 +449,53 @@ class Worker {
         }
     }
 
-    void sleep(std::chrono::seconds naptime) {
-        pg_call([&] {
-            // The commits just before came too soon after one another for the
-            // statistics to be flushed; autovacuum must see these writes now.
-            pgstat_report_stat(true);
-            int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                               static_cast<long>(naptime.count()) * 1000L, PG_WAIT_EXTENSION);
-            (void)rc;
-            ResetLatch(MyLatch);
-        });
+    // Sends what the webhook outbox holds (the first worker only).
+    void pump_webhooks() {
+        if (!sender_ || !ready_) return;
+        try {
+            sender_->pump();
+        } catch (const PgError& e) {
+            report(e);
+            abort_transaction();
+        }
+    }
+
+    void remove_expired_jobs() {
+        if (!jobs_present_) return;
+        alone([] { query("SELECT email_verify_internal.remove_expired_jobs(1)"); });
+    }
+
+    // Waits for a wake-up (the latch: work was queued, a setting changed, a
+    // signal) or the naptime; webhook deliveries go on meanwhile, the loop's
+    // sockets and timers waking the worker as they need.
+    void idle(std::chrono::seconds naptime) {
+        // The commits just before came too soon after one another for the
+        // statistics to be flushed; autovacuum must see these writes now.
+        pg_call([] { pgstat_report_stat(true); });
+        auto deadline = std::chrono::steady_clock::now() + naptime;
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return;
+            long timeout = left.count();
+            int fd = PGINVALID_SOCKET;
+            if (sender_ && ready_) {
+                timeout = std::min(timeout, static_cast<long>(sender_->due_in().count()));
+                fd = sender_->fd();
+            }
+            int rc = 0;
+            pg_call([&] {
+                int events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
+                if (fd != PGINVALID_SOCKET) events |= WL_SOCKET_READABLE;
+                rc = WaitLatchOrSocket(MyLatch, events, fd, timeout, PG_WAIT_EXTENSION);
+                ResetLatch(MyLatch);
+            });
+            if (rc & WL_LATCH_SET) {
+                if (sender_) sender_->wake();
+                return;
+            }
+            check_for_interrupts();
+            pump_webhooks();
+        }
     }
 
     static void report(const PgError& e) {
@@ -501,6 +511,7 @@ class Worker {
     bool jobs_present_ = false;
     std::mt19937 random_;
     ev::prober::ProberCaches caches_;
+    std::unique_ptr<WebhookSender> sender_;
 };
 
 }  // namespace
