@@ -39,7 +39,11 @@ void EventLoop::watch(int fd, std::uint32_t events, IoHandler handler) {
     ev.events = events;
     ev.data.u64 = pack(fd, generation);
     int op = it == handlers_.end() ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-    if (epoll_ctl(epoll_fd_, op, fd, &ev) != 0) fail("epoll_ctl");
+    int rc = epoll_ctl(epoll_fd_, op, fd, &ev);
+    // The number was closed (leaving epoll) without an unwatch, and is now a
+    // new descriptor: register that one.
+    if (rc != 0 && op == EPOLL_CTL_MOD && errno == ENOENT) rc = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0) fail("epoll_ctl");
     handlers_[fd] = Registration{generation, std::make_shared<IoHandler>(std::move(handler))};
 }
 
