@@ -51,9 +51,9 @@ std::vector<std::string> text_array_at(SPITupleTable* table, uint64 row, int col
     });
     for (int i = 0; i < count; ++i) {
         if (nulls[i]) continue;
-        char* text = nullptr;
-        pg_call([&] { text = TextDatumGetCString(elements[i]); });
-        out.emplace_back(text);
+        char* value = nullptr;
+        pg_call([&] { value = TextDatumGetCString(elements[i]); });
+        out.emplace_back(value);
     }
     return out;
 }

@@ -384,6 +384,8 @@ class Worker {
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
         commit_transaction();
+        // Settled job addresses may have made events (progress, completion).
+        if (sender_ && !jobs.verdicts.empty()) sender_->wake();
         batch.settled.clear();
         batch.written += written;
         batch.retried += retries.size() + jobs.retried;
