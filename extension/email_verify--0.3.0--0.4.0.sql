@@ -1343,3 +1343,806 @@ GRANT SELECT ON email_verify.providers TO PUBLIC;
 
 -- The launcher starts the workers once this commits.
 SELECT email_verify_internal.wake_workers_at_commit();
+
+-- Bulk jobs and webhooks (extension/src/97_jobs.sql, 98_webhooks.sql) ----------------------
+
+-- Bulk jobs: a list submitted at once, verified by the background workers
+-- beside the watched tables, its progress and results read with SQL, its
+-- events sent as signed webhooks (98_webhooks.sql).
+--
+-- Security model (as for watches, 30_tables.sql): the tables are internal,
+-- readable by the extension's owner and the workers' role alone. A role
+-- reaches its own jobs through the functions below, which check the calling
+-- role (email_verify_internal.calling_role); superusers and members of
+-- email_verify_admin reach every job. Levels dns and smtp need the prober
+-- privilege (may_probe), at submission and again whenever the workers claim
+-- the job's addresses: a job whose owner lost it fails.
+-- submit_job and submit_job_from_query are the module's (src/pg/job_functions.cpp):
+-- they run as the caller (the query of submit_job_from_query is the caller's
+-- own code, run with the caller's own rights) and write the job through the
+-- SECURITY DEFINER functions job_create, job_add and job_seal, which accept
+-- only a job the calling role created in the current transaction.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'email_verify_admin') THEN
+        CREATE ROLE email_verify_admin NOLOGIN;
+        COMMENT ON ROLE email_verify_admin IS
+            'members see, cancel and replay the webhooks of every role''s email_verify jobs';
+    END IF;
+END
+$$;
+
+-- Tables ---------------------------------------------------------------------------
+
+-- One row per job. webhook_secret is the secret given with the job (a
+-- registered endpoint keeps its own, 98_webhooks.sql); no view or function
+-- shows it. processed counts inputs (duplicates included) whose verdict is in.
+CREATE TABLE email_verify_internal.jobs (
+    id               bigserial PRIMARY KEY,
+    owner            oid NOT NULL,
+    state            text NOT NULL DEFAULT 'queued'
+                     CHECK (state IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    level            text NOT NULL CHECK (level IN ('syntax', 'dns', 'smtp')),
+    total            bigint NOT NULL DEFAULT 0,
+    unique_addresses bigint NOT NULL DEFAULT 0,
+    processed        bigint NOT NULL DEFAULT 0,
+    webhook_url      text,
+    webhook_secret   text,
+    endpoint_id      int,
+    failure_reason   text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    progress_sent_at timestamptz
+);
+CREATE INDEX jobs_open_idx ON email_verify_internal.jobs (id) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_finished_idx ON email_verify_internal.jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+-- Every input, in input order. address_key (email_verify_internal.address_key)
+-- is what makes two inputs the same address: trimmed, domain lower-cased.
+CREATE TABLE email_verify_internal.job_inputs (
+    job_id      bigint NOT NULL,
+    ordinal     bigint NOT NULL,
+    email       text NOT NULL,
+    address_key text COLLATE "C" NOT NULL,
+    PRIMARY KEY (job_id, ordinal)
+);
+
+-- Every distinct address of a job: the workers' queue for jobs, and where its
+-- verdict is kept (result), for each of its copies inputs.
+CREATE TABLE email_verify_internal.job_addresses (
+    job_id      bigint NOT NULL,
+    address_key text COLLATE "C" NOT NULL,
+    copies      bigint NOT NULL,
+    state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
+    attempts    int NOT NULL DEFAULT 0,
+    not_before  timestamptz NOT NULL DEFAULT '-infinity',
+    lease_until timestamptz,
+    claimed_by  int,
+    result      email_verify.result,
+    PRIMARY KEY (job_id, address_key)
+);
+CREATE INDEX job_addresses_pending_idx ON email_verify_internal.job_addresses (job_id, not_before)
+    WHERE state = 'pending';
+CREATE INDEX job_addresses_claimed_idx ON email_verify_internal.job_addresses (lease_until)
+    WHERE state = 'claimed';
+
+-- Verdicts per job, status and reason, counted over inputs: job_status, the
+-- progress events and the completion summary read these, never the results.
+CREATE TABLE email_verify_internal.job_counts (
+    job_id     bigint NOT NULL,
+    status     text NOT NULL,
+    reason     text NOT NULL,
+    n          bigint NOT NULL,
+    disposable bigint NOT NULL,
+    catch_all  bigint NOT NULL,
+    PRIMARY KEY (job_id, status, reason)
+);
+
+-- Endpoints registered once (name, url, secret, events) instead of a secret
+-- with every job; and URLs that answered 410 Gone (disabled_at set, name
+-- NULL when nobody registered them): no event is sent to them until
+-- enable_webhook_endpoint.
+CREATE TABLE email_verify_internal.webhook_endpoints (
+    id                serial PRIMARY KEY,
+    owner             oid NOT NULL,
+    name              text,
+    url               text NOT NULL,
+    secret            text,
+    previous_secret   text,
+    previous_until    timestamptz,
+    events            text[] NOT NULL DEFAULT '{bulk.progress,bulk.completed,bulk.failed}',
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    disabled_at       timestamptz,
+    disabled_reason   text,
+    UNIQUE (owner, name)
+);
+
+-- Provided by the module (src/core/webhook/url_policy.h): only http and
+-- https, a host, no credentials; the worker checks the address it connects
+-- to at every attempt (email_verify.webhook_allow_private).
+CREATE FUNCTION email_verify_internal.check_webhook_url(url text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'check_webhook_url'
+LANGUAGE C STABLE STRICT;
+
+-- Jobs and their results survive pg_dump and restore.
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_inputs', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_addresses', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_counts', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_endpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_endpoints_id_seq', '');
+
+-- Who may see a job ---------------------------------------------------------------
+
+-- Whether role may see and act on the jobs of owner.
+CREATE FUNCTION email_verify_internal.may_see_job(role name, owner oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role AND (r.oid = owner OR r.rolsuper))
+        OR (EXISTS (SELECT FROM pg_roles r WHERE r.rolname = 'email_verify_admin')
+            AND pg_has_role(role, 'email_verify_admin', 'USAGE'))
+$$;
+
+-- The job the calling role may see, or an error that says no more than that it
+-- does not exist (another role's job is not revealed).
+CREATE FUNCTION email_verify_internal.visible_job(job bigint)
+RETURNS email_verify_internal.jobs
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j email_verify_internal.jobs;
+BEGIN
+    IF job IS NULL THEN
+        RAISE EXCEPTION 'job_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO j FROM email_verify_internal.jobs WHERE id = job;
+    IF NOT FOUND OR NOT email_verify_internal.may_see_job(email_verify_internal.calling_role(), j.owner) THEN
+        RAISE EXCEPTION 'email_verify job % does not exist', job USING ERRCODE = 'no_data_found',
+            HINT = 'A role sees its own jobs; superusers and members of email_verify_admin see all.';
+    END IF;
+    RETURN j;
+END
+$$;
+
+-- Building a job (called by submit_job and submit_job_from_query) ------------------------
+
+-- The dedupe key: provided by the module (src/core/jobs/address_key.h).
+CREATE FUNCTION email_verify_internal.address_key(address text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'job_address_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- A new, empty job of the calling role. Checks what can be checked before any
+-- address is read: the level and its privilege, the webhook target.
+CREATE FUNCTION email_verify_internal.job_create(level text, webhook_url text, webhook_secret text,
+                                                 endpoint text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    caller name := email_verify_internal.calling_role();
+    chosen text := coalesce(level, current_setting('email_verify.default_level'));
+    target email_verify_internal.webhook_endpoints;
+    id bigint;
+BEGIN
+    IF chosen NOT IN ('syntax', 'dns', 'smtp') THEN
+        RAISE EXCEPTION 'invalid level "%"', chosen USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''syntax'', ''dns'' or ''smtp''.';
+    END IF;
+    IF chosen <> 'syntax' AND NOT email_verify_internal.may_probe(caller) THEN
+        RAISE EXCEPTION 'permission denied to submit a job at level %', chosen
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Levels dns and smtp need membership in email_verify_prober.';
+    END IF;
+    IF endpoint IS NOT NULL THEN
+        IF webhook_url IS NOT NULL OR webhook_secret IS NOT NULL THEN
+            RAISE EXCEPTION 'give either endpoint or webhook_url and webhook_secret, not both'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT * INTO target FROM email_verify_internal.webhook_endpoints e
+        WHERE e.name = endpoint AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = caller);
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'webhook endpoint "%" does not exist', endpoint USING ERRCODE = 'no_data_found',
+                HINT = 'Register it with email_verify.register_webhook_endpoint.';
+        END IF;
+    ELSIF webhook_url IS NOT NULL THEN
+        PERFORM email_verify_internal.check_webhook_url(webhook_url);
+        IF webhook_secret IS NULL OR webhook_secret = '' THEN
+            RAISE EXCEPTION 'a webhook_url needs a webhook_secret to sign its events'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'email_verify.new_webhook_secret() makes one.';
+        END IF;
+    ELSIF webhook_secret IS NOT NULL THEN
+        RAISE EXCEPTION 'webhook_secret given without a webhook_url' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO email_verify_internal.jobs (owner, level, webhook_url, webhook_secret, endpoint_id)
+    VALUES ((SELECT oid FROM pg_roles WHERE rolname = caller), chosen,
+            coalesce(webhook_url, target.url), webhook_secret, target.id)
+    RETURNING jobs.id INTO id;
+    RETURN id;
+END
+$$;
+
+-- The job being built: the calling role's, created in this very transaction.
+CREATE FUNCTION email_verify_internal.job_being_built(job bigint)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT j.id FROM email_verify_internal.jobs j
+    WHERE j.id = job AND j.xmin = pg_current_xact_id()::xid
+      AND j.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+$$;
+
+-- Appends addresses to a job being built, after those it has; duplicates of an
+-- address it holds (the same address_key) add a copy, not a probe.
+CREATE FUNCTION email_verify_internal.job_add(job bigint, addresses text[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base bigint;
+    hole int := array_position(addresses, NULL);
+BEGIN
+    IF email_verify_internal.job_being_built(job) IS NULL THEN
+        RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF hole IS NOT NULL THEN
+        RAISE EXCEPTION 'address % of the job is NULL', (SELECT total FROM email_verify_internal.jobs WHERE id = job) + hole
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave NULL addresses out (WHERE email IS NOT NULL).';
+    END IF;
+    UPDATE email_verify_internal.jobs j SET total = j.total + cardinality(addresses)
+    WHERE j.id = job RETURNING j.total - cardinality(addresses) INTO base;
+    WITH inputs AS (
+        INSERT INTO email_verify_internal.job_inputs (job_id, ordinal, email, address_key)
+        SELECT job, base + u.o, u.e, email_verify_internal.address_key(u.e)
+        FROM unnest(addresses) WITH ORDINALITY AS u(e, o)
+        RETURNING address_key
+    )
+    INSERT INTO email_verify_internal.job_addresses AS a (job_id, address_key, copies)
+    SELECT job, i.address_key, count(*) FROM inputs i GROUP BY i.address_key
+    ON CONFLICT (job_id, address_key) DO UPDATE SET copies = a.copies + excluded.copies;
+    RETURN job;
+END
+$$;
+
+-- Ends the building of a job: it must hold an address; the workers are woken
+-- when the transaction commits.
+CREATE FUNCTION email_verify_internal.job_seal(job bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF email_verify_internal.job_being_built(job) IS NULL THEN
+        RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE email_verify_internal.jobs j
+    SET unique_addresses = (SELECT count(*) FROM email_verify_internal.job_addresses a WHERE a.job_id = job)
+    WHERE j.id = job;
+    IF (SELECT total FROM email_verify_internal.jobs WHERE id = job) = 0 THEN
+        RAISE EXCEPTION 'a job needs at least one address' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM email_verify_internal.wake_workers_at_commit();
+    RETURN job;
+END
+$$;
+
+-- The API ----------------------------------------------------------------------------
+
+CREATE FUNCTION email_verify.submit_job(addresses text[], webhook_url text DEFAULT NULL,
+                                        webhook_secret text DEFAULT NULL, level text DEFAULT NULL,
+                                        endpoint text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'submit_job'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION email_verify.submit_job(text[], text, text, text, text) IS
+    'submits a bulk job; returns its id (email_verify.job_status, job_results, cancel_job)';
+
+CREATE FUNCTION email_verify.submit_job_from_query(query text, webhook_url text DEFAULT NULL,
+                                                   webhook_secret text DEFAULT NULL, level text DEFAULT NULL,
+                                                   endpoint text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'submit_job_from_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION email_verify.submit_job_from_query(text, text, text, text, text) IS
+    'submits a bulk job of the addresses a query returns (its first column, read in batches, in its order)';
+
+CREATE FUNCTION email_verify.job_status(job_id bigint,
+    OUT job_id bigint, OUT state text, OUT level text, OUT total bigint, OUT processed bigint,
+    OUT percent_done numeric, OUT valid bigint, OUT invalid bigint, OUT risky bigint, OUT unknown bigint,
+    OUT disposable bigint, OUT catch_all bigint, OUT reasons jsonb, OUT unique_addresses bigint,
+    OUT created_at timestamptz, OUT started_at timestamptz, OUT finished_at timestamptz,
+    OUT estimated_completion timestamptz, OUT failure_reason text, OUT webhook_url text,
+    OUT webhook_endpoint text, OUT owner name)
+RETURNS record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT j.id, j.state, j.level, j.total, j.processed,
+           round(100.0 * j.processed / greatest(j.total, 1), 1),
+           coalesce(sum(c.n) FILTER (WHERE c.status = 'valid'), 0)::bigint,
+           coalesce(sum(c.n) FILTER (WHERE c.status = 'invalid'), 0)::bigint,
+           coalesce(sum(c.n) FILTER (WHERE c.status = 'risky'), 0)::bigint,
+           coalesce(sum(c.n) FILTER (WHERE c.status = 'unknown'), 0)::bigint,
+           coalesce(sum(c.disposable), 0)::bigint, coalesce(sum(c.catch_all), 0)::bigint,
+           coalesce(jsonb_object_agg(c.status || '/' || c.reason, c.n) FILTER (WHERE c.n IS NOT NULL), '{}'),
+           j.unique_addresses, j.created_at, j.started_at, j.finished_at,
+           CASE WHEN j.state = 'running' AND j.processed > 0
+                THEN now() + (now() - j.started_at) * ((j.total - j.processed)::float8 / j.processed) END,
+           j.failure_reason, j.webhook_url,
+           (SELECT e.name FROM email_verify_internal.webhook_endpoints e WHERE e.id = j.endpoint_id),
+           (SELECT r.rolname FROM pg_roles r WHERE r.oid = j.owner)
+    FROM email_verify_internal.visible_job($1) j
+    LEFT JOIN email_verify_internal.job_counts c ON c.job_id = j.id
+    GROUP BY j.id, j.state, j.level, j.total, j.processed, j.unique_addresses, j.created_at, j.started_at,
+             j.finished_at, j.failure_reason, j.webhook_url, j.endpoint_id, j.owner
+$$;
+COMMENT ON FUNCTION email_verify.job_status(bigint) IS
+    'a job''s state, progress, counts per status and per reason, times and estimated completion';
+
+-- The results of the jobs the current role may see, in input order; what
+-- job_results reads. A view runs with its owner's rights on the tables but
+-- the filter's current_user is the reader: a role sees its own jobs' rows.
+CREATE VIEW email_verify_internal.visible_job_results WITH (security_barrier) AS
+SELECT i.job_id, i.ordinal, i.email, (a.result).normalized, (a.result).status, (a.result).reason,
+       (a.result).level, (a.result).suggestion, (a.result).is_disposable, (a.result).is_role,
+       (a.result).is_free, (a.result).is_catch_all, (a.result).mx_found, (a.result).mx_host,
+       (a.result).smtp_code, (a.result).smtp_message, (a.result).score, (a.result).checked_at,
+       (a.result).duration_ms, (a.result).from_cache
+FROM email_verify_internal.jobs j
+JOIN email_verify_internal.job_inputs i ON i.job_id = j.id
+LEFT JOIN email_verify_internal.job_addresses a ON a.job_id = i.job_id AND a.address_key = i.address_key
+WHERE email_verify_internal.may_see_job(current_user, j.owner);
+
+-- Inlined into the caller's query (plain SQL, no SET, not STRICT): the rows
+-- stream from the index in input order, so COPY of a million-row job holds
+-- no more than a row at a time. visible_job raises the error for an unknown
+-- job. An address not verified yet (a cancelled or failed job) has only its
+-- email.
+CREATE FUNCTION email_verify.job_results(job_id bigint)
+RETURNS SETOF email_verify.result
+LANGUAGE sql STABLE
+AS $$
+    SELECT r.email, r.normalized, r.status, r.reason, r.level, r.suggestion, r.is_disposable, r.is_role,
+           r.is_free, r.is_catch_all, r.mx_found, r.mx_host, r.smtp_code, r.smtp_message, r.score,
+           r.checked_at, r.duration_ms, r.from_cache
+    FROM email_verify_internal.visible_job_results r
+    WHERE r.job_id OPERATOR(pg_catalog.=) (email_verify_internal.visible_job($1)).id
+    ORDER BY r.ordinal
+$$;
+COMMENT ON FUNCTION email_verify.job_results(bigint) IS
+    'a job''s results, one row per input in input order (streamed: COPY it to export)';
+
+-- Cancels a queued or running job: the addresses not verified yet stay so,
+-- its results so far stay readable, and a bulk.failed event (reason
+-- cancelled) tells its webhook.
+CREATE FUNCTION email_verify.cancel_job(job_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j email_verify_internal.jobs := email_verify_internal.visible_job(job_id);
+BEGIN
+    UPDATE email_verify_internal.jobs SET state = 'cancelled', finished_at = now(),
+           failure_reason = format('cancelled by %s', email_verify_internal.calling_role())
+    WHERE id = j.id AND state IN ('queued', 'running');
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'email_verify job % is already %', j.id, j.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM email_verify_internal.emit_event(j.id, 'bulk.failed');
+END
+$$;
+COMMENT ON FUNCTION email_verify.cancel_job(bigint) IS
+    'cancels a queued or running job; its results so far stay readable';
+
+-- Every job the current role may see, newest first.
+CREATE VIEW email_verify.jobs WITH (security_barrier) AS
+SELECT j.id AS job_id, r.rolname AS owner, j.state, j.level, j.total, j.processed,
+       round(100.0 * j.processed / greatest(j.total, 1), 1) AS percent_done,
+       j.created_at, j.started_at, j.finished_at, j.failure_reason, j.webhook_url
+FROM email_verify_internal.jobs j
+LEFT JOIN pg_roles r ON r.oid = j.owner
+WHERE email_verify_internal.may_see_job(current_user, j.owner);
+COMMENT ON VIEW email_verify.jobs IS 'the bulk jobs the current role may see (its own; all for admins)';
+
+-- Webhooks: the events of bulk jobs (97_jobs.sql), kept in an outbox that the
+-- background worker delivers (src/pg/webhook_delivery.cpp): signed, retried
+-- with backoff, and parked as dead letters after the last attempt. Every event
+-- is also sent as NOTIFY email_verify when it is created. Secrets stay in the
+-- internal tables: no view, function result, log line or error shows them.
+
+-- Tables ---------------------------------------------------------------------------
+
+-- The outbox: one row per event and target. event_id is fixed when the event
+-- is created and sent unchanged with every attempt. A job's events go out in
+-- order: one waits while an earlier one of its job is pending or sending.
+CREATE TABLE email_verify_internal.webhook_events (
+    id              bigserial PRIMARY KEY,
+    event_id        uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+    job_id          bigint NOT NULL,
+    event_type      text NOT NULL,
+    body            jsonb NOT NULL,
+    url             text NOT NULL,
+    state           text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+    attempts        int NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    lease_until     timestamptz,
+    last_status     int,
+    last_cause      text,
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    delivered_at    timestamptz
+);
+CREATE INDEX webhook_events_due_idx ON email_verify_internal.webhook_events (next_attempt_at, id)
+    WHERE state = 'pending';
+CREATE INDEX webhook_events_job_idx ON email_verify_internal.webhook_events (job_id, id);
+CREATE INDEX webhook_events_sending_idx ON email_verify_internal.webhook_events (lease_until)
+    WHERE state = 'sending';
+
+-- One row per delivery attempt, for the statistics view.
+CREATE TABLE email_verify_internal.webhook_attempts (
+    event_row    bigint NOT NULL,
+    url          text NOT NULL,
+    attempted_at timestamptz NOT NULL DEFAULT now(),
+    http_status  int,
+    cause        text NOT NULL,
+    latency_ms   double precision NOT NULL
+);
+CREATE INDEX webhook_attempts_event_idx ON email_verify_internal.webhook_attempts (event_row);
+
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_events', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_events_id_seq', '');
+
+-- Provided by the module (src/core/webhook/): a fresh secret.
+CREATE FUNCTION email_verify.new_webhook_secret()
+RETURNS text
+AS 'MODULE_PATHNAME', 'new_webhook_secret'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION email_verify.new_webhook_secret() IS
+    'a new random secret "whsec_<base64>" that Stripe-style and Standard Webhooks receivers both accept unchanged';
+
+-- Events ------------------------------------------------------------------------------
+
+-- The body of event_type for job: jsonb, never text pasted together. Counts
+-- are over inputs (duplicates included), equal to what job_results returns;
+-- a completed job of at most email_verify.webhook_inline_results addresses
+-- carries its results too.
+CREATE FUNCTION email_verify_internal.event_body(job bigint, event_type text, event_id uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+               'event_id', event_id, 'event_type', event_type, 'job_id', j.id,
+               'created_at', now(), 'state', j.state, 'level', j.level,
+               'total', j.total, 'processed', j.processed,
+               'summary', jsonb_build_object(
+                   'total', j.total,
+                   'valid', coalesce(sum(c.n) FILTER (WHERE c.status = 'valid'), 0),
+                   'invalid', coalesce(sum(c.n) FILTER (WHERE c.status = 'invalid'), 0),
+                   'risky', coalesce(sum(c.n) FILTER (WHERE c.status = 'risky'), 0),
+                   'unknown', coalesce(sum(c.n) FILTER (WHERE c.status = 'unknown'), 0),
+                   'disposable', coalesce(sum(c.disposable), 0),
+                   'catch_all', coalesce(sum(c.catch_all), 0)),
+               'reasons', coalesce(jsonb_object_agg(c.status || '/' || c.reason, c.n) FILTER (WHERE c.n IS NOT NULL),
+                                   '{}'))
+           || CASE WHEN event_type = 'bulk.failed'
+                   THEN jsonb_build_object('reason', j.failure_reason) ELSE '{}' END
+           || CASE WHEN event_type = 'bulk.completed'
+                        AND j.total <= coalesce(current_setting('email_verify.webhook_inline_results', true), '100')::int
+                   THEN jsonb_build_object('results', (
+                            SELECT jsonb_agg(to_jsonb(r) - 'job_id' - 'ordinal' ORDER BY r.ordinal)
+                            FROM email_verify_internal.job_inputs i
+                            LEFT JOIN email_verify_internal.job_addresses a
+                                   ON a.job_id = i.job_id AND a.address_key = i.address_key
+                            CROSS JOIN LATERAL (SELECT i.email, (a.result).normalized, (a.result).status,
+                                       (a.result).reason, (a.result).level, (a.result).suggestion,
+                                       (a.result).is_disposable, (a.result).is_role, (a.result).is_free,
+                                       (a.result).is_catch_all, (a.result).mx_found, (a.result).mx_host,
+                                       (a.result).smtp_code, (a.result).smtp_message, (a.result).score,
+                                       (a.result).checked_at, i.ordinal, i.job_id) r
+                            WHERE i.job_id = j.id))
+                   ELSE '{}' END
+    FROM email_verify_internal.jobs j
+    LEFT JOIN email_verify_internal.job_counts c ON c.job_id = j.id
+    WHERE j.id = job
+    GROUP BY j.id
+$$;
+
+-- Creates an event of a job: NOTIFY email_verify at commit, and an outbox row
+-- when the job has a webhook that takes this event type. A progress event
+-- not attempted yet is replaced by the newer one (coalesced); the completion
+-- replaces it too, so bulk.completed never goes out before the last progress
+-- event that does.
+CREATE FUNCTION email_verify_internal.emit_event(job bigint, event_type text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id uuid := gen_random_uuid();
+    body jsonb := email_verify_internal.event_body(job, event_type, id);
+    j email_verify_internal.jobs;
+    payload text := body::text;
+BEGIN
+    SELECT * INTO j FROM email_verify_internal.jobs WHERE jobs.id = job;
+    -- NOTIFY's payload must stay under 8000 bytes: a larger event goes out
+    -- trimmed to its identity, with where to read the rest.
+    IF octet_length(payload) >= 7900 THEN
+        payload := jsonb_build_object('event_id', id, 'event_type', event_type, 'job_id', job,
+                                      'created_at', body -> 'created_at', 'state', body -> 'state',
+                                      'summary', body -> 'summary', 'trimmed', true,
+                                      'read', format('SELECT * FROM email_verify.job_status(%s)', job))::text;
+    END IF;
+    PERFORM pg_notify('email_verify', payload);
+    DELETE FROM email_verify_internal.webhook_events e
+    WHERE e.job_id = job AND e.event_type = 'bulk.progress' AND e.state = 'pending' AND e.attempts = 0;
+    IF j.webhook_url IS NOT NULL
+       AND (j.endpoint_id IS NULL
+            OR event_type = ANY ((SELECT w.events FROM email_verify_internal.webhook_endpoints w
+                                  WHERE w.id = j.endpoint_id)::text[])) THEN
+        INSERT INTO email_verify_internal.webhook_events (event_id, job_id, event_type, body, url)
+        VALUES (id, job, event_type, body, j.webhook_url);
+    END IF;
+END
+$$;
+
+-- Endpoints ---------------------------------------------------------------------------
+
+CREATE FUNCTION email_verify.register_webhook_endpoint(name text, url text, secret text,
+        events text[] DEFAULT '{bulk.progress,bulk.completed,bulk.failed}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR url IS NULL OR secret IS NULL OR secret = '' THEN
+        RAISE EXCEPTION 'name, url and secret are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF events IS NULL OR cardinality(events) = 0
+       OR NOT events <@ '{bulk.progress,bulk.completed,bulk.failed}'::text[] THEN
+        RAISE EXCEPTION 'events must be some of bulk.progress, bulk.completed, bulk.failed'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM email_verify_internal.check_webhook_url(url);
+    INSERT INTO email_verify_internal.webhook_endpoints (owner, name, url, secret, events)
+    VALUES ((SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role()),
+            register_webhook_endpoint.name, register_webhook_endpoint.url, register_webhook_endpoint.secret,
+            register_webhook_endpoint.events);
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'webhook endpoint "%" already exists', register_webhook_endpoint.name
+        USING ERRCODE = 'duplicate_object', HINT = 'Rotate its secret with email_verify.rotate_webhook_secret.';
+END
+$$;
+
+-- The new secret signs from now on; the old one signs too (a second v1=)
+-- until overlap has passed, so receivers can switch at their own pace.
+CREATE FUNCTION email_verify.rotate_webhook_secret(name text, new_secret text,
+                                                   overlap interval DEFAULT '24 hours')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF new_secret IS NULL OR new_secret = '' THEN
+        RAISE EXCEPTION 'new_secret is required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    UPDATE email_verify_internal.webhook_endpoints e
+    SET previous_secret = e.secret, previous_until = now() + coalesce(overlap, '0'), secret = new_secret
+    WHERE e.name = rotate_webhook_secret.name
+      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook endpoint "%" does not exist', rotate_webhook_secret.name
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION email_verify.unregister_webhook_endpoint(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    user_job bigint;
+BEGIN
+    -- Its secret signs the events of its jobs: not while one may still send.
+    SELECT j.id INTO user_job
+    FROM email_verify_internal.jobs j JOIN email_verify_internal.webhook_endpoints e ON e.id = j.endpoint_id
+    WHERE e.name = unregister_webhook_endpoint.name
+      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+      AND (j.state IN ('queued', 'running')
+           OR EXISTS (SELECT FROM email_verify_internal.webhook_events w
+                      WHERE w.job_id = j.id AND w.state IN ('pending', 'sending')))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'webhook endpoint "%" is in use by job %', unregister_webhook_endpoint.name, user_job
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Wait until its jobs are finished and their events delivered, or cancel them.';
+    END IF;
+    DELETE FROM email_verify_internal.webhook_endpoints e
+    WHERE e.name = unregister_webhook_endpoint.name
+      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook endpoint "%" does not exist', unregister_webhook_endpoint.name
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+-- A URL disabled by 410 Gone takes events again (its dead letters can be replayed).
+CREATE FUNCTION email_verify.enable_webhook_endpoint(url text)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE email_verify_internal.webhook_endpoints e SET disabled_at = NULL, disabled_reason = NULL
+    WHERE e.url = enable_webhook_endpoint.url
+      AND email_verify_internal.may_see_job(email_verify_internal.calling_role(), e.owner);
+    DELETE FROM email_verify_internal.webhook_endpoints e
+    WHERE e.url = enable_webhook_endpoint.url AND e.name IS NULL;
+$$;
+
+-- The endpoints the current role may see; never their secrets.
+CREATE VIEW email_verify.webhook_endpoints WITH (security_barrier) AS
+SELECT e.name, e.url, e.events, r.rolname AS owner, e.created_at,
+       e.previous_until > now() AS rotating, e.disabled_at, e.disabled_reason
+FROM email_verify_internal.webhook_endpoints e
+LEFT JOIN pg_roles r ON r.oid = e.owner
+WHERE email_verify_internal.may_see_job(current_user, e.owner);
+
+-- Dead letters ---------------------------------------------------------------------------
+
+CREATE VIEW email_verify.webhook_dead_letters WITH (security_barrier) AS
+SELECT e.event_id, e.job_id, e.event_type, e.url, e.attempts, e.last_status, e.last_cause, e.last_error,
+       e.created_at, e.next_attempt_at AS last_attempt_at, e.body
+FROM email_verify_internal.webhook_events e
+JOIN email_verify_internal.jobs j ON j.id = e.job_id
+WHERE e.state = 'dead' AND email_verify_internal.may_see_job(current_user, j.owner);
+
+-- Sends dead letters again (same event id, attempts counted from zero):
+-- one event, or every dead event of a job. Returns how many.
+CREATE FUNCTION email_verify.replay_webhook(event_id uuid)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH replayed AS (
+        UPDATE email_verify_internal.webhook_events e
+        SET state = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL
+        FROM email_verify_internal.jobs j
+        WHERE e.event_id = replay_webhook.event_id AND e.state = 'dead' AND j.id = e.job_id
+          AND email_verify_internal.may_see_job(email_verify_internal.calling_role(), j.owner)
+        RETURNING e.id
+    )
+    SELECT count(*) FROM replayed, LATERAL email_verify_internal.wake_workers_at_commit();
+$$;
+
+CREATE FUNCTION email_verify.replay_job_webhooks(job_id bigint)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH replayed AS (
+        UPDATE email_verify_internal.webhook_events e
+        SET state = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL
+        WHERE e.job_id = (email_verify_internal.visible_job(replay_job_webhooks.job_id)).id AND e.state = 'dead'
+        RETURNING e.id
+    )
+    SELECT count(*) FROM replayed, LATERAL email_verify_internal.wake_workers_at_commit();
+$$;
+
+-- Delivery statistics per target URL: attempts, outcomes by cause, latency
+-- percentiles, events delivered, waiting and dead.
+CREATE VIEW email_verify.webhook_delivery_stats WITH (security_barrier) AS
+WITH visible AS (
+    SELECT e.* FROM email_verify_internal.webhook_events e
+    JOIN email_verify_internal.jobs j ON j.id = e.job_id
+    WHERE email_verify_internal.may_see_job(current_user, j.owner)
+), attempts AS (
+    SELECT a.url, count(*) AS attempts,
+           count(*) FILTER (WHERE a.cause = 'delivered') AS successes,
+           count(*) FILTER (WHERE a.cause <> 'delivered') AS failures,
+           coalesce(jsonb_object_agg(a.cause, a.n) FILTER (WHERE a.cause <> 'delivered'), '{}') AS failures_by_cause,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms) AS latency_p50_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY a.latency_ms) AS latency_p95_ms,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY a.latency_ms) AS latency_p99_ms
+    FROM (SELECT t.url, t.cause, t.latency_ms, count(*) OVER (PARTITION BY t.url, t.cause) AS n
+          FROM email_verify_internal.webhook_attempts t
+          WHERE t.event_row IN (SELECT v.id FROM visible v)) a
+    GROUP BY a.url
+)
+SELECT u.url, coalesce(a.attempts, 0) AS attempts, coalesce(a.successes, 0) AS successes,
+       coalesce(a.failures, 0) AS failures, coalesce(a.failures_by_cause, '{}') AS failures_by_cause,
+       a.latency_p50_ms, a.latency_p95_ms, a.latency_p99_ms,
+       u.delivered, u.waiting, u.dead,
+       (SELECT max(w.disabled_at) FROM email_verify_internal.webhook_endpoints w WHERE w.url = u.url) AS disabled_at
+FROM (SELECT v.url, count(*) FILTER (WHERE v.state = 'delivered') AS delivered,
+             count(*) FILTER (WHERE v.state IN ('pending', 'sending')) AS waiting,
+             count(*) FILTER (WHERE v.state = 'dead') AS dead
+      FROM visible v GROUP BY v.url) u
+LEFT JOIN attempts a ON a.url = u.url;
+
+-- Retention ----------------------------------------------------------------------------
+
+-- Removes the jobs finished longer than email_verify.job_retention ago, with
+-- their results and events, but not while an event of theirs still waits to
+-- be delivered; at most max_jobs a call (the worker calls it between batches).
+CREATE FUNCTION email_verify_internal.remove_expired_jobs(max_jobs int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH expired AS (
+        SELECT j.id FROM email_verify_internal.jobs j
+        WHERE j.finished_at < now() - coalesce(current_setting('email_verify.job_retention', true), '7 days')::interval
+          AND NOT EXISTS (SELECT FROM email_verify_internal.webhook_events e
+                          WHERE e.job_id = j.id AND e.state IN ('pending', 'sending'))
+        ORDER BY j.finished_at LIMIT max_jobs
+        FOR UPDATE SKIP LOCKED
+    ), attempts AS (
+        DELETE FROM email_verify_internal.webhook_attempts t
+        USING email_verify_internal.webhook_events e
+        WHERE t.event_row = e.id AND e.job_id IN (SELECT id FROM expired)
+    ), events AS (
+        DELETE FROM email_verify_internal.webhook_events e WHERE e.job_id IN (SELECT id FROM expired)
+    ), inputs AS (
+        DELETE FROM email_verify_internal.job_inputs i WHERE i.job_id IN (SELECT id FROM expired)
+    ), addresses AS (
+        DELETE FROM email_verify_internal.job_addresses a WHERE a.job_id IN (SELECT id FROM expired)
+    ), counts AS (
+        DELETE FROM email_verify_internal.job_counts c WHERE c.job_id IN (SELECT id FROM expired)
+    ), jobs AS (
+        DELETE FROM email_verify_internal.jobs j WHERE j.id IN (SELECT id FROM expired) RETURNING j.id
+    )
+    SELECT count(*)::int FROM jobs;
+$$;
+
+-- Privileges -----------------------------------------------------------------------------
+
+REVOKE ALL ON email_verify_internal.jobs, email_verify_internal.job_inputs, email_verify_internal.job_addresses,
+    email_verify_internal.job_counts, email_verify_internal.webhook_endpoints,
+    email_verify_internal.webhook_events, email_verify_internal.webhook_attempts,
+    email_verify_internal.visible_job_results
+FROM PUBLIC;
+GRANT SELECT ON email_verify_internal.visible_job_results, email_verify.jobs, email_verify.webhook_endpoints,
+    email_verify.webhook_dead_letters, email_verify.webhook_delivery_stats TO PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    email_verify_internal.job_being_built(bigint),
+    email_verify_internal.event_body(bigint, text, uuid),
+    email_verify_internal.emit_event(bigint, text),
+    email_verify_internal.remove_expired_jobs(int)
+FROM PUBLIC;
+
+-- The workers claim job addresses, write their verdicts and counts, end jobs,
+-- and deliver the outbox (src/pg/job_items.cpp, src/pg/webhook_outbox.cpp).
+GRANT SELECT, UPDATE ON email_verify_internal.jobs, email_verify_internal.webhook_endpoints TO email_verify_worker;
+GRANT SELECT, UPDATE ON email_verify_internal.job_addresses TO email_verify_worker;
+GRANT SELECT ON email_verify_internal.job_inputs TO email_verify_worker;
+GRANT SELECT, INSERT, UPDATE ON email_verify_internal.job_counts TO email_verify_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.webhook_events TO email_verify_worker;
+GRANT INSERT ON email_verify_internal.webhook_endpoints TO email_verify_worker;
+GRANT USAGE ON SEQUENCE email_verify_internal.webhook_events_id_seq, email_verify_internal.webhook_endpoints_id_seq
+    TO email_verify_worker;
+GRANT SELECT, INSERT ON email_verify_internal.webhook_attempts TO email_verify_worker;
+GRANT EXECUTE ON FUNCTION
+    email_verify_internal.event_body(bigint, text, uuid),
+    email_verify_internal.emit_event(bigint, text),
+    email_verify_internal.may_probe(name)
+TO email_verify_worker;
+-- Retention deletes every table's rows of an expired job.
+GRANT DELETE ON email_verify_internal.jobs, email_verify_internal.job_inputs, email_verify_internal.job_addresses,
+    email_verify_internal.job_counts, email_verify_internal.webhook_attempts TO email_verify_worker;
+GRANT EXECUTE ON FUNCTION email_verify_internal.remove_expired_jobs(int) TO email_verify_worker;

@@ -196,7 +196,23 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    user_job bigint;
 BEGIN
+    -- Its secret signs the events of its jobs: not while one may still send.
+    SELECT j.id INTO user_job
+    FROM email_verify_internal.jobs j JOIN email_verify_internal.webhook_endpoints e ON e.id = j.endpoint_id
+    WHERE e.name = unregister_webhook_endpoint.name
+      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+      AND (j.state IN ('queued', 'running')
+           OR EXISTS (SELECT FROM email_verify_internal.webhook_events w
+                      WHERE w.job_id = j.id AND w.state IN ('pending', 'sending')))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'webhook endpoint "%" is in use by job %', unregister_webhook_endpoint.name, user_job
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Wait until its jobs are finished and their events delivered, or cancel them.';
+    END IF;
     DELETE FROM email_verify_internal.webhook_endpoints e
     WHERE e.name = unregister_webhook_endpoint.name
       AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
