@@ -30,6 +30,8 @@ $$;
 -- One row per job. webhook_secret is the secret given with the job (a
 -- registered endpoint keeps its own, 98_webhooks.sql); no view or function
 -- shows it. processed counts inputs (duplicates included) whose verdict is in.
+-- claimed_through is the position up to which the workers have claimed its
+-- new addresses (see job_addresses).
 CREATE TABLE email_verify_internal.jobs (
     id               bigserial PRIMARY KEY,
     owner            oid NOT NULL,
@@ -46,7 +48,8 @@ CREATE TABLE email_verify_internal.jobs (
     created_at       timestamptz NOT NULL DEFAULT now(),
     started_at       timestamptz,
     finished_at      timestamptz,
-    progress_sent_at timestamptz
+    progress_sent_at timestamptz,
+    claimed_through  bigint NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_open_idx ON email_verify_internal.jobs (id) WHERE state IN ('queued', 'running');
 CREATE INDEX jobs_finished_idx ON email_verify_internal.jobs (finished_at) WHERE finished_at IS NOT NULL;
@@ -61,24 +64,50 @@ CREATE TABLE email_verify_internal.job_inputs (
     PRIMARY KEY (job_id, ordinal)
 );
 
--- Every distinct address of a job: the workers' queue for jobs, and where its
--- verdict is kept (result), for each of its copies inputs.
+-- Every distinct address of a job, where its verdict is kept (result) for
+-- each of its copies inputs; position is the ordinal of its first input.
+-- No index covers state, result or attempts: the worker's writes to a row are
+-- heap-only updates (fillfactor leaves them room), which add no index entry.
+-- The work itself is tracked beside it:
+--   * new addresses are claimed a range of positions at a time, after the
+--     job's claimed_through (job_claims), and read through the position index;
+--   * an address put back (a transient verdict retried, a claim whose lease
+--     ran out) waits in job_retries until it is due.
 CREATE TABLE email_verify_internal.job_addresses (
     job_id      bigint NOT NULL,
     address_key text COLLATE "C" NOT NULL,
+    position    bigint NOT NULL,
     copies      bigint NOT NULL,
-    state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
+    state       text NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'retrying', 'done')),
     attempts    int NOT NULL DEFAULT 0,
-    not_before  timestamptz NOT NULL DEFAULT '-infinity',
-    lease_until timestamptz,
-    claimed_by  int,
     result      email_verify.result,
     PRIMARY KEY (job_id, address_key)
+) WITH (fillfactor = 60);
+CREATE UNIQUE INDEX job_addresses_position_idx ON email_verify_internal.job_addresses (job_id, position);
+
+-- Ranges of new addresses a worker has claimed, until lease_until; a range
+-- is deleted when its batch has been written back. One whose lease ran out
+-- (its worker died) puts its addresses still new back, as retries.
+CREATE TABLE email_verify_internal.job_claims (
+    id             bigserial PRIMARY KEY,
+    job_id         bigint NOT NULL,
+    worker_id      int NOT NULL,
+    first_position bigint NOT NULL,
+    last_position  bigint NOT NULL,
+    lease_until    timestamptz NOT NULL
 );
-CREATE INDEX job_addresses_pending_idx ON email_verify_internal.job_addresses (job_id, not_before)
-    WHERE state = 'pending';
-CREATE INDEX job_addresses_claimed_idx ON email_verify_internal.job_addresses (lease_until)
-    WHERE state = 'claimed';
+
+-- Addresses put back: due at not_before, claimed (claimed_by) until
+-- lease_until, deleted when their verdict is written.
+CREATE TABLE email_verify_internal.job_retries (
+    job_id      bigint NOT NULL,
+    address_key text COLLATE "C" NOT NULL,
+    not_before  timestamptz NOT NULL,
+    claimed_by  int,
+    lease_until timestamptz,
+    PRIMARY KEY (job_id, address_key)
+);
+CREATE INDEX job_retries_due_idx ON email_verify_internal.job_retries (job_id, not_before);
 
 -- Verdicts per job, status and reason, counted over inputs: job_status, the
 -- progress events and the completion summary read these, never the results.
@@ -125,6 +154,9 @@ SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.jobs_id_seq', 
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_inputs', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_addresses', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_counts', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_claims', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_claims_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_retries', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_endpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_endpoints_id_seq', '');
 
@@ -258,10 +290,10 @@ BEGIN
         INSERT INTO email_verify_internal.job_inputs (job_id, ordinal, email, address_key)
         SELECT job, base + u.o, u.e, email_verify_internal.address_key(u.e)
         FROM unnest(addresses) WITH ORDINALITY AS u(e, o)
-        RETURNING address_key
+        RETURNING address_key, ordinal
     )
-    INSERT INTO email_verify_internal.job_addresses AS a (job_id, address_key, copies)
-    SELECT job, i.address_key, count(*) FROM inputs i GROUP BY i.address_key
+    INSERT INTO email_verify_internal.job_addresses AS a (job_id, address_key, position, copies)
+    SELECT job, i.address_key, min(i.ordinal), count(*) FROM inputs i GROUP BY i.address_key
     ON CONFLICT (job_id, address_key) DO UPDATE SET copies = a.copies + excluded.copies;
     RETURN job;
 END

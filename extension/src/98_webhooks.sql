@@ -343,6 +343,10 @@ AS $$
         DELETE FROM email_verify_internal.job_inputs i WHERE i.job_id IN (SELECT id FROM expired)
     ), addresses AS (
         DELETE FROM email_verify_internal.job_addresses a WHERE a.job_id IN (SELECT id FROM expired)
+    ), claims AS (
+        DELETE FROM email_verify_internal.job_claims c WHERE c.job_id IN (SELECT id FROM expired)
+    ), retries AS (
+        DELETE FROM email_verify_internal.job_retries r WHERE r.job_id IN (SELECT id FROM expired)
     ), counts AS (
         DELETE FROM email_verify_internal.job_counts c WHERE c.job_id IN (SELECT id FROM expired)
     ), jobs AS (
@@ -354,6 +358,7 @@ $$;
 -- Privileges -----------------------------------------------------------------------------
 
 REVOKE ALL ON email_verify_internal.jobs, email_verify_internal.job_inputs, email_verify_internal.job_addresses,
+    email_verify_internal.job_claims, email_verify_internal.job_retries,
     email_verify_internal.job_counts, email_verify_internal.webhook_endpoints,
     email_verify_internal.webhook_events, email_verify_internal.webhook_attempts,
     email_verify_internal.visible_job_results
@@ -372,6 +377,9 @@ FROM PUBLIC;
 GRANT SELECT, UPDATE ON email_verify_internal.jobs, email_verify_internal.webhook_endpoints TO email_verify_worker;
 GRANT SELECT, UPDATE ON email_verify_internal.job_addresses TO email_verify_worker;
 GRANT SELECT ON email_verify_internal.job_inputs TO email_verify_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.job_claims, email_verify_internal.job_retries
+    TO email_verify_worker;
+GRANT USAGE ON SEQUENCE email_verify_internal.job_claims_id_seq TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE ON email_verify_internal.job_counts TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.webhook_events TO email_verify_worker;
 GRANT INSERT ON email_verify_internal.webhook_endpoints TO email_verify_worker;

@@ -2,6 +2,7 @@
 // prepared once, under search_path pg_catalog (keep_plan), and kept.
 #include "job_items.h"
 
+#include <functional>
 #include <map>
 
 #include "guard.h"
@@ -12,19 +13,6 @@
 namespace ev::pg {
 
 namespace {
-
-std::vector<int64> bigints_of_result(uint64 rows) {
-    std::vector<int64> ids;
-    for (uint64 r = 0; r < rows; ++r) ids.push_back(std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0")));
-    return ids;
-}
-
-Datum bigint_array(const std::vector<int64>& values) {
-    std::vector<Datum> datums;
-    datums.reserve(values.size());
-    for (int64 v : values) datums.push_back(Int64GetDatum(v));
-    return make_array(datums, {}, INT8OID);
-}
 
 Datum key_array(const std::vector<const JobItem*>& items) {
     std::vector<Datum> keys;
@@ -40,8 +28,31 @@ Datum job_id_array(const std::vector<const JobItem*>& items) {
     return bigint_array(ids);
 }
 
-// Sends event_type for each job (emit_event: NOTIFY and the outbox), in job order.
-void emit(const std::vector<int64>& jobs, const char* event_type) {
+}  // namespace
+
+std::vector<int64> bigints_of_result(uint64 rows) {
+    std::vector<int64> ids;
+    for (uint64 r = 0; r < rows; ++r) ids.push_back(std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0")));
+    return ids;
+}
+
+Datum bigint_array(const std::vector<int64>& values) {
+    std::vector<Datum> datums;
+    datums.reserve(values.size());
+    for (int64 v : values) datums.push_back(Int64GetDatum(v));
+    return make_array(datums, {}, INT8OID);
+}
+
+void with_index_lookups(const std::function<void()>& body) {
+    with_settings({{"enable_hashjoin", "off"},
+                   {"enable_mergejoin", "off"},
+                   {"enable_bitmapscan", "off"},
+                   {"enable_memoize", "off"},
+                   {"enable_seqscan", "off"}},
+                  body);
+}
+
+void emit_job_events(const std::vector<int64>& jobs, const char* event_type) {
     if (jobs.empty()) return;
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
@@ -53,34 +64,7 @@ void emit(const std::vector<int64>& jobs, const char* event_type) {
     run_kept_plan(plan, values);
 }
 
-// Jobs whose owner may no longer probe at their level (the role was dropped,
-// or lost email_verify_prober) fail before anything of theirs is claimed.
-void fail_unauthorised_jobs() {
-    static SPIPlanPtr plan = nullptr;
-    if (!plan)
-        plan = keep_plan(
-            "UPDATE email_verify_internal.jobs j "
-            "SET state = 'failed', finished_at = now(), "
-            "    failure_reason = format('the job''s owner may no longer probe at level %s', j.level) "
-            "WHERE j.state IN ('queued', 'running') AND j.level <> 'syntax' "
-            "  AND NOT coalesce(email_verify_internal.may_probe((SELECT r.rolname FROM pg_roles r "
-            "                                                    WHERE r.oid = j.owner)), false) "
-            "RETURNING j.id",
-            0, nullptr);
-    uint64 rows = run_kept_plan(plan, nullptr);
-    emit(bigints_of_result(rows), "bulk.failed");
-}
-
-void expire_job_leases() {
-    static SPIPlanPtr plan = nullptr;
-    if (!plan)
-        plan = keep_plan(
-            "UPDATE email_verify_internal.job_addresses a "
-            "SET state = 'pending', attempts = a.attempts + 1, lease_until = NULL, claimed_by = NULL "
-            "WHERE a.state = 'claimed' AND a.lease_until < now()",
-            0, nullptr);
-    run_kept_plan(plan, nullptr);
-}
+namespace {
 
 // The row type email_verify.result, for the verdicts' array.
 struct ResultType {
@@ -108,63 +92,6 @@ const ResultType& result_type() {
 
 }  // namespace
 
-std::vector<JobItem> claim_job_items(int32 worker_id, int limit, int lease_seconds) {
-    fail_unauthorised_jobs();
-    expire_job_leases();
-    if (limit <= 0) return {};
-    static SPIPlanPtr claim = nullptr, running = nullptr;
-    if (!claim) {
-        Oid types[3] = {INT4OID, INT4OID, INT4OID};
-        // Each open job (the 64 oldest) gets an even share of the limit.
-        claim = keep_plan(
-            "WITH open_jobs AS ("
-            "    SELECT j.id FROM email_verify_internal.jobs j"
-            "    WHERE j.state IN ('queued', 'running') ORDER BY j.id LIMIT 64"
-            "), share AS ("
-            "    SELECT ceil($2::float8 / greatest(count(*), 1))::int AS n FROM open_jobs"
-            "), picked AS ("
-            "    SELECT p.job_id, p.address_key FROM open_jobs o CROSS JOIN LATERAL ("
-            "        SELECT a.job_id, a.address_key FROM email_verify_internal.job_addresses a"
-            "        WHERE a.job_id = o.id AND a.state = 'pending' AND a.not_before <= now()"
-            "        ORDER BY a.not_before LIMIT (SELECT n FROM share)"
-            "        FOR UPDATE SKIP LOCKED) p"
-            "    LIMIT $2"
-            ")"
-            "UPDATE email_verify_internal.job_addresses a"
-            "  SET state = 'claimed', claimed_by = $1, lease_until = now() + make_interval(secs => $3)"
-            "  FROM picked p, email_verify_internal.jobs j"
-            "  WHERE a.job_id = p.job_id AND a.address_key = p.address_key AND j.id = a.job_id"
-            "  RETURNING a.job_id, a.address_key, j.level, a.attempts",
-            3, types);
-        Oid one[1] = {INT8ARRAYOID};
-        running = keep_plan(
-            "UPDATE email_verify_internal.jobs SET state = 'running', started_at = now() "
-            "WHERE id = ANY ($1) AND state = 'queued'",
-            1, one);
-    }
-    Datum values[3] = {Int32GetDatum(worker_id), Int32GetDatum(limit), Int32GetDatum(lease_seconds)};
-    uint64 rows = 0;
-    with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}},
-                  [&] { rows = run_kept_plan(claim, values); });
-    std::vector<JobItem> items;
-    items.reserve(rows);
-    std::vector<int64> jobs;
-    for (uint64 r = 0; r < rows; ++r) {
-        JobItem item;
-        item.job_id = std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0"));
-        item.address_key = cell_text(SPI_tuptable, r, 2).value_or("");
-        item.level = ev::parse_level(cell_text(SPI_tuptable, r, 3).value_or("")).value_or(ev::Level::Smtp);
-        item.attempts = std::stoi(cell_text(SPI_tuptable, r, 4).value_or("0"));
-        if (jobs.empty() || jobs.back() != item.job_id) jobs.push_back(item.job_id);
-        items.push_back(std::move(item));
-    }
-    if (!jobs.empty()) {
-        Datum ids[1] = {bigint_array(jobs)};
-        run_kept_plan(running, ids);
-    }
-    return items;
-}
-
 int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
     if (verdicts.empty()) return 0;
     static SPIPlanPtr settle = nullptr, complete = nullptr, progress = nullptr;
@@ -178,12 +105,15 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
         settle = keep_plan(
             "WITH done AS ("
             "    UPDATE email_verify_internal.job_addresses a"
-            "    SET state = 'done', result = r, lease_until = NULL, claimed_by = NULL"
+            "    SET state = 'done', result = r"
             "    FROM unnest($2) AS r, email_verify_internal.jobs j"
-            "    WHERE a.job_id = $1 AND a.address_key = r.email AND a.state = 'claimed'"
+            "    WHERE a.job_id = $1 AND a.address_key = r.email COLLATE \"C\" AND a.state <> 'done'"
             "      AND j.id = $1 AND j.state = 'running'"
-            "    RETURNING a.copies, r.status, coalesce(r.reason, '') AS reason,"
+            "    RETURNING a.address_key, a.copies, r.status, coalesce(r.reason, '') AS reason,"
             "              coalesce(r.is_disposable, false) AS disposable, coalesce(r.is_catch_all, false) AS catch_all"
+            "), retried AS ("
+            "    DELETE FROM email_verify_internal.job_retries x USING done d"
+            "    WHERE x.job_id = $1 AND x.address_key = d.address_key"
             "), counted AS ("
             "    INSERT INTO email_verify_internal.job_counts AS c (job_id, status, reason, n, disposable, catch_all)"
             "    SELECT $1, d.status, d.reason, sum(d.copies),"
@@ -224,16 +154,18 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
     int64 inputs = 0;
     for (const auto& [job, results] : results_of_job) {
         Datum values[2] = {Int64GetDatum(job), make_array(results, {}, type.type)};
-        if (run_kept_plan(settle, values) == 0) continue;
+        uint64 rows = 0;
+        with_index_lookups([&] { rows = run_kept_plan(settle, values); });
+        if (rows == 0) continue;
         inputs += std::stoll(cell_text(SPI_tuptable, 0, 1).value_or("0"));
         touched.push_back(job);
     }
     if (touched.empty()) return inputs;
     Datum ids[1] = {bigint_array(touched)};
     std::vector<int64> completed = bigints_of_result(run_kept_plan(complete, ids));
-    emit(completed, "bulk.completed");
+    emit_job_events(completed, "bulk.completed");
     std::vector<int64> progressing = bigints_of_result(run_kept_plan(progress, ids));
-    emit(progressing, "bulk.progress");
+    emit_job_events(progressing, "bulk.progress");
     return inputs;
 }
 
@@ -243,11 +175,18 @@ void retry_job_items(const std::vector<JobRetry>& retries) {
     if (!plan) {
         Oid types[4] = {INT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
         plan = keep_plan(
-            "UPDATE email_verify_internal.job_addresses a "
-            "SET state = 'pending', attempts = a.attempts + r.attempt, lease_until = NULL, claimed_by = NULL, "
-            "    not_before = now() + make_interval(secs => r.delay) "
-            "FROM ROWS FROM (unnest($1), unnest($2), unnest($3), unnest($4)) AS r(job_id, address_key, delay, attempt) "
-            "WHERE a.job_id = r.job_id AND a.address_key = r.address_key AND a.state = 'claimed'",
+            "WITH back AS ("
+            "    UPDATE email_verify_internal.job_addresses a"
+            "    SET state = 'retrying', attempts = a.attempts + r.attempt"
+            "    FROM ROWS FROM (unnest($1), unnest($2), unnest($3), unnest($4)) AS r(job_id, address_key, delay, "
+            "attempt)"
+            "    WHERE a.job_id = r.job_id AND a.address_key = r.address_key COLLATE \"C\" AND a.state <> 'done'"
+            "    RETURNING a.job_id, a.address_key, r.delay"
+            ")"
+            "INSERT INTO email_verify_internal.job_retries (job_id, address_key, not_before)"
+            "SELECT b.job_id, b.address_key, now() + make_interval(secs => b.delay) FROM back b "
+            "ON CONFLICT (job_id, address_key) DO UPDATE"
+            "  SET not_before = excluded.not_before, claimed_by = NULL, lease_until = NULL",
             4, types);
     }
     std::vector<const JobItem*> items;
@@ -259,21 +198,7 @@ void retry_job_items(const std::vector<JobRetry>& retries) {
     }
     Datum values[4] = {job_id_array(items), key_array(items), make_array(delays, {}, FLOAT8OID),
                        make_array(attempts, {}, INT4OID)};
-    with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}}, [&] { run_kept_plan(plan, values); });
-}
-
-void release_job_claims(int32 worker_id) {
-    static SPIPlanPtr plan = nullptr;
-    if (!plan) {
-        Oid types[1] = {INT4OID};
-        plan = keep_plan(
-            "UPDATE email_verify_internal.job_addresses "
-            "SET state = 'pending', attempts = attempts + 1, lease_until = NULL, claimed_by = NULL "
-            "WHERE state = 'claimed' AND claimed_by = $1",
-            1, types);
-    }
-    Datum values[1] = {Int32GetDatum(worker_id)};
-    run_kept_plan(plan, values);
+    with_index_lookups([&] { run_kept_plan(plan, values); });
 }
 
 }  // namespace ev::pg

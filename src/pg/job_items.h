@@ -1,10 +1,10 @@
-// The workers' side of bulk jobs (extension/src/97_jobs.sql): claiming the
-// addresses of open jobs, and writing what the probe found. The addresses of
-// a job (email_verify_internal.job_addresses) are its queue; each function is
-// one step of their life, a statement prepared once and kept. Each needs a
+// The workers' side of bulk jobs (extension/src/97_jobs.sql): writing what
+// the probe found for the addresses claimed (job_claims.h). Each function is
+// one step of their life, statements prepared once and kept; each needs a
 // transaction and an SPI connection.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,13 +22,6 @@ struct JobItem {
     int attempts = 0;
 };
 
-// Up to limit addresses of the open jobs for worker_id until now() +
-// lease_seconds, shared out evenly between the jobs (oldest first), so that
-// several jobs progress side by side. Before claiming: claims whose lease
-// ran out are pending again, and the jobs whose owner may no longer probe at
-// their level fail (bulk.failed). Jobs claimed from are running.
-std::vector<JobItem> claim_job_items(int32 worker_id, int limit, int lease_seconds);
-
 // The verdicts of claimed addresses: kept for every copy, counted per status
 // and reason, and the jobs they finish completed (bulk.completed); the others
 // send bulk.progress, at most once per email_verify.webhook_progress_interval.
@@ -39,9 +32,9 @@ struct JobVerdict {
 };
 int64 settle_job_items(const std::vector<JobVerdict>& verdicts);
 
-// Pending again after delay_seconds: with one attempt more (a transient
-// verdict, retried), or with none (deferred: the politeness budget or the
-// prober's network, nothing the address did).
+// Due again after delay_seconds (job_retries): with one attempt more (a
+// transient verdict, retried), or with none (deferred: the politeness budget
+// or the prober's network, nothing the address did).
 struct JobRetry {
     const JobItem* item;
     double delay_seconds = 0;
@@ -49,8 +42,16 @@ struct JobRetry {
 };
 void retry_job_items(const std::vector<JobRetry>& retries);
 
-// Everything worker_id holds is pending again (a worker starting again, or
-// one whose batch failed).
-void release_job_claims(int32 worker_id);
+// Sends event_type for each job (emit_event: NOTIFY and the outbox), in job order.
+void emit_job_events(const std::vector<int64>& jobs, const char* event_type);
+
+// Runs body with the planner set to reach job addresses one by one through
+// their indexes, whatever the statistics say: a batch touches a few hundred
+// of a job's million, never a scan or a hash of them.
+void with_index_lookups(const std::function<void()>& body);
+
+// The ids of the last result's first column; a bigint[] of values.
+std::vector<int64> bigints_of_result(uint64 rows);
+Datum bigint_array(const std::vector<int64>& values);
 
 }  // namespace ev::pg

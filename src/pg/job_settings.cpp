@@ -41,10 +41,9 @@ void JobSettingsInit() {
     DefineCustomIntVariable("email_verify.webhook_timeout", "Time one webhook request may take, connect included.",
                             nullptr, &webhook_timeout_setting, 10000, 100, 300000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
-    DefineCustomIntVariable("email_verify.webhook_progress_interval",
-                            "Least time between two bulk.progress events of a job.", nullptr,
-                            &webhook_progress_interval_setting, 30, 0, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
-                            nullptr);
+    DefineCustomIntVariable(
+        "email_verify.webhook_progress_interval", "Least time between two bulk.progress events of a job.", nullptr,
+        &webhook_progress_interval_setting, 30, 0, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("email_verify.webhook_inline_results",
                             "Jobs of at most this many addresses carry their results in bulk.completed.", nullptr,
                             &webhook_inline_results_setting, 100, 0, 1000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

@@ -84,7 +84,8 @@ std::vector<OutboxEvent> claim_due_events(int limit) {
             "  WHERE e.id = due.id AND j.id = e.job_id"
             "  RETURNING e.id, e.event_id::text, e.event_type, e.body::text, e.url, e.attempts,"
             "    ARRAY(SELECT s FROM (VALUES (1, coalesce(w.secret, j.webhook_secret)),"
-            "                                (2, CASE WHEN w.previous_until > now() THEN w.previous_secret END)) AS v(o, s)"
+            "                                (2, CASE WHEN w.previous_until > now() THEN w.previous_secret END)) AS "
+            "v(o, s)"
             "          WHERE s IS NOT NULL AND s <> '' ORDER BY o)";
         plan = keep_plan(sql.c_str(), 1, types);
     }
@@ -190,9 +191,9 @@ void record_attempts(const std::vector<AttemptRecord>& attempts) {
         log_causes.push_back(text_value(a.cause));
         log_latencies.push_back(Float8GetDatum(a.latency_ms));
     }
-    Datum values[6] = {make_array(ids, {}, INT8OID),        make_array(nexts, {}, TEXTOID),
-                       make_array(delays, {}, FLOAT8OID),   make_array(statuses, {}, INT4OID),
-                       make_array(causes, {}, TEXTOID),     make_array(errors, {}, TEXTOID)};
+    Datum values[6] = {make_array(ids, {}, INT8OID),      make_array(nexts, {}, TEXTOID),
+                       make_array(delays, {}, FLOAT8OID), make_array(statuses, {}, INT4OID),
+                       make_array(causes, {}, TEXTOID),   make_array(errors, {}, TEXTOID)};
     run_kept_plan(update, values);
     if (!log_ids.empty()) {
         Datum log_values[5] = {make_array(log_ids, {}, INT8OID), make_array(log_urls, {}, TEXTOID),

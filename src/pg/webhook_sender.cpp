@@ -55,7 +55,8 @@ WebhookSender::~WebhookSender() = default;
 void WebhookSender::start_client() {
     WebhookSettings settings = webhook_settings();
     ev::prober::ProbeSettings probe = probe_settings();
-    std::string fingerprint = std::to_string(settings.allow_private) + '\n' + settings.ca_file + '\n' + probe.dns.servers;
+    std::string fingerprint =
+        std::to_string(settings.allow_private) + '\n' + settings.ca_file + '\n' + probe.dns.servers;
     if (client_ && fingerprint == client_fingerprint_) return;
     // A changed setting takes effect once what is in flight has finished.
     if (client_ && client_->in_flight() > 0) return;
@@ -157,9 +158,9 @@ void WebhookSender::submit(const OutboxEvent& event) {
     request.body = event.body;
     request.timeout = webhook_settings().timeout;
     try {
-        request.headers = ev::webhook::delivery_headers(event.event_id, event.event_type, event.body,
-                                                        static_cast<std::int64_t>(std::time(nullptr)), event.secrets,
-                                                        kUserAgent);
+        request.headers =
+            ev::webhook::delivery_headers(event.event_id, event.event_type, event.body,
+                                          static_cast<std::int64_t>(std::time(nullptr)), event.secrets, kUserAgent);
     } catch (const std::invalid_argument& e) {
         refused.cause = ev::webhook::Cause::Other;
         refused.error = std::string("cannot sign the event: ") + e.what();
@@ -169,9 +170,10 @@ void WebhookSender::submit(const OutboxEvent& event) {
     int64 row = event.row;
     std::string url = event.url, origin = check.origin;
     int attempts = event.attempts;
-    client_->submit(std::move(request), [this, row, url, origin, attempts](std::uint64_t, ev::webhook::Outcome outcome) {
-        on_outcome(row, url, origin, attempts, outcome);
-    });
+    client_->submit(std::move(request),
+                    [this, row, url, origin, attempts](std::uint64_t, ev::webhook::Outcome outcome) {
+                        on_outcome(row, url, origin, attempts, outcome);
+                    });
 }
 
 void WebhookSender::on_outcome(int64 row, const std::string& url, const std::string& origin, int attempts,
@@ -199,12 +201,8 @@ void WebhookSender::on_outcome(int64 row, const std::string& url, const std::str
             record.next = AttemptRecord::Next::Retry;
             record.retry_in_seconds = std::max(0.0, std::chrono::duration<double>(decision.at - now).count());
             break;
-        case ev::webhook::Decision::Kind::EndpointGone:
-            record.next = AttemptRecord::Next::Gone;
-            break;
-        case ev::webhook::Decision::Kind::Dead:
-            record.next = AttemptRecord::Next::Dead;
-            break;
+        case ev::webhook::Decision::Kind::EndpointGone: record.next = AttemptRecord::Next::Gone; break;
+        case ev::webhook::Decision::Kind::Dead: record.next = AttemptRecord::Next::Dead; break;
     }
     if (finished_.empty()) first_finished_ = SteadyClock::now();
     finished_.push_back(std::move(record));

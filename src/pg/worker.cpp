@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "guard.h"
+#include "job_claims.h"
 #include "job_items.h"
-#include "worker_transaction.h"
 #include "list_cache.h"
 #include "prober/verifier.h"
 #include "prober_counters.h"
@@ -30,6 +30,7 @@
 #include "verdict_write_back.h"
 #include "webhook_sender.h"
 #include "worker_shmem.h"
+#include "worker_transaction.h"
 #include "write_back_watchdog.h"
 
 namespace ev::pg {
@@ -209,11 +210,12 @@ class Worker {
         std::vector<ClaimedItem> items = claim_batch(slot_, settings.batch_size, kLeaseSeconds);
         // Watched tables first (the signup path), jobs in what is left, but
         // never less than a quarter of a batch: neither starves the other.
-        std::vector<JobItem> job_items;
+        JobClaim jobs;
         if (jobs_present_)
-            job_items = claim_job_items(
+            jobs = claim_job_items(
                 slot_, std::max(settings.batch_size - static_cast<int>(items.size()), settings.batch_size / 4),
                 kLeaseSeconds);
+        const std::vector<JobItem>& job_items = jobs.items;
         // The lists and the provider rules are read in this transaction;
         // examining and probing happen after it (nothing rebuilds them before
         // the next one).
@@ -225,6 +227,7 @@ class Worker {
         Batch batch{items, job_items, std::vector<ev::prober::Verdict>(items.size() + job_items.size()), {}, {}, 0, 0};
         probe(settings, lists, std::move(providers), batch);
         write_back(settings, batch);  // what settled last
+        if (!jobs.ranges.empty()) alone([&] { end_job_claims(jobs.ranges); });
         counters_note_batch(batch.written, batch.retried);
         // A batch's probe run (its engine, resolver and sessions) and its
         // transactions free what they allocated, but the C library keeps the
@@ -476,7 +479,8 @@ class Worker {
         pg_call([] { pgstat_report_stat(true); });
         auto deadline = std::chrono::steady_clock::now() + naptime;
         for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return;
             long timeout = left.count();
             int fd = PGINVALID_SOCKET;

@@ -1,0 +1,35 @@
+// Claiming the addresses of bulk jobs for a worker's batch (97_jobs.sql):
+// new addresses a range of positions at a time (job_claims), addresses put
+// back one by one (job_retries). Claims hold a lease; the addresses of a
+// claim whose worker died come back as retries when it runs out. Each needs
+// a transaction and an SPI connection.
+#pragma once
+
+#include <vector>
+
+#include "job_items.h"
+#include "pg_prelude.h"
+
+namespace ev::pg {
+
+struct JobClaim {
+    std::vector<JobItem> items;
+    std::vector<int64> ranges;  // job_claims rows, ended with end_job_claims
+};
+
+// Up to limit addresses of the open jobs for worker_id until now() +
+// lease_seconds, shared out evenly between the jobs (the 64 oldest), so that
+// several jobs progress side by side: each job's due retries first, then its
+// new addresses in input order. Jobs claimed from are running. Every so often
+// first: jobs whose owner may no longer probe at their level fail
+// (bulk.failed), and claims whose lease ran out give their addresses back.
+JobClaim claim_job_items(int32 worker_id, int limit, int lease_seconds);
+
+// The batch of these ranges has been written back: they are no longer held.
+void end_job_claims(const std::vector<int64>& ranges);
+
+// Everything worker_id holds comes back as retries, due now (a worker
+// starting again, or one whose batch failed).
+void release_job_claims(int32 worker_id);
+
+}  // namespace ev::pg
