@@ -1,5 +1,5 @@
 -- Webhooks: the events of bulk jobs (97_jobs.sql), kept in an outbox that the
--- background worker delivers (src/pg/webhook_delivery.cpp): signed, retried
+-- background worker delivers (src/pg/webhook_sender.cpp): signed, retried
 -- with backoff, and parked as dead letters after the last attempt. Every event
 -- is also sent as NOTIFY email_verify when it is created. Secrets stay in the
 -- internal tables: no view, function result, log line or error shows them.
@@ -119,8 +119,10 @@ DECLARE
     payload text := body::text;
 BEGIN
     SELECT * INTO j FROM email_verify_internal.jobs WHERE jobs.id = job;
-    -- NOTIFY's payload must stay under 8000 bytes: a larger event goes out
-    -- trimmed to its identity, with where to read the rest.
+    -- Any role may LISTEN: NOTIFY never carries a job's results (the
+    -- addresses), only its identity and counts. Its payload must stay under
+    -- 8000 bytes: a larger event goes out trimmed, with where to read the rest.
+    payload := (body - 'results')::text;
     IF octet_length(payload) >= 7900 THEN
         payload := jsonb_build_object('event_id', id, 'event_type', event_type, 'job_id', job,
                                       'created_at', body -> 'created_at', 'state', body -> 'state',
@@ -233,7 +235,8 @@ AS $$
     WHERE e.url = enable_webhook_endpoint.url
       AND email_verify_internal.may_see_job(email_verify_internal.calling_role(), e.owner);
     DELETE FROM email_verify_internal.webhook_endpoints e
-    WHERE e.url = enable_webhook_endpoint.url AND e.name IS NULL;
+    WHERE e.url = enable_webhook_endpoint.url AND e.name IS NULL
+      AND email_verify_internal.may_see_job(email_verify_internal.calling_role(), e.owner);
 $$;
 
 -- The endpoints the current role may see; never their secrets.

@@ -25,9 +25,9 @@ void JobSettingsInit() {
                             "Removed by the worker after this long, never while an event of theirs waits.",
                             &job_retention_setting, 7 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
                             nullptr, nullptr);
-    // With the defaults (30 s doubling to 6 h, 14 attempts) the last attempt
-    // comes about a day and a half after the first, as the Standard Webhooks
-    // schedule does.
+    // With the defaults (30 s doubling to 6 h, 14 attempts, jitter 0.5-1.5)
+    // the last attempt comes about 26 hours after the first (13 to 40), a
+    // day or more as in the Standard Webhooks schedule.
     DefineCustomIntVariable("email_verify.webhook_max_attempts",
                             "Delivery attempts of one webhook event before it goes to the dead letters.", nullptr,
                             &webhook_max_attempts_setting, 14, 1, 100, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "connection_settings.h"
-#include "job_settings.h"
 #include "dns/resolver.h"
+#include "job_settings.h"
 #include "pg_prelude.h"
 
 namespace ev::pg {

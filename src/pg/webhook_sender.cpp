@@ -31,7 +31,7 @@ constexpr std::chrono::milliseconds kBusyClaimInterval{20};
 // At most this long between two looks at the outbox while idle: events a
 // backend creates wake the worker at once (emit_event), this is the safety net.
 constexpr std::chrono::milliseconds kIdleClaimInterval{5000};
-constexpr const char* kUserAgent = "email_verify/0.4.0";
+constexpr const char* kUserAgent = "email_verify/0.5.0";
 
 std::string cause_of(const ev::webhook::Outcome& outcome) {
     if (outcome.delivered()) return "delivered";
