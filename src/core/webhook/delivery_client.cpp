@@ -168,14 +168,13 @@ void DeliveryClient::start_lookup(Transfer& t) {
     std::string host = t.url.host;
     // Both families at once; either answer may come first, even at once.
     for (int family : {AF_INET, AF_INET6}) {
-        resolver_.lookup_addresses(host, family, [this, id, family](dns::AddressAnswer answer) {
-            on_addresses(id, family, std::move(answer));
-        });
+        resolver_.lookup_addresses(
+            host, family, [this, id, family](const dns::AddressAnswer& answer) { on_addresses(id, family, answer); });
         if (transfers_.find(id) == transfers_.end()) return;
     }
 }
 
-void DeliveryClient::on_addresses(std::uint64_t id, int family, dns::AddressAnswer answer) {
+void DeliveryClient::on_addresses(std::uint64_t id, int family, const dns::AddressAnswer& answer) {
     auto it = transfers_.find(id);
     if (it == transfers_.end()) return;  // timed out meanwhile
     Transfer& t = *it->second;
