@@ -121,7 +121,7 @@ TEST(WebhookDelivery, ErrorStatusesCarryAnExcerptAndRetryAfter) {
     Outcome o = h.one(local_url(server, "/500"));
     EXPECT_EQ(o.cause, Cause::HttpStatus);
     EXPECT_EQ(o.http_status, 500);
-    EXPECT_EQ(o.error.rfind("HTTP 500: database down ", 0), 0u) << "[" << o.error << "]";
+    EXPECT_EQ(o.error.rfind("HTTP 500: database? down?xxx", 0), 0u) << "[" << o.error << "]";
     EXPECT_LE(o.error.size(), 600u);
 
     o = h.one(local_url(server, "/429"));
@@ -264,9 +264,9 @@ TEST(WebhookDelivery, CallbacksRunFromTheLoopAndMaySubmitAgain) {
     int chained = 0;
     DeliveryRequest bad;
     bad.url = "not a url";
-    h.client->submit(std::move(bad), [&](std::uint64_t, Outcome) { called = true; });
+    h.client->submit(std::move(bad), [&](std::uint64_t, const Outcome&) { called = true; });
     EXPECT_FALSE(called);  // never inside submit
-    std::function<void(std::uint64_t, Outcome)> next = [&](std::uint64_t, Outcome o) {
+    std::function<void(std::uint64_t, Outcome)> next = [&](std::uint64_t, const Outcome& o) {
         EXPECT_TRUE(o.delivered()) << o.error;
         if (++chained < 5) {
             DeliveryRequest r;

@@ -60,6 +60,7 @@ TEST(WebhookRetry, RetryAfterHttpDate) {
     EXPECT_EQ(parse_retry_after("Sun Nov  6 08:49:47 1994", kNow), 10s);        // asctime
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", kNow), 0s);    // past: now
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 2094 08:00:00 GMT", kNow), 86400s);
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 19994 08:49:37 GMT", kNow), 86400s);  // found by the fuzzer
 }
 
 TEST(WebhookRetry, RetryAfterGarbage) {

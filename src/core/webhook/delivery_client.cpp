@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "text.h"
 #include "webhook/retry_schedule.h"
 #include "webhook/url_policy.h"
 
@@ -23,32 +24,6 @@ void init_curl_once() {
     std::call_once(once, [] {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
     });
-}
-
-// A response excerpt fit for an error column: valid UTF-8 only, controls
-// and broken sequences as spaces, blanks collapsed.
-std::string printable(const std::string& raw) {
-    std::string out;
-    std::size_t i = 0;
-    auto blank = [&out] {
-        if (!out.empty() && out.back() != ' ') out += ' ';
-    };
-    while (i < raw.size()) {
-        auto c = static_cast<unsigned char>(raw[i]);
-        std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool valid = length != 0 && i + length <= raw.size();
-        for (std::size_t k = 1; valid && k < length; ++k)
-            valid = (static_cast<unsigned char>(raw[i + k]) & 0xc0) == 0x80;
-        if (!valid || (length == 1 && (c <= 0x20 || c == 0x7f))) {
-            blank();
-            ++i;
-            continue;
-        }
-        out.append(raw, i, length);
-        i += length;
-    }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    return out;
 }
 
 Cause cause_of(CURLcode code) {
@@ -193,14 +168,13 @@ void DeliveryClient::start_lookup(Transfer& t) {
     std::string host = t.url.host;
     // Both families at once; either answer may come first, even at once.
     for (int family : {AF_INET, AF_INET6}) {
-        resolver_.lookup_addresses(host, family, [this, id, family](dns::AddressAnswer answer) {
-            on_addresses(id, family, std::move(answer));
-        });
+        resolver_.lookup_addresses(
+            host, family, [this, id, family](const dns::AddressAnswer& answer) { on_addresses(id, family, answer); });
         if (transfers_.find(id) == transfers_.end()) return;
     }
 }
 
-void DeliveryClient::on_addresses(std::uint64_t id, int family, dns::AddressAnswer answer) {
+void DeliveryClient::on_addresses(std::uint64_t id, int family, const dns::AddressAnswer& answer) {
     auto it = transfers_.find(id);
     if (it == transfers_.end()) return;  // timed out meanwhile
     Transfer& t = *it->second;
@@ -354,7 +328,7 @@ void DeliveryClient::collect_done() {
             o.cause = status >= 200 && status <= 299 ? Cause::None : Cause::HttpStatus;
             if (o.cause == Cause::HttpStatus) {
                 o.error = "HTTP " + std::to_string(status);
-                std::string excerpt = printable(t->response_excerpt);
+                std::string excerpt = ev::text::printable_ascii(t->response_excerpt);
                 if (!excerpt.empty()) o.error += ": " + excerpt;
             }
         } else if (!t->refused.empty()) {
@@ -363,7 +337,7 @@ void DeliveryClient::collect_done() {
         } else {
             o.cause = cause_of(result);
             o.error = curl_easy_strerror(result);
-            if (t->curl_error[0] != '\0') o.error += std::string(": ") + printable(t->curl_error);
+            if (t->curl_error[0] != '\0') o.error += std::string(": ") + ev::text::printable_ascii(t->curl_error);
         }
         finished.emplace_back(t->id, std::move(o));
     }

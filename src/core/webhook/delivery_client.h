@@ -66,7 +66,7 @@ class DeliveryClient {
     struct Transfer;
 
     void start_lookup(Transfer& t);
-    void on_addresses(std::uint64_t id, int family, dns::AddressAnswer answer);
+    void on_addresses(std::uint64_t id, int family, const dns::AddressAnswer& answer);
     void start_curl(Transfer& t, const std::string& pinned_ip);
     void finish_later(Transfer& t, Outcome outcome);
     void finish(std::uint64_t id, Outcome outcome);

@@ -26,7 +26,8 @@ struct Outcome {
     long http_status = 0;  // 0 when no answer came
     Cause cause = Cause::Other;
     // For a person: never holds a secret or the request body; may hold up
-    // to 512 bytes of the response body, made valid UTF-8 without controls.
+    // to 512 bytes of the response body, as printable ASCII (storable in any
+    // database encoding).
     std::string error;
     std::optional<std::chrono::seconds> retry_after;  // from a Retry-After header
     long latency_ms = 0;                              // submit to completion, DNS included

@@ -78,8 +78,10 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, Wa
     if (text.find('\0') != std::string::npos) return std::nullopt;
     time_t when = curl_getdate(text.c_str(), nullptr);
     if (when == -1) return std::nullopt;
-    auto wait = std::chrono::duration_cast<std::chrono::seconds>(WallClock::from_time_t(when) - now);
-    return std::clamp(wait, std::chrono::seconds(0), kMaxRetryAfter);
+    // In seconds: a date far in the future does not fit the clock's nanoseconds.
+    std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    std::int64_t wait = static_cast<std::int64_t>(when) - now_s;
+    return std::chrono::seconds(std::clamp<std::int64_t>(wait, 0, kMaxRetryAfter.count()));
 }
 
 Decision decide(const Outcome& outcome, int attempts_so_far, const RetrySchedule& schedule, double jitter,

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "idna.h"
+#include "text.h"
 
 namespace ev::webhook {
 
@@ -31,16 +32,15 @@ std::optional<std::string> url_part(CURLU* u, CURLUPart part, unsigned flags = 0
 
 // The URL as an error may show it: everything between "://" and the last
 // '@' masked (a password may hold '/', '?' or '#' unencoded, so the last
-// '@' anywhere is the safe end of a userinfo), controls replaced, length
-// bounded.
+// '@' anywhere is the safe end of a userinfo), bytes outside
+// printable ASCII replaced (any database encoding stores it), length bounded.
 std::string shown(std::string_view url) {
     std::string text(url.substr(0, kMaxWebhookUrlLength));
     std::size_t start = text.find("://");
     start = start == std::string::npos ? 0 : start + 3;
     std::size_t at = text.rfind('@');
     if (at != std::string::npos && at >= start) text.replace(start, at - start, "***");
-    for (char& c : text)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    text = ev::text::printable_ascii(text);
     if (text.size() > 200) text = text.substr(0, 200) + "...";
     return text;
 }
@@ -138,7 +138,9 @@ std::optional<AddressClass> classify_address(std::string_view ip) {
     return std::nullopt;
 }
 
-UrlCheck check_webhook_url(std::string_view url) {
+namespace {
+
+UrlCheck check_once(std::string_view url) {
     if (url.empty()) return failed("webhook_url is empty");
     if (url.size() > kMaxWebhookUrlLength)
         return failed("webhook_url is longer than " + std::to_string(kMaxWebhookUrlLength) + " bytes");
@@ -175,13 +177,12 @@ UrlCheck check_webhook_url(std::string_view url) {
         std::string name = lower(host);
         if (!ascii) {
             auto idna = ev::domain_to_ascii(host);
-            if (!idna.ok)
-                return failed("webhook_url's host is not a valid domain name (" + idna.error + "): " + shown(url));
+            if (!idna.ok) return failed("webhook_url has an invalid host name (" + idna.error + "): " + shown(url));
             name = idna.ascii;
         }
         if (!std::all_of(name.begin(), name.end(), is_ascii_host_char) || name.front() == '.' ||
             name.find("..") != std::string::npos || name.size() > 253)
-            return failed("webhook_url's host is not a valid domain name: " + shown(url));
+            return failed("webhook_url has an invalid host name: " + shown(url));
         in_addr v4{};
         check.host_is_ip = inet_pton(AF_INET, name.c_str(), &v4) == 1;
         check.host = name;
@@ -202,6 +203,23 @@ UrlCheck check_webhook_url(std::string_view url) {
     check.scheme = scheme;
     check.port = port;
     check.origin = scheme + "://" + bracketed + (port == default_port ? "" : ":" + std::to_string(port));
+    return check;
+}
+
+}  // namespace
+
+UrlCheck check_webhook_url(std::string_view url) {
+    // curl decodes a percent-encoded host ("12%3120") without reading the
+    // result as the IPv4 number it then is ("12120" = 0.0.47.88) until the
+    // URL is parsed again: the answer is the normalized URL's own reading,
+    // once that is stable.
+    UrlCheck check = check_once(url);
+    for (int round = 0; round < 3 && check.ok; ++round) {
+        UrlCheck again = check_once(check.url);
+        if (!again.ok || (again.url == check.url && again.host == check.host)) return again;
+        check = std::move(again);
+    }
+    if (check.ok) return failed("webhook_url has a host name that does not settle: " + shown(url));
     return check;
 }
 
