@@ -699,24 +699,42 @@ $$;
 COMMENT ON FUNCTION email_verify.job_status(bigint) IS
     'a job''s state, progress, counts per status and per reason, times and estimated completion';
 
--- The results of the jobs the current role may see, in input order; what
--- job_results reads. A view runs with its owner's rights on the tables but
--- the filter's current_user is the reader: a role sees its own jobs' rows.
+-- The ids of the jobs the calling role may see.
+CREATE FUNCTION email_verify_internal.visible_job_ids()
+RETURNS bigint[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(j.id), '{}') FROM email_verify_internal.jobs j
+    WHERE email_verify_internal.may_see_job(email_verify_internal.calling_role(), j.owner)
+$$;
+
+-- The results of the jobs the calling role may see, in input order; what
+-- job_results reads. A view reads the tables with its owner's rights; its
+-- filter lets a role see its own jobs' rows only. Driven by the inputs' index, with
+-- one lookup per input for its address's verdict (LIMIT keeps the planner
+-- from turning it into a hash of the whole job): rows come in input order,
+-- the first at once, however large the job.
 CREATE VIEW email_verify_internal.visible_job_results WITH (security_barrier) AS
 SELECT i.job_id, i.ordinal, i.email, (a.result).normalized, (a.result).status, (a.result).reason,
        (a.result).level, (a.result).suggestion, (a.result).is_disposable, (a.result).is_role,
        (a.result).is_free, (a.result).is_catch_all, (a.result).mx_found, (a.result).mx_host,
        (a.result).smtp_code, (a.result).smtp_message, (a.result).score, (a.result).checked_at,
        (a.result).duration_ms, (a.result).from_cache
-FROM email_verify_internal.jobs j
-JOIN email_verify_internal.job_inputs i ON i.job_id = j.id
-LEFT JOIN email_verify_internal.job_addresses a ON a.job_id = i.job_id AND a.address_key = i.address_key
-WHERE email_verify_internal.may_see_job(current_user, j.owner);
+FROM email_verify_internal.job_inputs i
+LEFT JOIN LATERAL (SELECT x.result FROM email_verify_internal.job_addresses x
+                   WHERE x.job_id = i.job_id AND x.address_key = i.address_key LIMIT 1) a ON true
+-- The filter is an InitPlan (computed once) and no index condition: as an
+-- index condition an array on the leading column would cost the scan its
+-- order (PostgreSQL 15), and job_results would sort the whole job.
+WHERE (i.job_id = ANY ((SELECT email_verify_internal.visible_job_ids())::bigint[])) IS TRUE;
 
 -- Inlined into the caller's query (plain SQL, no SET, not STRICT): the rows
--- stream from the index in input order, so COPY of a million-row job holds
--- no more than a row at a time. visible_job raises the error for an unknown
--- job. An address not verified yet (a cancelled or failed job) has only its
+-- stream from the inputs' index in input order, so COPY of a million-row job
+-- holds no more than a row at a time. The job is matched by a plain equality
+-- (leakproof, so the planner may use it below the view's barrier and knows
+-- the index order is input order); visible_job raises the error for a job
+-- the caller may not see. An address not verified yet (a cancelled or failed job) has only its
 -- email.
 CREATE FUNCTION email_verify.job_results(job_id bigint)
 RETURNS SETOF email_verify.result
@@ -726,8 +744,10 @@ AS $$
            r.is_free, r.is_catch_all, r.mx_found, r.mx_host, r.smtp_code, r.smtp_message, r.score,
            r.checked_at, r.duration_ms, r.from_cache
     FROM email_verify_internal.visible_job_results r
-    WHERE r.job_id OPERATOR(pg_catalog.=) (email_verify_internal.visible_job($1)).id
-    ORDER BY r.ordinal
+    WHERE r.job_id OPERATOR(pg_catalog.=) $1
+      -- No column in it: checked once, before the first row.
+      AND (email_verify_internal.visible_job($1)).id IS NOT NULL
+    ORDER BY r.job_id, r.ordinal
 $$;
 COMMENT ON FUNCTION email_verify.job_results(bigint) IS
     'a job''s results, one row per input in input order (streamed: COPY it to export)';
