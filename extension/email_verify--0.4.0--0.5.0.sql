@@ -771,6 +771,8 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     PERFORM email_verify_internal.emit_event(j.id, 'bulk.failed');
+    -- The worker sends the event as soon as this commits.
+    PERFORM email_verify_internal.wake_workers_at_commit();
 END
 $$;
 COMMENT ON FUNCTION email_verify.cancel_job(bigint) IS
