@@ -90,6 +90,9 @@ cmp_ok($hung && $hung->{attempts}, '>=', 2, 'and is retried');
 my @hung = @{ records_of($rhang->log, $job_hang) };
 cmp_ok(scalar @hung, '>=', 2, 'the receiver saw the retries');
 ok(!(grep { defined $_->{status} } @hung), 'none answered');
+# Dead after its last attempt, so that no hung request stays in flight: the
+# worker's HTTP client takes new settings only once nothing is in flight.
+ok(wait_event($job_hang, sub { $_[0]{state} eq 'dead' }), 'the hung event ends dead after its last attempt');
 
 my $e429 = wait_event($job429, sub { $_[0]{state} eq 'delivered' });
 ok($e429, '429 then 200: delivered');
