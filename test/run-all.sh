@@ -69,6 +69,7 @@ step "fuzz DNS answer handling (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target d
 step "fuzz cache codecs (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target cache_codec_fuzz test/fuzz/cache_codec_corpus
 step "fuzz SOCKS5 handshake and reply parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target socks5_reply_fuzz test/fuzz/socks5_reply_corpus
 step "fuzz SOCKS5 URL and source address parsers (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target socks5_url_fuzz test/fuzz/socks5_url_corpus
+step "fuzz the log filter's SQL literal masking (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target sql_redaction_fuzz test/fuzz/sql_redaction_corpus
 step "fuzz provider rules (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target provider_rules_fuzz test/fuzz/provider_rules_corpus
 step "build and install extension" build_and_install
 # The README's commands from clones under a mode-700 directory and a path
