@@ -27,7 +27,8 @@ my $json = JSON::PP->new->utf8->canonical;
 my $tmp = tempdir('ev-025-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my @secrets;    # every secret given to the server, none of which may show
 
-my $node = webhook_node('webhooks');
+# 5 attempts: the receiver that is down is up again before the last one.
+my $node = webhook_node('webhooks', "email_verify.webhook_max_attempts = 5\n");
 
 # Every event's NOTIFY, from a session listening before the first job.
 my $listener = $node->background_psql('postgres', on_error_stop => 0);
