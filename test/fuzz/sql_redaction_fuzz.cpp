@@ -31,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string before;
     for (char c : input.substr(0, split))
         if (c != '\'' && c != '$' && c != '\\') before += c;
+    if (before.find(kSecret) != std::string::npos) return 0;  // made whole by the removal
     std::string after = split == std::string::npos ? std::string() : input.substr(split + 1);
     std::string secret(kSecret);
     check_hidden(before + "'" + secret + "'" + after);
