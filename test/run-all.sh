@@ -70,6 +70,7 @@ step "fuzz cache codecs (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target cache_co
 step "fuzz SOCKS5 handshake and reply parser (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target socks5_reply_fuzz test/fuzz/socks5_reply_corpus
 step "fuzz SOCKS5 URL and source address parsers (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target socks5_url_fuzz test/fuzz/socks5_url_corpus
 step "fuzz webhook URL check and Retry-After reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target webhook_url_fuzz test/fuzz/webhook_url_corpus
+step "fuzz the log filter's SQL literal masking (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target sql_redaction_fuzz test/fuzz/sql_redaction_corpus
 step "fuzz provider rules (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target provider_rules_fuzz test/fuzz/provider_rules_corpus
 step "build and install extension" build_and_install
 # The README's commands from clones under a mode-700 directory and a path

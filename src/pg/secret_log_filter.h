@@ -7,12 +7,10 @@
 // is logged with its text. An emit_log_hook, in every process that loaded
 // the module, masks the credentials of any socks5:// URL in a message and
 // leaves the statement out of messages about a statement that holds one.
-// Webhook secrets: a statement that may carry one (submit_job,
-// register_webhook_endpoint, rotate_webhook_secret, anything quoting
-// "whsec_") is left out of error reports, and "whsec_..." secrets are masked
-// in any message (log_statement's included); a secret of another form in a
-// statement that log_statement logs is not recognised (README.md says to
-// pass secrets as bind parameters or register endpoints).
+// Webhook secrets are arguments of submit_job, register_webhook_endpoint
+// and rotate_webhook_secret: the string literals of a logged call to them
+// (and its bind parameters) are masked, and its text left out of messages
+// about it (src/core/sql_redaction.h).
 // Processes that did not load the module (the postmaster without
 // shared_preload_libraries) are out of its reach: README.md says so.
 #pragma once

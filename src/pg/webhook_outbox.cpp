@@ -169,7 +169,7 @@ void record_attempts(const std::vector<AttemptRecord>& attempts) {
             "    RETURNING w.id"
             ")"
             "INSERT INTO email_verify_internal.webhook_endpoints (owner, url, disabled_at, disabled_reason)"
-            "SELECT j.owner, e.url, now(), $2"
+            "SELECT j.owner, e.url, now(), $2 "
             "FROM email_verify_internal.webhook_events e JOIN email_verify_internal.jobs j ON j.id = e.job_id"
             " WHERE e.id = $1 AND NOT EXISTS (SELECT FROM disabled)",
             2, gone_types);
