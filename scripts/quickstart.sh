@@ -97,6 +97,19 @@ echo "   INSERT INTO signups (email) VALUES ('john@gmial.con')"
 run -v SHOW_CONTEXT=never -c "INSERT INTO signups (email) VALUES ('john@gmial.con')" 2>&1 | sed 's/^/   /' || true
 run -c "INSERT INTO signups (email) VALUES ('alice@strict.test') RETURNING email, email_status, email_reason"
 
+echo "== A bulk job: submitted at once, drained by the worker, read back with SQL"
+job=$(psql -X -At -v ON_ERROR_STOP=1 -c "SELECT email_verify.submit_job(ARRAY['alice@strict.test', 'ALICE@strict.TEST',
+        'nosuchuser@strict.test', 'anyone@catchall.test', 'x@nullmx.test', 'not an address'], level => 'smtp')")
+echo "   SELECT email_verify.submit_job(ARRAY[...6 addresses...], level => 'smtp')  -> job $job"
+for _ in $(seq 1 60); do
+    state=$(psql -X -At -c "SELECT state FROM email_verify.job_status($job)")
+    [ "$state" = completed ] && break
+    sleep 0.5
+done
+run -c "SELECT state, total, unique_addresses, processed, valid, invalid, risky, unknown, reasons
+        FROM email_verify.job_status($job)" \
+    -c "SELECT email, status, reason, is_catch_all AS catch_all FROM email_verify.job_results($job)"
+
 echo "== The statistics"
 # queue_stats lists only what still waits: after the drain, nothing; its total says so.
 run -c "SELECT table_name, column_name, level, mode, suspended_reason IS NULL AS active FROM email_verify.watch_status" \

@@ -122,7 +122,10 @@ BEGIN
     -- Any role may LISTEN: NOTIFY never carries a job's results (the
     -- addresses), only its identity and counts. Its payload must stay under
     -- 8000 bytes: a larger event goes out trimmed, with where to read the rest.
-    payload := (body - 'results')::text;
+    payload := CASE WHEN body ? 'results'
+                    THEN (body - 'results' || jsonb_build_object(
+                              'trimmed', true, 'read', format('SELECT * FROM email_verify.job_results(%s)', job)))::text
+                    ELSE payload END;
     IF octet_length(payload) >= 7900 THEN
         payload := jsonb_build_object('event_id', id, 'event_type', event_type, 'job_id', job,
                                       'created_at', body -> 'created_at', 'state', body -> 'state',

@@ -38,7 +38,7 @@ void fail_unauthorised_jobs() {
 // claimed retries. $1 NULL: the claims whose lease ran out.
 void give_back(Datum worker_id, bool by_worker) {
     static SPIPlanPtr ranges = nullptr, retries = nullptr;
-    if (!ranges) {
+    if (!retries) {  // the last one prepared: all are, or all are prepared again
         Oid types[1] = {INT4OID};
         ranges = keep_plan(
             "WITH ended AS ("
@@ -136,7 +136,7 @@ void claim_retries(const OpenJob& job, int32 worker_id, int limit, int lease_sec
 // then the range recorded and the cursor moved past it. Returns the range.
 int64 claim_new(const OpenJob& job, int32 worker_id, int limit, int lease_seconds, std::vector<JobItem>& out) {
     static SPIPlanPtr read = nullptr, record = nullptr;
-    if (!read) {
+    if (!record) {  // the last one prepared: all are, or all are prepared again
         Oid types[3] = {INT8OID, INT8OID, INT4OID};
         read = keep_plan(
             "SELECT a.address_key, a.attempts, a.position FROM email_verify_internal.job_addresses a "

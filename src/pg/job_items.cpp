@@ -96,7 +96,7 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
     if (verdicts.empty()) return 0;
     static SPIPlanPtr settle = nullptr, complete = nullptr, progress = nullptr;
     const ResultType& type = result_type();
-    if (!settle) {
+    if (!progress) {  // the last one prepared: all are, or all are prepared again
         Oid types[2] = {INT8OID, type.array_type};
         // The verdicts of one job still running ($1; a result's email is the
         // address key probed): kept on the address, counted over its copies,

@@ -134,7 +134,7 @@ void release_sending_events() {
 void record_attempts(const std::vector<AttemptRecord>& attempts) {
     if (attempts.empty()) return;
     static SPIPlanPtr update = nullptr, log = nullptr, gone = nullptr;
-    if (!update) {
+    if (!gone) {  // the last one prepared: all are, or all are prepared again
         Oid types[6] = {INT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
         update = keep_plan(
             "UPDATE email_verify_internal.webhook_events e "

@@ -58,8 +58,9 @@ void WebhookSender::start_client() {
     std::string fingerprint =
         std::to_string(settings.allow_private) + '\n' + settings.ca_file + '\n' + probe.dns.servers;
     if (client_ && fingerprint == client_fingerprint_) return;
-    // A changed setting takes effect once what is in flight has finished.
-    if (client_ && client_->in_flight() > 0) return;
+    // A changed setting takes effect at once: new requests go through a new
+    // client, while the old one finishes what it has in flight.
+    if (client_ && client_->in_flight() > 0) retired_.push_back(std::move(client_));
     ev::webhook::ClientOptions options;
     options.allow_private = settings.allow_private;
     options.ca_file = settings.ca_file;
@@ -92,6 +93,9 @@ void WebhookSender::pump() {
         }
         start_client();
         loop_.run_once(std::chrono::milliseconds(0));
+        retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                      [](const auto& client) { return client->in_flight() == 0; }),
+                       retired_.end());
         auto now = SteadyClock::now();
         if (!finished_.empty() &&
             (finished_.size() >= kMaxInFlight || client_->in_flight() == 0 || now - first_finished_ >= kWriteBackWait))
@@ -209,9 +213,17 @@ void WebhookSender::on_outcome(int64 row, const std::string& url, const std::str
 }
 
 void WebhookSender::write_back() {
-    begin_transaction();
-    record_attempts(finished_);
-    commit_transaction();
+    try {
+        begin_transaction();
+        record_attempts(finished_);
+        commit_transaction();
+    } catch (const PgError&) {
+        // Not kept to be tried again at every turn, where one bad record
+        // would stop every delivery: the events come back when their lease
+        // runs out, and are sent again (same event ids).
+        finished_.clear();
+        throw;
+    }
     // Events of the same job waited for these; a retry may be due soon.
     next_claim_ = SteadyClock::now();
     finished_.clear();

@@ -41,7 +41,6 @@ class WebhookSender {
     // before pump is due again.
     int fd() const { return loop_.fd(); }
     std::chrono::milliseconds due_in() const;
-    bool idle() const { return client_ == nullptr || (client_->in_flight() == 0 && finished_.empty()); }
 
   private:
     void start_client();
@@ -53,6 +52,8 @@ class WebhookSender {
 
     net::EventLoop loop_;
     std::unique_ptr<ev::webhook::DeliveryClient> client_;
+    // Clients replaced after a setting changed, until their requests end.
+    std::vector<std::unique_ptr<ev::webhook::DeliveryClient>> retired_;
     std::string client_fingerprint_;
     ev::webhook::CircuitBreaker breaker_;
     std::vector<AttemptRecord> finished_;

@@ -185,9 +185,9 @@ is(scalar(grep { $_->{job_id} == $job && $_->{event_type} eq 'bulk.completed' } 
 my ($big) = grep { $_->{event_type} eq 'bulk.completed' } @{ events_of($node, $job11) };
 cmp_ok(length($json->encode($big->{body})), '>', 8000, 'the bulk.completed body of 100 addresses is over 8000 bytes');
 my $trimmed = $note_of{ $big->{event_id} };
-ok($trimmed && $trimmed->{trimmed}, 'its NOTIFY arrives trimmed, "trimmed": true');
+ok($trimmed && $trimmed->{trimmed}, 'its NOTIFY arrives trimmed of the results (any role may LISTEN), "trimmed": true');
 is_deeply($trimmed->{summary}, $big->{body}{summary}, 'with the summary');
-is($trimmed->{read}, "SELECT * FROM email_verify.job_status($job11)", 'and where to read the rest');
+is($trimmed->{read}, "SELECT * FROM email_verify.job_results($job11)", 'and where to read the rest');
 ok(!exists $trimmed->{results}, 'without the results');
 my $rec11 = $r->wait_for(sub { (grep { $_->{event_id} eq $big->{event_id} } @{ $_[0] })[0] }, 10);
 ok($rec11 && $rec11->{standard_ok} && $rec11->{stripe_ok}, 'the webhook itself carries the whole body, signed');
