@@ -83,6 +83,13 @@ void seal_job(int64 job) {
     spi_bigint("SELECT email_verify_internal.job_seal($1)", 1, types, values, nullptr);
 }
 
+// The context a slice of addresses is built in, reset after each.
+MemoryContext new_slice_context() {
+    // PostgreSQL's own size macro multiplies in int.
+    // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
+    return AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
+}
+
 }  // namespace
 
 EV_SQL_FUNCTION(job_address_key) {
@@ -114,9 +121,7 @@ EV_SQL_FUNCTION(submit_job) {
     ev::pg::pg_call([&] {
         ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
         int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
-        // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
-        MemoryContext slice =
-            AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
+        MemoryContext slice = new_slice_context();
         ArrayIterator iterator = array_create_iterator(array, 0, nullptr);
         Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kSlice));
         bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kSlice));
@@ -148,9 +153,7 @@ EV_SQL_FUNCTION(submit_job_from_query) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("query must be a single SELECT (or VALUES, TABLE) that returns rows")));
         Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
-        // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
-        MemoryContext slice =
-            AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
+        MemoryContext slice = new_slice_context();
         Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kSlice));
         bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kSlice));
         for (;;) {

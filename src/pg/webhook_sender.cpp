@@ -175,7 +175,7 @@ void WebhookSender::submit(const OutboxEvent& event) {
     std::string url = event.url, origin = check.origin;
     int attempts = event.attempts;
     client_->submit(std::move(request),
-                    [this, row, url, origin, attempts](std::uint64_t, ev::webhook::Outcome outcome) {
+                    [this, row, url, origin, attempts](std::uint64_t, const ev::webhook::Outcome& outcome) {
                         on_outcome(row, url, origin, attempts, outcome);
                     });
 }
