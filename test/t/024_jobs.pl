@@ -9,12 +9,12 @@
 #  2. a million-row submit_job_from_query at level syntax: submitted, completed
 #     and exported whole as CSV and as JSON lines with COPY, streamed (the
 #     first rows reach the client long before the last; the backend's private
-#     memory stays small);
+#     memory stays small); the times are printed (diag);
 #  3. fair share: while a 50,000-address dns job drains, watched rows get
 #     their verdicts within seconds, and two jobs submitted together both
 #     progress before either completes;
-#  4. cancel mid-job: partial results readable, the rest NULL, nothing
-#     processed once the cancel has settled;
+#  4. cancel mid-job (another 50,000-address dns job): partial results
+#     readable, the rest NULL, nothing processed once the cancel has settled;
 #  5. kill -9 of the worker and pg_ctl stop -m immediate mid-job: the job still
 #     completes, once: every input has a verdict, one bulk.completed event;
 #  6. permissions: no dns job without email_verify_prober; a prober whose
@@ -23,7 +23,7 @@
 #  7. retention: a finished job is removed after email_verify.job_retention,
 #     not before, and not while one of its events still waits.
 #
-# EV_TAP_ONLY=1,3 runs only some parts (while working on one; 4 needs 3).
+# EV_TAP_ONLY=1,3 runs only some parts (while working on one).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -348,17 +348,20 @@ if (part(2))
 }
 
 # ---- 3. fair share -------------------------------------------------------------------
-# A 50,000-address dns job: a fifth of the domains are distinct names the
-# world does not know (each a DNS query), so it drains for a while.
-my $big_job;
+# A 50,000-address dns job: most domains are distinct names the world does
+# not know (each a DNS query of its own), so it drains for a while.
+sub submit_big_dns_job
+{
+	return sql(qq{SELECT email_verify.submit_job(ARRAY(
+		SELECT 'user' || g || '\@' || CASE WHEN g % 5 = 0 THEN 'strict.test' ELSE 'nx' || g || '.test' END
+		FROM generate_series(1, 50000) g), level => 'dns',
+		webhook_url => ${\ quote($hook)}, webhook_secret => ${\ quote($secret)})});
+}
+
 if (part(3))
 {
 	subtest 'fair share: watched rows and two jobs beside a 50,000-address dns job' => sub {
-		$big_job = sql(qq{SELECT email_verify.submit_job(ARRAY(
-			SELECT 'user' || g || '\@' || (ARRAY['strict.test', 'catchall.test', 'acceptall.test', 'nullmx.test',
-			                                      'nx' || g % 10000 || '.test'])[1 + g % 5]
-			FROM generate_series(1, 50000) g), level => 'dns',
-			webhook_url => ${\ quote($hook)}, webhook_secret => ${\ quote($secret)})});
+		my $big_job = submit_big_dns_job();
 		ok(wait_until(sub { status($big_job)->{processed} > 0 }, 20), 'the big job drains');
 
 		sql(q{CREATE TABLE signups (id int PRIMARY KEY, email text);
@@ -371,6 +374,8 @@ if (part(3))
 			my $took = time - $t0;
 			cmp_ok($took, '<', 5, sprintf('watched row %d verified in %.2f s beside the big job', $i, $took));
 		}
+		my $s = status($big_job);
+		is($s->{state}, 'running', "while the big job still drains ($s->{processed} of $s->{total})");
 
 		my ($a, $b) = split /\|/, sql(q{SELECT
 			email_verify.submit_job(ARRAY(SELECT 'a' || g || '@strict.test' FROM generate_series(1, 1000) g), level => 'dns'),
@@ -387,20 +392,22 @@ if (part(3))
 		}
 		ok($both, 'two jobs submitted together both progress before either completes');
 		is($last, '1000|completed|1000|completed', 'and both complete');
-		my $s = status($big_job);
-		is($s->{state}, 'running', "while the big job still drains ($s->{processed} of $s->{total})");
+		sql("SELECT email_verify.cancel_job($big_job) FROM email_verify.jobs WHERE job_id = $big_job AND state = 'running'");
 	};
 }
 
 # ---- 4. cancel mid-job -------------------------------------------------------------------
-if (part(4) && $big_job)
+if (part(4))
 {
 	subtest 'cancel mid-job: partial results readable, the rest NULL, nothing more processed' => sub {
+		my $big_job = submit_big_dns_job();
+		wait_until(sub { status($big_job)->{processed} > 0 }, 20);
 		my $s = status($big_job);
 		ok($s->{state} eq 'running' && $s->{processed} < $s->{total}, "mid-job: $s->{processed} of $s->{total}");
 		sql("SELECT email_verify.cancel_job($big_job)");
 		$s = status($big_job);
-		is("$s->{state} / $s->{failure_reason}", 'cancelled / cancelled by postgres', 'cancelled, by whom');
+		my $me = sql('SELECT current_user');
+		is("$s->{state} / $s->{failure_reason}", "cancelled / cancelled by $me", 'cancelled, by whom');
 		ok(defined $s->{finished_at}, 'finished_at set');
 		my ($ret, $out, $err) = $node->psql('postgres', "SELECT email_verify.cancel_job($big_job)");
 		like($err, qr/already cancelled/, 'cancelling again is an error');
@@ -425,7 +432,7 @@ if (part(4) && $big_job)
 		is($bare, $s->{total} - $verified, 'the others with their email alone (NULL status)');
 		is(sql("SELECT string_agg(event_type || ':' || (body ->> 'reason'), ' ' ORDER BY id) FROM email_verify_internal.webhook_events"
 			  . " WHERE job_id = $big_job AND event_type <> 'bulk.progress'"),
-			'bulk.failed:cancelled by postgres', 'one bulk.failed event, with the reason');
+			"bulk.failed:cancelled by $me", 'one bulk.failed event, with the reason');
 	};
 }
 
