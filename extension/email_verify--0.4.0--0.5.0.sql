@@ -727,7 +727,12 @@ LEFT JOIN LATERAL (SELECT x.result FROM email_verify_internal.job_addresses x
 -- The filter is an InitPlan (computed once) and no index condition: as an
 -- index condition an array on the leading column would cost the scan its
 -- order (PostgreSQL 15), and job_results would sort the whole job.
-WHERE (i.job_id = ANY ((SELECT email_verify_internal.visible_job_ids())::bigint[])) IS TRUE;
+WHERE (i.job_id = ANY ((SELECT email_verify_internal.visible_job_ids())::bigint[])) IS TRUE
+-- A security_barrier view is planned as a subquery of its own, blind to the
+-- caller's ORDER BY: without one here the scan that gives input order is
+-- never considered, and a job that is most of the table is read whole and
+-- sorted before job_results returns its first row.
+ORDER BY i.job_id, i.ordinal;
 
 -- Inlined into the caller's query (plain SQL, no SET, not STRICT): the rows
 -- stream from the inputs' index in input order, so COPY of a million-row job
