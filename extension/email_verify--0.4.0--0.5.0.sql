@@ -641,6 +641,13 @@ BEGIN
     IF (SELECT total FROM email_verify_internal.jobs WHERE id = job) = 0 THEN
         RAISE EXCEPTION 'a job needs at least one address' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A large job can make its tables many times what their statistics
+    -- say (a fresh installation has none): planned on those, job_results
+    -- would sort the whole job before its first row, and the workers'
+    -- lookups would be costed wrongly.
+    IF (SELECT total FROM email_verify_internal.jobs WHERE id = job) >= 10000 THEN
+        ANALYZE email_verify_internal.job_inputs, email_verify_internal.job_addresses;
+    END IF;
     PERFORM email_verify_internal.wake_workers_at_commit();
     RETURN job;
 END
