@@ -487,6 +487,16 @@ SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_endpoi
 
 -- Who may see a job ---------------------------------------------------------------
 
+-- The OID of the role that called (calling_role): what jobs and endpoints
+-- record as their owner.
+CREATE FUNCTION email_verify_internal.calling_role_oid()
+RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.oid FROM pg_roles r WHERE r.rolname = email_verify_internal.calling_role()
+$$;
+
 -- Whether role may see and act on the jobs of owner.
 CREATE FUNCTION email_verify_internal.may_see_job(role name, owner oid)
 RETURNS boolean
@@ -557,7 +567,7 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         SELECT * INTO target FROM email_verify_internal.webhook_endpoints e
-        WHERE e.name = endpoint AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = caller);
+        WHERE e.name = endpoint AND e.owner = email_verify_internal.calling_role_oid();
         IF NOT FOUND THEN
             RAISE EXCEPTION 'webhook endpoint "%" does not exist', endpoint USING ERRCODE = 'no_data_found',
                 HINT = 'Register it with email_verify.register_webhook_endpoint.';
@@ -573,7 +583,7 @@ BEGIN
         RAISE EXCEPTION 'webhook_secret given without a webhook_url' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO email_verify_internal.jobs (owner, level, webhook_url, webhook_secret, endpoint_id)
-    VALUES ((SELECT oid FROM pg_roles WHERE rolname = caller), chosen,
+    VALUES (email_verify_internal.calling_role_oid(), chosen,
             coalesce(webhook_url, target.url), webhook_secret, target.id)
     RETURNING jobs.id INTO id;
     RETURN id;
@@ -588,7 +598,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT j.id FROM email_verify_internal.jobs j
     WHERE j.id = job AND j.xmin = pg_current_xact_id()::xid
-      AND j.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+      AND j.owner = email_verify_internal.calling_role_oid()
 $$;
 
 -- Appends addresses to a job being built, after those it has; duplicates of an
@@ -968,7 +978,7 @@ BEGIN
     END IF;
     PERFORM email_verify_internal.check_webhook_url(url);
     INSERT INTO email_verify_internal.webhook_endpoints (owner, name, url, secret, events)
-    VALUES ((SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role()),
+    VALUES (email_verify_internal.calling_role_oid(),
             register_webhook_endpoint.name, register_webhook_endpoint.url, register_webhook_endpoint.secret,
             register_webhook_endpoint.events);
 EXCEPTION WHEN unique_violation THEN
@@ -992,7 +1002,7 @@ BEGIN
     UPDATE email_verify_internal.webhook_endpoints e
     SET previous_secret = e.secret, previous_until = now() + coalesce(overlap, '0'), secret = new_secret
     WHERE e.name = rotate_webhook_secret.name
-      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
+      AND e.owner = email_verify_internal.calling_role_oid();
     IF NOT FOUND THEN
         RAISE EXCEPTION 'webhook endpoint "%" does not exist', rotate_webhook_secret.name
             USING ERRCODE = 'no_data_found';
@@ -1012,7 +1022,7 @@ BEGIN
     SELECT j.id INTO user_job
     FROM email_verify_internal.jobs j JOIN email_verify_internal.webhook_endpoints e ON e.id = j.endpoint_id
     WHERE e.name = unregister_webhook_endpoint.name
-      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+      AND e.owner = email_verify_internal.calling_role_oid()
       AND (j.state IN ('queued', 'running')
            OR EXISTS (SELECT FROM email_verify_internal.webhook_events w
                       WHERE w.job_id = j.id AND w.state IN ('pending', 'sending')))
@@ -1024,7 +1034,7 @@ BEGIN
     END IF;
     DELETE FROM email_verify_internal.webhook_endpoints e
     WHERE e.name = unregister_webhook_endpoint.name
-      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
+      AND e.owner = email_verify_internal.calling_role_oid();
     IF NOT FOUND THEN
         RAISE EXCEPTION 'webhook endpoint "%" does not exist', unregister_webhook_endpoint.name
             USING ERRCODE = 'no_data_found';
@@ -1176,6 +1186,7 @@ FROM PUBLIC;
 GRANT SELECT ON email_verify_internal.visible_job_results, email_verify.jobs, email_verify.webhook_endpoints,
     email_verify.webhook_dead_letters, email_verify.webhook_delivery_stats TO PUBLIC;
 REVOKE EXECUTE ON FUNCTION
+    email_verify_internal.calling_role_oid(),
     email_verify_internal.job_being_built(bigint),
     email_verify_internal.event_body(bigint, text, uuid),
     email_verify_internal.emit_event(bigint, text),

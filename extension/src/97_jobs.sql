@@ -162,6 +162,16 @@ SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.webhook_endpoi
 
 -- Who may see a job ---------------------------------------------------------------
 
+-- The OID of the role that called (calling_role): what jobs and endpoints
+-- record as their owner.
+CREATE FUNCTION email_verify_internal.calling_role_oid()
+RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.oid FROM pg_roles r WHERE r.rolname = email_verify_internal.calling_role()
+$$;
+
 -- Whether role may see and act on the jobs of owner.
 CREATE FUNCTION email_verify_internal.may_see_job(role name, owner oid)
 RETURNS boolean
@@ -232,7 +242,7 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         SELECT * INTO target FROM email_verify_internal.webhook_endpoints e
-        WHERE e.name = endpoint AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = caller);
+        WHERE e.name = endpoint AND e.owner = email_verify_internal.calling_role_oid();
         IF NOT FOUND THEN
             RAISE EXCEPTION 'webhook endpoint "%" does not exist', endpoint USING ERRCODE = 'no_data_found',
                 HINT = 'Register it with email_verify.register_webhook_endpoint.';
@@ -248,7 +258,7 @@ BEGIN
         RAISE EXCEPTION 'webhook_secret given without a webhook_url' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO email_verify_internal.jobs (owner, level, webhook_url, webhook_secret, endpoint_id)
-    VALUES ((SELECT oid FROM pg_roles WHERE rolname = caller), chosen,
+    VALUES (email_verify_internal.calling_role_oid(), chosen,
             coalesce(webhook_url, target.url), webhook_secret, target.id)
     RETURNING jobs.id INTO id;
     RETURN id;
@@ -263,7 +273,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT j.id FROM email_verify_internal.jobs j
     WHERE j.id = job AND j.xmin = pg_current_xact_id()::xid
-      AND j.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+      AND j.owner = email_verify_internal.calling_role_oid()
 $$;
 
 -- Appends addresses to a job being built, after those it has; duplicates of an

@@ -164,7 +164,7 @@ BEGIN
     END IF;
     PERFORM email_verify_internal.check_webhook_url(url);
     INSERT INTO email_verify_internal.webhook_endpoints (owner, name, url, secret, events)
-    VALUES ((SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role()),
+    VALUES (email_verify_internal.calling_role_oid(),
             register_webhook_endpoint.name, register_webhook_endpoint.url, register_webhook_endpoint.secret,
             register_webhook_endpoint.events);
 EXCEPTION WHEN unique_violation THEN
@@ -188,7 +188,7 @@ BEGIN
     UPDATE email_verify_internal.webhook_endpoints e
     SET previous_secret = e.secret, previous_until = now() + coalesce(overlap, '0'), secret = new_secret
     WHERE e.name = rotate_webhook_secret.name
-      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
+      AND e.owner = email_verify_internal.calling_role_oid();
     IF NOT FOUND THEN
         RAISE EXCEPTION 'webhook endpoint "%" does not exist', rotate_webhook_secret.name
             USING ERRCODE = 'no_data_found';
@@ -208,7 +208,7 @@ BEGIN
     SELECT j.id INTO user_job
     FROM email_verify_internal.jobs j JOIN email_verify_internal.webhook_endpoints e ON e.id = j.endpoint_id
     WHERE e.name = unregister_webhook_endpoint.name
-      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role())
+      AND e.owner = email_verify_internal.calling_role_oid()
       AND (j.state IN ('queued', 'running')
            OR EXISTS (SELECT FROM email_verify_internal.webhook_events w
                       WHERE w.job_id = j.id AND w.state IN ('pending', 'sending')))
@@ -220,7 +220,7 @@ BEGIN
     END IF;
     DELETE FROM email_verify_internal.webhook_endpoints e
     WHERE e.name = unregister_webhook_endpoint.name
-      AND e.owner = (SELECT oid FROM pg_roles WHERE rolname = email_verify_internal.calling_role());
+      AND e.owner = email_verify_internal.calling_role_oid();
     IF NOT FOUND THEN
         RAISE EXCEPTION 'webhook endpoint "%" does not exist', unregister_webhook_endpoint.name
             USING ERRCODE = 'no_data_found';
@@ -372,6 +372,7 @@ FROM PUBLIC;
 GRANT SELECT ON email_verify_internal.visible_job_results, email_verify.jobs, email_verify.webhook_endpoints,
     email_verify.webhook_dead_letters, email_verify.webhook_delivery_stats TO PUBLIC;
 REVOKE EXECUTE ON FUNCTION
+    email_verify_internal.calling_role_oid(),
     email_verify_internal.job_being_built(bigint),
     email_verify_internal.event_body(bigint, text, uuid),
     email_verify_internal.emit_event(bigint, text),
