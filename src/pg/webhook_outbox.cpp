@@ -3,6 +3,7 @@
 #include "webhook_outbox.h"
 
 #include "guard.h"
+#include "job_items.h"
 #include "spi_plans.h"
 
 namespace ev::pg {
@@ -90,7 +91,10 @@ std::vector<OutboxEvent> claim_due_events(int limit) {
         plan = keep_plan(sql.c_str(), 1, types);
     }
     Datum values[1] = {Int32GetDatum(limit)};
-    uint64 rows = run_kept_plan(plan, values);
+    uint64 rows = 0;
+    // Each due event's "an earlier one of its job still waits?" is one probe
+    // of the (job_id, id) index, never an anti-join over every pending event.
+    with_index_lookups([&] { rows = run_kept_plan(plan, values); });
     std::vector<OutboxEvent> events;
     events.reserve(rows);
     SPITupleTable* table = SPI_tuptable;

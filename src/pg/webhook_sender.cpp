@@ -21,8 +21,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Requests in flight at once (curl keeps at most 16 connections per host).
-constexpr std::size_t kMaxInFlight = 256;
+// Requests in flight at once, no more than the connections curl may open to
+// one host: a request never waits in curl's queue for a connection, where its
+// time would count towards email_verify.webhook_timeout.
+constexpr std::size_t kMaxInFlight = 32;
 // Finished attempts are written back in one transaction once the first has
 // waited this long (or when nothing is in flight any more).
 constexpr std::chrono::milliseconds kWriteBackWait{20};
@@ -65,6 +67,8 @@ void WebhookSender::start_client() {
     options.allow_private = settings.allow_private;
     options.ca_file = settings.ca_file;
     options.user_agent = kUserAgent;
+    options.max_per_host = static_cast<long>(kMaxInFlight);
+    options.max_total_connections = static_cast<long>(kMaxInFlight);
     options.dns = probe.dns;
     client_.reset();
     client_ = std::make_unique<ev::webhook::DeliveryClient>(loop_, options);
