@@ -42,7 +42,11 @@
 #
 # Environment: EV_JB_ROUNDS (default 3), EV_JB_PGPORT, EV_JB_FIG2_ROWS
 # (default 1000000), EV_JB_FIGS (default "1 5 3 4 2": which figures, in that
-# order).
+# order), EV_JB_DIAG=1 (pg_stat_statements loaded, track = all: the top
+# statements of each job of figure 1 and each delivery of figure 4 printed;
+# auto_explain logs the plans of statements over 15 ms, the workers' too, in
+# build/bench/jobs-bench-server.log; it costs time, so its figures are not
+# the plain ones).
 set -uo pipefail
 
 # shellcheck source-path=SCRIPTDIR  # lib.sh and worker_lib.sh, next to this script
@@ -52,6 +56,7 @@ port=${EV_JB_PGPORT:-54380}
 rounds=${EV_JB_ROUNDS:-3}
 fig2_rows=${EV_JB_FIG2_ROWS:-1000000}
 figs=${EV_JB_FIGS:-1 5 3 4 2}
+diag=${EV_JB_DIAG:-0}
 results=$out/jobs_bench.results
 : >"$results"
 dns_server=127.0.53.1:53
@@ -78,11 +83,25 @@ cat >>"$data/postgresql.conf" <<CONF
 email_verify.result_ttl = 0
 email_verify.webhook_allow_private = on
 CONF
+if [ "$diag" = 1 ]; then
+    cat >>"$data/postgresql.conf" <<CONF
+shared_preload_libraries = 'email_verify,pg_stat_statements,auto_explain'
+pg_stat_statements.track = all
+pg_stat_statements.max = 2000
+auto_explain.log_min_duration = '15ms'
+auto_explain.log_analyze = on
+auto_explain.log_buffers = on
+auto_explain.log_nested_statements = on
+CONF
+fi
 pg_restart || die "restart failed: $(tail -5 "$pgdir/server.log")"
 psql_q -d postgres -c "CREATE DATABASE bench" >/dev/null || die "CREATE DATABASE failed"
 psql_q -d bench -c "CREATE EXTENSION email_verify" -f bench/jobs_bench.sql >/dev/null ||
     die "CREATE EXTENSION / bench/jobs_bench.sql failed"
 psql -X -At -c "SELECT 'server: ' || version()"
+if [ "$diag" = 1 ]; then
+    psql_q -c "CREATE EXTENSION pg_stat_statements" >/dev/null || die "CREATE EXTENSION pg_stat_statements failed"
+fi
 secret=$(psql -X -At -c "SELECT email_verify.new_webhook_secret()")
 
 receiver_pids=()
@@ -115,6 +134,16 @@ receiver_stats() { curl -s --max-time 5 "http://127.0.0.1:$1/_stats"; }
 worker_pids() { psql -X -At -c "SELECT string_agg(pid::text, ' ' ORDER BY pid) FROM pg_stat_activity WHERE backend_type = 'email_verify worker'"; }
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
 record() { echo "$*" | tee -a "$results"; }
+# EV_JB_DIAG=1: the statements that took the most time since diag_reset.
+diag_reset() { [ "$diag" = 1 ] && psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null; }
+diag_top() {  # label
+    [ "$diag" = 1 ] || return 0
+    echo "--- pg_stat_statements, top 12 by total time: $1"
+    psql -X -P pager=off -c "SELECT round(total_exec_time::numeric, 0) AS total_ms, calls,
+                                    round((total_exec_time / calls)::numeric, 2) AS ms_per_call, rows,
+                                    left(regexp_replace(query, '\s+', ' ', 'g'), 150) AS query
+                             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
+}
 
 psql_q -c "SELECT jb_make_list('jb_list', 100000, 'j')" >/dev/null || die "the list failed"
 
@@ -128,9 +157,11 @@ fig1() {
             if ((k % 2 == 1)); then
                 sqlrun -c "CALL jb_verify_emails(1, $k, $workers, 'jb_list', 'dns')"
             fi
+            diag_reset
             job=$(psql -X -At -c "SELECT jb_submit(1, $k, 'jb_list', 'dns')" 2>/dev/null)
             [ -n "$job" ] || die "submit_job failed"
             sqlrun -c "CALL jb_wait_job(1, $k, $workers, $job, 600)"
+            diag_top "figure 1, the job, workers = $workers, run $k"
             if ((k % 2 == 0)); then
                 sqlrun -c "CALL jb_verify_emails(1, $k, $workers, 'jb_list', 'dns')"
             fi
@@ -240,6 +271,7 @@ fig4() {
                            'http://127.0.0.1:$port4/ok/fig4'
                     FROM e ORDER BY e.id" >/dev/null || die "queueing the events failed"
         psql -X -At -c "SELECT body FROM email_verify_internal.webhook_events WHERE url LIKE '%/ok/fig4' LIMIT 1" >"$body_file"
+        diag_reset
         # The receiver's count, every 20 ms: the first and the last request.
         python3 bench/jobs_bench_report.py poll-count "$port4" /ok/fig4 "$before" 10000 60 >"$out/jobs_bench_fig4.poll"
         read -r first first_n last <"$out/jobs_bench_fig4.poll"
@@ -251,6 +283,7 @@ fig4() {
                                       $(jq .connections <<<"$stats"), $(jq .requests <<<"$stats"), $(jq .distinct_event_ids <<<"$stats"))
                         FROM email_verify_internal.webhook_events
                         WHERE url LIKE '%/ok/fig4' AND id > $from_row" | tee -a "$results"
+        diag_top "figure 4, run $k"
         # the receiver's ceiling with the same body, 16 keep-alive connections
         JB_BODY_FILE=$body_file wrk -t1 -c16 -d5s -s bench/webhook_post.lua "http://127.0.0.1:$port4/ok/fig4wrk" 2>&1 |
             tee "$out/jobs_bench_fig4_wrk$k.out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/JOBS_BENCH fig=4 run='"$k"' kind=ceiling per_s=\1 conns=16/p' |
