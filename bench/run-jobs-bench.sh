@@ -42,7 +42,8 @@
 #
 # Environment: EV_JB_ROUNDS (default 3), EV_JB_PGPORT, EV_JB_FIG2_ROWS
 # (default 1000000), EV_JB_FIGS (default "1 5 3 4 2": which figures, in that
-# order), EV_JB_DIAG=1 (pg_stat_statements loaded, track = all: the top
+# order), EV_JB_BATCH (email_verify.worker_batch_size, default 500, the
+# product's default), EV_JB_DIAG=1 (pg_stat_statements loaded, track = all: the top
 # statements of each job of figure 1 and each delivery of figure 4 printed;
 # auto_explain logs the plans of statements over 15 ms, the workers' too, in
 # build/bench/jobs-bench-server.log; it costs time, so its figures are not
@@ -57,6 +58,7 @@ rounds=${EV_JB_ROUNDS:-3}
 fig2_rows=${EV_JB_FIG2_ROWS:-1000000}
 figs=${EV_JB_FIGS:-1 5 3 4 2}
 diag=${EV_JB_DIAG:-0}
+batch=${EV_JB_BATCH:-500}
 results=$out/jobs_bench.results
 : >"$results"
 dns_server=127.0.53.1:53
@@ -151,8 +153,8 @@ psql_q -c "SELECT jb_make_list('jb_list', 100000, 'j')" >/dev/null || die "the l
 fig1() {
     local workers k job
     for workers in 1 2; do
-        step "figure 1: 100,000 addresses at level dns, job vs verify_emails, workers = $workers"
-        configure "$workers" 500 || die "could not start $workers workers"
+        step "figure 1: 100,000 addresses at level dns, job vs verify_emails, workers = $workers, batch $batch"
+        configure "$workers" "$batch" || die "could not start $workers workers"
         for ((k = 1; k <= rounds; k++)); do
             if ((k % 2 == 1)); then
                 sqlrun -c "CALL jb_verify_emails(1, $k, $workers, 'jb_list', 'dns')"
@@ -173,7 +175,7 @@ fig1() {
 fig5() {
     local k job state
     step "figure 5: watched rows (level dns), one every 100 ms, with and without a 100,000-address job draining"
-    configure 1 500 || die "could not start the worker"
+    configure 1 "$batch" || die "could not start the worker"
     for ((k = 1; k <= rounds; k++)); do
         psql_q -c "SELECT jb_cold()" -c "SELECT jb_watched_table('jb_w5')" >/dev/null || die "the watched table failed"
         timeout 120 psql -X -q -c "CALL jb_trickle('jb_w5', 50, 0.1, 'idle$k-')" || note "fig 5 trickle (idle) failed"
@@ -199,7 +201,7 @@ fig5() {
 fig3() {
     local k job i n t0 sql
     step "figure 3a: bulk.completed of 20 jobs (50 addresses, dns) at the receiver, from the job's last verdict"
-    configure 1 500 || die "could not start the worker"
+    configure 1 "$batch" || die "could not start the worker"
     start_receiver fig3
     local port3=$receiver_port
     psql_q -c "SELECT jb_make_list('jb_small', 50, 'w')" >/dev/null
@@ -246,7 +248,7 @@ fig3() {
 fig4() {
     local k first first_n last body_file before from_row stats
     step "figure 4: 10,000 queued events to a keep-alive receiver, against the receiver's own ceiling (wrk)"
-    configure 1 500 || die "could not start the worker"
+    configure 1 "$batch" || die "could not start the worker"
     start_receiver fig4 --fast
     local port4=$receiver_port
     # 10,000 one-address jobs, marked completed (their addresses settled):
@@ -295,7 +297,7 @@ fig4() {
 fig2() {
     local t0 job submitted stop_file pids i state
     step "figure 2: submit_job_from_query of $fig2_rows addresses, the worker's private memory while it drains (syntax)"
-    configure 1 500 || die "could not start the worker"
+    configure 1 "$batch" || die "could not start the worker"
     psql_q -c "SELECT jb_make_list('jb_big', $fig2_rows, 'm')" -c "CHECKPOINT" >/dev/null || die "the big table failed"
     pids=$(worker_pids)
     stop_file=$out/jobs_bench_fig2.stop
@@ -305,11 +307,14 @@ fig2() {
         >"$out/jobs_bench_fig2.smaps" 2>&1 &
     local sampler=$!
     sleep 1  # a baseline before the job
+    diag_reset
     t0=$(date +%s.%N)
     job=$(psql -X -At -c "SELECT email_verify.submit_job_from_query('SELECT email FROM jb_big ORDER BY id', level => 'syntax')")
     submitted=$(since "$t0")
     [ -n "$job" ] || die "submit_job_from_query failed"
     record "JOBS_BENCH fig=2 kind=submit_from_query n=$fig2_rows job=$job seconds=$submitted"
+    diag_top "figure 2, the submission"
+    diag_reset
     t0=$(date +%s.%N)
     for ((i = 0; i < 9000; i++)); do
         state=$(psql -X -At -c "SELECT state FROM email_verify.job_status($job)")
@@ -319,6 +324,7 @@ fig2() {
     touch "$stop_file"
     wait "$sampler"
     sqlrun -c "CALL jb_wait_job(2, 1, 1, $job, 1)"
+    diag_top "figure 2, the drain"
     sed 's/^/JOBS_BENCH fig=2 kind=smaps /' "$out/jobs_bench_fig2.smaps" | tee -a "$results"
 }
 
