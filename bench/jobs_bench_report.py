@@ -41,12 +41,18 @@ def pct(values, q):
 
 
 def private_kb(pid):
-    total = 0
+    """(Private_Clean + Private_Dirty, Anonymous) in kB. The first counts
+    every page only this process maps, pages of the shared memory segment
+    (shared_buffers) it alone has touched so far included; the second is its
+    own heap and stack alone."""
+    total = anon = 0
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
             if line.startswith(("Private_Clean:", "Private_Dirty:")):
                 total += int(line.split()[1])
-    return total
+            elif line.startswith("Anonymous:"):
+                anon = int(line.split()[1])
+    return total, anon
 
 
 def smaps(argv):
@@ -64,7 +70,7 @@ def smaps(argv):
         now = time.time() - t0
         for p in a.pids:
             try:
-                series[p].append((now, private_kb(p)))
+                series[p].append((now, *private_kb(p)))
             except OSError:
                 pass
         time.sleep(a.interval_ms / 1000)
@@ -72,10 +78,12 @@ def smaps(argv):
         if not s:
             print(f"pid={p} samples=0")
             continue
-        at, peak = max(s, key=lambda x: x[1])
+        at, peak, _ = max(s, key=lambda x: x[1])
+        anon_at, _, anon_peak = max(s, key=lambda x: x[2])
         gaps = [b[0] - a_[0] for a_, b in zip(s, s[1:])]
         print(f"pid={p} samples={len(s)} interval_ms_median={statistics.median(gaps) * 1000 if gaps else 0:.0f} "
-              f"baseline_mb={s[0][1] / 1024:.1f} max_mb={peak / 1024:.1f} max_at_s={at:.1f} last_mb={s[-1][1] / 1024:.1f}")
+              f"baseline_mb={s[0][1] / 1024:.1f} max_mb={peak / 1024:.1f} max_at_s={at:.1f} last_mb={s[-1][1] / 1024:.1f} "
+              f"anon_baseline_mb={s[0][2] / 1024:.1f} anon_max_mb={anon_peak / 1024:.1f} anon_max_at_s={anon_at:.1f}")
 
 
 def records(log, path):
@@ -201,7 +209,8 @@ def table(path):
         if mem:
             peak = max(float(d.get("max_mb", "nan")) for d in mem)
             base = min(float(d.get("baseline_mb", "nan")) for d in mem)
-            rows.append(("2 worker private memory while draining (max)", f"{peak:.1f} MB",
+            anon = max(float(d.get("anon_max_mb", "nan")) for d in mem)
+            rows.append(("2 worker private memory while draining (max)", f"{peak:.1f} MB (Anonymous {anon:.1f} MB)",
                          f"at start {base:.1f} MB; drain {job[-1].get('seconds', '?') if job else '?'} s, "
                          f"{job[-1].get('processed', '?') if job else '?'} processed", f"{peak / 64:.2f}x of target",
                          "< 64 MB", verdict(peak < 64 and drained)))
