@@ -493,7 +493,9 @@ class Worker {
                 int events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
                 if (fd != PGINVALID_SOCKET) events |= WL_SOCKET_READABLE;
                 rc = WaitLatchOrSocket(MyLatch, events, fd, timeout, PG_WAIT_EXTENSION);
-                ResetLatch(MyLatch);
+                // Reset only what was seen: a wake-up that comes after a
+                // socket or timeout wake-up must end the next wait.
+                if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
             });
             if (rc & WL_LATCH_SET) {
                 if (sender_) sender_->wake();

@@ -137,10 +137,10 @@ extern "C" void email_verify_launcher_main(Datum) {
             if (ev::pg::worker_role_exists())
                 sleep_ms = ev::pg::start_due_workers(ev::pg::configured_workers(), sleep_ms);
             else
-                // CREATE EXTENSION's wake comes from its commit callback, which
-                // PostgreSQL runs before it sends the catalog invalidations:
-                // woken that early, the lookup still finds the cached "no such
-                // role". So, while the role is missing, look again each second.
+                // A wake-up can be missed (one sent before this launcher
+                // attached, or while it was between its look and its sleep
+                // on another path): while the role is missing, look again
+                // each second rather than once a naptime.
                 sleep_ms = std::min(sleep_ms, ev::pg::kRoleRecheckMs);
         }
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(sleep_ms, 10L),
