@@ -68,7 +68,7 @@ started=$(date +%s.%N)
 print_machine
 
 command -v node >/dev/null || die "node is needed for the webhook receiver"
-command -v wrk >/dev/null || die "wrk is needed for figure 4's receiver ceiling (apt-get install wrk)"
+command -v wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } || die "wrk is needed for figure 4's receiver ceiling (apt-get install wrk)"
 receiver_dir=test/webhook-receiver
 if [ ! -d "$receiver_dir/node_modules" ]; then
     npm ci --prefix "$receiver_dir" --no-audit --no-fund >/dev/null 2>&1 || die "npm ci in $receiver_dir failed"

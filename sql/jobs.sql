@@ -73,6 +73,25 @@ SET ROLE job_bob;
 SELECT state FROM email_verify.job_status(:alice_job);
 SELECT email_verify.cancel_job(:alice_job);
 SELECT email_verify.replay_job_webhooks(:alice_job);
+-- The view behind job_results shows bob none of alice's rows, even read directly.
+SELECT count(*) AS bob_reads FROM email_verify_internal.visible_job_results WHERE job_id = :alice_job;
+SELECT count(*) AS bob_sees FROM email_verify.jobs;
+-- Another role's endpoint: neither rotated, unregistered nor re-enabled by bob.
+RESET ROLE;
+SET ROLE job_alice;
+SELECT email_verify.register_webhook_endpoint('alice', 'https://alice.example.com/hooks', 'whsec_c2VjcmV0');
+RESET ROLE;
+UPDATE email_verify_internal.webhook_endpoints SET disabled_at = now(), disabled_reason = 'test' WHERE name = 'alice';
+SET ROLE job_bob;
+SELECT email_verify.rotate_webhook_secret('alice', 'whsec_Ym9i');
+SELECT email_verify.unregister_webhook_endpoint('alice');
+SELECT email_verify.enable_webhook_endpoint('https://alice.example.com/hooks');
+SELECT count(*) AS bob_sees_endpoints FROM email_verify.webhook_endpoints;
+SELECT email_verify.replay_webhook(gen_random_uuid());
+RESET ROLE;
+SELECT name, disabled_at IS NOT NULL AS still_disabled,
+       secret = 'whsec_c2VjcmV0' AS secret_unchanged FROM email_verify_internal.webhook_endpoints WHERE name = 'alice';
+DELETE FROM email_verify_internal.webhook_endpoints WHERE name = 'alice';
 SET ROLE job_admin;
 SELECT count(*) > 2 AS admin_sees_all FROM email_verify.jobs;
 SELECT state, owner FROM email_verify.job_status(:alice_job);
