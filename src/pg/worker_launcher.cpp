@@ -21,9 +21,6 @@
 
 namespace ev::pg {
 
-// How often the launcher looks for the workers' role while it is missing.
-constexpr long kRoleRecheckMs = 1000;
-
 namespace {
 
 // How long a stopped worker's slot stays empty: a worker that fails at once
@@ -133,16 +130,8 @@ extern "C" void email_verify_launcher_main(Datum) {
         // Asked to leave: the workers' database is being dropped. They come
         // back if the DROP fails (the flag is cleared); if not, not until the
         // server restarts.
-        if (!ev::pg::workers_asked_to_leave()) {
-            if (ev::pg::worker_role_exists())
-                sleep_ms = ev::pg::start_due_workers(ev::pg::configured_workers(), sleep_ms);
-            else
-                // A wake-up can be missed (one sent before this launcher
-                // attached, or while it was between its look and its sleep
-                // on another path): while the role is missing, look again
-                // each second rather than once a naptime.
-                sleep_ms = std::min(sleep_ms, ev::pg::kRoleRecheckMs);
-        }
+        if (!ev::pg::workers_asked_to_leave() && ev::pg::worker_role_exists())
+            sleep_ms = ev::pg::start_due_workers(ev::pg::configured_workers(), sleep_ms);
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(sleep_ms, 10L),
                         PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
