@@ -19,7 +19,8 @@ CORE_SRCS = $(filter-out %.gen.cpp,$(wildcard src/core/*.cpp src/core/*/*.cpp)) 
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-PG_CPPFLAGS = -Isrc/core -Isrc/pg
+# EV_VERSION: the version a running module reports (the webhook User-Agent).
+PG_CPPFLAGS = -Isrc/core -Isrc/pg -DEV_VERSION=$(EXTVERSION)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-cast-function-type -Wno-register -fno-omit-frame-pointer -MMD -MP
 SHLIB_LINK = -lidn2 -lcares -lcurl -lssl -lcrypto -lstdc++

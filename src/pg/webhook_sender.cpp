@@ -33,7 +33,11 @@ constexpr std::chrono::milliseconds kBusyClaimInterval{20};
 // At most this long between two looks at the outbox while idle: events a
 // backend creates wake the worker at once (emit_event), this is the safety net.
 constexpr std::chrono::milliseconds kIdleClaimInterval{5000};
-constexpr const char* kUserAgent = "email_verify/0.5.0";
+// EV_VERSION is the control file's default_version, given by the Makefile
+// bare (a quoted define would not survive the lint's compile commands).
+#define EV_STRINGIFY(x) #x
+#define EV_AS_STRING(x) EV_STRINGIFY(x)
+constexpr const char* kUserAgent = "email_verify/" EV_AS_STRING(EV_VERSION);
 
 std::string cause_of(const ev::webhook::Outcome& outcome) {
     if (outcome.delivered()) return "delivered";
