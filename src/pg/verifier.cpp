@@ -74,33 +74,16 @@ ev::prober::VerifierSettings verifier_settings() {
     return settings;
 }
 
-}  // namespace
-
-ev::prober::BudgetedVerdict verify_within_budget(std::string_view input, ev::Level level,
-                                                 std::chrono::milliseconds budget) {
+// Runs `verify` with a Verifier of this backend; the run's counters are kept
+// even when a cancel cuts it short.
+template <typename Verify>
+auto counted_run(Verify verify) {
     ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches());
-    ev::prober::BudgetedVerdict verdict;
     try {
-        verdict = ev::prober::verify_within(verifier, input, level, verifier_settings(), budget, poll_interrupts);
-    } catch (const std::invalid_argument& e) {
+        auto out = verify(verifier);
         add_to_totals(verifier.stats());
-        throw UserError(ERRCODE_INVALID_PARAMETER_VALUE, e.what());
-    } catch (...) {
-        add_to_totals(verifier.stats());
-        throw;
-    }
-    add_to_totals(verifier.stats());
-    warn_if_newly_blocked();
-    return verdict;
-}
-
-std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::string_view>& inputs, ev::Level level) {
-    ev::prober::VerifierSettings settings = verifier_settings();
-    // The run's counters are kept even when a cancel cuts it short.
-    ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches());
-    std::vector<ev::prober::Verdict> verdicts;
-    try {
-        verdicts = verifier.verify(inputs, level, settings, poll_interrupts);
+        warn_if_newly_blocked();
+        return out;
     } catch (const std::invalid_argument& e) {
         add_to_totals(verifier.stats());
         // A DNS server list c-ares refuses (the GUC check catches most).
@@ -109,8 +92,21 @@ std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::stri
         add_to_totals(verifier.stats());
         throw;
     }
-    add_to_totals(verifier.stats());
-    warn_if_newly_blocked();
+}
+
+}  // namespace
+
+ev::prober::BudgetedVerdict verify_within_budget(std::string_view input, ev::Level level,
+                                                 std::chrono::milliseconds budget) {
+    return counted_run([&](ev::prober::Verifier& verifier) {
+        return ev::prober::verify_within(verifier, input, level, verifier_settings(), budget, poll_interrupts);
+    });
+}
+
+std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::string_view>& inputs, ev::Level level) {
+    ev::prober::VerifierSettings settings = verifier_settings();
+    std::vector<ev::prober::Verdict> verdicts = counted_run(
+        [&](ev::prober::Verifier& verifier) { return verifier.verify(inputs, level, settings, poll_interrupts); });
     std::string explanation = level == ev::Level::Smtp ? network_explanation() : std::string();
     std::vector<ev::VerificationResult> results;
     results.reserve(verdicts.size());
