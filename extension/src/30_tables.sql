@@ -55,6 +55,11 @@ CREATE TABLE email_verify.watches (
     key_columns      name[] NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now(),
     suspended_reason text,
+    -- Sync watches: the signup policy deciding each row (NULL: none; see
+    -- 99_signup.sql) and the inline check's time budget (NULL: the check
+    -- stops at level dns).
+    policy           text,
+    sync_budget      interval CHECK (sync_budget > interval '0' AND sync_budget <= interval '1 minute'),
     UNIQUE (relid, column_name),
     CONSTRAINT watches_recheck_after_bounded CHECK (recheck_after <= interval '100 years')
 );

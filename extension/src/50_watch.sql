@@ -55,10 +55,16 @@ CREATE TYPE email_verify.inline_check AS (
     is_catch_all   boolean,
     checked_at     timestamptz,
     suggestion     text,
-    syntax_error   text
+    syntax_error   text,
+    -- A watch with a policy or a budget (99_signup.sql): the decision, its
+    -- message, and whether the verdict is complete at the watch's level (the
+    -- row is then not left for the worker).
+    decision       text,
+    message        text,
+    complete       boolean
 );
 
-CREATE FUNCTION email_verify_internal.sync_probe(rel regclass, col name, address text)
+CREATE FUNCTION email_verify_internal.sync_probe(rel regclass, col name, address text, writer oid)
 RETURNS email_verify.inline_check
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -66,6 +72,7 @@ AS $$
 DECLARE
     w email_verify.watches := email_verify_internal.watch_of(rel, col);
     r email_verify.result;
+    d email_verify.signup_decision;
     c email_verify.inline_check;
 BEGIN
     c.active := w.suspended_reason IS NULL AND w.mode = 'sync';
@@ -75,6 +82,25 @@ BEGIN
     IF NOT c.active OR address IS NULL THEN
         RETURN c;
     END IF;
+    IF w.policy IS NOT NULL OR w.sync_budget IS NOT NULL THEN
+        -- Decided under the policy, within the budget (at most level dns
+        -- without one), the writer's check limit taken (counted against the
+        -- writer, who cannot forge it: sync_verdict passes its own user).
+        d := email_verify_internal.signup_verdict(address, w.policy,
+                 CASE WHEN w.sync_budget IS NULL AND w.level = 'smtp' THEN 'dns' ELSE w.level END,
+                 coalesce(w.sync_budget, interval '1 minute'), w.reject_invalid,
+                 w.level <> 'syntax' AND NOT email_verify_internal.take_consumer_check(writer));
+        c.status := d.status;
+        c.reason := d.reason;
+        c.is_catch_all := d.is_catch_all;
+        c.checked_at := d.checked_at;
+        c.suggestion := d.suggestion;
+        c.decision := d.decision;
+        c.message := d.message;
+        c.complete := d.status <> 'unknown' AND NOT d.recheck
+                      AND (w.level <> 'smtp' OR w.sync_budget IS NOT NULL OR d.status = 'invalid');
+        RETURN c;
+    END IF;
     -- At most level dns inline: a mailbox probe takes seconds.
     r := email_verify.verify_email(address, CASE w.level WHEN 'smtp' THEN 'dns' ELSE w.level END);
     c.status := r.status;
@@ -82,6 +108,7 @@ BEGIN
     c.is_catch_all := r.is_catch_all;
     c.checked_at := r.checked_at;
     c.suggestion := r.suggestion;
+    c.complete := r.status <> 'unknown' AND (w.level <> 'smtp' OR r.status = 'invalid');
     IF w.reject_invalid AND r.status = 'invalid' AND r.reason = 'syntax' THEN
         c.syntax_error := email_verify.syntax_error(address,
             current_setting('email_verify.allow_quoted_local')::boolean,
@@ -123,7 +150,23 @@ BEGIN
     IF NOT c.active THEN
         RETURN NEW;
     END IF;
-    IF c.reject_invalid AND c.status = 'invalid' THEN
+    IF c.decision = 'block' THEN
+        -- The message carries the suggestion already (clients that drop the
+        -- HINT still show it); the HINT repeats it for those that look there.
+        SELECT n.nspname INTO schema_name
+        FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = TG_RELID;
+        msg := format('email address "%s" is refused: %s',
+                      CASE WHEN length(address) > 300 THEN left(address, 300) || '...' ELSE address END, c.message);
+        msg_detail := format('Column %I of table %s is watched with a signup policy (%s/%s).', col, c.watched_table,
+                             c.status, c.reason);
+        IF c.suggestion IS NULL THEN
+            RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = 'check_violation', DETAIL = msg_detail,
+                SCHEMA = schema_name, TABLE = TG_TABLE_NAME, COLUMN = col;
+        END IF;
+        RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = 'check_violation', DETAIL = msg_detail,
+            HINT = format('Did you mean %s?', c.suggestion), SCHEMA = schema_name, TABLE = TG_TABLE_NAME, COLUMN = col;
+    END IF;
+    IF c.decision IS NULL AND c.reject_invalid AND c.status = 'invalid' THEN
         why := c.reason;
         IF c.syntax_error IS NOT NULL THEN
             why := why || ': ' || c.syntax_error;
@@ -143,10 +186,10 @@ BEGIN
             ERRCODE = 'check_violation', DETAIL = msg_detail, HINT = format('Did you mean %s?', c.suggestion),
             SCHEMA = schema_name, TABLE = TG_TABLE_NAME, COLUMN = col;
     END IF;
+    -- A table without <col>_decision (a watch without a policy) ignores it.
     RETURN jsonb_populate_record(NEW, jsonb_build_object(
         col || '_status', c.status, col || '_reason', c.reason, col || '_catch_all', c.is_catch_all,
-        col || '_verified_at', CASE WHEN c.status = 'unknown' OR (c.level = 'smtp' AND c.status <> 'invalid')
-                                    THEN NULL ELSE c.checked_at END));
+        col || '_verified_at', CASE WHEN c.complete THEN c.checked_at END, col || '_decision', c.decision));
 END
 $$;
 
@@ -194,7 +237,7 @@ $$;
 
 CREATE FUNCTION email_verify.watch(tbl regclass, col name, level text DEFAULT 'smtp',
         mode text DEFAULT 'async', reject_invalid boolean DEFAULT false,
-        recheck_after interval DEFAULT '30 days')
+        recheck_after interval DEFAULT '30 days', policy text DEFAULT NULL, sync_budget interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, email_verify, pg_temp
@@ -235,6 +278,22 @@ BEGIN
     IF watch.reject_invalid AND watch.mode <> 'sync' THEN
         RAISE EXCEPTION 'reject_invalid needs mode ''sync''' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = 'In async mode the row is written before its address is verified.';
+    END IF;
+    IF (watch.policy IS NOT NULL OR watch.sync_budget IS NOT NULL) AND watch.mode <> 'sync' THEN
+        RAISE EXCEPTION '% needs mode ''sync''', CASE WHEN watch.policy IS NOT NULL THEN 'policy' ELSE 'sync_budget' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'In async mode the row is written before its address is verified.';
+    END IF;
+    IF watch.policy IS NOT NULL AND watch.reject_invalid THEN
+        RAISE EXCEPTION 'give either reject_invalid or policy, not both' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'reject_invalid is a policy that blocks invalid addresses and nothing else.';
+    END IF;
+    IF watch.policy IS NOT NULL AND NOT EXISTS (SELECT FROM email_verify.signup_policies p WHERE p.name = watch.policy) THEN
+        RAISE EXCEPTION 'signup policy "%" does not exist', watch.policy USING ERRCODE = 'undefined_object',
+            HINT = 'The policies are the rows of email_verify.signup_policies.';
+    END IF;
+    IF watch.sync_budget <= interval '0' OR watch.sync_budget > interval '1 minute' THEN
+        RAISE EXCEPTION 'sync_budget must be positive and at most 1 minute' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF watch.recheck_after <= interval '0' OR watch.recheck_after > interval '100 years' THEN
         RAISE EXCEPTION 'recheck_after must be positive and at most 100 years' USING ERRCODE = 'invalid_parameter_value';
@@ -294,6 +353,19 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- Where a policy's decision is recorded.
+    IF watch.policy IS NOT NULL THEN
+        SELECT format_type(a.atttypid, a.atttypmod) INTO existing_type
+        FROM pg_attribute a
+        WHERE a.attrelid = tbl AND a.attname = col || '_decision' AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I text', tbl, col || '_decision');
+        ELSIF existing_type <> 'text' THEN
+            RAISE EXCEPTION 'column % of table % has type %, not text', quote_ident(col || '_decision'), tbl,
+                existing_type USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END IF;
+
     -- The types the privileged readers need (column_problem): a string type of
     -- a superuser's for the watched column, and the verdict columns as above.
     problem := email_verify_internal.column_problem(tbl, col);
@@ -318,7 +390,8 @@ BEGIN
     IF FOUND THEN
         UPDATE email_verify.watches
         SET level = watch.level, mode = watch.mode, reject_invalid = watch.reject_invalid,
-            recheck_after = watch.recheck_after, key_columns = k.pk_columns, suspended_reason = NULL
+            recheck_after = watch.recheck_after, key_columns = k.pk_columns, suspended_reason = NULL,
+            policy = watch.policy, sync_budget = watch.sync_budget
         WHERE id = old.id
         RETURNING * INTO w;
         -- Items keyed by a primary key the table no longer has can never be
@@ -326,8 +399,10 @@ BEGIN
         DELETE FROM email_verify.queue
         WHERE watch_id = w.id AND (state = 'failed' OR old.key_columns IS DISTINCT FROM w.key_columns);
     ELSE
-        INSERT INTO email_verify.watches (relid, column_name, level, mode, reject_invalid, recheck_after, key_columns)
-        VALUES (tbl, col, watch.level, watch.mode, watch.reject_invalid, watch.recheck_after, k.pk_columns)
+        INSERT INTO email_verify.watches (relid, column_name, level, mode, reject_invalid, recheck_after, key_columns,
+                                          policy, sync_budget)
+        VALUES (tbl, col, watch.level, watch.mode, watch.reject_invalid, watch.recheck_after, k.pk_columns,
+                watch.policy, watch.sync_budget)
         RETURNING * INTO w;
     END IF;
 
@@ -384,7 +459,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION email_verify.watch(regclass, name, text, text, boolean, interval) IS
+COMMENT ON FUNCTION email_verify.watch(regclass, name, text, text, boolean, interval, text, interval) IS
     'verifies a column in place: adds <col>_status, _reason, _catch_all, _verified_at, installs the triggers and queues the rows already there';
 
 CREATE FUNCTION email_verify.unwatch(tbl regclass, col name)

@@ -39,7 +39,7 @@ REVOKE EXECUTE ON FUNCTION
     -- 50_watch.sql
     email_verify_internal.watch_wake(),
     email_verify_internal.watch_clear_verdict(),
-    email_verify_internal.sync_probe(regclass, name, text),
+    email_verify_internal.sync_probe(regclass, name, text, oid),
     email_verify_internal.watch_check(),
     email_verify_internal.watch_triggers(regclass, name),
     email_verify_internal.end_watch(int),

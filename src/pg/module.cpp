@@ -1,4 +1,5 @@
 // Module entry: _PG_init only hands over to each part's own Init.
+#include "consumer_limits.h"
 #include "list_cache.h"
 #include "pg_prelude.h"
 #include "prober_counters.h"
@@ -19,6 +20,7 @@ void _PG_init(void) {
     ev::pg::SettingsInit();
     ev::pg::ListCacheInit();
     ev::pg::ProviderCacheInit();
+    ev::pg::ConsumerLimitsInit();
     if (process_shared_preload_libraries_in_progress) {
         ev::pg::WorkerShmemInit();
         ev::pg::SharedPermitsInit();

@@ -64,13 +64,16 @@ HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& r) {
     set_optional(&values[12], &nulls[12], r.smtp_code, int_datum);
     set_optional(&values[13], &nulls[13], r.smtp_message, text_of);
     values[14] = Int32GetDatum(r.score);
-    auto checked_at = static_cast<TimestampTz>((r.checked_at_unix - kPostgresEpochOffset) * 1e6);
-    values[15] = TimestampTzGetDatum(checked_at);
+    values[15] = TimestampTzGetDatum(timestamptz_from_unix(r.checked_at_unix));
     values[16] = Float8GetDatum(r.duration_ms);
     values[17] = BoolGetDatum(r.from_cache);
     HeapTuple tuple = nullptr;
     pg_call([&] { tuple = heap_form_tuple(desc, values, nulls); });
     return tuple;
+}
+
+TimestampTz timestamptz_from_unix(double seconds) {
+    return static_cast<TimestampTz>((seconds - kPostgresEpochOffset) * 1e6);
 }
 
 Datum record_result(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {

@@ -14,6 +14,9 @@ TupleDesc result_descriptor(FunctionCallInfo fcinfo);
 
 HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& result);
 
+// Seconds since the Unix epoch as a timestamptz.
+TimestampTz timestamptz_from_unix(double seconds);
+
 // One row of the function's declared record type (OUT parameters) from
 // values and nulls, as a Datum to return.
 Datum record_result(FunctionCallInfo fcinfo, Datum* values, bool* nulls);

@@ -46,7 +46,7 @@ Oid sync_probe_function() {
         fn = DatumGetObjectId(DirectFunctionCall1(
             to_regprocedure,
             CStringGetTextDatum(
-                "email_verify_internal.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text)")));
+                "email_verify_internal.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text,pg_catalog.oid)")));
         if (!OidIsValid(fn)) elog(ERROR, "email_verify: function sync_probe is missing");
     });
     return fn;
@@ -68,16 +68,19 @@ EV_SQL_FUNCTION(sync_verdict) {
     Datum result = 0;
     bool isnull = false;
     ev::pg::pg_call([&] {
-        LOCAL_FCINFO(call, 3);
+        LOCAL_FCINFO(call, 4);
         FmgrInfo flinfo;
         fmgr_info(fn, &flinfo);
-        InitFunctionCallInfoData(*call, &flinfo, 3, InvalidOid, nullptr, nullptr);
+        InitFunctionCallInfoData(*call, &flinfo, 4, InvalidOid, nullptr, nullptr);
         call->args[0].value = PG_GETARG_DATUM(0);
         call->args[0].isnull = false;
         call->args[1].value = PG_GETARG_DATUM(1);
         call->args[1].isnull = false;
         call->args[2].value = PG_ARGISNULL(2) ? 0 : PG_GETARG_DATUM(2);
         call->args[2].isnull = PG_ARGISNULL(2);
+        // The writer, whose check limit the inline check draws on.
+        call->args[3].value = ObjectIdGetDatum(GetUserId());
+        call->args[3].isnull = false;
         result = FunctionCallInvoke(call);
         isnull = call->isnull;
     });

@@ -5,6 +5,7 @@
 
 #include "guard.h"
 #include "list_cache.h"
+#include "prober/budgeted_verify.h"
 #include "prober/verifier.h"
 #include "prober_state.h"
 #include "provider_cache.h"
@@ -62,12 +63,39 @@ ev::VerificationResult verify_address(std::string_view input, ev::Level level) {
     return std::move(verify_addresses({input}, level).front());
 }
 
-std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::string_view>& inputs, ev::Level level) {
+namespace {
+
+ev::prober::VerifierSettings verifier_settings() {
     ev::prober::VerifierSettings settings;
     settings.syntax = syntax_options();
     settings.probe = probe_settings();
     settings.probe.providers = current_provider_rules();
     settings.result_ttl = result_ttl();
+    return settings;
+}
+
+}  // namespace
+
+ev::prober::BudgetedVerdict verify_within_budget(std::string_view input, ev::Level level,
+                                                 std::chrono::milliseconds budget) {
+    ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches());
+    ev::prober::BudgetedVerdict verdict;
+    try {
+        verdict = ev::prober::verify_within(verifier, input, level, verifier_settings(), budget, poll_interrupts);
+    } catch (const std::invalid_argument& e) {
+        add_to_totals(verifier.stats());
+        throw UserError(ERRCODE_INVALID_PARAMETER_VALUE, e.what());
+    } catch (...) {
+        add_to_totals(verifier.stats());
+        throw;
+    }
+    add_to_totals(verifier.stats());
+    warn_if_newly_blocked();
+    return verdict;
+}
+
+std::vector<ev::VerificationResult> verify_addresses(const std::vector<std::string_view>& inputs, ev::Level level) {
+    ev::prober::VerifierSettings settings = verifier_settings();
     // The run's counters are kept even when a cancel cuts it short.
     ev::prober::Verifier verifier(current_risk_lists(), ev::TypoSuggester::builtin(), backend_caches());
     std::vector<ev::prober::Verdict> verdicts;

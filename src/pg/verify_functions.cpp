@@ -3,6 +3,7 @@
 #include <string_view>
 #include <vector>
 
+#include "consumer_limits.h"
 #include "guard.h"
 #include "result_tuple.h"
 #include "set_result.h"
@@ -22,6 +23,7 @@ EV_SQL_FUNCTION(verify_email) {
     auto input = ev::pg::text_arg(fcinfo, 0);
     if (!input) PG_RETURN_NULL();
     ev::Level level = ev::pg::level_arg(fcinfo, 1);
+    if (level != ev::Level::Syntax) ev::pg::require_consumer_checks(1);
     TupleDesc desc = ev::pg::result_descriptor(fcinfo);
     ev::VerificationResult result = ev::pg::verify_address(*input, level);
     HeapTuple tuple = ev::pg::result_tuple(desc, result);
@@ -42,6 +44,7 @@ EV_SQL_FUNCTION(verify_emails) {
     MemoryContext per_slice = nullptr;
     ArrayIterator iterator = nullptr;
     int count = 0;
+    std::int64_t addresses = 0;  // non-NULL elements, at a network level
     ev::pg::pg_call([&] {
         // PostgreSQL's own size macro multiplies in int.
         // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
@@ -50,8 +53,15 @@ EV_SQL_FUNCTION(verify_emails) {
             ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
             count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
             iterator = array_create_iterator(array, 0, nullptr);
+            if (level != ev::Level::Syntax) {
+                bits8* nullmap = ARR_NULLBITMAP(array);
+                for (int k = 0; k < count; ++k)
+                    if (!nullmap || (nullmap[k / 8] & (1 << (k % 8))) != 0) ++addresses;
+            }
         }
     });
+    // All the call's addresses or none.
+    ev::pg::require_consumer_checks(addresses);
 
     Datum null_values[ev::pg::kResultColumns] = {};
     bool all_null[ev::pg::kResultColumns];

@@ -356,8 +356,19 @@ attacker('m_direct');
 ($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify_internal.sync_verdict('alice.signups', 'email', 'a@example.com')});
 ok(!$ok && $err =~ /permission denied: sync_verdict is for the triggers of a sync watch/,
 	'sync: a role that may not write the table is refused the inline check') or diag($err);
-($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify_internal.sync_probe('alice.signups', 'email', 'a@example.com')});
+($ok, $err) = as_role($node, 'm_direct',
+	q{SELECT email_verify_internal.sync_probe('alice.signups', 'email', 'a@example.com', 'm_direct'::regrole)});
 ok(!$ok && $err =~ /permission denied for function sync_probe/, 'sync: sync_probe cannot be called directly')
+  or diag($err);
+# The signup decision's internals: a probe lent without the writer's check
+# limit, and another role's limit spent.
+($ok, $err) = as_role($node, 'm_direct',
+	q{SELECT email_verify_internal.signup_verdict('a@example.com', NULL, 'smtp', '1 s', false, false)});
+ok(!$ok && $err =~ /permission denied for function signup_verdict/, 'sync: signup_verdict cannot be called directly')
+  or diag($err);
+($ok, $err) = as_role($node, 'm_direct', q{SELECT email_verify_internal.take_consumer_check('writer'::regrole)});
+ok(!$ok && $err =~ /permission denied for function take_consumer_check/,
+	'sync: another role\'s check limit cannot be spent directly')
   or diag($err);
 ($ok, $err) = as_role($node, 'writer', q{INSERT INTO alice.signups VALUES (1, 'carol@example.com')});
 ok($ok, 'sync: a writer with INSERT gets the inline check') or diag($err);

@@ -11,7 +11,6 @@ namespace ev::prober {
 
 namespace {
 
-constexpr auto kTurn = std::chrono::milliseconds(50);  // upper bound between polls
 constexpr auto kSweepEvery = std::chrono::milliseconds(200);
 constexpr auto kQuitLinger = std::chrono::milliseconds(1000);
 // Each route is an MX query and an A and AAAA query per MX target.
@@ -134,7 +133,7 @@ void Engine::State::run(const Poll& poll) {
         if (poll) poll();
         start_routes();
         if (pump_needed) pump();
-        loop.run_once(pump_needed ? std::chrono::milliseconds(0) : kTurn);
+        loop.run_once(pump_needed ? std::chrono::milliseconds(0) : settings.turn);
         graveyard.clear();
         if (Clock::now() >= next_sweep) {
             sweep_deadlines();
@@ -145,7 +144,7 @@ void Engine::State::run(const Poll& poll) {
     auto linger_until = Clock::now() + kQuitLinger;
     while (sessions_open > 0 && Clock::now() < linger_until) {
         if (poll) poll();
-        loop.run_once(kTurn);
+        loop.run_once(settings.turn);
         graveyard.clear();
     }
     for (auto& [name, host] : hosts) {

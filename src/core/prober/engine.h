@@ -21,7 +21,7 @@
 
 namespace ev::prober {
 
-// Called between event-loop turns, at least every 50 ms. It may throw to
+// Called between event-loop turns, at least every ProbeSettings::turn. It may throw to
 // abandon the run (a query cancel): every socket is closed on the way out.
 using Poll = std::function<void()>;
 

@@ -29,6 +29,9 @@ struct ProbeSettings {
     std::chrono::milliseconds address_timeout{45000};
     std::chrono::seconds catch_all_ttl{86400};
     int max_attempts = 3;  // sessions one recipient may be tried in on one host
+    // The longest event-loop turn, so the longest time between two polls: a
+    // caller with a time budget (check_signup) asks for shorter turns.
+    std::chrono::milliseconds turn{50};
     // A host gets another session only for this many queued recipients each.
     int recipients_per_extra_session = 20;
     // Big providers recognised by MX host name (email_verify.providers);
