@@ -445,10 +445,11 @@ $$;
 CREATE TRIGGER replace_default_policy BEFORE INSERT ON email_verify.signup_policies
 FOR EACH ROW EXECUTE FUNCTION email_verify_internal.replace_default_policy();
 
--- A policy a watch uses cannot go away under it.
+-- A policy a watch uses cannot go away under it. SECURITY DEFINER: members
+-- of email_verify_admin edit policies but may not read the watches.
 CREATE FUNCTION email_verify_internal.keep_policies_in_use()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

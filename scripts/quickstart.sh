@@ -97,6 +97,12 @@ echo "   INSERT INTO signups (email) VALUES ('john@gmial.con')"
 run -v SHOW_CONTEXT=never -c "INSERT INTO signups (email) VALUES ('john@gmial.con')" 2>&1 | sed 's/^/   /' || true
 run -c "INSERT INTO signups (email) VALUES ('alice@strict.test') RETURNING email, email_status, email_reason"
 
+echo "== The signup decision: accept, warn or block, within a 300 ms budget (the tarpit never answers)"
+run -c "SELECT address, d.decision, d.message, d.status, d.reason, d.budget_spent, round(d.duration_ms) AS ms
+        FROM unnest(ARRAY['alice@strict.test', 'nosuchuser@strict.test', 'info@strict.test', 'john@gmial.con',
+                          'alice@tarpit.test']) AS address,
+             LATERAL email_verify.check_signup(address) d"
+
 echo "== A bulk job: submitted at once, drained by the worker, read back with SQL"
 job=$(psql -X -At -v ON_ERROR_STOP=1 -c "SELECT email_verify.submit_job(ARRAY['alice@strict.test', 'ALICE@strict.TEST',
         'nosuchuser@strict.test', 'anyone@catchall.test', 'x@nullmx.test', 'not an address'], level => 'smtp')")

@@ -83,6 +83,16 @@ SELECT email_verify_internal.take_consumer_check('signup_app'::regrole);
 SELECT email_verify_internal.signup_verdict('a@example.com', NULL, 'smtp', '1 s', false, false);
 RESET ROLE;
 SELECT role_name, per_minute, checks, refusals FROM email_verify.consumer_limit_stats WHERE role_name = 'signup_app';
+-- Members of email_verify_admin write policies and limits.
+CREATE ROLE signup_admin IN ROLE email_verify_admin;
+SET ROLE signup_admin;
+INSERT INTO email_verify.signup_policies (name, risky) VALUES ('team', 'block');
+UPDATE email_verify.signup_policies SET risky = 'warn' WHERE name = 'team';
+DELETE FROM email_verify.signup_policies WHERE name = 'team';
+UPDATE email_verify.consumer_limits SET per_minute = 10 WHERE role_name = 'signup_app';
+SELECT * FROM email_verify.consumer_limits;
+RESET ROLE;
+DROP ROLE signup_admin;
 DELETE FROM email_verify.consumer_limits;
 DROP ROLE signup_app;
 DROP TABLE members;

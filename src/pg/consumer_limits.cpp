@@ -50,7 +50,9 @@ const SharedRegion region{"email_verify consumer limits", sizeof(SharedBuckets),
 SharedBuckets& buckets() {
     if (shared) return *shared;
     if (!local) {
-        pg_call([] { local = static_cast<SharedBuckets*>(MemoryContextAllocZero(TopMemoryContext, sizeof(SharedBuckets))); });
+        pg_call([] {
+            local = static_cast<SharedBuckets*>(MemoryContextAllocZero(TopMemoryContext, sizeof(SharedBuckets)));
+        });
         initialise(local, nullptr);
     }
     return *local;
@@ -155,9 +157,10 @@ void require_consumer_checks(std::int64_t count) {
                           " network-level checks per " + (per_day ? "day" : "minute");
     if (count > 1) message += " (this call asks for " + std::to_string(count) + ")";
     std::string hint =
-        count > limit ? std::string("A call may not check more addresses than the limit: submit a bulk job instead.")
-                      : "Try again in " + std::to_string(static_cast<long long>(std::ceil(result.retry_after_seconds))) +
-                            " s, or raise the role's limit in email_verify.consumer_limits.";
+        count > limit
+            ? std::string("A call may not check more addresses than the limit: submit a bulk job instead.")
+            : "Try again in " + std::to_string(static_cast<long long>(std::ceil(result.retry_after_seconds))) +
+                  " s, or raise the role's limit in email_verify.consumer_limits.";
     throw UserError(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, message, hint);
 }
 

@@ -34,8 +34,9 @@ std::optional<ev::Reason> parse_reason(std::string_view name) {
 Decision decision_of(const std::optional<std::string>& text, const std::string& policy) {
     auto d = ev::signup::parse_decision(text.value_or(""));
     if (!d)
-        throw ev::pg::UserError(ERRCODE_DATA_CORRUPTED, "signup policy \"" + policy + "\" holds an unknown decision \"" +
-                                                            text.value_or("") + "\"");
+        throw ev::pg::UserError(
+            ERRCODE_DATA_CORRUPTED,
+            "signup policy \"" + policy + "\" holds an unknown decision \"" + text.value_or("") + "\"");
     return *d;
 }
 
@@ -110,8 +111,8 @@ std::chrono::milliseconds budget_arg(FunctionCallInfo fcinfo, int n) {
     Interval* interval = PG_GETARG_INTERVAL_P(n);
     double seconds = 0;
     ev::pg::pg_call([&] {
-        seconds = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"),
-                                                     IntervalPGetDatum(interval)));
+        seconds = DatumGetFloat8(
+            DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"), IntervalPGetDatum(interval)));
     });
     auto budget = std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
     if (budget <= std::chrono::milliseconds(0) || budget > kLongestBudget)

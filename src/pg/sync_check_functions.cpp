@@ -44,9 +44,8 @@ Oid sync_probe_function() {
     Oid fn = InvalidOid;
     ev::pg::pg_call([&] {
         fn = DatumGetObjectId(DirectFunctionCall1(
-            to_regprocedure,
-            CStringGetTextDatum(
-                "email_verify_internal.sync_probe(pg_catalog.regclass,pg_catalog.name,pg_catalog.text,pg_catalog.oid)")));
+            to_regprocedure, CStringGetTextDatum("email_verify_internal.sync_probe(pg_catalog.regclass,pg_catalog.name,"
+                                                 "pg_catalog.text,pg_catalog.oid)")));
         if (!OidIsValid(fn)) elog(ERROR, "email_verify: function sync_probe is missing");
     });
     return fn;

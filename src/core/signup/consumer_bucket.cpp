@@ -26,8 +26,7 @@ double wait_for(double level, std::int64_t limit, double window, std::int64_t co
 
 }  // namespace
 
-TakeResult take(ConsumerBucket& bucket, const ConsumerLimits& limits, std::int64_t count, double now,
-                double now_unix) {
+TakeResult take(ConsumerBucket& bucket, const ConsumerLimits& limits, std::int64_t count, double now, double now_unix) {
     double elapsed = std::max(0.0, now - bucket.updated_at);
     drain(bucket.minute_level, limits.per_minute, kMinute, elapsed);
     drain(bucket.day_level, limits.per_day, kDay, elapsed);

@@ -36,7 +36,6 @@ struct TakeResult {
 
 // Takes `count` checks at `now` (monotonic seconds), all or none; a refusal
 // is counted with `now_unix` as its time.
-TakeResult take(ConsumerBucket& bucket, const ConsumerLimits& limits, std::int64_t count, double now,
-                double now_unix);
+TakeResult take(ConsumerBucket& bucket, const ConsumerLimits& limits, std::int64_t count, double now, double now_unix);
 
 }  // namespace ev::signup

@@ -55,9 +55,7 @@ std::string_view cause_message(Cause cause, Reason reason, Decision decision) {
     return "";  // the suggestion speaks for itself
 }
 
-Decision unknown_decision(UnknownRule rule) {
-    return rule == UnknownRule::Block ? Decision::Block : Decision::Accept;
-}
+Decision unknown_decision(UnknownRule rule) { return rule == UnknownRule::Block ? Decision::Block : Decision::Accept; }
 
 }  // namespace
 
