@@ -288,6 +288,12 @@ $ms = db(q{SELECT timed_ms('INSERT INTO fb VALUES (5, ''alice@tarpit.test'')')})
 cmp_ok($ms, '<=', 300 + 100, "tarpit: the INSERT returns when the budget runs out ($ms ms)");
 is(db(q{SELECT format('%s/%s %s %s', email_status, email_reason, email_decision, email_verified_at IS NOT NULL) FROM fb WHERE id = 5}),
 	'unknown/timeout accept f', 'tarpit: let in for the worker');
+# What the syntax says stands when the budget runs out (a role account is
+# risky: warn), but the mailbox check is still owed: left for the worker.
+$ms = db(q{SELECT timed_ms('INSERT INTO fb VALUES (6, ''info@tarpit.test'')')});
+cmp_ok($ms, '<=', 300 + 100, "a role account at the tarpit: the INSERT returns when the budget runs out ($ms ms)");
+is(db(q{SELECT format('%s/%s %s %s', email_status, email_reason, email_decision, email_verified_at IS NOT NULL) FROM fb WHERE id = 6}),
+	'risky/role_account warn f', "let in with the syntax's verdict (warn), verified_at NULL: the worker still owes it the mailbox check");
 db(q{SELECT email_verify.unwatch('fb', 'email')});
 
 # Without sync_budget the inline check stops at level dns, as before.
