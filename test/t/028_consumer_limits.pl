@@ -251,5 +251,18 @@ ok(wait_for_value($node, q{SELECT format('%s/%s %s', email_status, email_reason,
 	'valid/domain_ok t', 20), 'and the row of the watch without a policy');
 like(stats('writer'), qr/^3 \d+ -\/3$/, "the worker's check is not counted against the writer");
 
+# ---- members of email_verify_admin: every role's counters, and the limits to edit ------------------
+{
+	my ($rc, $out, $e) = run_as($node, 'auditor',
+		q{SELECT string_agg(role_name, ',' ORDER BY role_name) FROM email_verify.consumer_limit_stats
+		  WHERE role_name IN ('hammer', 'daily', 'norow', 'refill', 'writer', 'nosy')});
+	is($out, 'daily,hammer,norow,refill,writer', "a member of email_verify_admin sees every role's row") or diag($e);
+	($rc, $out, $e) = run_as($node, 'auditor', q{UPDATE email_verify.consumer_limits SET per_day = 11 WHERE role_name = 'daily'});
+	is($rc, 0, "a member of email_verify_admin raises a role's limit") or diag($e);
+	($rc, $out, $e) = run_as($node, 'daily', q{SELECT (verify_email('one.more@b003.test', 'dns')).reason});
+	is("$rc $out", '0 domain_ok', 'the new limit applies at once: one check more');
+	fails_with($node, 'daily', q{SELECT verify_email('two.more@b003.test', 'dns')}, '53400', qr/limit of 11 /, 'and no more');
+}
+
 $node->stop;
 done_testing();
