@@ -27,6 +27,7 @@ DECLARE
     r email_verify.result;
     d email_verify.signup_decision;
     c email_verify.inline_check;
+    over_limit boolean;
 BEGIN
     c.active := w.suspended_reason IS NULL AND w.mode = 'sync';
     c.watched_table := w.relid;
@@ -35,14 +36,16 @@ BEGIN
     IF NOT c.active OR address IS NULL THEN
         RETURN c;
     END IF;
-    IF w.policy IS NOT NULL OR w.sync_budget IS NOT NULL THEN
+    -- Every inline check past syntax takes one from the writer's check limit,
+    -- with or without a policy (counted against the writer, who cannot forge
+    -- it: sync_verdict passes its own user).
+    over_limit := w.level <> 'syntax' AND NOT email_verify_internal.take_consumer_check(writer);
+    IF w.policy IS NOT NULL OR w.sync_budget IS NOT NULL OR over_limit THEN
         -- Decided under the policy, within the budget (at most level dns
-        -- without one), the writer's check limit taken (counted against the
-        -- writer, who cannot forge it: sync_verdict passes its own user).
+        -- without one); over the limit, from the syntax alone.
         d := email_verify_internal.signup_verdict(address, w.policy,
                  CASE WHEN w.sync_budget IS NULL AND w.level = 'smtp' THEN 'dns' ELSE w.level END,
-                 coalesce(w.sync_budget, interval '1 minute'), w.reject_invalid,
-                 w.level <> 'syntax' AND NOT email_verify_internal.take_consumer_check(writer));
+                 coalesce(w.sync_budget, interval '1 minute'), w.reject_invalid, over_limit);
         c.status := d.status;
         c.reason := d.reason;
         c.is_catch_all := d.is_catch_all;
@@ -50,8 +53,12 @@ BEGIN
         c.suggestion := d.suggestion;
         c.decision := d.decision;
         c.message := d.message;
-        c.complete := d.status <> 'unknown' AND NOT d.recheck
-                      AND (w.level <> 'smtp' OR w.sync_budget IS NOT NULL OR d.status = 'invalid');
+        -- A verdict cut short (the budget ran out, the limit was spent) is the
+        -- syntax's at best, even when risky: the worker still owes the row its
+        -- check at the watch's level. Only invalid is final at any level.
+        c.complete := d.status = 'invalid'
+                      OR (d.status <> 'unknown' AND NOT d.recheck AND NOT d.budget_spent AND NOT over_limit
+                          AND (w.level <> 'smtp' OR w.sync_budget IS NOT NULL));
         RETURN c;
     END IF;
     -- At most level dns inline: a mailbox probe takes seconds.
@@ -488,18 +495,22 @@ COMMENT ON TABLE email_verify.consumer_limits IS
     'per-role limits on network-level checks (per minute, per day); roles without a row have the email_verify.consumer_checks_* settings';
 
 -- A role's limits as the module applies them (0: none). Any role may ask: a
--- limit is no secret, and the module asks as the calling role.
+-- limit is no secret, and the module asks as the calling role. plpgsql, not
+-- sql: it runs on every network-level check, and a SECURITY DEFINER sql
+-- function is planned anew at each call (~80 us) where plpgsql keeps its plan.
 CREATE FUNCTION email_verify_internal.consumer_limits_of(role name, OUT per_minute int, OUT per_day int)
 RETURNS record
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(l.per_minute, 0), coalesce(l.per_day, 0)
-    FROM email_verify.consumer_limits l WHERE l.role_name = role
-    UNION ALL
-    SELECT current_setting('email_verify.consumer_checks_per_minute')::int,
-           current_setting('email_verify.consumer_checks_per_day')::int
-    WHERE NOT EXISTS (SELECT FROM email_verify.consumer_limits l WHERE l.role_name = role)
+BEGIN
+    SELECT coalesce(l.per_minute, 0), coalesce(l.per_day, 0) INTO per_minute, per_day
+    FROM email_verify.consumer_limits l WHERE l.role_name = role;
+    IF NOT FOUND THEN
+        per_minute := current_setting('email_verify.consumer_checks_per_minute')::int;
+        per_day := current_setting('email_verify.consumer_checks_per_day')::int;
+    END IF;
+END
 $$;
 
 -- The counters since the server started (shared memory; this backend's own

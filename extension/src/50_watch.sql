@@ -74,6 +74,7 @@ DECLARE
     r email_verify.result;
     d email_verify.signup_decision;
     c email_verify.inline_check;
+    over_limit boolean;
 BEGIN
     c.active := w.suspended_reason IS NULL AND w.mode = 'sync';
     c.watched_table := w.relid;
@@ -82,14 +83,16 @@ BEGIN
     IF NOT c.active OR address IS NULL THEN
         RETURN c;
     END IF;
-    IF w.policy IS NOT NULL OR w.sync_budget IS NOT NULL THEN
+    -- Every inline check past syntax takes one from the writer's check limit,
+    -- with or without a policy (counted against the writer, who cannot forge
+    -- it: sync_verdict passes its own user).
+    over_limit := w.level <> 'syntax' AND NOT email_verify_internal.take_consumer_check(writer);
+    IF w.policy IS NOT NULL OR w.sync_budget IS NOT NULL OR over_limit THEN
         -- Decided under the policy, within the budget (at most level dns
-        -- without one), the writer's check limit taken (counted against the
-        -- writer, who cannot forge it: sync_verdict passes its own user).
+        -- without one); over the limit, from the syntax alone.
         d := email_verify_internal.signup_verdict(address, w.policy,
                  CASE WHEN w.sync_budget IS NULL AND w.level = 'smtp' THEN 'dns' ELSE w.level END,
-                 coalesce(w.sync_budget, interval '1 minute'), w.reject_invalid,
-                 w.level <> 'syntax' AND NOT email_verify_internal.take_consumer_check(writer));
+                 coalesce(w.sync_budget, interval '1 minute'), w.reject_invalid, over_limit);
         c.status := d.status;
         c.reason := d.reason;
         c.is_catch_all := d.is_catch_all;
@@ -97,8 +100,12 @@ BEGIN
         c.suggestion := d.suggestion;
         c.decision := d.decision;
         c.message := d.message;
-        c.complete := d.status <> 'unknown' AND NOT d.recheck
-                      AND (w.level <> 'smtp' OR w.sync_budget IS NOT NULL OR d.status = 'invalid');
+        -- A verdict cut short (the budget ran out, the limit was spent) is the
+        -- syntax's at best, even when risky: the worker still owes the row its
+        -- check at the watch's level. Only invalid is final at any level.
+        c.complete := d.status = 'invalid'
+                      OR (d.status <> 'unknown' AND NOT d.recheck AND NOT d.budget_spent AND NOT over_limit
+                          AND (w.level <> 'smtp' OR w.sync_budget IS NOT NULL));
         RETURN c;
     END IF;
     -- At most level dns inline: a mailbox probe takes seconds.

@@ -122,18 +122,22 @@ COMMENT ON TABLE email_verify.consumer_limits IS
     'per-role limits on network-level checks (per minute, per day); roles without a row have the email_verify.consumer_checks_* settings';
 
 -- A role's limits as the module applies them (0: none). Any role may ask: a
--- limit is no secret, and the module asks as the calling role.
+-- limit is no secret, and the module asks as the calling role. plpgsql, not
+-- sql: it runs on every network-level check, and a SECURITY DEFINER sql
+-- function is planned anew at each call (~80 us) where plpgsql keeps its plan.
 CREATE FUNCTION email_verify_internal.consumer_limits_of(role name, OUT per_minute int, OUT per_day int)
 RETURNS record
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(l.per_minute, 0), coalesce(l.per_day, 0)
-    FROM email_verify.consumer_limits l WHERE l.role_name = role
-    UNION ALL
-    SELECT current_setting('email_verify.consumer_checks_per_minute')::int,
-           current_setting('email_verify.consumer_checks_per_day')::int
-    WHERE NOT EXISTS (SELECT FROM email_verify.consumer_limits l WHERE l.role_name = role)
+BEGIN
+    SELECT coalesce(l.per_minute, 0), coalesce(l.per_day, 0) INTO per_minute, per_day
+    FROM email_verify.consumer_limits l WHERE l.role_name = role;
+    IF NOT FOUND THEN
+        per_minute := current_setting('email_verify.consumer_checks_per_minute')::int;
+        per_day := current_setting('email_verify.consumer_checks_per_day')::int;
+    END IF;
+END
 $$;
 
 -- The counters since the server started (shared memory; this backend's own

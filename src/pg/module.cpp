@@ -30,5 +30,9 @@ void _PG_init(void) {
         ev::pg::WorkerInit();
     }
     ev::pg::DropDatabaseHookInit();
+    // Last: reserving the prefix drops the postgresql.conf placeholders of
+    // every email_verify.* setting not defined by now (with a warning), so a
+    // setting defined after it would never see its configured value.
+    MarkGUCPrefixReserved("email_verify");
 }
 }

@@ -183,8 +183,8 @@ void SettingsInit() {
                             &worker_naptime_setting, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
     ConnectionSettingsInit();
     JobSettingsInit();
-
-    MarkGUCPrefixReserved("email_verify");
+    // The prefix is reserved in _PG_init (src/pg/module.cpp), after every
+    // part has defined its settings.
 }
 
 ev::Level default_level() { return static_cast<ev::Level>(default_level_setting); }
