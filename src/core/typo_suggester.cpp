@@ -117,7 +117,9 @@ std::optional<std::size_t> TypoSuggester::nearest_provider(std::string_view doma
 // ("gmial.con"): the name must reach a provider's name, the suffix that
 // provider's suffix.
 std::optional<std::size_t> TypoSuggester::nearest_by_name_and_suffix(std::string_view domain) const {
-    auto [name, suffix] = split_first_label(domain);
+    const auto parts = split_first_label(domain);
+    const std::string_view name = parts.first;
+    const std::string_view suffix = parts.second;
     if (suffix.empty()) return std::nullopt;
     std::optional<std::size_t> best;
     name_index_.for_each_candidate(name, [&](std::uint16_t name_id) {
@@ -143,7 +145,11 @@ std::optional<std::string> TypoSuggester::suggest(std::string_view domain, const
     // Only the top-level domain is wrong, and the name is nobody's typo.
     auto tld = fix_tld(domain.substr(dot + 1));
     if (!tld) return std::nullopt;
-    return std::string(domain.substr(0, dot + 1)) + *tld;
+    std::string fixed = std::string(domain.substr(0, dot + 1)) + *tld;
+    // "gmx.on" -> "gmx.in" is one edit from gmx.ie: a guess between
+    // providers, which is not ours to make.
+    if (nearest_provider(fixed)) return std::nullopt;
+    return fixed;
 }
 
 }  // namespace ev
