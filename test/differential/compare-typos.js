@@ -109,6 +109,12 @@ console.log(`suggestions over the shipped free-provider list (${free.length} dom
 console.log(`suggestions over the provider domains (${providers.length}): ours ${providerOurs.length}`);
 console.log(`suggestions for the ${realTypos.length} typo-shaped real domains: ours ${realOurs.length}, mailcheck ${realMc.length}`);
 
+const rate = (x, n) => (n ? ((100 * x) / n).toFixed(2) : '0');
+console.log(`SUMMARY scored=${us.all.n} ours_exact=${rate(us.all.exact, us.all.n)} ours_wrong=${rate(us.all.wrong, us.all.n)} ` +
+  `ours_none=${rate(us.all.none, us.all.n)} mailcheck_exact=${rate(mc.all.exact, mc.all.n)} ` +
+  `mailcheck_wrong=${rate(mc.all.wrong, mc.all.n)} mailcheck_none=${rate(mc.all.none, mc.all.n)} ` +
+  `free_ours=${freeOurs.length} free_mailcheck=${freeMc.length} free_n=${free.length}`);
+
 // Reviewed cases where we are wrong: "typo suggestion  # why".
 const reviewed = new Map();
 for (const l of lines('test/differential/known-wrong-typos.txt')) {
