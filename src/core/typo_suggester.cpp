@@ -34,8 +34,7 @@ std::pair<std::string_view, std::string_view> split_first_label(std::string_view
 }  // namespace
 
 TypoSuggester::TypoSuggester(std::string_view popular_domains, std::string_view provider_domains,
-                             std::string_view typo_domains, std::string_view popular_tlds,
-                             std::string_view all_tlds)
+                             std::string_view typo_domains, std::string_view popular_tlds, std::string_view all_tlds)
     : popular_tlds_(split_lines(popular_tlds)) {
     all_tlds_.add_lines_static(all_tlds);
     typo_set_.add_lines_static(typo_domains);

@@ -29,8 +29,8 @@ class TypoSuggester {
     // Each argument: one entry per line. popular_domains and popular_tlds most
     // popular first; provider_domains (country domains of the same providers)
     // rank after the popular ones; typo_domains are known typos of them.
-    TypoSuggester(std::string_view popular_domains, std::string_view provider_domains,
-                  std::string_view typo_domains, std::string_view popular_tlds, std::string_view all_tlds);
+    TypoSuggester(std::string_view popular_domains, std::string_view provider_domains, std::string_view typo_domains,
+                  std::string_view popular_tlds, std::string_view all_tlds);
 
     // Built from the shipped lists; constructed once per process.
     static const TypoSuggester& builtin();

@@ -1,7 +1,7 @@
 // Deterministic generator of the one-edit typos of the 50 most popular
 // provider domains (data/popular_domains.txt, most popular first): every
 // deletion, insertion, substitution and transposition of neighbours, over
-// the letters a-z, the digits and "." (what a slipping finger types).
+// the letters a-z, the digits, "." and "-" (what a slipping finger types).
 // Typos that are not valid host names (empty label, label starting or
 // ending with "-") are left out: the syntax check refuses them first.
 'use strict';

@@ -50,19 +50,20 @@ TEST_F(TypoSuggesterTest, LeavesRealDomainsAlone) {
 TEST_F(TypoSuggesterTest, LeavesUnknownButPlausibleDomainsAlone) {
     // Not one edit from a provider, and valid country TLDs are not
     // "corrected" to .com.
-    for (const char* d : {"acme.co", "example.com", "example.co", "example.io", "university.edu", "company.de",
-                          "startup.ai", "bigcorp.cm", "strict.test", "catchall.test", "sub.gmail.com",
-                          "gmail.example.org"})
+    for (const char* d :
+         {"acme.co", "example.com", "example.co", "example.io", "university.edu", "company.de", "startup.ai",
+          "bigcorp.cm", "strict.test", "catchall.test", "sub.gmail.com", "gmail.example.org"})
         EXPECT_EQ(suggest(d), "<none>") << d;
 }
 
 // The cases: each was suggested as itself (score down by 30) or as
 // another real domain of the same brand.
 TEST_F(TypoSuggesterTest, NeverCorrectsOneRealProviderDomainToAnother) {
-    for (const char* d : {"yahoo.ca", "yahoo.dk", "yahoo.de", "hotmail.se", "hotmail.es", "y7mail.com", "ymail.com",
-                          "email.com", "gmail.com", "gmx.at", "gmx.ch", "live.at", "outlook.de", "yandex.ua",
-                          "yandex.by", "bk.ru", "list.ru", "inbox.ru", "web.de", "t-online.de", "libero.it",
-                          "orange.fr", "wanadoo.fr", "qmail.com", "tmail.com", "fastmail.im", "rr.com", "op.pl"})
+    for (const char* d :
+         {"yahoo.ca",  "yahoo.dk",   "yahoo.de",  "hotmail.se", "hotmail.es",  "y7mail.com",  "ymail.com",
+          "email.com", "gmail.com",  "gmx.at",    "gmx.ch",     "live.at",     "outlook.de",  "yandex.ua",
+          "yandex.by", "bk.ru",      "list.ru",   "inbox.ru",   "web.de",      "t-online.de", "libero.it",
+          "orange.fr", "wanadoo.fr", "qmail.com", "tmail.com",  "fastmail.im", "rr.com",      "op.pl"})
         EXPECT_EQ(suggest(d), "<none>") << d;
 }
 
