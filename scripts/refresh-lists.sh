@@ -193,6 +193,14 @@ comm -23 "$OUT/disposable_domains.txt" "$OUT/public_suffixes" > "$OUT/disposable
 mv "$OUT/disposable_domains.filtered" "$OUT/disposable_domains.txt"
 echo "  disposable entries dropped as public suffixes: $(wc -l < "$OUT/dropped_suffixes")"
 
+# Typo domains of big providers (gmial.com, hotmai.com ...) are kept apart in
+# data/typo_domains.txt, reviewed by hand (scripts/find-typo-domains.py lists
+# candidates), so that a domain of the free or disposable list is a real one.
+for f in disposable_domains free_domains; do
+  LC_ALL=C comm -23 "$OUT/$f.txt" "$DATA/typo_domains.txt" > "$OUT/$f.untypoed"
+  mv "$OUT/$f.untypoed" "$OUT/$f.txt"
+done
+
 # Sanity checks before anything in data/ is replaced.
 check_min() { # file minimum
   local n; n="$(wc -l < "$OUT/$1")"

@@ -50,3 +50,10 @@ INSERT INTO signups (email) VALUES ('jane@@example.com');
 INSERT INTO signups (email) VALUES ('bob@example.org');
 SELECT email FROM signups WHERE email_verify.email_domain(email) = 'example.org';
 DROP TABLE signups;
+-- A provider's country domains are real: no suggestion, never the address
+-- itself; typos of them are still caught.
+SELECT email_verify.suggest_email('u@yahoo.ca') AS yahoo_ca,
+       email_verify.suggest_email('u@hotmail.se') AS hotmail_se,
+       email_verify.suggest_email('u@y7mail.com') AS y7mail,
+       email_verify.suggest_email('u@yandex.fu') AS yandex_fu,
+       email_verify.suggest_email('u@gmail.cm') AS gmail_cm;

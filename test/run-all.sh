@@ -72,6 +72,16 @@ step "fuzz SOCKS5 URL and source address parsers (${FUZZ_SECONDS}s, libFuzzer+AS
 step "fuzz webhook URL check and Retry-After reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target webhook_url_fuzz test/fuzz/webhook_url_corpus
 step "fuzz the log filter's SQL literal masking (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target sql_redaction_fuzz test/fuzz/sql_redaction_corpus
 step "fuzz provider rules (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target provider_rules_fuzz test/fuzz/provider_rules_corpus
+# Issue 16: the typo suggester against mailcheck (npm, pinned) over the
+# one-edit typos of the 50 biggest providers, and over the real-domain lists.
+typo_differential() {
+    npm ci --prefix test/differential --no-audit --no-fund >/dev/null &&
+        cmake -S . -B build/asan -DEV_SANITIZE=ON -DEV_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+        cmake --build build/asan -j"$jobs" --target typo_suggest_cli >/dev/null &&
+        timeout 100 node test/differential/compare-typos.js build/asan/typo_suggest_cli
+}
+step "typo suggester vs mailcheck (differential, one-edit typos)" typo_differential
+step "fuzz typo suggester (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target typo_suggest_fuzz test/fuzz/typo_suggest_corpus
 step "build and install extension" build_and_install
 # The README's commands from clones under a mode-700 directory and a path
 # with a space, a second one beside the first (about 20 s).

@@ -11,7 +11,9 @@ std::string_view disposable_domains();
 std::string_view free_domains();
 std::string_view role_local_parts();
 std::string_view tlds();
-std::string_view popular_domains();  // most popular first
-std::string_view popular_tlds();     // most popular first
+std::string_view popular_domains();   // most popular first
+std::string_view popular_tlds();      // most popular first
+std::string_view provider_domains();  // the providers' country domains
+std::string_view typo_domains();      // typos of provider domains
 
 }  // namespace ev::embedded

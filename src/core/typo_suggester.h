@@ -1,11 +1,14 @@
 // Suggests the domain a user probably meant ("gmial.con" -> "gmail.com").
 //
-// Conservative by design: a popular domain or one the user listed is never
-// corrected, a top-level domain only when it does not exist (special-use
-// names such as .test exist), and a whole domain only when it is one edit
-// away from a popular mailbox domain and long enough for one edit to be a
-// typo rather than another name (so "mail.com", "gmx.com", "max.com" and
-// "ao.com" stay as they are).
+// Never wrong where it speaks, by construction:
+//  - a real domain is never corrected: a provider domain (the popular list and
+//    the providers' country domains), a domain of the free or disposable list
+//    (the typo domains are kept apart in their own list), or one the user
+//    listed;
+//  - what it suggests is a provider domain, or the same name with a mistyped
+//    top-level domain that does not exist fixed; never the domain itself.
+// A domain one edit from several providers goes to the most popular of them
+// whose name it is closest to ("yandex.fu" -> "yandex.ru", not "yandex.fr").
 #pragma once
 
 #include <cstdint>
@@ -23,8 +26,11 @@ class RiskLists;
 
 class TypoSuggester {
   public:
-    // Each argument: one entry per line; popular lists most popular first.
-    TypoSuggester(std::string_view popular_domains, std::string_view popular_tlds, std::string_view all_tlds);
+    // Each argument: one entry per line. popular_domains and popular_tlds most
+    // popular first; provider_domains (country domains of the same providers)
+    // rank after the popular ones; typo_domains are known typos of them.
+    TypoSuggester(std::string_view popular_domains, std::string_view provider_domains, std::string_view typo_domains,
+                  std::string_view popular_tlds, std::string_view all_tlds);
 
     // Built from the shipped lists; constructed once per process.
     static const TypoSuggester& builtin();
@@ -33,21 +39,27 @@ class TypoSuggester {
     std::optional<std::string> suggest(std::string_view domain, const RiskLists& lists) const;
 
     bool is_known_tld(std::string_view tld) const;
+    bool is_provider(std::string_view domain) const { return provider_set_.contains(domain); }
+    bool is_typo_domain(std::string_view domain) const { return typo_set_.contains(domain); }
 
   private:
-    std::string fix_tld(std::string_view tld) const;
-    std::optional<std::size_t> nearest_popular_domain(std::string_view domain) const;
-    std::optional<std::string> fix_second_level(std::string_view name, std::string_view suffix,
-                                                const RiskLists& lists) const;
+    bool is_real(std::string_view domain, const RiskLists& lists) const;
+    std::optional<std::string> fix_tld(std::string_view tld) const;
+    std::optional<std::size_t> nearest_provider(std::string_view domain) const;
+    std::optional<std::size_t> nearest_by_name_and_suffix(std::string_view domain) const;
+    void add_provider(std::string_view domain);
 
-    std::vector<std::string> popular_domains_;
-    StringSet popular_domain_set_;
+    std::vector<std::string> providers_;  // rank order
+    StringSet provider_set_;
+    StringSet typo_set_;
     std::vector<std::string> popular_tlds_;
-    std::vector<std::string> multi_label_suffixes_;  // "co.uk", "com.br" ...
-    std::vector<std::string> popular_slds_;
     StringSet all_tlds_;
-    DeletionIndex popular_index_;  // ids: positions in popular_domains_
-    DeletionIndex sld_index_;      // ids: positions in popular_slds_
+    DeletionIndex provider_index_;  // ids: positions in providers_
+    // A provider's first label ("yahoo" of "yahoo.co.uk") and the providers
+    // that carry it, for a typo in both the name and the suffix.
+    std::vector<std::string> names_;
+    std::vector<std::vector<std::uint16_t>> providers_by_name_;
+    DeletionIndex name_index_;  // ids: positions in names_
 };
 
 }  // namespace ev

@@ -27,7 +27,7 @@ inline const RiskLists& small_lists() {
 
 // Knows no popular domain: suggests nothing for the .test names used here.
 inline const TypoSuggester& no_suggestions() {
-    static const TypoSuggester suggester("", "", "com\n");
+    static const TypoSuggester suggester("", "", "", "", "com\n");
     return suggester;
 }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "risk_lists.h"
+#include "syntax_verifier.h"
+#include "typo_suggester.h"
 #include "verdict.h"
 
 namespace ev {
@@ -75,6 +78,24 @@ TEST(Verdict, ScoreIsZeroForInvalidAndLowerWithASuggestion) {
             EXPECT_LE(score, 100);
         }
     }
+}
+
+// The typo penalty follows the suggestion: a real provider's country domain
+// (once suggested as itself, score down by 30) keeps the full score.
+TEST(Verdict, TypoPenaltyOnlyWhenASuggestionExists) {
+    RiskLists lists = RiskLists::with_builtin_lists();
+    SyntaxVerifier verifier(lists, TypoSuggester::builtin());
+    SyntaxOptions options;
+    int full = delivery_score(Reason::SyntaxOk, false);
+    for (const char* real : {"u@yahoo.ca", "u@hotmail.se", "u@yahoo.dk", "u@y7mail.com", "u@email.com"}) {
+        VerificationResult r = verifier.verify(real, options);
+        EXPECT_FALSE(r.suggestion.has_value()) << real << " -> " << r.suggestion.value_or("");
+        EXPECT_EQ(r.score, full) << real;
+    }
+    VerificationResult typo = verifier.verify("u@gmial.com", options);
+    ASSERT_TRUE(typo.suggestion.has_value());
+    EXPECT_EQ(*typo.suggestion, "u@gmail.com");
+    EXPECT_LT(typo.score, full);
 }
 
 }  // namespace
