@@ -41,8 +41,8 @@ SELECT (verify_email('a@trash.example', 'syntax')).reason AS after_truncate,
 SELECT c.relname, e.extname
 FROM pg_extension e, unnest(e.extconfig) AS cfg(oid) JOIN pg_class c ON c.oid = cfg.oid
 WHERE e.extname = 'email_verify' ORDER BY c.relname;
--- Typo domains of big providers are their own list: reported disposable,
--- never free, and corrected by the suggester.
+-- Typo domains of big providers are their own list: neither disposable nor
+-- free, and corrected by the suggester.
 SELECT 'gmial.com' IN (SELECT email_verify.shipped_list('disposable')) AS typo_is_disposable,
        'gmial.com' IN (SELECT email_verify.shipped_list('free')) AS typo_is_free,
        'yahoo.ca' IN (SELECT email_verify.shipped_list('free')) AS country_domain_is_free;

@@ -31,11 +31,6 @@ int RiskList::lookup(std::string_view entry) const {
 RiskLists RiskLists::with_builtin_lists() {
     RiskLists lists;
     lists.disposable_.load_builtin(embedded::disposable_domains());
-    // Typo domains of big providers (gmial.com) are kept in their own list so
-    // that the free and disposable lists hold real domains; mail sent there
-    // does not reach the person meant (some are catch-alls of typo-squatters),
-    // so they are reported disposable.
-    lists.disposable_.load_builtin(embedded::typo_domains());
     lists.free_.load_builtin(embedded::free_domains());
     // Role entries are stored by key so that lookups need one hash probe.
     text::for_each_line(embedded::role_local_parts(),

@@ -73,8 +73,8 @@ bool TypoSuggester::is_known_tld(std::string_view tld) const {
 }
 
 // The shipped free and disposable lists hold real domains only (their typo
-// domains are in typo_domains.txt, which the disposable list also reports):
-// anything listed there, or by the user, is meant as it is.
+// domains are in typo_domains.txt, on neither list): anything listed there,
+// or by the user, is meant as it is.
 bool TypoSuggester::is_real(std::string_view domain, const RiskLists& lists) const {
     if (provider_set_.contains(domain) || lists.is_user_listed(domain)) return true;
     if (typo_set_.contains(domain)) return false;

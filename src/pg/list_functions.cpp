@@ -38,14 +38,11 @@ EV_SQL_FUNCTION(shipped_list) {
                                                               : ev::embedded::role_local_parts();
     TupleDesc desc = ev::pg::text_column_descriptor("entry");
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, desc);
-    auto put = [&](std::string_view line) {
+    ev::text::for_each_line(lines, [&](std::string_view line) {
         Datum value = ev::pg::text_datum(line);
         bool isnull = false;
         ev::pg::pg_call([&] { tuplestore_putvalues(store, desc, &value, &isnull); });
-    };
-    ev::text::for_each_line(lines, put);
-    // The providers' typo domains are reported disposable (see risk_lists.cpp).
-    if (kind == ev::ListKind::Disposable) ev::text::for_each_line(ev::embedded::typo_domains(), put);
+    });
     return static_cast<Datum>(0);
 }
 

@@ -83,8 +83,9 @@ TEST_F(TypoSuggesterTest, CorrectsTheShippedTypoDomains) {
     EXPECT_EQ(suggest("hotmail.co"), "hotmail.com");
     EXPECT_EQ(suggest("yahoo.co"), "yahoo.com");
     EXPECT_TRUE(suggester.is_typo_domain("gmial.com"));
+    // A typo is neither a free provider nor a throwaway one: the suggestion says it.
     EXPECT_FALSE(lists.is_free("gmial.com"));
-    EXPECT_TRUE(lists.is_disposable("gmial.com"));  // mail there does not reach the person meant
+    EXPECT_FALSE(lists.is_disposable("gmial.com"));
 }
 
 TEST_F(TypoSuggesterTest, CorrectsShortProviderNames) {
