@@ -40,10 +40,8 @@ int main() {
             return 2;
         }
         ev::ParsedAddress parsed = ev::parse_address(input, options);
-        if (parsed.ok())
-            std::cout << "ok\t" << parsed.normalized() << "\n";
-        else
-            std::cout << "invalid\t" << ev::describe(parsed.error) << "\n";
+        if (parsed.ok()) std::cout << "ok\t" << parsed.normalized() << "\n";
+        else std::cout << "invalid\t" << ev::describe(parsed.error) << "\n";
     }
     return 0;
 }

@@ -496,7 +496,7 @@ TEST(AddressLocalPart, ValidDotAtoms) {
         {"δοκιμή@παράδειγμα.δοκιμή", "δοκιμή", "xn--hxajbheg2az3al.xn--jxalpdlp"},
         {"straße@example.de", "straße", "example.de"},
         {"e\xCC\x81@example.com"s, "\xC3\xA9"s, "example.com"},  // decomposed é composed (NFC)
-        {"\xC3\xA9@example.com"s, "\xC3\xA9"s, "example.com"},    // precomposed é kept as given
+        {"\xC3\xA9@example.com"s, "\xC3\xA9"s, "example.com"},   // precomposed é kept as given
     });
 }
 

@@ -44,8 +44,8 @@ void check(const std::vector<Case>& table, const ev::SyntaxOptions& options = {}
 
 TEST(AddressUnicode, WhitespaceOfAnyKindIsRefusedInLocalParts) {
     std::vector<Case> table;
-    for (const char* ws : {"\u00A0", "\u1680", "\u2000", "\u2002", "\u200A", "\u2028", "\u2029", "\u202F", "\u205F",
-                           "\u3000"}) {
+    for (const char* ws :
+         {"\u00A0", "\u1680", "\u2000", "\u2002", "\u200A", "\u2028", "\u2029", "\u202F", "\u205F", "\u3000"}) {
         table.push_back({std::string("a") + ws + "b@example.com", E::LocalPartWhitespace});
         table.push_back({std::string(ws) + "ab@example.com", E::LocalPartWhitespace});
         table.push_back({std::string("ab") + ws + "@example.com", E::LocalPartWhitespace});
@@ -78,8 +78,8 @@ TEST(AddressUnicode, CombiningMarkFirstIsRefused) {
         {"\u0301a@example.com", E::LocalPartCombiningStart},
         {"\u0903a@example.com", E::LocalPartCombiningStart},  // Mc
         {"\u20DDa@example.com", E::LocalPartCombiningStart},  // Me
-        {"a\u0301@example.com", E::None},                    // composes with a (NFC: á)
-        {"\u0915\u093F@example.com", E::None},               // a mark after its base
+        {"a\u0301@example.com", E::None},                     // composes with a (NFC: á)
+        {"\u0915\u093F@example.com", E::None},                // a mark after its base
     });
 }
 
@@ -104,31 +104,32 @@ TEST(AddressUnicode, LocalPartIsNormalisedToNfcBeforeChecking) {
     EXPECT_EQ(ev::parse_address("Jos\u00E9@example.com", options).normalized(), "Jos\u00E9@example.com");
     EXPECT_EQ(ev::parse_address("\u212Bngstr\u00F6m@example.com", options).local, "\u00C5ngstr\u00F6m");
     check({
-        {"a\u037Eb@example.com", E::LocalPartCharacter},  // GREEK QUESTION MARK is ';' under NFC
+        {"a\u037Eb@example.com", E::LocalPartCharacter},   // GREEK QUESTION MARK is ';' under NFC
         {"a\u2000b@example.com", E::LocalPartWhitespace},  // EN QUAD -> EN SPACE
-        {"a=\u0338b@example.com", E::None},                 // '=' + U+0338 -> U+2260, a symbol
+        {"a=\u0338b@example.com", E::None},                // '=' + U+0338 -> U+2260, a symbol
     });
     ev::SyntaxOptions quoted;
     quoted.allow_quoted_local = true;
     EXPECT_EQ(ev::parse_address("\"Jose\u0301 x\"@example.com", quoted).local, "\"Jos\u00E9 x\"");
-    check({{"\"a\u00A0b\"@example.com", E::LocalPartWhitespace}, {"\"\u0301a\"@example.com", E::LocalPartCombiningStart}},
-          quoted);
+    check(
+        {{"\"a\u00A0b\"@example.com", E::LocalPartWhitespace}, {"\"\u0301a\"@example.com", E::LocalPartCombiningStart}},
+        quoted);
 }
 
 TEST(AddressUnicode, ALabelsAreCheckedAsStrictlyAsULabels) {
     check({
-        {"u@xn--p6j.com", E::IdnDisallowed},       // U+3000
-        {"u@xn--oc-jw3n.com", E::IdnDisallowed},   // fullwidth commercial at
-        {"u@\u3000.com", E::IdnDisallowed},         // the same typed as U-labels
+        {"u@xn--p6j.com", E::IdnDisallowed},      // U+3000
+        {"u@xn--oc-jw3n.com", E::IdnDisallowed},  // fullwidth commercial at
+        {"u@\u3000.com", E::IdnDisallowed},       // the same typed as U-labels
         {"u@oc\uFF20.com", E::IdnDisallowed},
-        {"u@a\u2260b.com", E::IdnDisallowed},       // DISALLOWED, and STD3 outside the mapping
-        {"u@xn--ab-miv.com", E::IdnDisallowed},     // a≠b as an A-label
-        {"u@xn--abc-.com", E::InvalidALabel},       // Punycode of plain ASCII
+        {"u@a\u2260b.com", E::IdnDisallowed},    // DISALLOWED, and STD3 outside the mapping
+        {"u@xn--ab-miv.com", E::IdnDisallowed},  // a≠b as an A-label
+        {"u@xn--abc-.com", E::InvalidALabel},    // Punycode of plain ASCII
         {"u@xn--bcher-kva.de", E::None},
         {"u@XN--BCHER-KVA.DE", E::None},
         {"u@b\u00FCcher.de", E::None},
-        {"u@\uFF42\u00FCcher.de", E::None},         // fullwidth b: mapped by UTS #46 as browsers do
-        {"u@xn--bcher-kva.xn--p1ai", E::None},      // an A-label TLD (.рф)
+        {"u@\uFF42\u00FCcher.de", E::None},     // fullwidth b: mapped by UTS #46 as browsers do
+        {"u@xn--bcher-kva.xn--p1ai", E::None},  // an A-label TLD (.рф)
         {"u@\u043F\u0440\u0438\u043C\u0435\u0440.\u0440\u0444", E::None},
     });
     EXPECT_EQ(ev::parse_address("u@\uFF42\u00FCcher.de", {}).domain, "xn--bcher-kva.de");
@@ -136,16 +137,16 @@ TEST(AddressUnicode, ALabelsAreCheckedAsStrictlyAsULabels) {
 
 TEST(AddressUnicode, ContextRulesOfRfc5892) {
     check({
-        {"u@l\u00B7l.cat", E::None},              // MIDDLE DOT between two l
+        {"u@l\u00B7l.cat", E::None},  // MIDDLE DOT between two l
         {"u@a\u00B7b.com", E::IdnContext},
-        {"u@xn--ab-0ea.com", E::IdnContext},      // the same as an A-label
-        {"u@\u30A2\u30FB\u30AB.jp", E::None},     // KATAKANA MIDDLE DOT among katakana
+        {"u@xn--ab-0ea.com", E::IdnContext},   // the same as an A-label
+        {"u@\u30A2\u30FB\u30AB.jp", E::None},  // KATAKANA MIDDLE DOT among katakana
         {"u@a\u30FBb.jp", E::IdnContext},
-        {"u@\u03BA\u0375\u03B1.gr", E::None},      // GREEK KERAIA before Greek
+        {"u@\u03BA\u0375\u03B1.gr", E::None},  // GREEK KERAIA before Greek
         {"u@a\u0375.gr", E::IdnContext},
-        {"u@\u05D0\u05F3.il", E::None},            // GERESH after Hebrew
-        {"u@a\u200Db.com", E::IdnContext},        // ZWJ without a virama
-        {"u@a\u200Cb.com", E::IdnContext},        // ZWNJ without a virama or joining context
+        {"u@\u05D0\u05F3.il", E::None},              // GERESH after Hebrew
+        {"u@a\u200Db.com", E::IdnContext},           // ZWJ without a virama
+        {"u@a\u200Cb.com", E::IdnContext},           // ZWNJ without a virama or joining context
         {"u@\u0915\u094D\u200C\u0937.in", E::None},  // ZWNJ after a virama
     });
 }
@@ -197,11 +198,21 @@ TEST(AddressUnicode, Ipv6DoubleColonStandsForTwoGroupsAtLeast) {
 }
 
 TEST(AddressUnicode, SyntaxErrorTextsAreDistinct) {
-    std::vector<E> added = {E::LocalPartWhitespace, E::LocalPartFormatCharacter, E::LocalPartCombiningStart,
-                            E::LocalPartUnassigned, E::LocalPartNoncharacter,    E::LocalPartPrivateUse,
-                            E::IdnDisallowed,       E::IdnContext,               E::IdnBidi,
-                            E::InvalidALabel,       E::ReservedHyphens,          E::TldCharacter,
-                            E::SpecialUseDomain,    E::Ipv6SingleZeroGroup,      E::InvalidIdn};
+    std::vector<E> added = {E::LocalPartWhitespace,
+                            E::LocalPartFormatCharacter,
+                            E::LocalPartCombiningStart,
+                            E::LocalPartUnassigned,
+                            E::LocalPartNoncharacter,
+                            E::LocalPartPrivateUse,
+                            E::IdnDisallowed,
+                            E::IdnContext,
+                            E::IdnBidi,
+                            E::InvalidALabel,
+                            E::ReservedHyphens,
+                            E::TldCharacter,
+                            E::SpecialUseDomain,
+                            E::Ipv6SingleZeroGroup,
+                            E::InvalidIdn};
     for (std::size_t i = 0; i < added.size(); ++i)
         for (std::size_t j = i + 1; j < added.size(); ++j) EXPECT_NE(ev::describe(added[i]), ev::describe(added[j]));
 }
