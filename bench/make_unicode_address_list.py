@@ -11,7 +11,10 @@ local parts at IDN domains (U-labels in the same scripts, some written as
 A-labels, some in upper case or fullwidth forms that UTS #46 maps), 20%
 both, and 10% refused ones (Unicode spaces and format characters in the
 local part, A-labels of disallowed code points, CONTEXTO characters out of
-context). The same seed always gives the same list. Standard library only.
+context). As in a real list, domains repeat: the IDN domains come from a
+pool of 3,000 (and the ASCII ones from 500), drawn with weights 1/rank;
+every local part is drawn afresh. The same seed always gives the same list.
+Standard library only.
 """
 
 import argparse
@@ -35,8 +38,24 @@ def word(rng, script, k):
     return "".join(chr(rng.randint(lo, hi)) for _ in range(k))
 
 
+def idn_label(rng, roll):
+    ulabel = word(rng, rng.choice(SCRIPTS), rng.randint(2, 7))
+    if roll < 0.1 and ord(ulabel[0]) < 0x0180:
+        ulabel = ulabel.upper()
+    if roll > 0.8:
+        try:
+            return "xn--" + ulabel.lower().encode("punycode").decode("ascii")
+        except UnicodeError:
+            pass
+    return ulabel
+
+
 def generate(n, seed):
     rng = random.Random(seed)
+    idn_pool = [idn_label(rng, rng.random()) + "." + rng.choice(TLDS) for _ in range(3000)]
+    ascii_pool = ["".join(rng.choice(ASCII[:26]) for _ in range(6)) + "." + rng.choice(TLDS) for _ in range(500)]
+    idn_weights = [1 / (rank + 1) for rank in range(len(idn_pool))]
+    ascii_weights = [1 / (rank + 1) for rank in range(len(ascii_pool))]
     out = []
     for _ in range(n):
         script = rng.choice(SCRIPTS)
@@ -45,24 +64,15 @@ def generate(n, seed):
         if script[0] < 0x0180 and rng.random() < 0.3:
             ulocal = unicodedata.normalize("NFD", ulocal)
         alocal = "".join(rng.choice(ASCII) for _ in range(rng.randint(4, 10)))
-        ulabel = word(rng, rng.choice(SCRIPTS), rng.randint(2, 7))
-        roll = rng.random()
-        if roll < 0.1 and script[0] < 0x0180:
-            ulabel = ulabel.upper()
+        idn_domain = rng.choices(idn_pool, idn_weights)[0]
         tld = rng.choice(TLDS)
         kind = rng.random()
         if kind < 0.35:
-            address = ulocal + "@" + "".join(rng.choice(ASCII[:26]) for _ in range(6)) + "." + tld
+            address = ulocal + "@" + rng.choices(ascii_pool, ascii_weights)[0]
         elif kind < 0.70:
-            domain = ulabel
-            if roll > 0.8:
-                try:
-                    domain = "xn--" + ulabel.lower().encode("punycode").decode("ascii")
-                except UnicodeError:
-                    pass
-            address = alocal + "@" + domain + "." + tld
+            address = alocal + "@" + idn_domain
         elif kind < 0.90:
-            address = ulocal + "@" + ulabel + "." + tld
+            address = ulocal + "@" + idn_domain
         elif kind < 0.95:
             bad = rng.choice(BAD_LOCAL)
             address = ulocal[:2] + bad + ulocal[2:] + "@example." + tld

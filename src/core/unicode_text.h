@@ -24,6 +24,9 @@ enum class LocalProblem {
 // comes back unchanged without a call into libunistring.
 std::string to_nfc(std::string_view s);
 
+// to_nfc without its fast path, always through libunistring (for tests).
+std::string to_nfc_slow(std::string_view s);
+
 // Classifies the code points of a local part (already NFC). Precondition:
 // valid UTF-8.
 LocalProblem check_local_code_points(std::string_view s);

@@ -7,9 +7,11 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "address.h"
+#include "unicode_text.h"
 #include "verdict.h"
 
 namespace {
@@ -27,6 +29,26 @@ std::string hex(const std::string& s) {
     for (unsigned char c : s) {
         std::snprintf(buf, sizeof buf, "%02X", c);
         out += buf;
+    }
+    return out;
+}
+
+std::string encode(char32_t c) {
+    std::string out;
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xC0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xE0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
     }
     return out;
 }
@@ -215,6 +237,23 @@ TEST(AddressUnicode, SyntaxErrorTextsAreDistinct) {
                             E::InvalidIdn};
     for (std::size_t i = 0; i < added.size(); ++i)
         for (std::size_t j = i + 1; j < added.size(); ++j) EXPECT_NE(ev::describe(added[i]), ev::describe(added[j]));
+}
+
+// to_nfc's fast path trusts a few ranges to be stable under NFC: each of
+// their code points normalises to itself, has combining class 0 and no
+// canonical decomposition it would be replaced by.
+TEST(AddressUnicode, FastPathRangesAreStableUnderNfc) {
+    const std::vector<std::pair<char32_t, char32_t>> ranges = {
+        {0x00A0, 0x02FF}, {0x0391, 0x03A9}, {0x03B1, 0x03C9}, {0x0400, 0x0482}, {0x048A, 0x04FF},
+        {0x05D0, 0x05EA}, {0x0620, 0x064A}, {0x0905, 0x0939}, {0x0E01, 0x0E30}, {0x3041, 0x3096},
+        {0x30A1, 0x30FA}, {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3},
+    };
+    for (const auto& [lo, hi] : ranges) {
+        for (char32_t c = lo; c <= hi; ++c) {
+            std::string utf8 = encode(c) + encode(c == hi ? lo : c + 1);  // with a neighbour too
+            ASSERT_EQ(ev::unicode::to_nfc_slow(utf8), utf8) << std::hex << static_cast<unsigned>(c);
+        }
+    }
 }
 
 TEST(Level, ParsedCaseInsensitivelyLikeTheSetting) {
