@@ -23,7 +23,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 PG_CPPFLAGS = -Isrc/core -Isrc/pg -DEV_VERSION=$(EXTVERSION)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-cast-function-type -Wno-register -fno-omit-frame-pointer -MMD -MP
-SHLIB_LINK = -lidn2 -lcares -lcurl -lssl -lcrypto -lstdc++
+SHLIB_LINK = -lidn2 -lunistring -lcares -lcurl -lssl -lcrypto -lstdc++
 
 # pg_regress suites (sql/*.sql with expected/*.out)
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -174,6 +174,8 @@ BEGIN
        OR watch.recheck_after IS NULL THEN
         RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- Case-insensitive, as the setting and verify_email's level are.
+    watch.level := lower(watch.level);
     IF watch.level NOT IN ('syntax', 'dns', 'smtp') THEN
         RAISE EXCEPTION 'invalid level "%"', watch.level
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use syntax, dns or smtp.';
@@ -368,6 +370,59 @@ $$;
 
 COMMENT ON FUNCTION email_verify.watch(regclass, name, text, text, boolean, interval, text, interval) IS
     'verifies a column in place: adds <col>_status, _reason, _catch_all, _verified_at, installs the triggers and queues the rows already there';
+
+-- A level argument is case-insensitive, as email_verify.default_level and
+-- verify_email's level are (extension/src/97_jobs.sql; watch above).
+CREATE OR REPLACE FUNCTION email_verify_internal.job_create(level text, webhook_url text, webhook_secret text,
+                                                 endpoint text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    caller name := email_verify_internal.calling_role();
+    -- Case-insensitive, as the setting and verify_email's level are.
+    chosen text := lower(coalesce(level, current_setting('email_verify.default_level')));
+    target email_verify_internal.webhook_endpoints;
+    id bigint;
+BEGIN
+    IF chosen NOT IN ('syntax', 'dns', 'smtp') THEN
+        RAISE EXCEPTION 'invalid level "%"', chosen USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''syntax'', ''dns'' or ''smtp''.';
+    END IF;
+    IF chosen <> 'syntax' AND NOT email_verify_internal.may_probe(caller) THEN
+        RAISE EXCEPTION 'permission denied to submit a job at level %', chosen
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Levels dns and smtp need membership in email_verify_prober.';
+    END IF;
+    IF endpoint IS NOT NULL THEN
+        IF webhook_url IS NOT NULL OR webhook_secret IS NOT NULL THEN
+            RAISE EXCEPTION 'give either endpoint or webhook_url and webhook_secret, not both'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT * INTO target FROM email_verify_internal.webhook_endpoints e
+        WHERE e.name = endpoint AND e.owner = email_verify_internal.calling_role_oid();
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'webhook endpoint "%" does not exist', endpoint USING ERRCODE = 'no_data_found',
+                HINT = 'Register it with email_verify.register_webhook_endpoint.';
+        END IF;
+    ELSIF webhook_url IS NOT NULL THEN
+        PERFORM email_verify_internal.check_webhook_url(webhook_url);
+        IF webhook_secret IS NULL OR webhook_secret = '' THEN
+            RAISE EXCEPTION 'a webhook_url needs a webhook_secret to sign its events'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'email_verify.new_webhook_secret() makes one.';
+        END IF;
+    ELSIF webhook_secret IS NOT NULL THEN
+        RAISE EXCEPTION 'webhook_secret given without a webhook_url' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO email_verify_internal.jobs (owner, level, webhook_url, webhook_secret, endpoint_id)
+    VALUES (email_verify_internal.calling_role_oid(), chosen,
+            coalesce(webhook_url, target.url), webhook_secret, target.id)
+    RETURNING jobs.id INTO id;
+    RETURN id;
+END
+$$;
 
 -- extension/src/99_signup.sql
 

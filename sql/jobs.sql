@@ -116,3 +116,8 @@ SELECT left(email_verify.new_webhook_secret(), 6) AS prefix, length(email_verify
 DROP TABLE leads;
 DROP OWNED BY job_alice, job_bob, job_admin;
 DROP ROLE job_alice, job_bob, job_admin;
+
+-- The level argument is case-insensitive, as email_verify.default_level is.
+SELECT email_verify.submit_job(ARRAY['d@example.com'], level => 'SYNTAX') AS upper_job \gset
+SELECT level FROM email_verify.job_status(:upper_job);
+SELECT email_verify.cancel_job(:upper_job);

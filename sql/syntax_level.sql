@@ -65,3 +65,53 @@ SELECT (verify_email('"john doe"@example.com', 'syntax')).normalized,
 RESET email_verify.allow_quoted_local;
 RESET email_verify.allow_domain_literal;
 SELECT (verify_email('"john doe"@example.com', 'syntax')).status;
+
+-- Issue 16: Unicode hygiene of local parts, NFC, IDNA2008 registration
+-- rules (A-labels as strictly as U-labels, CONTEXTO), the TLD form,
+-- special-use names, the RFC 5321 IPv6 rule; syntax_error() names each.
+SELECT n, (r).status, (r).reason, (r).normalized, email_verify.syntax_error(input)
+FROM (SELECT n, input, verify_email(input, 'syntax') AS r
+      FROM unnest(ARRAY[
+        U&'a\00A0b@example.com',          -- NBSP
+        U&'a\3000b@example.com',          -- ideographic space
+        U&'a\2028b@example.com',          -- line separator
+        U&'a\200Bb@example.com',          -- zero-width space
+        U&'jo\00ADhn@example.com',        -- soft hyphen
+        U&'a\202Eb@example.com',          -- bidi override
+        U&'\FEFFjohn@example.com',        -- a leading BOM is trimmed
+        U&'\0301a@example.com',           -- combining mark first
+        U&'a\0378b@example.com',          -- unassigned
+        U&'a\FDD0b@example.com',          -- noncharacter
+        U&'a\E000b@example.com',          -- private use
+        U&'Jose\0301@example.com',        -- NFC: composed
+        U&'a\037Eb@example.com',          -- NFC: GREEK QUESTION MARK is ';'
+        'u@xn--p6j.com',                  -- A-label of U+3000
+        'u@xn--oc-jw3n.com',              -- A-label with a fullwidth @
+        U&'u@a\2260b.com',                -- not-equal sign
+        U&'u@a\00B7b.com',                -- MIDDLE DOT out of context
+        U&'u@l\00B7l.cat',                -- MIDDLE DOT between l and l
+        U&'u@a\30FBb.jp',                 -- KATAKANA MIDDLE DOT without kana
+        'u@xn--abc-.com',                 -- Punycode of plain ASCII
+        'u@ab--cd.com',                   -- reserved hyphens
+        'u@example.c0m',                  -- TLD neither letters nor A-label
+        'u@example.xn--p1ai',             -- A-label TLD
+        'u@hidden.onion',
+        'u@x.invalid',
+        'u@host.localhost',
+        'u@printer.local',
+        'u@strict.test'                   -- RFC 6761 6.2: an ordinary name
+      ]) WITH ORDINALITY AS t(input, n)) s
+ORDER BY n;
+
+SELECT email_verify.normalize_email(U&'Jose\0301@Example.COM') = email_verify.normalize_email(U&'Jos\00E9@example.com')
+       AS nfc_equal;
+
+SET email_verify.allow_domain_literal = on;
+SELECT email_verify.syntax_error('u@[IPv6:1:2:3:4:5:6::7]') AS one_group,
+       (verify_email('u@[IPv6:1:2:3:4:5::7]', 'syntax')).normalized AS two_groups;
+RESET email_verify.allow_domain_literal;
+
+-- The level argument is case-insensitive, as email_verify.default_level is.
+SELECT (verify_email('john@example.com', 'SYNTAX')).level AS upper,
+       (verify_email('john@example.com', 'Syntax')).level AS mixed;
+SELECT verify_email('john@example.com', 'syntaxx');

@@ -420,3 +420,10 @@ DROP TABLE contacts, no_key, numbers, wrong_verdict CASCADE;
 DROP FUNCTION verdicts_for, claimed;
 DROP VIEW queued;
 TRUNCATE email_verify.worker_counters;
+
+-- The level argument is case-insensitive, as email_verify.default_level is.
+CREATE TABLE level_case (id int PRIMARY KEY, email text);
+SELECT email_verify.watch('level_case', 'email', level => 'SYNTAX');
+SELECT level FROM email_verify.watches WHERE relid = 'level_case'::regclass;
+SELECT email_verify.unwatch('level_case', 'email');
+DROP TABLE level_case CASCADE;

@@ -274,6 +274,8 @@ BEGIN
        OR watch.recheck_after IS NULL THEN
         RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- Case-insensitive, as the setting and verify_email's level are.
+    watch.level := lower(watch.level);
     IF watch.level NOT IN ('syntax', 'dns', 'smtp') THEN
         RAISE EXCEPTION 'invalid level "%"', watch.level
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use syntax, dns or smtp.';

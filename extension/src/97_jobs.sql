@@ -223,7 +223,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     caller name := email_verify_internal.calling_role();
-    chosen text := coalesce(level, current_setting('email_verify.default_level'));
+    -- Case-insensitive, as the setting and verify_email's level are.
+    chosen text := lower(coalesce(level, current_setting('email_verify.default_level')));
     target email_verify_internal.webhook_endpoints;
     id bigint;
 BEGIN

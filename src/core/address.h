@@ -38,6 +38,22 @@ enum class SyntaxError {
     NumericTld,
     InvalidIdn,
     AddressTooLong,
+    // Unicode hygiene of the local part (after NFC)
+    LocalPartWhitespace,
+    LocalPartFormatCharacter,
+    LocalPartCombiningStart,
+    LocalPartUnassigned,
+    LocalPartNoncharacter,
+    LocalPartPrivateUse,
+    // IDNA2008 (RFC 5891, 5892, 5893) and host-name rules of the domain
+    IdnDisallowed,
+    IdnContext,
+    IdnBidi,
+    InvalidALabel,
+    ReservedHyphens,
+    TldCharacter,
+    SpecialUseDomain,
+    Ipv6SingleZeroGroup,
 };
 
 // A sentence saying what is wrong, for users (e.g. "the local part is longer
@@ -46,7 +62,7 @@ std::string_view describe(SyntaxError error);
 
 struct ParsedAddress {
     SyntaxError error = SyntaxError::None;
-    std::string local;   // as given (quotes kept for a quoted local part)
+    std::string local;   // in NFC (quotes kept for a quoted local part)
     std::string domain;  // lower-case, A-label form; "[...]" for a literal
     bool local_is_quoted = false;
     bool domain_is_literal = false;

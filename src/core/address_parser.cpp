@@ -5,7 +5,9 @@
 
 #include "address.h"
 #include "idna.h"
+#include "special_use_domains.h"
 #include "text.h"
+#include "unicode_text.h"
 
 namespace ev {
 
@@ -79,6 +81,23 @@ std::size_t scan_quoted(std::string_view s, SyntaxError* error) {
     return 0;
 }
 
+// RFC 5321 4.1.3 (IPv6-comp, IPv6v4-comp): "::" stands for at least two zero
+// groups, so at most six groups (four and an IPv4 tail) may be written beside
+// it. inet_pton also takes "::" for one group (RFC 4291 allows it).
+bool compresses_single_group(std::string_view addr) {
+    if (addr.find("::") == std::string_view::npos) return false;
+    std::size_t groups = 0;
+    std::size_t start = 0;
+    while (start <= addr.size()) {
+        std::size_t colon = addr.find(':', start);
+        if (colon == std::string_view::npos) colon = addr.size();
+        std::string_view group = addr.substr(start, colon - start);
+        if (!group.empty()) groups += group.find('.') == std::string_view::npos ? 1 : 2;
+        start = colon + 1;
+    }
+    return groups > 6;
+}
+
 SyntaxError check_domain_literal(std::string_view literal, std::string* normalized) {
     if (literal.size() < 3 || literal.back() != ']') return SyntaxError::InvalidDomainLiteral;
     std::string inner(literal.substr(1, literal.size() - 2));
@@ -87,6 +106,7 @@ SyntaxError check_domain_literal(std::string_view literal, std::string* normaliz
     if (inner.size() > kIpv6Tag.size() && text::iequals_ascii(inner.substr(0, kIpv6Tag.size()), kIpv6Tag)) {
         std::string addr = inner.substr(kIpv6Tag.size());
         if (inet_pton(AF_INET6, addr.c_str(), buf) != 1) return SyntaxError::InvalidDomainLiteral;
+        if (compresses_single_group(addr)) return SyntaxError::Ipv6SingleZeroGroup;
         // One spelling per address (RFC 5952), so equal literals normalise equally.
         char canonical[INET6_ADDRSTRLEN];
         inet_ntop(AF_INET6, buf, canonical, sizeof canonical);
@@ -114,6 +134,7 @@ SyntaxError check_hostname(std::string_view host) {
     std::size_t labels = 0;
     std::size_t start = 0;
     bool last_all_digits = false;
+    bool last_letters = false;
     while (true) {
         std::size_t dot = host.find('.', start);
         std::string_view label =
@@ -121,18 +142,28 @@ SyntaxError check_hostname(std::string_view host) {
         if (label.empty()) return SyntaxError::EmptyLabel;
         if (label.size() > kMaxLabel) return SyntaxError::LabelTooLong;
         if (label.front() == '-' || label.back() == '-') return SyntaxError::LabelHyphen;
+        // RFC 5891 4.2.3.1: "--" there is reserved for A-labels ("xn--"),
+        // which domain_to_ascii has checked.
+        if (label.size() >= 4 && label[2] == '-' && label[3] == '-' && label.substr(0, 4) != "xn--")
+            return SyntaxError::ReservedHyphens;
         last_all_digits = true;
         for (char c : label) {
             bool digit = c >= '0' && c <= '9';
             if (!digit && !(c >= 'a' && c <= 'z') && c != '-') return SyntaxError::DomainCharacter;
             last_all_digits = last_all_digits && digit;
         }
+        last_letters = true;
+        for (char c : label) last_letters = last_letters && c >= 'a' && c <= 'z';
+        if (label.substr(0, 4) == "xn--") last_letters = true;
         ++labels;
         if (dot == std::string_view::npos) break;
         start = dot + 1;
     }
     if (labels < 2) return SyntaxError::SingleLabelDomain;
     if (last_all_digits) return SyntaxError::NumericTld;
+    // Every delegated top-level domain is letters or an A-label.
+    if (!last_letters) return SyntaxError::TldCharacter;
+    if (is_special_use_domain(host)) return SyntaxError::SpecialUseDomain;
     return SyntaxError::None;
 }
 
@@ -163,12 +194,44 @@ SyntaxError parse_domain(std::string_view domain, const SyntaxOptions& options, 
         if (domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos)
             return SyntaxError::EmptyLabel;
         IdnaResult idna = domain_to_ascii(domain);
-        if (!idna.ok) return SyntaxError::InvalidIdn;
+        switch (idna.failure) {
+            case IdnaFailure::None: break;
+            case IdnaFailure::Disallowed: return SyntaxError::IdnDisallowed;
+            case IdnaFailure::Context: return SyntaxError::IdnContext;
+            case IdnaFailure::Bidi: return SyntaxError::IdnBidi;
+            case IdnaFailure::InvalidALabel: return SyntaxError::InvalidALabel;
+            case IdnaFailure::Hyphens: return SyntaxError::ReservedHyphens;
+            case IdnaFailure::LabelTooLong: return SyntaxError::LabelTooLong;
+            case IdnaFailure::DomainTooLong: return SyntaxError::DomainTooLong;
+            case IdnaFailure::Other: return SyntaxError::InvalidIdn;
+        }
         out->domain = std::move(idna.ascii);
     } else {
         out->domain = text::ascii_lowercase(domain);
     }
     return check_hostname(out->domain);
+}
+
+// ASCII whitespace at either end and byte order marks in front (a CSV
+// export's artefact), in any mix.
+std::string_view trim_input(std::string_view input) {
+    std::string_view s = text::trim_ascii_whitespace(input);
+    while (s.substr(0, unicode::kBom.size()) == unicode::kBom)
+        s = text::trim_ascii_whitespace(s.substr(unicode::kBom.size()));
+    return s;
+}
+
+SyntaxError local_problem(unicode::LocalProblem problem) {
+    switch (problem) {
+        case unicode::LocalProblem::None: return SyntaxError::None;
+        case unicode::LocalProblem::Whitespace: return SyntaxError::LocalPartWhitespace;
+        case unicode::LocalProblem::Format: return SyntaxError::LocalPartFormatCharacter;
+        case unicode::LocalProblem::CombiningStart: return SyntaxError::LocalPartCombiningStart;
+        case unicode::LocalProblem::Unassigned: return SyntaxError::LocalPartUnassigned;
+        case unicode::LocalProblem::Noncharacter: return SyntaxError::LocalPartNoncharacter;
+        case unicode::LocalProblem::PrivateUse: return SyntaxError::LocalPartPrivateUse;
+    }
+    return SyntaxError::LocalPartCharacter;
 }
 
 }  // namespace
@@ -202,6 +265,30 @@ std::string_view describe(SyntaxError error) {
         case SyntaxError::NumericTld: return "the top-level domain is all digits";
         case SyntaxError::InvalidIdn: return "the domain is not a valid internationalised domain name";
         case SyntaxError::AddressTooLong: return "the address is longer than 254 octets";
+        case SyntaxError::LocalPartWhitespace: return "the local part contains a whitespace character";
+        case SyntaxError::LocalPartFormatCharacter:
+            return "the local part contains an invisible format character (such as a zero-width space, a byte order "
+                   "mark, a soft hyphen or a bidi control)";
+        case SyntaxError::LocalPartCombiningStart: return "the local part starts with a combining mark";
+        case SyntaxError::LocalPartUnassigned: return "the local part contains a code point unassigned in Unicode";
+        case SyntaxError::LocalPartNoncharacter: return "the local part contains a Unicode noncharacter";
+        case SyntaxError::LocalPartPrivateUse: return "the local part contains a private-use code point";
+        case SyntaxError::IdnDisallowed:
+            return "the domain contains a character IDNA2008 disallows in host names (a symbol, a space, a "
+                   "compatibility form or an unassigned code point)";
+        case SyntaxError::IdnContext:
+            return "the domain uses a character (such as a middle dot or a zero-width joiner) outside the context "
+                   "RFC 5892 requires";
+        case SyntaxError::IdnBidi: return "a domain label breaks the bidi rule for right-to-left text (RFC 5893)";
+        case SyntaxError::InvalidALabel:
+            return "a domain label starting with xn-- is not the encoding of a valid internationalised label";
+        case SyntaxError::ReservedHyphens:
+            return "a domain label has hyphens in its third and fourth positions without being an xn-- label";
+        case SyntaxError::TldCharacter: return "the top-level domain is neither letters only nor an xn-- label";
+        case SyntaxError::SpecialUseDomain:
+            return "the domain is a special-use name that never receives Internet mail (.onion, .invalid, "
+                   ".localhost, .local, .alt, .arpa)";
+        case SyntaxError::Ipv6SingleZeroGroup: return "the IPv6 literal uses :: for a single zero group";
     }
     return "the address is not well formed";
 }
@@ -215,7 +302,7 @@ ParsedAddress parse_address(std::string_view input, const SyntaxOptions& options
         return out;
     };
 
-    std::string_view s = text::trim_ascii_whitespace(input);
+    std::string_view s = trim_input(input);
     if (s.empty()) return fail(SyntaxError::Empty);
     if (!text::is_valid_utf8(s)) return fail(SyntaxError::InvalidUtf8);
     if (text::has_control_character(s)) return fail(SyntaxError::ControlCharacter);
@@ -232,14 +319,25 @@ ParsedAddress parse_address(std::string_view input, const SyntaxOptions& options
     } else {
         at = s.find('@');
         if (at == std::string_view::npos) return fail(SyntaxError::MissingAt);
-        if (at > kMaxLocal) return fail(SyntaxError::LocalPartTooLong);
-        SyntaxError e = check_dot_atom(s.substr(0, at));
+        // A cheap bound before normalising; NFC can shorten a little.
+        if (at > kMaxLocal * kMaxUtf8PerChar) return fail(SyntaxError::LocalPartTooLong);
+    }
+    // RFC 6532 3.1: NFC, before the checks, so that a character that
+    // normalises to a forbidden one (U+037E to ';') is refused, and so that
+    // canonically equal addresses normalise equally.
+    out.local = unicode::to_nfc(s.substr(0, at));
+    if (out.local.size() > kMaxLocal) return fail(SyntaxError::LocalPartTooLong);
+    if (!out.local_is_quoted) {
+        SyntaxError e = check_dot_atom(out.local);
         if (e != SyntaxError::None) return fail(e);
     }
-    std::string_view local = s.substr(0, at);
-    if (local.size() > kMaxLocal) return fail(SyntaxError::LocalPartTooLong);
+    {
+        // Only a quoted string's content can start with a combining mark.
+        std::string_view content = out.local_is_quoted ? std::string_view(out.local).substr(1) : out.local;
+        SyntaxError e = local_problem(unicode::check_local_code_points(content));
+        if (e != SyntaxError::None) return fail(e);
+    }
     if (out.local_is_quoted && !options.allow_quoted_local) return fail(SyntaxError::QuotedLocalNotAllowed);
-    out.local.assign(local);
 
     SyntaxError e = parse_domain(s.substr(at + 1), options, &out);
     if (e != SyntaxError::None) return fail(e);

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "text.h"
+
 namespace ev {
 
 namespace {
@@ -62,10 +64,11 @@ std::string_view to_string(Level level) {
     return "syntax";
 }
 
+// Case-insensitive, as the email_verify.default_level setting is.
 std::optional<Level> parse_level(std::string_view text) {
-    if (text == "syntax") return Level::Syntax;
-    if (text == "dns") return Level::Dns;
-    if (text == "smtp") return Level::Smtp;
+    if (text::iequals_ascii(text, "syntax")) return Level::Syntax;
+    if (text::iequals_ascii(text, "dns")) return Level::Dns;
+    if (text::iequals_ascii(text, "smtp")) return Level::Smtp;
     return std::nullopt;
 }
 

@@ -177,7 +177,7 @@ UrlCheck check_once(std::string_view url) {
         std::string name = lower(host);
         if (!ascii) {
             auto idna = ev::domain_to_ascii(host);
-            if (!idna.ok) return failed("webhook_url has an invalid host name (" + idna.error + "): " + shown(url));
+            if (!idna.ok()) return failed("webhook_url has an invalid host name (" + idna.error + "): " + shown(url));
             name = idna.ascii;
         }
         if (!std::all_of(name.begin(), name.end(), is_ascii_host_char) || name.front() == '.' ||
