@@ -304,8 +304,10 @@ ParsedAddress parse_address(std::string_view input, const SyntaxOptions& options
 
     std::string_view s = trim_input(input);
     if (s.empty()) return fail(SyntaxError::Empty);
-    if (!text::is_valid_utf8(s)) return fail(SyntaxError::InvalidUtf8);
-    if (text::has_control_character(s)) return fail(SyntaxError::ControlCharacter);
+    const text::TextScan scanned = text::scan_text(s);
+    if (scanned == text::TextScan::InvalidUtf8) return fail(SyntaxError::InvalidUtf8);
+    if (scanned == text::TextScan::ControlCharacter) return fail(SyntaxError::ControlCharacter);
+    const bool printable_ascii = scanned == text::TextScan::PrintableAscii;
 
     std::size_t at;
     if (s.front() == '"') {
@@ -325,16 +327,28 @@ ParsedAddress parse_address(std::string_view input, const SyntaxOptions& options
     // RFC 6532 3.1: NFC, before the checks, so that a character that
     // normalises to a forbidden one (U+037E to ';') is refused, and so that
     // canonically equal addresses normalise equally.
-    out.local = unicode::to_nfc(s.substr(0, at));
+    // A dot-atom's code points are checked in the same pass (their problem
+    // is reported after the dot-atom's own, below).
+    unicode::LocalProblem dot_atom_problem = unicode::LocalProblem::None;
+    if (printable_ascii) {
+        out.local.assign(s.substr(0, at));
+    } else if (out.local_is_quoted) {
+        out.local = unicode::to_nfc(s.substr(0, at));
+    } else {
+        unicode::NormalizedLocal normalized = unicode::normalize_local(s.substr(0, at));
+        out.local = std::move(normalized.text);
+        dot_atom_problem = normalized.problem;
+    }
     if (out.local.size() > kMaxLocal) return fail(SyntaxError::LocalPartTooLong);
     if (!out.local_is_quoted) {
         SyntaxError e = check_dot_atom(out.local);
         if (e != SyntaxError::None) return fail(e);
     }
-    {
+    if (!printable_ascii) {
         // Only a quoted string's content can start with a combining mark.
-        std::string_view content = out.local_is_quoted ? std::string_view(out.local).substr(1) : out.local;
-        SyntaxError e = local_problem(unicode::check_local_code_points(content));
+        SyntaxError e =
+            local_problem(out.local_is_quoted ? unicode::check_local_code_points(std::string_view(out.local).substr(1))
+                                              : dot_atom_problem);
         if (e != SyntaxError::None) return fail(e);
     }
     if (out.local_is_quoted && !options.allow_quoted_local) return fail(SyntaxError::QuotedLocalNotAllowed);

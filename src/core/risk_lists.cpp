@@ -38,14 +38,28 @@ RiskLists RiskLists::with_builtin_lists() {
     return lists;
 }
 
-std::string RiskLists::role_key(std::string_view local) {
-    std::string key;
-    key.reserve(local.size());
+namespace {
+
+// Writes local's role key into out (room for local.size() bytes); returns
+// its length.
+std::size_t write_role_key(std::string_view local, char* out) {
+    std::size_t n = 0;
     for (char c : local) {
         if (c == '+') break;  // sub-addressing tag (RFC 5233)
         if (c == '.' || c == '-' || c == '_') continue;
-        key.push_back(text::ascii_lower(c));
+        out[n++] = text::ascii_lower(c);
     }
+    return n;
+}
+
+// A local part is at most 64 octets (RFC 5321); longer ones go to the heap.
+constexpr std::size_t kRoleKeyOnStack = 64;
+
+}  // namespace
+
+std::string RiskLists::role_key(std::string_view local) {
+    std::string key(local.size(), '\0');
+    key.resize(write_role_key(local, key.data()));
     return key;
 }
 
@@ -91,8 +105,14 @@ bool RiskLists::is_user_listed(std::string_view domain) const {
 bool RiskLists::is_free(std::string_view domain) const { return free_.lookup(domain) == 1; }
 
 bool RiskLists::is_role(std::string_view local) const {
-    std::string key = role_key(local);
-    return !key.empty() && role_.lookup(key) == 1;
+    // Looked up for every address: the key is built on the stack.
+    if (local.size() > kRoleKeyOnStack) {
+        std::string key = role_key(local);
+        return !key.empty() && role_.lookup(key) == 1;
+    }
+    char buffer[kRoleKeyOnStack];
+    std::size_t n = write_role_key(local, buffer);
+    return n > 0 && role_.lookup(std::string_view(buffer, n)) == 1;
 }
 
 }  // namespace ev

@@ -24,12 +24,24 @@ class StringSet {
         if (set_.empty()) return false;
         std::size_t h = std::hash<std::string_view>{}(entry);
         if (!filter_hit(h)) return false;
-        return set_.count(entry) != 0;
+        return set_.count(Entry{entry, h}) != 0;
     }
     std::size_t size() const { return set_.size(); }
     void clear();
 
   private:
+    // An entry with its hash, computed once: a lookup hashes for the filter
+    // and the table would otherwise hash again.
+    struct Entry {
+        std::string_view text;
+        std::size_t hash;
+        static Entry of(std::string_view text) { return Entry{text, std::hash<std::string_view>{}(text)}; }
+        bool operator==(const Entry& other) const { return text == other.text; }
+    };
+    struct EntryHash {
+        std::size_t operator()(const Entry& e) const { return e.hash; }
+    };
+
     void insert(std::string_view entry);
     void rebuild_filter();
     bool filter_hit(std::size_t h) const {
@@ -45,7 +57,7 @@ class StringSet {
     std::vector<std::uint64_t> filter_ = std::vector<std::uint64_t>(1, 0);
     std::size_t filter_mask_ = 63;   // bit count - 1 (a power of two)
     std::deque<std::string> owned_;  // deque: growing it never moves an entry
-    std::unordered_set<std::string_view> set_;
+    std::unordered_set<Entry, EntryHash> set_;
 };
 
 }  // namespace ev

@@ -1,5 +1,7 @@
 #include "text.h"
 
+#include <cstring>
+
 namespace ev::text {
 
 bool is_valid_utf8(std::string_view s) {
@@ -55,6 +57,62 @@ bool has_control_character(std::string_view s) {
         }
     }
     return false;
+}
+
+namespace {
+
+// Eight bytes at a time: whether each is printable ASCII (0x20..0x7E).
+bool printable_word(std::uint64_t w) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    std::uint64_t below_space = (w - kOnes * 0x20) & ~w;                         // a byte < 0x20 (or >= 0x80)
+    std::uint64_t del = ((w ^ (kOnes * 0x7F)) - kOnes) & ~(w ^ (kOnes * 0x7F));  // a byte == 0x7F
+    return ((w | below_space | del) & kHigh) == 0;
+}
+
+}  // namespace
+
+TextScan scan_text(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (end - p >= 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p, sizeof w);
+        if (!printable_word(w)) break;
+        p += 8;
+    }
+    // The rest in one pass: UTF-8 validity (as is_valid_utf8) and controls.
+    bool control = false, ascii = true;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            control = control || c < 0x20 || c == 0x7F;
+            ++p;
+            continue;
+        }
+        ascii = false;
+        std::size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            return TextScan::InvalidUtf8;
+        }
+        if (static_cast<std::size_t>(end - p) < len || p[1] < lo || p[1] > hi) return TextScan::InvalidUtf8;
+        for (std::size_t i = 2; i < len; ++i)
+            if ((p[i] & 0xC0) != 0x80) return TextScan::InvalidUtf8;
+        control = control || (c == 0xC2 && p[1] <= 0x9F);  // C1: U+0080..U+009F
+        p += len;
+    }
+    if (control) return TextScan::ControlCharacter;
+    return ascii ? TextScan::PrintableAscii : TextScan::Unicode;
 }
 
 bool is_ascii(std::string_view s) {

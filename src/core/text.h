@@ -3,6 +3,7 @@
 // results must not depend on the server's lc_ctype.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,11 @@ bool is_valid_utf8(std::string_view s);
 bool has_control_character(std::string_view s);
 
 bool is_ascii(std::string_view s);
+// What one pass over an input finds, worst first: invalid UTF-8 anywhere,
+// else a control character (C0, DEL, C1), else whether it is all printable
+// ASCII (the common address: in NFC as it is, so it skips the Unicode checks).
+enum class TextScan : std::uint8_t { InvalidUtf8, ControlCharacter, PrintableAscii, Unicode };
+TextScan scan_text(std::string_view s);
 
 // s with every byte outside printable ASCII replaced by '?'. For text that
 // servers send (SMTP replies are ASCII by RFC 5321, yet Latin-1 and UTF-8 turn

@@ -58,7 +58,27 @@ std::string to_nfc_slow(std::string_view s) {
     return std::string(reinterpret_cast<const char*>(out), length);
 }
 
-LocalProblem check_local_code_points(std::string_view s) {
+namespace {
+
+// The checks of one code point beyond ASCII; `first`: it begins the part.
+LocalProblem code_point_problem(ucs4_t c, bool first) {
+    // One category look-up answers all: beyond ASCII, White_Space is Zs, Zl,
+    // Zp and NEL (a Cc), and noncharacters are part of Cn.
+    uint32_t category = uc_general_category(c).bitmask;
+    if ((category & (UC_CATEGORY_MASK_Zs | UC_CATEGORY_MASK_Zl | UC_CATEGORY_MASK_Zp)) != 0 ||
+        ((category & UC_CATEGORY_MASK_Cc) != 0 && uc_is_property_white_space(c)))
+        return LocalProblem::Whitespace;
+    if ((category & UC_CATEGORY_MASK_Cf) != 0) return LocalProblem::Format;
+    if (first && (category & UC_CATEGORY_MASK_M) != 0) return LocalProblem::CombiningStart;
+    if ((category & UC_CATEGORY_MASK_Co) != 0) return LocalProblem::PrivateUse;
+    if ((category & UC_CATEGORY_MASK_Cn) != 0)
+        return uc_is_property_not_a_character(c) ? LocalProblem::Noncharacter : LocalProblem::Unassigned;
+    return LocalProblem::None;
+}
+
+// Walks the code points beyond ASCII, stopping at the first problem;
+// `stable` (may be null) learns whether all were in kNfcStable.
+LocalProblem walk_local(std::string_view s, bool* stable) {
     const auto* p = reinterpret_cast<const uint8_t*>(s.data());
     const auto* end = p + s.size();
     bool first = true;
@@ -71,20 +91,36 @@ LocalProblem check_local_code_points(std::string_view s) {
         ucs4_t c = 0;
         int n = u8_mbtouc(&c, p, static_cast<std::size_t>(end - p));
         p += n > 0 ? n : 1;
-        // One category look-up answers all: beyond ASCII, White_Space is
-        // Zs, Zl, Zp and NEL (a Cc), and noncharacters are part of Cn.
-        uint32_t category = uc_general_category(c).bitmask;
-        if ((category & (UC_CATEGORY_MASK_Zs | UC_CATEGORY_MASK_Zl | UC_CATEGORY_MASK_Zp)) != 0 ||
-            ((category & UC_CATEGORY_MASK_Cc) != 0 && uc_is_property_white_space(c)))
-            return LocalProblem::Whitespace;
-        if ((category & UC_CATEGORY_MASK_Cf) != 0) return LocalProblem::Format;
-        if (first && (category & UC_CATEGORY_MASK_M) != 0) return LocalProblem::CombiningStart;
-        if ((category & UC_CATEGORY_MASK_Co) != 0) return LocalProblem::PrivateUse;
-        if ((category & UC_CATEGORY_MASK_Cn) != 0)
-            return uc_is_property_not_a_character(c) ? LocalProblem::Noncharacter : LocalProblem::Unassigned;
+        if (stable && *stable) {
+            bool in_range = false;
+            for (const auto& range : kNfcStable) in_range = in_range || (c >= range[0] && c <= range[1]);
+            *stable = in_range;
+        }
+        LocalProblem problem = code_point_problem(c, first);
+        if (problem != LocalProblem::None) return problem;
         first = false;
     }
     return LocalProblem::None;
+}
+
+}  // namespace
+
+LocalProblem check_local_code_points(std::string_view s) { return walk_local(s, nullptr); }
+
+NormalizedLocal normalize_local(std::string_view s) {
+    NormalizedLocal out;
+    bool stable = true;
+    LocalProblem problem = walk_local(s, &stable);
+    // A problem found before the walk learnt the whole part stable may not
+    // be the normalised part's: decide on the NFC form then.
+    if (stable && problem == LocalProblem::None) {
+        out.text.assign(s);
+        out.problem = LocalProblem::None;
+        return out;
+    }
+    out.text = to_nfc(s);
+    out.problem = check_local_code_points(out.text);
+    return out;
 }
 
 }  // namespace ev::unicode

@@ -31,6 +31,14 @@ std::string to_nfc_slow(std::string_view s);
 // valid UTF-8.
 LocalProblem check_local_code_points(std::string_view s);
 
+// A local part in NFC with the problem check_local_code_points finds in it,
+// in one pass over the common case (code points that NFC leaves alone).
+struct NormalizedLocal {
+    std::string text;
+    LocalProblem problem = LocalProblem::None;
+};
+NormalizedLocal normalize_local(std::string_view s);
+
 // "Byte order mark": U+FEFF encoded, the artefact spreadsheets leave in front
 // of the first cell.
 inline constexpr std::string_view kBom = "\xEF\xBB\xBF";
