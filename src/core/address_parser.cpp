@@ -193,7 +193,7 @@ SyntaxError parse_domain(std::string_view domain, const SyntaxOptions& options, 
         // check empty labels first ("a..b", leading or trailing dot).
         if (domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos)
             return SyntaxError::EmptyLabel;
-        IdnaResult idna = domain_to_ascii(domain);
+        const IdnaResult& idna = domain_to_ascii(domain);
         switch (idna.failure) {
             case IdnaFailure::None: break;
             case IdnaFailure::Disallowed: return SyntaxError::IdnDisallowed;
@@ -205,7 +205,7 @@ SyntaxError parse_domain(std::string_view domain, const SyntaxOptions& options, 
             case IdnaFailure::DomainTooLong: return SyntaxError::DomainTooLong;
             case IdnaFailure::Other: return SyntaxError::InvalidIdn;
         }
-        out->domain = std::move(idna.ascii);
+        out->domain = idna.ascii;
     } else {
         out->domain = text::ascii_lowercase(domain);
     }

@@ -94,7 +94,7 @@ constexpr std::size_t kCacheSlots = 8192;  // a power of two; about 1 MB once fi
 
 }  // namespace
 
-IdnaResult domain_to_ascii(std::string_view utf8) {
+const IdnaResult& domain_to_ascii(std::string_view utf8) {
     thread_local std::vector<CacheSlot> cache(kCacheSlots);
     CacheSlot& slot = cache[std::hash<std::string_view>{}(utf8) & (kCacheSlots - 1)];
     if (slot.used && slot.input == utf8) return slot.result;

@@ -31,6 +31,7 @@ struct IdnaResult {
 
 // Precondition: utf8 is valid UTF-8 without NUL. Any ASCII other than
 // letters, digits, hyphens and dots is refused (IdnaFailure::Disallowed).
-IdnaResult domain_to_ascii(std::string_view utf8);
+// The result is this thread's cached one: valid until the thread's next call.
+const IdnaResult& domain_to_ascii(std::string_view utf8);
 
 }  // namespace ev
