@@ -334,6 +334,13 @@ ParsedAddress parse_address(std::string_view input, const SyntaxOptions& options
         out.local.assign(s.substr(0, at));
     } else if (out.local_is_quoted) {
         out.local = unicode::to_nfc(s.substr(0, at));
+        // NFC may fold an escaped ASCII letter and the combining mark after
+        // it into one non-ASCII character ("\e" U+0301 into "\é"), which a
+        // quoted-pair may not escape (RFC 6531 extends qtext, not
+        // quoted-pair): the normalised part must still scan as it did.
+        SyntaxError quoted_error = SyntaxError::None;
+        if (out.local != s.substr(0, at) && scan_quoted(out.local, &quoted_error) != out.local.size())
+            return fail(quoted_error == SyntaxError::None ? SyntaxError::QuotedCharacter : quoted_error);
     } else {
         unicode::NormalizedLocal normalized = unicode::normalize_local(s.substr(0, at));
         out.local = std::move(normalized.text);
