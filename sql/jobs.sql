@@ -65,10 +65,17 @@ SELECT state FROM email_verify.job_status(:array_job);
 SELECT email_verify.cancel_job(:array_job);
 SELECT count(*) FROM email_verify.job_results(:array_job);
 SELECT count(*) FROM email_verify_internal.jobs;
-SELECT count(*) FROM email_verify_internal.job_inputs;
+SELECT count(*) FROM email_verify_internal.job_input_chunks;
+SELECT count(*) FROM email_verify_internal.job_address_chunks;
 SELECT webhook_secret FROM email_verify_internal.jobs;
-SELECT email_verify_internal.job_add(:array_job, ARRAY['sneaky@example.com']);
+SELECT email_verify_internal.job_add(:array_job, 99, ARRAY['sneaky@example.com'], ARRAY[0]);
+SELECT email_verify_internal.job_add_addresses(:array_job, 99, ARRAY['sneaky@example.com'], ARRAY[1]);
 SELECT email_verify_internal.job_seal(:array_job);
+SELECT email_verify_internal.may_read_job(:array_job);
+-- The function that expands a chunk of results answers for her own jobs only,
+-- whatever arrays she hands it.
+SELECT count(*) FROM email_verify_internal.job_chunk_results(:array_job, ARRAY['a', 'b'], ARRAY[0, 1]);
+SELECT count(*) AS alice_reads_own FROM email_verify_internal.job_chunk_results(:alice_job, ARRAY['x', 'y'], ARRAY[0, 5000]);
 SET ROLE job_bob;
 SELECT state FROM email_verify.job_status(:alice_job);
 SELECT email_verify.cancel_job(:alice_job);

@@ -30,8 +30,8 @@ $$;
 -- One row per job. webhook_secret is the secret given with the job (a
 -- registered endpoint keeps its own, 98_webhooks.sql); no view or function
 -- shows it. processed counts inputs (duplicates included) whose verdict is in.
--- claimed_through is the position up to which the workers have claimed its
--- new addresses (see job_addresses).
+-- claimed_through counts the addresses the workers have claimed, in ordinal
+-- order (see job_address_chunks).
 CREATE TABLE email_verify_internal.jobs (
     id               bigserial PRIMARY KEY,
     owner            oid NOT NULL,
@@ -54,58 +54,73 @@ CREATE TABLE email_verify_internal.jobs (
 CREATE INDEX jobs_open_idx ON email_verify_internal.jobs (id) WHERE state IN ('queued', 'running');
 CREATE INDEX jobs_finished_idx ON email_verify_internal.jobs (finished_at) WHERE finished_at IS NOT NULL;
 
--- Every input, in input order. address_key (email_verify_internal.address_key)
--- is what makes two inputs the same address: trimmed, domain lower-cased.
-CREATE TABLE email_verify_internal.job_inputs (
-    job_id      bigint NOT NULL,
-    ordinal     bigint NOT NULL,
-    email       text NOT NULL,
-    address_key text COLLATE "C" NOT NULL,
-    PRIMARY KEY (job_id, ordinal)
+-- A job is kept in chunks, not a row per address: a million-address job is a
+-- few thousand rows to write, claim and read (src/core/jobs/job_builder.h).
+--
+-- The inputs, in input order, 1,000 to a chunk: emails[k] as given, and
+-- addresses[k] the ordinal of its address (0-based; duplicates, the same
+-- email_verify_internal.address_key, share their first input's).
+CREATE TABLE email_verify_internal.job_input_chunks (
+    job_id    bigint NOT NULL,
+    chunk     int NOT NULL,
+    emails    text[] NOT NULL,
+    addresses int[] NOT NULL,
+    PRIMARY KEY (job_id, chunk)
 );
 
--- Every distinct address of a job, where its verdict is kept (result) for
--- each of its copies inputs; position is the ordinal of its first input.
--- No index covers state, result or attempts: the worker's writes to a row are
--- heap-only updates (fillfactor leaves them room), which add no index entry.
--- The work itself is tracked beside it:
---   * new addresses are claimed a range of positions at a time, after the
---     job's claimed_through (job_claims), and read through the position index;
---   * an address put back (a transient verdict retried, a claim whose lease
---     ran out) waits in job_retries until it is due.
-CREATE TABLE email_verify_internal.job_addresses (
-    job_id      bigint NOT NULL,
-    address_key text COLLATE "C" NOT NULL,
-    position    bigint NOT NULL,
-    copies      bigint NOT NULL,
-    state       text NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'retrying', 'done')),
-    attempts    int NOT NULL DEFAULT 0,
-    result      email_verify.result,
-    PRIMARY KEY (job_id, address_key)
-) WITH (fillfactor = 60);
-CREATE UNIQUE INDEX job_addresses_position_idx ON email_verify_internal.job_addresses (job_id, position);
+-- The distinct addresses, 256 to a chunk (address ordinal n is slot
+-- n % 256 of chunk n / 256): what is probed (keys), how many inputs each
+-- stands for (copies), and the verdicts written so far (a slot per address,
+-- encoded by src/core/jobs/verdict_slots.h; NULL before the first), done of
+-- them. A chunk is what the workers claim and write back at once.
+CREATE TABLE email_verify_internal.job_address_chunks (
+    job_id   bigint NOT NULL,
+    chunk    int NOT NULL,
+    keys     text[] COLLATE "C" NOT NULL,
+    copies   int[] NOT NULL,
+    verdicts bytea,
+    done     int NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, chunk)
+);
 
--- Ranges of new addresses a worker has claimed, until lease_until; a range
--- is deleted when its batch has been written back. One whose lease ran out
--- (its worker died) puts its addresses still new back, as retries.
+-- Chunks are written once or twice and read whole: lz4 compresses them
+-- several times faster than the default pglz, where the server has it.
+DO $$
+BEGIN
+    ALTER TABLE email_verify_internal.job_input_chunks
+        ALTER COLUMN emails SET COMPRESSION lz4, ALTER COLUMN addresses SET COMPRESSION lz4;
+    ALTER TABLE email_verify_internal.job_address_chunks
+        ALTER COLUMN keys SET COMPRESSION lz4, ALTER COLUMN copies SET COMPRESSION lz4,
+        ALTER COLUMN verdicts SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;  -- built without lz4: pglz
+END
+$$;
+
+-- Ranges of addresses (by ordinal) a worker has claimed, in order after the
+-- job's claimed_through, until lease_until; a range is deleted when its batch
+-- has been written back. One whose lease ran out (its worker died) puts its
+-- addresses without a verdict back, as retries.
 CREATE TABLE email_verify_internal.job_claims (
-    id             bigserial PRIMARY KEY,
-    job_id         bigint NOT NULL,
-    worker_id      int NOT NULL,
-    first_position bigint NOT NULL,
-    last_position  bigint NOT NULL,
-    lease_until    timestamptz NOT NULL
+    id          bigserial PRIMARY KEY,
+    job_id      bigint NOT NULL,
+    worker_id   int NOT NULL,
+    first_address int NOT NULL,
+    last_address  int NOT NULL,
+    lease_until timestamptz NOT NULL
 );
 
--- Addresses put back: due at not_before, claimed (claimed_by) until
--- lease_until, deleted when their verdict is written.
+-- Addresses put back (a transient verdict retried, a claim whose lease ran
+-- out), by ordinal, with the attempts made: due at not_before, claimed
+-- (claimed_by) until lease_until, deleted when their verdict is written.
 CREATE TABLE email_verify_internal.job_retries (
     job_id      bigint NOT NULL,
-    address_key text COLLATE "C" NOT NULL,
+    address     int NOT NULL,
+    attempts    int NOT NULL DEFAULT 0,
     not_before  timestamptz NOT NULL,
     claimed_by  int,
     lease_until timestamptz,
-    PRIMARY KEY (job_id, address_key)
+    PRIMARY KEY (job_id, address)
 );
 CREATE INDEX job_retries_due_idx ON email_verify_internal.job_retries (job_id, not_before);
 
@@ -151,8 +166,8 @@ LANGUAGE C STABLE STRICT;
 -- Jobs and their results survive pg_dump and restore.
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.jobs_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_inputs', '');
-SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_addresses', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_input_chunks', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_address_chunks', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_counts', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_claims', '');
 SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_claims_id_seq', '');
@@ -277,15 +292,14 @@ AS $$
       AND j.owner = email_verify_internal.calling_role_oid()
 $$;
 
--- Appends addresses to a job being built, after those it has.
-CREATE FUNCTION email_verify_internal.job_add(job bigint, addresses text[])
+-- Appends the next chunk of inputs (job_input_chunks) to a job being built.
+CREATE FUNCTION email_verify_internal.job_add(job bigint, chunk int, emails text[], addresses int[])
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    base bigint;
-    hole int := array_position(addresses, NULL);
+    hole int := array_position(emails, NULL);
 BEGIN
     IF email_verify_internal.job_being_built(job) IS NULL THEN
         RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -294,50 +308,91 @@ BEGIN
         RAISE EXCEPTION 'address % of the job is NULL', (SELECT total FROM email_verify_internal.jobs WHERE id = job) + hole
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave NULL addresses out (WHERE email IS NOT NULL).';
     END IF;
-    UPDATE email_verify_internal.jobs j SET total = j.total + cardinality(addresses)
-    WHERE j.id = job RETURNING j.total - cardinality(addresses) INTO base;
-    INSERT INTO email_verify_internal.job_inputs (job_id, ordinal, email, address_key)
-    SELECT job, base + u.o, u.e, email_verify_internal.address_key(u.e)
-    FROM unnest(addresses) WITH ORDINALITY AS u(e, o);
+    IF cardinality(emails) IS DISTINCT FROM cardinality(addresses) OR array_position(addresses, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'a chunk needs an address ordinal for each of its inputs' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE email_verify_internal.jobs j SET total = j.total + cardinality(emails) WHERE j.id = job;
+    INSERT INTO email_verify_internal.job_input_chunks (job_id, chunk, emails, addresses)
+    VALUES (job, chunk, emails, addresses);
     RETURN job;
 END
 $$;
 
--- Ends the building of a job: it must hold an address. Its addresses are
--- made from its inputs in one statement, duplicates (the same address_key)
--- one address with that many copies: cheaper than merging each slice into
--- them as it comes. The workers are woken when the transaction commits.
+-- Appends distinct addresses to a job being built, from address chunk
+-- first_chunk on, 256 to a chunk (job_address_chunks).
+CREATE FUNCTION email_verify_internal.job_add_addresses(job bigint, first_chunk int, keys text[], copies int[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF email_verify_internal.job_being_built(job) IS NULL THEN
+        RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF cardinality(keys) IS DISTINCT FROM cardinality(copies) OR cardinality(keys) = 0
+       OR array_position(keys, NULL) IS NOT NULL OR array_position(copies, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'addresses need a key and copies each' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO email_verify_internal.job_address_chunks (job_id, chunk, keys, copies)
+    SELECT job, first_chunk + c, keys[c * 256 + 1 : c * 256 + 256], copies[c * 256 + 1 : c * 256 + 256]
+    FROM generate_series(0, (cardinality(keys) - 1) / 256) AS c;
+    UPDATE email_verify_internal.jobs j SET unique_addresses = j.unique_addresses + cardinality(keys) WHERE j.id = job;
+    RETURN job;
+END
+$$;
+
+-- Ends the building of a job: it must hold an address, and its addresses'
+-- copies must add up to its inputs (a job that could never complete is not
+-- sealed). The workers are woken when the transaction commits.
 CREATE FUNCTION email_verify_internal.job_seal(job bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    unique_count bigint;
+    j email_verify_internal.jobs;
 BEGIN
     IF email_verify_internal.job_being_built(job) IS NULL THEN
         RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    INSERT INTO email_verify_internal.job_addresses (job_id, address_key, position, copies)
-    SELECT job, i.address_key, min(i.ordinal), count(*)
-    FROM email_verify_internal.job_inputs i WHERE i.job_id = job
-    GROUP BY i.address_key;
-    GET DIAGNOSTICS unique_count = ROW_COUNT;
-    UPDATE email_verify_internal.jobs j SET unique_addresses = unique_count WHERE j.id = job;
-    IF (SELECT total FROM email_verify_internal.jobs WHERE id = job) = 0 THEN
+    SELECT * INTO j FROM email_verify_internal.jobs WHERE id = job;
+    IF j.total = 0 THEN
         RAISE EXCEPTION 'a job needs at least one address' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- A large job can make its tables many times what their statistics
-    -- say (a fresh installation has none): planned on those, job_results
-    -- would sort the whole job before its first row, and the workers'
-    -- lookups would be costed wrongly.
-    IF (SELECT total FROM email_verify_internal.jobs WHERE id = job) >= 10000 THEN
-        ANALYZE email_verify_internal.job_inputs, email_verify_internal.job_addresses;
+    IF j.total IS DISTINCT FROM (SELECT sum(n) FROM email_verify_internal.job_address_chunks c, unnest(c.copies) AS n
+                                 WHERE c.job_id = job) THEN
+        RAISE EXCEPTION 'the copies of job %''s addresses do not add up to its % inputs', job, j.total
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM email_verify_internal.wake_workers_at_commit();
     RETURN job;
 END
 $$;
+
+-- Whether the calling role may read the verdicts of a job: its own (or any,
+-- for superusers and members of email_verify_admin), or any when it may read
+-- the table that holds them (the workers, building a bulk.completed event).
+CREATE FUNCTION email_verify_internal.may_read_job(job bigint)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT has_table_privilege(email_verify_internal.calling_role(), 'email_verify_internal.job_address_chunks',
+                               'SELECT')
+        OR EXISTS (SELECT FROM email_verify_internal.jobs j
+                   WHERE j.id = job AND email_verify_internal.may_see_job(email_verify_internal.calling_role(),
+                                                                          j.owner))
+$$;
+
+-- One chunk of a job's results, input by input: the email as given, and the
+-- verdict of its address when there is one (the rest NULL). Provided by the
+-- module (src/pg/job_results.cpp): the verdicts are read from
+-- job_address_chunks, a few chunks of them cached for the query. Callable by
+-- everyone, it answers only for a job the caller may read (may_read_job).
+CREATE FUNCTION email_verify_internal.job_chunk_results(job bigint, emails text[], addresses int[])
+RETURNS SETOF email_verify.result
+AS 'MODULE_PATHNAME', 'job_chunk_results'
+LANGUAGE C STABLE STRICT SECURITY DEFINER;
 
 -- The API ----------------------------------------------------------------------------
 
@@ -404,36 +459,33 @@ $$;
 
 -- The results of the jobs the calling role may see, in input order; what
 -- job_results reads. A view reads the tables with its owner's rights; its
--- filter lets a role see its own jobs' rows only. Driven by the inputs' index, with
--- one lookup per input for its address's verdict (LIMIT keeps the planner
--- from turning it into a hash of the whole job): rows come in input order,
--- the first at once, however large the job.
+-- filter lets a role see its own jobs' rows only. Driven by the input chunks'
+-- index, each chunk expanded by job_chunk_results: rows come in input order,
+-- the first at once, however large the job, and the executor holds a chunk
+-- of them at a time (a function in FROM is read into a tuplestore: one
+-- chunk's).
 CREATE VIEW email_verify_internal.visible_job_results WITH (security_barrier) AS
-SELECT i.job_id, i.ordinal, i.email, (a.result).normalized, (a.result).status, (a.result).reason,
-       (a.result).level, (a.result).suggestion, (a.result).is_disposable, (a.result).is_role,
-       (a.result).is_free, (a.result).is_catch_all, (a.result).mx_found, (a.result).mx_host,
-       (a.result).smtp_code, (a.result).smtp_message, (a.result).score, (a.result).checked_at,
-       (a.result).duration_ms, (a.result).from_cache
-FROM email_verify_internal.job_inputs i
-LEFT JOIN LATERAL (SELECT x.result FROM email_verify_internal.job_addresses x
-                   WHERE x.job_id = i.job_id AND x.address_key = i.address_key LIMIT 1) a ON true
+SELECT i.job_id, i.chunk, r.email, r.normalized, r.status, r.reason, r.level, r.suggestion, r.is_disposable,
+       r.is_role, r.is_free, r.is_catch_all, r.mx_found, r.mx_host, r.smtp_code, r.smtp_message, r.score,
+       r.checked_at, r.duration_ms, r.from_cache
+FROM email_verify_internal.job_input_chunks i
+CROSS JOIN LATERAL email_verify_internal.job_chunk_results(i.job_id, i.emails, i.addresses) r
 -- The filter is an InitPlan (computed once) and no index condition: as an
 -- index condition an array on the leading column would cost the scan its
 -- order (PostgreSQL 15), and job_results would sort the whole job.
 WHERE (i.job_id = ANY ((SELECT email_verify_internal.visible_job_ids())::bigint[])) IS TRUE
 -- A security_barrier view is planned as a subquery of its own, blind to the
 -- caller's ORDER BY: without one here the scan that gives input order is
--- never considered, and a job that is most of the table is read whole and
--- sorted before job_results returns its first row.
-ORDER BY i.job_id, i.ordinal;
+-- never considered. Within a chunk the rows come in the function's order.
+ORDER BY i.job_id, i.chunk;
 
 -- Inlined into the caller's query (plain SQL, no SET, not STRICT): the rows
--- stream from the inputs' index in input order, so COPY of a million-row job
--- holds no more than a row at a time. The job is matched by a plain equality
--- (leakproof, so the planner may use it below the view's barrier and knows
--- the index order is input order); visible_job raises the error for a job
--- the caller may not see. An address not verified yet (a cancelled or failed job) has only its
--- email.
+-- stream from the input chunks' index in input order, so COPY of a
+-- million-row job holds no more than a chunk at a time. The job is matched
+-- by a plain equality (leakproof, so the planner may use it below the view's
+-- barrier and knows the index order is input order); visible_job raises the
+-- error for a job the caller may not see. An address not verified yet (a
+-- cancelled or failed job) has only its email.
 CREATE FUNCTION email_verify.job_results(job_id bigint)
 RETURNS SETOF email_verify.result
 LANGUAGE sql STABLE
@@ -445,7 +497,7 @@ AS $$
     WHERE r.job_id OPERATOR(pg_catalog.=) $1
       -- No column in it: checked once, before the first row.
       AND (email_verify_internal.visible_job($1)).id IS NOT NULL
-    ORDER BY r.job_id, r.ordinal
+    ORDER BY r.job_id, r.chunk
 $$;
 COMMENT ON FUNCTION email_verify.job_results(bigint) IS
     'a job''s results, one row per input in input order (streamed: COPY it to export)';

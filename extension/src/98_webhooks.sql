@@ -84,16 +84,12 @@ AS $$
            || CASE WHEN event_type = 'bulk.completed'
                         AND j.total <= coalesce(current_setting('email_verify.webhook_inline_results', true), '100')::int
                    THEN jsonb_build_object('results', (
-                            SELECT jsonb_agg(to_jsonb(r) - 'job_id' - 'ordinal' ORDER BY r.ordinal)
-                            FROM email_verify_internal.job_inputs i
-                            LEFT JOIN email_verify_internal.job_addresses a
-                                   ON a.job_id = i.job_id AND a.address_key = i.address_key
-                            CROSS JOIN LATERAL (SELECT i.email, (a.result).normalized, (a.result).status,
-                                       (a.result).reason, (a.result).level, (a.result).suggestion,
-                                       (a.result).is_disposable, (a.result).is_role, (a.result).is_free,
-                                       (a.result).is_catch_all, (a.result).mx_found, (a.result).mx_host,
-                                       (a.result).smtp_code, (a.result).smtp_message, (a.result).score,
-                                       (a.result).checked_at, i.ordinal, i.job_id) r
+                            SELECT jsonb_agg(to_jsonb(r) - 'duration_ms' - 'from_cache' - 'ordinality'
+                                             ORDER BY i.chunk, r.ordinality)
+                            FROM email_verify_internal.job_input_chunks i
+                            CROSS JOIN LATERAL email_verify_internal.job_chunk_results(i.job_id, i.emails,
+                                                                                      i.addresses)
+                                       WITH ORDINALITY r
                             WHERE i.job_id = j.id))
                    ELSE '{}' END
     FROM email_verify_internal.jobs j
@@ -346,9 +342,9 @@ AS $$
     ), events AS (
         DELETE FROM email_verify_internal.webhook_events e WHERE e.job_id IN (SELECT id FROM expired)
     ), inputs AS (
-        DELETE FROM email_verify_internal.job_inputs i WHERE i.job_id IN (SELECT id FROM expired)
+        DELETE FROM email_verify_internal.job_input_chunks i WHERE i.job_id IN (SELECT id FROM expired)
     ), addresses AS (
-        DELETE FROM email_verify_internal.job_addresses a WHERE a.job_id IN (SELECT id FROM expired)
+        DELETE FROM email_verify_internal.job_address_chunks a WHERE a.job_id IN (SELECT id FROM expired)
     ), claims AS (
         DELETE FROM email_verify_internal.job_claims c WHERE c.job_id IN (SELECT id FROM expired)
     ), retries AS (
@@ -363,7 +359,8 @@ $$;
 
 -- Privileges -----------------------------------------------------------------------------
 
-REVOKE ALL ON email_verify_internal.jobs, email_verify_internal.job_inputs, email_verify_internal.job_addresses,
+REVOKE ALL ON email_verify_internal.jobs, email_verify_internal.job_input_chunks,
+    email_verify_internal.job_address_chunks,
     email_verify_internal.job_claims, email_verify_internal.job_retries,
     email_verify_internal.job_counts, email_verify_internal.webhook_endpoints,
     email_verify_internal.webhook_events, email_verify_internal.webhook_attempts,
@@ -374,6 +371,7 @@ GRANT SELECT ON email_verify_internal.visible_job_results, email_verify.jobs, em
 REVOKE EXECUTE ON FUNCTION
     email_verify_internal.calling_role_oid(),
     email_verify_internal.job_being_built(bigint),
+    email_verify_internal.may_read_job(bigint),
     email_verify_internal.event_body(bigint, text, uuid),
     email_verify_internal.emit_event(bigint, text),
     email_verify_internal.remove_expired_jobs(int)
@@ -382,8 +380,8 @@ FROM PUBLIC;
 -- The workers claim job addresses, write their verdicts and counts, end jobs,
 -- and deliver the outbox (src/pg/job_items.cpp, src/pg/webhook_outbox.cpp).
 GRANT SELECT, UPDATE ON email_verify_internal.jobs, email_verify_internal.webhook_endpoints TO email_verify_worker;
-GRANT SELECT, UPDATE ON email_verify_internal.job_addresses TO email_verify_worker;
-GRANT SELECT ON email_verify_internal.job_inputs TO email_verify_worker;
+GRANT SELECT, UPDATE ON email_verify_internal.job_address_chunks TO email_verify_worker;
+GRANT SELECT ON email_verify_internal.job_input_chunks TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.job_claims, email_verify_internal.job_retries
     TO email_verify_worker;
 GRANT USAGE ON SEQUENCE email_verify_internal.job_claims_id_seq TO email_verify_worker;
@@ -399,6 +397,7 @@ GRANT EXECUTE ON FUNCTION
     email_verify_internal.may_probe(name)
 TO email_verify_worker;
 -- Retention deletes every table's rows of an expired job.
-GRANT DELETE ON email_verify_internal.jobs, email_verify_internal.job_inputs, email_verify_internal.job_addresses,
+GRANT DELETE ON email_verify_internal.jobs, email_verify_internal.job_input_chunks,
+    email_verify_internal.job_address_chunks,
     email_verify_internal.job_counts, email_verify_internal.webhook_attempts TO email_verify_worker;
 GRANT EXECUTE ON FUNCTION email_verify_internal.remove_expired_jobs(int) TO email_verify_worker;

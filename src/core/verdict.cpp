@@ -72,6 +72,18 @@ std::optional<Level> parse_level(std::string_view text) {
     return std::nullopt;
 }
 
+std::optional<Status> parse_status(std::string_view text) {
+    for (Status s : {Status::Valid, Status::Invalid, Status::Risky, Status::Unknown})
+        if (to_string(s) == text) return s;
+    return std::nullopt;
+}
+
+std::optional<Reason> parse_reason(std::string_view text) {
+    for (std::size_t i = 0; i < kReasons.size(); ++i)
+        if (to_string(static_cast<Reason>(i)) == text) return static_cast<Reason>(i);
+    return std::nullopt;
+}
+
 void Findings::add(Reason reason) { bits_ |= bit(reason); }
 
 Reason Findings::decisive() const {

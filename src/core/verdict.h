@@ -44,6 +44,9 @@ std::string_view to_string(Status status);
 std::string_view to_string(Reason reason);
 std::string_view to_string(Level level);
 std::optional<Level> parse_level(std::string_view text);
+// The names to_string gives, read back (exactly: they are stored, not typed).
+std::optional<Status> parse_status(std::string_view text);
+std::optional<Reason> parse_reason(std::string_view text);
 
 // Collects every reason that applies to one address and answers the one
 // the precedence picks.

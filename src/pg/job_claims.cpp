@@ -5,6 +5,7 @@
 #include <map>
 
 #include "guard.h"
+#include "jobs/job_builder.h"
 #include "spi_plans.h"
 
 namespace ev::pg {
@@ -14,6 +15,9 @@ namespace {
 // How often a claim also fails the jobs whose owner may no longer probe and
 // takes back the claims whose lease ran out (a lease lasts minutes).
 constexpr TimestampTz kUpkeepInterval = 10 * USECS_PER_SEC;
+
+// How many times its share of a batch a job at level syntax or dns claims.
+constexpr int kFastLevelClaim = 16;
 
 // Jobs whose owner may no longer probe at their level (the role was dropped,
 // or lost email_verify_prober) fail before anything more of theirs is claimed.
@@ -33,48 +37,81 @@ void fail_unauthorised_jobs() {
     emit_job_events(bigints_of_result(rows), "bulk.failed");
 }
 
-// Gives back what the claims of $1 held: ranges (their addresses still new
-// become retries, one attempt more: they may be what killed the worker) and
-// claimed retries. $1 NULL: the claims whose lease ran out.
+// The ordinals first..last of a job still open that have no verdict yet.
+std::vector<int32> addresses_without_verdict(int64 job, int32 first, int32 last) {
+    static SPIPlanPtr plan = nullptr;
+    if (!plan) {
+        Oid types[4] = {INT8OID, INT4OID, INT4OID, INT4OID};
+        plan = keep_plan(
+            "SELECT c.chunk, c.verdicts, cardinality(c.keys) FROM email_verify_internal.job_address_chunks c "
+            "JOIN email_verify_internal.jobs j ON j.id = c.job_id AND j.state IN ('queued', 'running') "
+            "WHERE c.job_id = $1 AND c.chunk BETWEEN $2 / $4 AND $3 / $4",
+            4, types);
+    }
+    Datum values[4] = {Int64GetDatum(job), Int32GetDatum(first), Int32GetDatum(last),
+                       Int32GetDatum(ev::jobs::kAddressChunk)};
+    uint64 rows = 0;
+    with_index_lookups([&] { rows = run_kept_plan(plan, values); });
+    std::vector<int32> missing;
+    for (uint64 r = 0; r < rows; ++r) {
+        AddressChunk row = address_chunk_of_row(r, 2, 3);
+        for (std::size_t slot = 0; slot < row.slots.size(); ++slot) {
+            int32 ordinal = row.chunk * ev::jobs::kAddressChunk + static_cast<int32>(slot);
+            if (ordinal >= first && ordinal <= last && !row.slots[slot]) missing.push_back(ordinal);
+        }
+    }
+    return missing;
+}
+
+// Gives back what the claims of $1 held: ranges (their addresses without a
+// verdict become retries, one attempt more: they may be what killed the
+// worker) and claimed retries. $1 NULL: the claims whose lease ran out.
 void give_back(Datum worker_id, bool by_worker) {
-    static SPIPlanPtr ranges = nullptr, retries = nullptr;
-    if (!retries) {  // the last one prepared: all are, or all are prepared again
+    static SPIPlanPtr ranges = nullptr, retries = nullptr, back = nullptr;
+    if (!back) {  // the last one prepared: all are, or all are prepared again
         Oid types[1] = {INT4OID};
         ranges = keep_plan(
-            "WITH ended AS ("
-            "    DELETE FROM email_verify_internal.job_claims c"
-            "    WHERE CASE WHEN $1 IS NULL THEN c.lease_until < now() ELSE c.worker_id = $1 END"
-            "    RETURNING c.job_id, c.first_position, c.last_position"
-            "), back AS ("
-            "    UPDATE email_verify_internal.job_addresses a SET state = 'retrying', attempts = a.attempts + 1"
-            "    FROM ended e"
-            "    WHERE a.job_id = e.job_id AND a.position BETWEEN e.first_position AND e.last_position"
-            "      AND a.state = 'new'"
-            "    RETURNING a.job_id, a.address_key"
-            ")"
-            "INSERT INTO email_verify_internal.job_retries (job_id, address_key, not_before)"
-            "SELECT b.job_id, b.address_key, now() FROM back b ON CONFLICT DO NOTHING",
+            "DELETE FROM email_verify_internal.job_claims c"
+            "  WHERE CASE WHEN $1 IS NULL THEN c.lease_until < now() ELSE c.worker_id = $1 END"
+            "  RETURNING c.job_id, c.first_address, c.last_address",
             1, types);
         retries = keep_plan(
             "UPDATE email_verify_internal.job_retries r SET claimed_by = NULL, lease_until = NULL, not_before = now() "
             "WHERE CASE WHEN $1 IS NULL THEN r.lease_until < now() ELSE r.claimed_by = $1 END",
             1, types);
+        Oid back_types[2] = {INT8OID, INT4ARRAYOID};
+        back = keep_plan(
+            "INSERT INTO email_verify_internal.job_retries (job_id, address, attempts, not_before) "
+            "SELECT $1, a, 1, now() FROM unnest($2) AS a ON CONFLICT DO NOTHING",
+            2, back_types);
     }
     Datum values[1] = {worker_id};
     const char* nulls = by_worker ? " " : "n";
-    with_index_lookups([&] {
-        pg_call([&] {
-            if (SPI_execute_plan(ranges, values, nulls, false, 0) < 0 ||
-                SPI_execute_plan(retries, values, nulls, false, 0) < 0)
-                elog(ERROR, "email_verify: giving back job claims failed");
-        });
-    });
+    struct Range {
+        int64 job;
+        int32 first, last;
+    };
+    std::vector<Range> ended;
+    uint64 rows = run_kept_plan(ranges, values, nulls);
+    for (uint64 r = 0; r < rows; ++r)
+        ended.push_back({std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0")),
+                         std::stoi(cell_text(SPI_tuptable, r, 2).value_or("0")),
+                         std::stoi(cell_text(SPI_tuptable, r, 3).value_or("-1"))});
+    for (const Range& range : ended) {
+        std::vector<int32> missing = addresses_without_verdict(range.job, range.first, range.last);
+        if (missing.empty()) continue;
+        std::vector<Datum> ordinals;
+        for (int32 a : missing) ordinals.push_back(Int32GetDatum(a));
+        Datum args[2] = {Int64GetDatum(range.job), make_array(ordinals, {}, INT4OID)};
+        run_kept_plan(back, args);
+    }
+    with_index_lookups([&] { run_kept_plan(retries, values, nulls); });
 }
 
 struct OpenJob {
     int64 id = 0;
-    std::string level;
-    int64 claimed_through = 0;
+    ev::Level level = ev::Level::Smtp;
+    int64 claimed_through = 0;  // the next address to claim
 };
 
 // The open jobs no other worker is claiming from right now, oldest first,
@@ -91,78 +128,100 @@ std::vector<OpenJob> lock_open_jobs() {
     std::vector<OpenJob> jobs;
     for (uint64 r = 0; r < rows; ++r)
         jobs.push_back({std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0")),
-                        cell_text(SPI_tuptable, r, 2).value_or("smtp"),
+                        ev::parse_level(cell_text(SPI_tuptable, r, 2).value_or("smtp")).value_or(ev::Level::Smtp),
                         std::stoll(cell_text(SPI_tuptable, r, 3).value_or("0"))});
     return jobs;
-}
-
-JobItem item_at(uint64 row, const OpenJob& job) {
-    JobItem item;
-    item.job_id = job.id;
-    item.address_key = cell_text(SPI_tuptable, row, 1).value_or("");
-    item.attempts = std::stoi(cell_text(SPI_tuptable, row, 2).value_or("0"));
-    item.level = ev::parse_level(job.level).value_or(ev::Level::Smtp);
-    return item;
 }
 
 // Up to limit of the job's due retries, claimed one by one.
 void claim_retries(const OpenJob& job, int32 worker_id, int limit, int lease_seconds, std::vector<JobItem>& out) {
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
-        Oid types[4] = {INT8OID, INT4OID, INT4OID, INT4OID};
+        Oid types[5] = {INT8OID, INT4OID, INT4OID, INT4OID, INT4OID};
         plan = keep_plan(
             "WITH due AS ("
-            "    SELECT r.address_key FROM email_verify_internal.job_retries r"
+            "    SELECT r.address FROM email_verify_internal.job_retries r"
             "    WHERE r.job_id = $1 AND r.claimed_by IS NULL AND r.not_before <= now()"
             "    ORDER BY r.not_before LIMIT $3 FOR UPDATE SKIP LOCKED"
             ")"
             "UPDATE email_verify_internal.job_retries r"
             "  SET claimed_by = $2, lease_until = now() + make_interval(secs => $4)"
-            "  FROM due d, email_verify_internal.job_addresses a"
-            "  WHERE r.job_id = $1 AND r.address_key = d.address_key"
-            "    AND a.job_id = $1 AND a.address_key = d.address_key"
-            "  RETURNING r.address_key, a.attempts",
-            4, types);
+            "  FROM due d, email_verify_internal.job_address_chunks c"
+            "  WHERE r.job_id = $1 AND r.address = d.address"
+            "    AND c.job_id = $1 AND c.chunk = d.address / $5"
+            "  RETURNING r.address, c.keys[d.address % $5 + 1], r.attempts",
+            5, types);
     }
-    Datum values[4] = {Int64GetDatum(job.id), Int32GetDatum(worker_id), Int32GetDatum(limit),
-                       Int32GetDatum(lease_seconds)};
+    Datum values[5] = {Int64GetDatum(job.id), Int32GetDatum(worker_id), Int32GetDatum(limit),
+                       Int32GetDatum(lease_seconds), Int32GetDatum(ev::jobs::kAddressChunk)};
     uint64 rows = 0;
     with_index_lookups([&] { rows = run_kept_plan(plan, values); });
-    for (uint64 r = 0; r < rows; ++r) out.push_back(item_at(r, job));
+    for (uint64 r = 0; r < rows; ++r) {
+        JobItem item;
+        item.job_id = job.id;
+        item.address = std::stoi(cell_text(SPI_tuptable, r, 1).value_or("0"));
+        item.address_key = utf8_cell(r, 2);
+        item.attempts = std::stoi(cell_text(SPI_tuptable, r, 3).value_or("0"));
+        item.level = job.level;
+        out.push_back(std::move(item));
+    }
 }
 
-// Up to limit of the job's new addresses after its cursor, read (not
-// locked: the range claim, made under the job's lock, is what holds them),
-// then the range recorded and the cursor moved past it. Returns the range.
-int64 claim_new(const OpenJob& job, int32 worker_id, int limit, int lease_seconds, std::vector<JobItem>& out) {
+// Up to limit of the job's next addresses after its cursor, read by their
+// chunks (not locked: the range claim, made under the job's lock, is what
+// holds them), then the range recorded and the cursor moved past it. Its
+// addresses without a verdict are the items. Returns the range.
+int64 claim_new(const OpenJob& job, int32 worker_id, int limit, int lease_seconds, std::vector<JobItem>& out,
+                bool& more) {
     static SPIPlanPtr read = nullptr, record = nullptr;
     if (!record) {  // the last one prepared: all are, or all are prepared again
-        Oid types[3] = {INT8OID, INT8OID, INT4OID};
+        Oid types[3] = {INT8OID, INT4OID, INT4OID};
         read = keep_plan(
-            "SELECT a.address_key, a.attempts, a.position FROM email_verify_internal.job_addresses a "
-            "WHERE a.job_id = $1 AND a.position > $2 AND a.state = 'new' ORDER BY a.position LIMIT $3",
+            "SELECT c.chunk, c.verdicts, cardinality(c.keys), c.keys FROM email_verify_internal.job_address_chunks c "
+            "WHERE c.job_id = $1 AND c.chunk >= $2 ORDER BY c.chunk LIMIT $3",
             3, types);
-        Oid record_types[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT4OID};
+        Oid record_types[5] = {INT8OID, INT4OID, INT4OID, INT4OID, INT4OID};
         record = keep_plan(
             "WITH moved AS ("
             "    UPDATE email_verify_internal.jobs j"
-            "    SET claimed_through = $4, state = CASE WHEN j.state = 'queued' THEN 'running' ELSE j.state END,"
+            "    SET claimed_through = $4 + 1, state = CASE WHEN j.state = 'queued' THEN 'running' ELSE j.state END,"
             "        started_at = coalesce(j.started_at, now())"
             "    WHERE j.id = $1"
             ")"
-            "INSERT INTO email_verify_internal.job_claims (job_id, worker_id, first_position, last_position, "
-            "lease_until)"
+            "INSERT INTO email_verify_internal.job_claims (job_id, worker_id, first_address, last_address, lease_until)"
             "VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) RETURNING id",
             5, record_types);
     }
-    Datum values[3] = {Int64GetDatum(job.id), Int64GetDatum(job.claimed_through), Int32GetDatum(limit)};
+    const auto first = static_cast<int32>(job.claimed_through);
+    const int32 first_chunk = first / ev::jobs::kAddressChunk;
+    const int32 chunks =
+        (first % ev::jobs::kAddressChunk + limit + ev::jobs::kAddressChunk - 1) / ev::jobs::kAddressChunk;
+    Datum values[3] = {Int64GetDatum(job.id), Int32GetDatum(first_chunk), Int32GetDatum(chunks)};
     uint64 rows = 0;
     with_index_lookups([&] { rows = run_kept_plan(read, values); });
-    if (rows == 0) return 0;
-    int64 last = std::stoll(cell_text(SPI_tuptable, rows - 1, 3).value_or("0"));
-    for (uint64 r = 0; r < rows; ++r) out.push_back(item_at(r, job));
-    Datum range[5] = {Int64GetDatum(job.id), Int32GetDatum(worker_id), Int64GetDatum(job.claimed_through + 1),
-                      Int64GetDatum(last), Int32GetDatum(lease_seconds)};
+    int32 last = first - 1;
+    int taken = 0;
+    for (uint64 r = 0; r < rows && taken < limit; ++r) {
+        AddressChunk chunk = address_chunk_of_row(r, 2, 3);
+        std::vector<std::string> keys = utf8_array_cell(r, 4);
+        for (std::size_t slot = 0; slot < chunk.slots.size() && slot < keys.size() && taken < limit; ++slot) {
+            int32 ordinal = chunk.chunk * ev::jobs::kAddressChunk + static_cast<int32>(slot);
+            if (ordinal < first) continue;
+            last = ordinal;
+            ++taken;
+            if (chunk.slots[slot]) continue;
+            JobItem item;
+            item.job_id = job.id;
+            item.address = ordinal;
+            item.address_key = std::move(keys[slot]);
+            item.level = job.level;
+            out.push_back(std::move(item));
+        }
+    }
+    if (taken == 0) return 0;
+    if (taken == limit) more = true;
+    Datum range[5] = {Int64GetDatum(job.id), Int32GetDatum(worker_id), Int32GetDatum(first), Int32GetDatum(last),
+                      Int32GetDatum(lease_seconds)};
     run_kept_plan(record, range);
     return std::stoll(cell_text(SPI_tuptable, 0, 1).value_or("0"));
 }
@@ -186,14 +245,18 @@ JobClaim claim_job_items(int32 worker_id, int limit, int lease_seconds) {
     int left = limit;
     for (std::size_t k = 0; k < jobs.size() && left > 0; ++k) {
         int share = (left + static_cast<int>(jobs.size() - k) - 1) / static_cast<int>(jobs.size() - k);
+        // Checks at levels syntax and dns take microseconds each: such a job
+        // takes more than its share, so that the batch's round trips to the
+        // database do not cost more than its checks. Others' shares stay.
+        int want = jobs[k].level == ev::Level::Smtp ? share : share * kFastLevelClaim;
         std::size_t before = claim.items.size();
-        claim_retries(jobs[k], worker_id, share, lease_seconds, claim.items);
+        claim_retries(jobs[k], worker_id, want, lease_seconds, claim.items);
         int taken = static_cast<int>(claim.items.size() - before);
-        if (taken < share) {
-            int64 range = claim_new(jobs[k], worker_id, share - taken, lease_seconds, claim.items);
+        if (taken < want) {
+            int64 range = claim_new(jobs[k], worker_id, want - taken, lease_seconds, claim.items, claim.more);
             if (range != 0) claim.ranges.push_back(range);
         }
-        left -= static_cast<int>(claim.items.size() - before);
+        left -= std::min(share, static_cast<int>(claim.items.size() - before));
     }
     return claim;
 }

@@ -1,6 +1,6 @@
 // Claiming the addresses of bulk jobs for a worker's batch (97_jobs.sql):
-// new addresses a range of positions at a time (job_claims), addresses put
-// back one by one (job_retries). Claims hold a lease; the addresses of a
+// new addresses a range of ordinals at a time (job_claims), read by their
+// chunks; addresses put back one by one (job_retries). Claims hold a lease; the addresses of a
 // claim whose worker died come back as retries when it runs out. Each needs
 // a transaction and an SPI connection.
 #pragma once
@@ -15,12 +15,17 @@ namespace ev::pg {
 struct JobClaim {
     std::vector<JobItem> items;
     std::vector<int64> ranges;  // job_claims rows, ended with end_job_claims
+    // A job had more than was claimed. Claims of a job follow one another
+    // (its row is locked while one is made): a worker that found it locked
+    // went idle, and is woken once this claim commits.
+    bool more = false;
 };
 
 // Up to limit addresses of the open jobs for worker_id until now() +
 // lease_seconds, shared out evenly between the jobs (the 64 oldest), so that
 // several jobs progress side by side: each job's due retries first, then its
-// new addresses in input order. Jobs claimed from are running. Every so often
+// new addresses in input order. A job at level syntax or dns takes several
+// times its share (its checks cost less than the claim's round trips). Jobs claimed from are running. Every so often
 // first: jobs whose owner may no longer probe at their level fail
 // (bulk.failed), and claims whose lease ran out give their addresses back.
 JobClaim claim_job_items(int32 worker_id, int limit, int lease_seconds);

@@ -1,23 +1,28 @@
 // Submitting bulk jobs (extension/src/97_jobs.sql): submit_job over an array
 // and submit_job_from_query over the rows of a query. Both run as the caller:
 // the query is the caller's own code, run with the caller's own rights, and
-// the job is written through job_create, job_add and job_seal, SECURITY
-// DEFINER functions that accept only a job the caller created in this very
-// transaction. The addresses go to job_add a slice at a time, so neither the
-// array nor the query's rows are ever copied whole: a job of a million
-// addresses costs the backend one slice of memory.
+// the job is written through job_create, job_add, job_add_addresses and
+// job_seal, SECURITY DEFINER functions that accept only a job the caller
+// created in this very transaction. The inputs go to job_add a chunk at a
+// time, deduplicated on the way (src/core/jobs/job_builder.h), so neither the
+// array nor the query's rows are ever copied whole; the distinct addresses
+// are kept until the end, when their copies are known (a few tens of bytes
+// each).
 #include "guard.h"  // first: it brings postgres.h
 
 #include <string>
+#include <vector>
 
 #include "jobs/address_key.h"
+#include "jobs/job_builder.h"
 #include "spi_plans.h"
 #include "text_io.h"
 
 namespace {
 
-// Addresses handed to job_add at once.
-constexpr int kSlice = 10000;
+// Address chunks handed to job_add_addresses at once (the call costs more
+// than a chunk).
+constexpr int32 kChunksPerCall = 32;
 
 // The arguments after the first, as job_create takes them: webhook_url,
 // webhook_secret, level, endpoint (each may be NULL).
@@ -59,36 +64,95 @@ int64 create_job(const JobTarget& target) {
     return spi_bigint("SELECT email_verify_internal.job_create($1, $2, $3, $4)", 4, types, values, target.nulls);
 }
 
-// Appends n addresses to the job, built into an array in the slice context,
-// which is reset after. PostgreSQL code only: call it inside pg_call.
-void add_slice(int64 job, Datum* values, bool* nulls, int n, MemoryContext slice) {
-    MemoryContext old = MemoryContextSwitchTo(slice);
-    int dims[1] = {n};
-    int lbs[1] = {1};
-    ArrayType* part = construct_md_array(values, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT);
-    MemoryContextSwitchTo(old);
-    Oid types[2] = {INT8OID, TEXTARRAYOID};
-    Datum args[2] = {Int64GetDatum(job), PointerGetDatum(part)};
-    if (SPI_execute_with_args("SELECT email_verify_internal.job_add($1, $2)", 2, types, args, nullptr, false, 1) !=
-        SPI_OK_SELECT)
-        elog(ERROR, "email_verify: job_add failed");
-    SPI_freetuptable(SPI_tuptable);
-    MemoryContextReset(slice);
-    CHECK_FOR_INTERRUPTS();
-}
+// A job being written: inputs as they come, a chunk at a time (flush), the
+// distinct addresses at the end (seal).
+class JobWriter {
+  public:
+    explicit JobWriter(int64 job) : job_(job) {
+        ev::pg::pg_call([&] {
+            // PostgreSQL's own size macro multiplies in int.
+            // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
+            chunk_memory_ =
+                AllocSetContextCreate(CurrentMemoryContext, "email_verify job chunk", ALLOCSET_DEFAULT_SIZES);
+        });
+        emails_.reserve(ev::jobs::kInputChunk);
+        addresses_.reserve(ev::jobs::kInputChunk);
+    }
 
-void seal_job(int64 job) {
-    Oid types[1] = {INT8OID};
-    Datum values[1] = {Int64GetDatum(job)};
-    spi_bigint("SELECT email_verify_internal.job_seal($1)", 1, types, values, nullptr);
-}
+    // One input, a text Datum (or NULL, refused); valid until the next flush.
+    void add(Datum email, bool isnull) {
+        if (isnull)
+            throw ev::pg::UserError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                                    "address " + std::to_string(builder_.inputs() + 1) + " of the job is NULL",
+                                    "Leave NULL addresses out (WHERE email IS NOT NULL).");
+        std::string_view text;
+        in_chunk_memory([&] { text = ev::pg::text_view(email); });
+        addresses_.push_back(Int32GetDatum(builder_.add(text)));
+        emails_.push_back(email);
+        if (static_cast<int>(emails_.size()) == ev::jobs::kInputChunk) flush();
+    }
 
-// The context a slice of addresses is built in, reset after each.
-MemoryContext new_slice_context() {
-    // PostgreSQL's own size macro multiplies in int.
-    // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
-    return AllocSetContextCreate(CurrentMemoryContext, "email_verify job slice", ALLOCSET_DEFAULT_SIZES);
-}
+    // Writes the inputs added since the last flush as the next chunk.
+    void flush() {
+        if (emails_.empty()) return;
+        in_chunk_memory([&] {
+            Oid types[4] = {INT8OID, INT4OID, TEXTARRAYOID, INT4ARRAYOID};
+            Datum args[4] = {Int64GetDatum(job_), Int32GetDatum(input_chunks_),
+                             ev::pg::make_array(emails_, {}, TEXTOID), ev::pg::make_array(addresses_, {}, INT4OID)};
+            spi_bigint("SELECT email_verify_internal.job_add($1, $2, $3, $4)", 4, types, args, nullptr);
+        });
+        ++input_chunks_;
+        emails_.clear();
+        addresses_.clear();
+        ev::pg::pg_call([&] { MemoryContextReset(chunk_memory_); });
+        ev::pg::check_for_interrupts();
+    }
+
+    // The distinct addresses, then job_seal's checks.
+    void seal() {
+        flush();
+        for (int32 first = 0; first < builder_.address_chunks(); first += kChunksPerCall) {
+            std::vector<Datum> keys, copies;
+            in_chunk_memory([&] {
+                for (int32 chunk = first; chunk < std::min(first + kChunksPerCall, builder_.address_chunks());
+                     ++chunk) {
+                    for (std::string_view key : builder_.chunk_keys(chunk)) keys.push_back(ev::pg::text_datum(key));
+                    for (int32 n : builder_.chunk_copies(chunk)) copies.push_back(Int32GetDatum(n));
+                }
+                Oid types[4] = {INT8OID, INT4OID, TEXTARRAYOID, INT4ARRAYOID};
+                Datum args[4] = {Int64GetDatum(job_), Int32GetDatum(first), ev::pg::make_array(keys, {}, TEXTOID),
+                                 ev::pg::make_array(copies, {}, INT4OID)};
+                spi_bigint("SELECT email_verify_internal.job_add_addresses($1, $2, $3, $4)", 4, types, args, nullptr);
+            });
+            ev::pg::pg_call([&] { MemoryContextReset(chunk_memory_); });
+            ev::pg::check_for_interrupts();
+        }
+        Oid types[1] = {INT8OID};
+        Datum values[1] = {Int64GetDatum(job_)};
+        spi_bigint("SELECT email_verify_internal.job_seal($1)", 1, types, values, nullptr);
+    }
+
+    // Runs body with the chunk's memory current: what it pallocs lives until
+    // the next flush. A thrown error restores the context first.
+    template <typename F>
+    void in_chunk_memory(F&& body) {
+        MemoryContext old = MemoryContextSwitchTo(chunk_memory_);
+        try {
+            body();
+        } catch (...) {
+            MemoryContextSwitchTo(old);
+            throw;
+        }
+        MemoryContextSwitchTo(old);
+    }
+
+  private:
+    int64 job_;
+    int32 input_chunks_ = 0;
+    ev::jobs::JobBuilder builder_;
+    std::vector<Datum> emails_, addresses_;
+    MemoryContext chunk_memory_ = nullptr;
+};
 
 }  // namespace
 
@@ -105,10 +169,11 @@ EV_SQL_FUNCTION(submit_job) {
         throw ev::pg::UserError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "addresses must not be NULL",
                                 "Give an array of addresses, or use email_verify.submit_job_from_query.");
     JobTarget target = job_target(fcinfo);
-    int64 job = 0;
+    ArrayType* array = nullptr;
+    int count = 0;
     ev::pg::pg_call([&] {
-        ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
-        int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+        array = PG_GETARG_ARRAYTYPE_P(0);
+        count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
         if (count == 0)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("addresses is empty"),
                             errhint("A job needs at least one address.")));
@@ -117,23 +182,20 @@ EV_SQL_FUNCTION(submit_job) {
                     (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("addresses must be a one-dimensional array")));
     });
     ev::pg::connect_spi();
-    job = create_job(target);
-    ev::pg::pg_call([&] {
-        ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
-        int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
-        MemoryContext slice = new_slice_context();
-        ArrayIterator iterator = array_create_iterator(array, 0, nullptr);
-        Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kSlice));
-        bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kSlice));
-        for (int first = 0; first < count; first += kSlice) {
-            int n = Min(kSlice, count - first);
-            for (int k = 0; k < n; ++k)
-                if (!array_iterate(iterator, &values[k], &nulls[k])) elog(ERROR, "email_verify: the array ended early");
-            add_slice(job, values, nulls, n, slice);
-        }
-        array_free_iterator(iterator);
-    });
-    seal_job(job);
+    int64 job = create_job(target);
+    JobWriter writer(job);
+    ArrayIterator iterator = nullptr;
+    ev::pg::pg_call([&] { iterator = array_create_iterator(array, 0, nullptr); });
+    for (int k = 0; k < count; ++k) {
+        Datum value = 0;
+        bool isnull = false;
+        bool more = false;
+        ev::pg::pg_call([&] { more = array_iterate(iterator, &value, &isnull); });
+        if (!more) throw ev::pg::UserError(ERRCODE_INTERNAL_ERROR, "email_verify: the array ended early");
+        writer.add(value, isnull);
+    }
+    ev::pg::pg_call([&] { array_free_iterator(iterator); });
+    writer.seal();
     ev::pg::finish_spi();
     PG_RETURN_INT64(job);
 }
@@ -145,6 +207,8 @@ EV_SQL_FUNCTION(submit_job_from_query) {
     JobTarget target = job_target(fcinfo);
     ev::pg::connect_spi();
     int64 job = create_job(target);
+    JobWriter writer(job);
+    Portal portal = nullptr;
     ev::pg::pg_call([&] {
         char* sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
         SPIPlanPtr plan = SPI_prepare(sql, 0, nullptr);
@@ -152,37 +216,45 @@ EV_SQL_FUNCTION(submit_job_from_query) {
         if (!SPI_is_cursor_plan(plan))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("query must be a single SELECT (or VALUES, TABLE) that returns rows")));
-        Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
-        MemoryContext slice = new_slice_context();
-        Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kSlice));
-        bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kSlice));
-        for (;;) {
-            SPI_cursor_fetch(portal, true, kSlice);
-            uint64 n = SPI_processed;
-            if (n == 0) break;
-            SPITupleTable* rows = SPI_tuptable;
-            if (rows->tupdesc->natts < 1)
+        portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
+    });
+    for (;;) {
+        uint64 n = 0;
+        SPITupleTable* rows = nullptr;
+        Oid type = InvalidOid;
+        ev::pg::pg_call([&] {
+            SPI_cursor_fetch(portal, true, ev::jobs::kInputChunk);
+            n = SPI_processed;
+            rows = SPI_tuptable;
+            if (n > 0 && rows->tupdesc->natts < 1)
                 ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                                 errmsg("query must return the address as its first column")));
-            Oid type = SPI_gettypeid(rows->tupdesc, 1);
-            MemoryContext old = MemoryContextSwitchTo(slice);
-            for (uint64 k = 0; k < n; ++k) {
-                if (type == TEXTOID || type == VARCHAROID) {
-                    values[k] = SPI_getbinval(rows->vals[k], rows->tupdesc, 1, &nulls[k]);
-                } else {
-                    // Any other type (citext, a domain, bpchar) by its output function.
-                    char* text = SPI_getvalue(rows->vals[k], rows->tupdesc, 1);
-                    nulls[k] = text == nullptr;
-                    values[k] = text ? CStringGetTextDatum(text) : 0;
-                }
-            }
-            MemoryContextSwitchTo(old);
-            add_slice(job, values, nulls, static_cast<int>(n), slice);
-            SPI_freetuptable(rows);
+            if (n > 0) type = SPI_gettypeid(rows->tupdesc, 1);
+        });
+        if (n == 0) break;
+        for (uint64 k = 0; k < n; ++k) {
+            Datum value = 0;
+            bool isnull = false;
+            writer.in_chunk_memory([&] {
+                ev::pg::pg_call([&] {
+                    if (type == TEXTOID || type == VARCHAROID) {
+                        value = SPI_getbinval(rows->vals[k], rows->tupdesc, 1, &isnull);
+                    } else {
+                        // Any other type (citext, a domain, bpchar) by its output function.
+                        char* text = SPI_getvalue(rows->vals[k], rows->tupdesc, 1);
+                        isnull = text == nullptr;
+                        value = text ? CStringGetTextDatum(text) : 0;
+                    }
+                });
+            });
+            writer.add(value, isnull);
         }
-        SPI_cursor_close(portal);
-    });
-    seal_job(job);
+        // The rows' Datums die with their table: their chunk is written first.
+        writer.flush();
+        ev::pg::pg_call([&] { SPI_freetuptable(rows); });
+    }
+    ev::pg::pg_call([&] { SPI_cursor_close(portal); });
+    writer.seal();
     ev::pg::finish_spi();
     PG_RETURN_INT64(job);
 }

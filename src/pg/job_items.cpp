@@ -2,24 +2,19 @@
 // prepared once, under search_path pg_catalog (keep_plan), and kept.
 #include "job_items.h"
 
+#include <array>
 #include <functional>
 #include <map>
 
 #include "guard.h"
 #include "guc_scope.h"
-#include "result_tuple.h"
+#include "jobs/job_builder.h"
 #include "spi_plans.h"
+#include "text_io.h"
 
 namespace ev::pg {
 
 namespace {
-
-Datum key_array(const std::vector<const JobItem*>& items) {
-    std::vector<Datum> keys;
-    keys.reserve(items.size());
-    for (const JobItem* item : items) keys.push_back(text_value(item->address_key));
-    return make_array(keys, {}, TEXTOID);
-}
 
 Datum job_id_array(const std::vector<const JobItem*>& items) {
     std::vector<int64> ids;
@@ -29,6 +24,50 @@ Datum job_id_array(const std::vector<const JobItem*>& items) {
 }
 
 }  // namespace
+
+AddressChunk address_chunk_of_row(uint64 row, int verdicts_column, int size_column) {
+    AddressChunk chunk;
+    std::string_view bytes;
+    int32 size = 0;
+    pg_call([&] {
+        bool isnull = false;
+        HeapTuple tuple = SPI_tuptable->vals[row];
+        chunk.chunk = DatumGetInt32(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &isnull));
+        Datum verdicts = SPI_getbinval(tuple, SPI_tuptable->tupdesc, verdicts_column, &isnull);
+        if (!isnull) {
+            bytea* b = DatumGetByteaPP(verdicts);
+            bytes = std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+        }
+        size = DatumGetInt32(SPI_getbinval(tuple, SPI_tuptable->tupdesc, size_column, &isnull));
+    });
+    auto slots = ev::jobs::decode_slots(bytes, static_cast<std::size_t>(std::max(size, 0)));
+    chunk.readable = slots.has_value();
+    chunk.slots = slots ? std::move(*slots) : ev::jobs::VerdictSlots(static_cast<std::size_t>(std::max(size, 0)));
+    return chunk;
+}
+
+std::string utf8_cell(uint64 row, int column) {
+    Datum value = 0;
+    bool isnull = true;
+    pg_call([&] { value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull); });
+    return isnull ? std::string() : std::string(text_view(value));
+}
+
+std::vector<std::string> utf8_array_cell(uint64 row, int column) {
+    Datum* elements = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    pg_call([&] {
+        bool isnull = true;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
+        if (!isnull)
+            deconstruct_array(DatumGetArrayTypeP(value), TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    });
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(count));
+    for (int k = 0; k < count; ++k) out.emplace_back(nulls[k] ? std::string_view() : text_view(elements[k]));
+    return out;
+}
 
 std::vector<int64> bigints_of_result(uint64 rows) {
     std::vector<int64> ids;
@@ -44,7 +83,10 @@ Datum bigint_array(const std::vector<int64>& values) {
 }
 
 void with_index_lookups(const std::function<void()>& body) {
-    with_settings({{"enable_hashjoin", "off"},
+    // One plan for every call: arrays of any length read by unnest, and a
+    // custom plan (the cache's first choice) would be made again each batch.
+    with_settings({{"plan_cache_mode", "force_generic_plan"},
+                   {"enable_hashjoin", "off"},
                    {"enable_mergejoin", "off"},
                    {"enable_bitmapscan", "off"},
                    {"enable_memoize", "off"},
@@ -66,69 +108,116 @@ void emit_job_events(const std::vector<int64>& jobs, const char* event_type) {
 
 namespace {
 
-// The row type email_verify.result, for the verdicts' array.
-struct ResultType {
-    Oid type = InvalidOid;
-    Oid array_type = InvalidOid;
-    TupleDesc desc = nullptr;
+std::vector<int32> int_array_cell(uint64 row, int column) {
+    Datum* elements = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    pg_call([&] {
+        bool isnull = true;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
+        if (!isnull)
+            deconstruct_array(DatumGetArrayTypeP(value), INT4OID, 4, true, TYPALIGN_INT, &elements, &nulls, &count);
+    });
+    std::vector<int32> out;
+    for (int k = 0; k < count; ++k) out.push_back(nulls[k] ? 0 : DatumGetInt32(elements[k]));
+    return out;
+}
+
+Datum bytea_value(const std::string& bytes) {
+    Datum result = 0;
+    pg_call([&] {
+        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+        SET_VARSIZE(b, VARHDRSZ + bytes.size());
+        memcpy(VARDATA(b), bytes.data(), bytes.size());
+        result = PointerGetDatum(b);
+    });
+    return result;
+}
+
+// What one job's verdicts add: rewritten chunks, the counts per status and
+// reason (over copies), and the inputs they stand for.
+struct JobSettlement {
+    std::vector<Datum> chunks, verdicts, added, addresses;
+    std::map<std::pair<std::string, std::string>, std::array<int64, 3>> counts;  // n, disposable, catch_all
+    int64 inputs = 0;
+    bool running = false;  // whether the job was still running (its chunks locked)
 };
 
-const ResultType& result_type() {
-    static ResultType cached;
-    if (cached.desc) return cached;
-    pg_call([&] {
-        Oid schema = get_namespace_oid("email_verify", false);
-        Oid type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("result"), ObjectIdGetDatum(schema));
-        if (!OidIsValid(type)) elog(ERROR, "email_verify: type email_verify.result is missing");
-        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-        TupleDesc desc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(type, -1));
-        MemoryContextSwitchTo(old);
-        cached.type = type;
-        cached.array_type = get_array_type(type);
-        cached.desc = desc;
-    });
-    return cached;
+// Locks the job's chunks the verdicts fall in (none when the job is no longer
+// running) and merges the verdicts into their empty slots.
+JobSettlement merge_into_chunks(SPIPlanPtr lock, int64 job, const std::vector<const JobVerdict*>& verdicts) {
+    JobSettlement out;
+    std::map<int32, std::vector<const JobVerdict*>> by_chunk;
+    for (const JobVerdict* v : verdicts) {
+        by_chunk[v->item->address / ev::jobs::kAddressChunk].push_back(v);
+        out.addresses.push_back(Int32GetDatum(v->item->address));
+    }
+    std::vector<Datum> wanted;
+    for (const auto& entry : by_chunk) wanted.push_back(Int32GetDatum(entry.first));
+    Datum values[2] = {Int64GetDatum(job), make_array(wanted, {}, INT4OID)};
+    uint64 rows = 0;
+    with_index_lookups([&] { rows = run_kept_plan(lock, values); });
+    out.running = rows > 0;
+    for (uint64 r = 0; r < rows; ++r) {
+        AddressChunk chunk = address_chunk_of_row(r, 2, 3);
+        std::vector<int32> copies = int_array_cell(r, 4);
+        int32 added = 0;
+        for (const JobVerdict* v : by_chunk[chunk.chunk]) {
+            auto slot = static_cast<std::size_t>(v->item->address % ev::jobs::kAddressChunk);
+            if (slot >= chunk.slots.size() || chunk.slots[slot]) continue;  // written by another claim
+            chunk.slots[slot] = *v->result;
+            int64 n = slot < copies.size() ? copies[slot] : 1;
+            auto& count = out.counts[{std::string(ev::to_string(v->result->status)),
+                                      std::string(ev::to_string(v->result->reason))}];
+            count[0] += n;
+            if (v->result->is_disposable.value_or(false)) count[1] += n;
+            if (v->result->is_catch_all.value_or(false)) count[2] += n;
+            out.inputs += n;
+            ++added;
+        }
+        if (added == 0) continue;
+        out.chunks.push_back(Int32GetDatum(chunk.chunk));
+        out.verdicts.push_back(bytea_value(ev::jobs::encode_slots(chunk.slots)));
+        out.added.push_back(Int32GetDatum(added));
+    }
+    return out;
 }
 
 }  // namespace
 
 int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
     if (verdicts.empty()) return 0;
-    static SPIPlanPtr settle = nullptr, complete = nullptr, progress = nullptr;
-    const ResultType& type = result_type();
+    static SPIPlanPtr lock = nullptr, settle = nullptr, complete = nullptr, progress = nullptr;
     if (!progress) {  // the last one prepared: all are, or all are prepared again
-        Oid types[2] = {INT8OID, type.array_type};
-        // The verdicts of one job still running ($1; a result's email is the
-        // address key probed): kept on the address, counted over its copies,
-        // and added to the job's processed inputs. The array is read by
-        // unnest, once: subscripting a varlena array is linear per element.
+        Oid lock_types[2] = {INT8OID, INT4ARRAYOID};
+        lock = keep_plan(
+            "SELECT c.chunk, c.verdicts, cardinality(c.keys), c.copies "
+            "FROM email_verify_internal.job_address_chunks c "
+            "JOIN email_verify_internal.jobs j ON j.id = c.job_id AND j.state = 'running' "
+            "WHERE c.job_id = $1 AND c.chunk = ANY ($2) FOR UPDATE OF c",
+            2, lock_types);
+        // The merged chunks written, the addresses' retries gone, the counts
+        // and the job's processed inputs moved on: one statement per job.
+        Oid types[11] = {INT8OID,      INT4ARRAYOID, BYTEAARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+                         TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,  INT8ARRAYOID, INT8OID};
         settle = keep_plan(
-            "WITH done AS ("
-            "    UPDATE email_verify_internal.job_addresses a"
-            "    SET state = 'done', result = r"
-            "    FROM unnest($2) AS r, email_verify_internal.jobs j"
-            "    WHERE a.job_id = $1 AND a.address_key = r.email COLLATE \"C\" AND a.state <> 'done'"
-            "      AND j.id = $1 AND j.state = 'running'"
-            "    RETURNING a.address_key, a.copies, r.status, coalesce(r.reason, '') AS reason,"
-            "              coalesce(r.is_disposable, false) AS disposable, coalesce(r.is_catch_all, false) AS catch_all"
+            "WITH chunks AS ("
+            "    UPDATE email_verify_internal.job_address_chunks c SET verdicts = u.verdicts, done = c.done + u.added"
+            "    FROM ROWS FROM (unnest($2), unnest($3), unnest($4)) AS u(chunk, verdicts, added)"
+            "    WHERE c.job_id = $1 AND c.chunk = u.chunk"
             "), retried AS ("
-            "    DELETE FROM email_verify_internal.job_retries x USING done d"
-            "    WHERE x.job_id = $1 AND x.address_key = d.address_key"
+            "    DELETE FROM email_verify_internal.job_retries x WHERE x.job_id = $1 AND x.address = ANY ($5)"
             "), counted AS ("
             "    INSERT INTO email_verify_internal.job_counts AS c (job_id, status, reason, n, disposable, catch_all)"
-            "    SELECT $1, d.status, d.reason, sum(d.copies),"
-            "           coalesce(sum(d.copies) FILTER (WHERE d.disposable), 0),"
-            "           coalesce(sum(d.copies) FILTER (WHERE d.catch_all), 0)"
-            "    FROM done d GROUP BY d.status, d.reason"
+            "    SELECT $1, t.status, t.reason, t.n, t.disposable, t.catch_all"
+            "    FROM ROWS FROM (unnest($6), unnest($7), unnest($8), unnest($9), unnest($10))"
+            "         AS t(status, reason, n, disposable, catch_all)"
             "    ON CONFLICT (job_id, status, reason) DO UPDATE"
             "    SET n = c.n + excluded.n, disposable = c.disposable + excluded.disposable,"
             "        catch_all = c.catch_all + excluded.catch_all"
             ")"
-            "UPDATE email_verify_internal.jobs j SET processed = j.processed + d.n"
-            "  FROM (SELECT sum(copies) AS n FROM done) d"
-            "  WHERE j.id = $1 AND d.n IS NOT NULL"
-            "  RETURNING d.n",
-            2, types);
+            "UPDATE email_verify_internal.jobs j SET processed = j.processed + $11 WHERE j.id = $1",
+            11, types);
         Oid one[1] = {INT8ARRAYOID};
         complete = keep_plan(
             "UPDATE email_verify_internal.jobs SET state = 'completed', finished_at = now() "
@@ -143,22 +232,36 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
             1, one);
     }
     // One statement per job: a batch holds the addresses of a few jobs.
-    std::map<int64, std::vector<Datum>> results_of_job;
-    for (const JobVerdict& v : verdicts) {
-        HeapTuple tuple = result_tuple(type.desc, *v.result);
-        Datum row = 0;
-        pg_call([&] { row = HeapTupleGetDatum(tuple); });
-        results_of_job[v.item->job_id].push_back(row);
-    }
+    std::map<int64, std::vector<const JobVerdict*>> of_job;
+    for (const JobVerdict& v : verdicts) of_job[v.item->job_id].push_back(&v);
     std::vector<int64> touched;
     int64 inputs = 0;
-    for (const auto& [job, results] : results_of_job) {
-        Datum values[2] = {Int64GetDatum(job), make_array(results, {}, type.type)};
-        uint64 rows = 0;
-        with_index_lookups([&] { rows = run_kept_plan(settle, values); });
-        if (rows == 0) continue;
-        inputs += std::stoll(cell_text(SPI_tuptable, 0, 1).value_or("0"));
-        touched.push_back(job);
+    for (const auto& [job, settled] : of_job) {
+        JobSettlement s = merge_into_chunks(lock, job, settled);
+        // Verdicts another claim wrote first still end their retries.
+        if (!s.running) continue;
+        std::vector<Datum> statuses, reasons, ns, disposables, catch_alls;
+        for (const auto& [key, count] : s.counts) {
+            statuses.push_back(text_value(key.first));
+            reasons.push_back(text_value(key.second));
+            ns.push_back(Int64GetDatum(count[0]));
+            disposables.push_back(Int64GetDatum(count[1]));
+            catch_alls.push_back(Int64GetDatum(count[2]));
+        }
+        Datum values[11] = {Int64GetDatum(job),
+                            make_array(s.chunks, {}, INT4OID),
+                            make_array(s.verdicts, {}, BYTEAOID),
+                            make_array(s.added, {}, INT4OID),
+                            make_array(s.addresses, {}, INT4OID),
+                            make_array(statuses, {}, TEXTOID),
+                            make_array(reasons, {}, TEXTOID),
+                            make_array(ns, {}, INT8OID),
+                            make_array(disposables, {}, INT8OID),
+                            make_array(catch_alls, {}, INT8OID),
+                            Int64GetDatum(s.inputs)};
+        with_index_lookups([&] { run_kept_plan(settle, values); });
+        inputs += s.inputs;
+        if (s.inputs > 0) touched.push_back(job);
     }
     if (touched.empty()) return inputs;
     Datum ids[1] = {bigint_array(touched)};
@@ -173,31 +276,26 @@ void retry_job_items(const std::vector<JobRetry>& retries) {
     if (retries.empty()) return;
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
-        Oid types[4] = {INT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
+        Oid types[4] = {INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID};
         plan = keep_plan(
-            "WITH back AS ("
-            "    UPDATE email_verify_internal.job_addresses a"
-            "    SET state = 'retrying', attempts = a.attempts + r.attempt"
-            "    FROM ROWS FROM (unnest($1), unnest($2), unnest($3), unnest($4)) AS r(job_id, address_key, delay, "
-            "attempt)"
-            "    WHERE a.job_id = r.job_id AND a.address_key = r.address_key COLLATE \"C\" AND a.state <> 'done'"
-            "    RETURNING a.job_id, a.address_key, r.delay"
-            ")"
-            "INSERT INTO email_verify_internal.job_retries (job_id, address_key, not_before)"
-            "SELECT b.job_id, b.address_key, now() + make_interval(secs => b.delay) FROM back b "
-            "ON CONFLICT (job_id, address_key) DO UPDATE"
-            "  SET not_before = excluded.not_before, claimed_by = NULL, lease_until = NULL",
+            "INSERT INTO email_verify_internal.job_retries (job_id, address, attempts, not_before) "
+            "SELECT r.job_id, r.address, r.attempts, now() + make_interval(secs => r.delay) "
+            "FROM ROWS FROM (unnest($1), unnest($2), unnest($3), unnest($4)) AS r(job_id, address, attempts, delay) "
+            "ON CONFLICT (job_id, address) DO UPDATE"
+            "  SET attempts = excluded.attempts, not_before = excluded.not_before, claimed_by = NULL,"
+            "      lease_until = NULL",
             4, types);
     }
     std::vector<const JobItem*> items;
-    std::vector<Datum> delays, attempts;
+    std::vector<Datum> addresses, attempts, delays;
     for (const JobRetry& r : retries) {
         items.push_back(r.item);
+        addresses.push_back(Int32GetDatum(r.item->address));
+        attempts.push_back(Int32GetDatum(r.item->attempts + (r.count_attempt ? 1 : 0)));
         delays.push_back(Float8GetDatum(r.delay_seconds));
-        attempts.push_back(Int32GetDatum(r.count_attempt ? 1 : 0));
     }
-    Datum values[4] = {job_id_array(items), key_array(items), make_array(delays, {}, FLOAT8OID),
-                       make_array(attempts, {}, INT4OID)};
+    Datum values[4] = {job_id_array(items), make_array(addresses, {}, INT4OID), make_array(attempts, {}, INT4OID),
+                       make_array(delays, {}, FLOAT8OID)};
     with_index_lookups([&] { run_kept_plan(plan, values); });
 }
 

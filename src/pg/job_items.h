@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "jobs/verdict_slots.h"
 #include "pg_prelude.h"
 #include "verdict.h"
 #include "verification_result.h"
@@ -17,6 +18,7 @@ namespace ev::pg {
 
 struct JobItem {
     int64 job_id = 0;
+    int32 address = 0;        // its ordinal in the job (job_address_chunks)
     std::string address_key;  // what is probed
     ev::Level level = ev::Level::Smtp;
     int attempts = 0;
@@ -45,10 +47,25 @@ void retry_job_items(const std::vector<JobRetry>& retries);
 // Sends event_type for each job (emit_event: NOTIFY and the outbox), in job order.
 void emit_job_events(const std::vector<int64>& jobs, const char* event_type);
 
-// Runs body with the planner set to reach job addresses one by one through
-// their indexes, whatever the statistics say: a batch touches a few hundred
-// of a job's million, never a scan or a hash of them.
+// Runs body with the planner set to reach job chunks one by one through
+// their indexes, whatever the statistics say (a batch touches a few of a
+// job's thousands, never a scan or a hash of them), in generic plans made
+// once.
 void with_index_lookups(const std::function<void()>& body);
+
+// A row of job_address_chunks in the last result: its chunk number (column
+// 1) and its verdicts (verdicts_column, a bytea; as many slots as
+// size_column says). Verdicts this build cannot read count as none.
+struct AddressChunk {
+    int32 chunk = 0;
+    ev::jobs::VerdictSlots slots;
+    bool readable = true;
+};
+AddressChunk address_chunk_of_row(uint64 row, int verdicts_column, int size_column);
+
+// A text cell, and the elements of a text[] cell, of the last result, as UTF-8.
+std::string utf8_cell(uint64 row, int column);
+std::vector<std::string> utf8_array_cell(uint64 row, int column);
 
 // The ids of the last result's first column; a bigint[] of values.
 std::vector<int64> bigints_of_result(uint64 rows);

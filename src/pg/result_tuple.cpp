@@ -46,10 +46,10 @@ TupleDesc result_descriptor(FunctionCallInfo fcinfo) {
     return desc;
 }
 
-HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& r) {
-    Datum values[kResultColumns];
-    bool nulls[kResultColumns] = {};
-    values[0] = text_datum(r.email);
+namespace {
+
+// Every column but the email (values[0]).
+void verdict_columns(const ev::VerificationResult& r, Datum* values, bool* nulls) {
     set_optional(&values[1], &nulls[1], r.normalized, text_of);
     values[2] = text_datum(ev::to_string(r.status));
     values[3] = text_datum(ev::to_string(r.reason));
@@ -67,9 +67,36 @@ HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& r) {
     values[15] = TimestampTzGetDatum(timestamptz_from_unix(r.checked_at_unix));
     values[16] = Float8GetDatum(r.duration_ms);
     values[17] = BoolGetDatum(r.from_cache);
+}
+
+HeapTuple form_tuple(TupleDesc desc, Datum* values, bool* nulls) {
     HeapTuple tuple = nullptr;
     pg_call([&] { tuple = heap_form_tuple(desc, values, nulls); });
     return tuple;
+}
+
+}  // namespace
+
+HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& r) {
+    Datum values[kResultColumns];
+    bool nulls[kResultColumns] = {};
+    values[0] = text_datum(r.email);
+    verdict_columns(r, values, nulls);
+    return form_tuple(desc, values, nulls);
+}
+
+HeapTuple result_tuple_of_input(TupleDesc desc, Datum email, const ev::VerificationResult* verdict) {
+    Datum values[kResultColumns] = {};
+    bool nulls[kResultColumns];
+    values[0] = email;
+    if (verdict) {
+        for (bool& n : nulls) n = false;
+        verdict_columns(*verdict, values, nulls);
+    } else {
+        for (bool& n : nulls) n = true;
+    }
+    nulls[0] = false;
+    return form_tuple(desc, values, nulls);
 }
 
 TimestampTz timestamptz_from_unix(double seconds) {

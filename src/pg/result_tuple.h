@@ -14,6 +14,10 @@ TupleDesc result_descriptor(FunctionCallInfo fcinfo);
 
 HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& result);
 
+// The row of one input of a bulk job: its email as given (a text Datum) and
+// the rest from its address's verdict, all NULL without one.
+HeapTuple result_tuple_of_input(TupleDesc desc, Datum email, const ev::VerificationResult* verdict);
+
 // Seconds since the Unix epoch as a timestamptz.
 TimestampTz timestamptz_from_unix(double seconds);
 

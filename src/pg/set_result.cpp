@@ -10,14 +10,19 @@ Tuplestorestate* begin_set_result(FunctionCallInfo fcinfo, TupleDesc desc) {
         throw UserError(ERRCODE_FEATURE_NOT_SUPPORTED,
                         "set-valued function called in a context that cannot accept a set");
     Tuplestorestate* store = nullptr;
+    TupleDesc handed = nullptr;
     pg_call([&] {
         MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
         store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
+        // The executor frees the descriptor it is given after each call: a
+        // copy, so that the caller's (cached for the query) survives a
+        // function called again, as LATERAL does once per outer row.
+        handed = CreateTupleDescCopy(desc);
         MemoryContextSwitchTo(old);
     });
     rsinfo->returnMode = SFRM_Materialize;
     rsinfo->setResult = store;
-    rsinfo->setDesc = desc;
+    rsinfo->setDesc = handed;
     return store;
 }
 

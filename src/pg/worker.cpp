@@ -167,9 +167,9 @@ class Worker {
         begin_transaction();
         auto rows = query(
             "SELECT to_regproc('email_verify_internal.claim_batch') IS NOT NULL, "
-            "to_regclass('email_verify_internal.job_addresses') IS NOT NULL");
+            "to_regclass('email_verify_internal.job_address_chunks') IS NOT NULL");
         bool present = !rows.empty() && rows[0][0] == "t";
-        // An installation not yet updated to the version with bulk jobs.
+        // An installation not yet updated to 0.7.0, where jobs are kept in chunks.
         jobs_present_ = present && rows[0][1] == "t";
         if (present) {
             // Items this slot had claimed before a crash or restart are free again.
@@ -222,12 +222,13 @@ class Worker {
         const ev::RiskLists& lists = current_risk_lists();
         auto providers = current_provider_rules();
         commit_transaction();
+        if (jobs.more) wake_all_workers();
         if (items.empty() && job_items.empty()) return 0;
 
         Batch batch{items, job_items, std::vector<ev::prober::Verdict>(items.size() + job_items.size()), {}, {}, 0, 0};
         probe(settings, lists, std::move(providers), batch);
-        write_back(settings, batch);  // what settled last
-        if (!jobs.ranges.empty()) alone([&] { end_job_claims(jobs.ranges); });
+        // What settled last, and the job claims' end, in one transaction.
+        write_back(settings, batch, &jobs.ranges);
         counters_note_batch(batch.written, batch.retried);
         // A batch's probe run (its engine, resolver and sessions) and its
         // transactions free what they allocated, but the C library keeps the
@@ -343,8 +344,13 @@ class Worker {
     // Writes back the settled verdicts of the batch not written yet, in one
     // short transaction: final ones through apply_verdicts, the others (not
     // final, attempts left) back to the queue through retry_later.
-    void write_back(const WorkerSettings& settings, Batch& batch) {
-        if (batch.settled.empty()) return;
+    // ended_claims: the batch's job claims, ended in the same transaction
+    // (its last write-back).
+    void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<int64>* ended_claims = nullptr) {
+        if (batch.settled.empty()) {
+            if (ended_claims && !ended_claims->empty()) alone([&] { end_job_claims(*ended_claims); });
+            return;
+        }
         const auto& items = batch.items;
         const auto& outcomes = batch.outcomes;
         std::vector<VerdictToWrite> verdicts;
@@ -386,6 +392,7 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
+        if (ended_claims) end_job_claims(*ended_claims);
         commit_transaction();
         // Settled job addresses may have made events (progress, completion).
         if (sender_ && !jobs.verdicts.empty()) sender_->wake();

@@ -100,3 +100,14 @@ TEST(Verdict, TypoPenaltyOnlyWhenASuggestionExists) {
 
 }  // namespace
 }  // namespace ev
+
+TEST(Verdict, StatusAndReasonNamesReadBack) {
+    for (std::size_t i = 0; i < 19; ++i) {
+        auto reason = static_cast<ev::Reason>(i);
+        EXPECT_EQ(ev::parse_reason(ev::to_string(reason)), reason);
+    }
+    for (ev::Status s : {ev::Status::Valid, ev::Status::Invalid, ev::Status::Risky, ev::Status::Unknown})
+        EXPECT_EQ(ev::parse_status(ev::to_string(s)), s);
+    EXPECT_FALSE(ev::parse_reason("Accepted"));
+    EXPECT_FALSE(ev::parse_status("maybe"));
+}

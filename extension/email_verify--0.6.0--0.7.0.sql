@@ -1,0 +1,373 @@
+-- email_verify 0.7.0: bulk jobs kept in chunks (a thousand inputs, 256
+-- distinct addresses to a row) instead of a row per input and per address,
+-- so that a job is several times cheaper to submit, drain and read. Each
+-- part below is its source file's (extension/src/97_jobs.sql,
+-- 98_webhooks.sql) text as it now reads, or the statements that move the
+-- jobs of 0.6.0 into the new tables, nothing of them lost.
+\echo Use "ALTER EXTENSION email_verify UPDATE TO '0.7.0'" to load this file. \quit
+
+-- The new tables (extension/src/97_jobs.sql).
+
+-- A job is kept in chunks, not a row per address: a million-address job is a
+-- few thousand rows to write, claim and read (src/core/jobs/job_builder.h).
+--
+-- The inputs, in input order, 1,000 to a chunk: emails[k] as given, and
+-- addresses[k] the ordinal of its address (0-based; duplicates, the same
+-- email_verify_internal.address_key, share their first input's).
+CREATE TABLE email_verify_internal.job_input_chunks (
+    job_id    bigint NOT NULL,
+    chunk     int NOT NULL,
+    emails    text[] NOT NULL,
+    addresses int[] NOT NULL,
+    PRIMARY KEY (job_id, chunk)
+);
+
+-- The distinct addresses, 256 to a chunk (address ordinal n is slot
+-- n % 256 of chunk n / 256): what is probed (keys), how many inputs each
+-- stands for (copies), and the verdicts written so far (a slot per address,
+-- encoded by src/core/jobs/verdict_slots.h; NULL before the first), done of
+-- them. A chunk is what the workers claim and write back at once.
+CREATE TABLE email_verify_internal.job_address_chunks (
+    job_id   bigint NOT NULL,
+    chunk    int NOT NULL,
+    keys     text[] COLLATE "C" NOT NULL,
+    copies   int[] NOT NULL,
+    verdicts bytea,
+    done     int NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, chunk)
+);
+
+-- Chunks are written once or twice and read whole: lz4 compresses them
+-- several times faster than the default pglz, where the server has it.
+DO $$
+BEGIN
+    ALTER TABLE email_verify_internal.job_input_chunks
+        ALTER COLUMN emails SET COMPRESSION lz4, ALTER COLUMN addresses SET COMPRESSION lz4;
+    ALTER TABLE email_verify_internal.job_address_chunks
+        ALTER COLUMN keys SET COMPRESSION lz4, ALTER COLUMN copies SET COMPRESSION lz4,
+        ALTER COLUMN verdicts SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;  -- built without lz4: pglz
+END
+$$;
+
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_input_chunks', '');
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_address_chunks', '');
+
+-- The retries move to a table keyed by address ordinal; the old one is
+-- renamed out of the way until its rows are moved.
+ALTER TABLE email_verify_internal.job_retries RENAME TO job_retries_0_6;
+ALTER INDEX email_verify_internal.job_retries_pkey RENAME TO job_retries_0_6_pkey;
+ALTER INDEX email_verify_internal.job_retries_due_idx RENAME TO job_retries_0_6_due_idx;
+
+-- Addresses put back (a transient verdict retried, a claim whose lease ran
+-- out), by ordinal, with the attempts made: due at not_before, claimed
+-- (claimed_by) until lease_until, deleted when their verdict is written.
+CREATE TABLE email_verify_internal.job_retries (
+    job_id      bigint NOT NULL,
+    address     int NOT NULL,
+    attempts    int NOT NULL DEFAULT 0,
+    not_before  timestamptz NOT NULL,
+    claimed_by  int,
+    lease_until timestamptz,
+    PRIMARY KEY (job_id, address)
+);
+CREATE INDEX job_retries_due_idx ON email_verify_internal.job_retries (job_id, not_before);
+
+SELECT pg_catalog.pg_extension_config_dump('email_verify_internal.job_retries', '');
+
+-- Claims now hold ranges of address ordinals.
+ALTER TABLE email_verify_internal.job_claims RENAME COLUMN first_position TO first_address;
+ALTER TABLE email_verify_internal.job_claims RENAME COLUMN last_position TO last_address;
+ALTER TABLE email_verify_internal.job_claims ALTER COLUMN first_address TYPE int, ALTER COLUMN last_address TYPE int;
+
+-- Moving the jobs of 0.6.0. An address's ordinal is its rank among the
+-- job's addresses by position (the first input that had it), so chunks keep
+-- input order; its verdict (result) goes into its chunk's slots, encoded by
+-- a function used here only.
+CREATE FUNCTION email_verify_internal.job_verdict_slots(results email_verify.result[])
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'job_verdict_slots'
+LANGUAGE C STRICT;
+
+CREATE TABLE email_verify_internal.job_ordinals_0_6 AS
+SELECT a.job_id, a.address_key, a.state, a.attempts,
+       (row_number() OVER (PARTITION BY a.job_id ORDER BY a.position) - 1)::int AS ordinal
+FROM email_verify_internal.job_addresses a;
+CREATE UNIQUE INDEX ON email_verify_internal.job_ordinals_0_6 (job_id, address_key);
+
+INSERT INTO email_verify_internal.job_address_chunks (job_id, chunk, keys, copies, verdicts, done)
+SELECT o.job_id, o.ordinal / 256, array_agg(a.address_key ORDER BY o.ordinal),
+       array_agg(a.copies::int ORDER BY o.ordinal),
+       CASE WHEN count(a.result) > 0
+            THEN email_verify_internal.job_verdict_slots(array_agg(a.result ORDER BY o.ordinal)) END,
+       count(*) FILTER (WHERE a.state = 'done')
+FROM email_verify_internal.job_addresses a
+JOIN email_verify_internal.job_ordinals_0_6 o USING (job_id, address_key)
+GROUP BY o.job_id, o.ordinal / 256;
+
+INSERT INTO email_verify_internal.job_input_chunks (job_id, chunk, emails, addresses)
+SELECT i.job_id, ((i.ordinal - 1) / 1000)::int, array_agg(i.email ORDER BY i.ordinal),
+       array_agg(o.ordinal ORDER BY i.ordinal)
+FROM email_verify_internal.job_inputs i
+JOIN email_verify_internal.job_ordinals_0_6 o USING (job_id, address_key)
+GROUP BY i.job_id, (i.ordinal - 1) / 1000;
+
+-- An open job's addresses without a verdict all become retries, with the
+-- attempts they had (due when they were due, or now), and all its addresses
+-- count as claimed: the workers take them up one by one, as after a crash.
+INSERT INTO email_verify_internal.job_retries (job_id, address, attempts, not_before)
+SELECT o.job_id, o.ordinal, o.attempts, coalesce(r.not_before, now())
+FROM email_verify_internal.job_ordinals_0_6 o
+JOIN email_verify_internal.jobs j ON j.id = o.job_id AND j.state IN ('queued', 'running')
+LEFT JOIN email_verify_internal.job_retries_0_6 r ON r.job_id = o.job_id AND r.address_key = o.address_key
+WHERE o.state <> 'done';
+UPDATE email_verify_internal.jobs j
+SET claimed_through = j.unique_addresses
+WHERE j.state IN ('queued', 'running');
+DELETE FROM email_verify_internal.job_claims;
+
+DROP TABLE email_verify_internal.job_ordinals_0_6;
+DROP FUNCTION email_verify_internal.job_verdict_slots(email_verify.result[]);
+
+-- What read the old tables (97_jobs.sql, 98_webhooks.sql), then the tables.
+DROP VIEW email_verify_internal.visible_job_results;
+DROP FUNCTION email_verify_internal.job_add(bigint, text[]);
+ALTER EXTENSION email_verify DROP TABLE email_verify_internal.job_inputs;
+ALTER EXTENSION email_verify DROP TABLE email_verify_internal.job_addresses;
+ALTER EXTENSION email_verify DROP TABLE email_verify_internal.job_retries_0_6;
+DROP TABLE email_verify_internal.job_inputs, email_verify_internal.job_addresses,
+    email_verify_internal.job_retries_0_6;
+
+-- Appends the next chunk of inputs (job_input_chunks) to a job being built.
+CREATE FUNCTION email_verify_internal.job_add(job bigint, chunk int, emails text[], addresses int[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hole int := array_position(emails, NULL);
+BEGIN
+    IF email_verify_internal.job_being_built(job) IS NULL THEN
+        RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF hole IS NOT NULL THEN
+        RAISE EXCEPTION 'address % of the job is NULL', (SELECT total FROM email_verify_internal.jobs WHERE id = job) + hole
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave NULL addresses out (WHERE email IS NOT NULL).';
+    END IF;
+    IF cardinality(emails) IS DISTINCT FROM cardinality(addresses) OR array_position(addresses, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'a chunk needs an address ordinal for each of its inputs' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE email_verify_internal.jobs j SET total = j.total + cardinality(emails) WHERE j.id = job;
+    INSERT INTO email_verify_internal.job_input_chunks (job_id, chunk, emails, addresses)
+    VALUES (job, chunk, emails, addresses);
+    RETURN job;
+END
+$$;
+
+-- Appends distinct addresses to a job being built, from address chunk
+-- first_chunk on, 256 to a chunk (job_address_chunks).
+CREATE FUNCTION email_verify_internal.job_add_addresses(job bigint, first_chunk int, keys text[], copies int[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF email_verify_internal.job_being_built(job) IS NULL THEN
+        RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF cardinality(keys) IS DISTINCT FROM cardinality(copies) OR cardinality(keys) = 0
+       OR array_position(keys, NULL) IS NOT NULL OR array_position(copies, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'addresses need a key and copies each' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO email_verify_internal.job_address_chunks (job_id, chunk, keys, copies)
+    SELECT job, first_chunk + c, keys[c * 256 + 1 : c * 256 + 256], copies[c * 256 + 1 : c * 256 + 256]
+    FROM generate_series(0, (cardinality(keys) - 1) / 256) AS c;
+    UPDATE email_verify_internal.jobs j SET unique_addresses = j.unique_addresses + cardinality(keys) WHERE j.id = job;
+    RETURN job;
+END
+$$;
+
+-- Ends the building of a job: it must hold an address, and its addresses'
+-- copies must add up to its inputs (a job that could never complete is not
+-- sealed). The workers are woken when the transaction commits.
+CREATE OR REPLACE FUNCTION email_verify_internal.job_seal(job bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j email_verify_internal.jobs;
+BEGIN
+    IF email_verify_internal.job_being_built(job) IS NULL THEN
+        RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT * INTO j FROM email_verify_internal.jobs WHERE id = job;
+    IF j.total = 0 THEN
+        RAISE EXCEPTION 'a job needs at least one address' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF j.total IS DISTINCT FROM (SELECT sum(n) FROM email_verify_internal.job_address_chunks c, unnest(c.copies) AS n
+                                 WHERE c.job_id = job) THEN
+        RAISE EXCEPTION 'the copies of job %''s addresses do not add up to its % inputs', job, j.total
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM email_verify_internal.wake_workers_at_commit();
+    RETURN job;
+END
+$$;
+
+-- Whether the calling role may read the verdicts of a job: its own (or any,
+-- for superusers and members of email_verify_admin), or any when it may read
+-- the table that holds them (the workers, building a bulk.completed event).
+CREATE FUNCTION email_verify_internal.may_read_job(job bigint)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT has_table_privilege(email_verify_internal.calling_role(), 'email_verify_internal.job_address_chunks',
+                               'SELECT')
+        OR EXISTS (SELECT FROM email_verify_internal.jobs j
+                   WHERE j.id = job AND email_verify_internal.may_see_job(email_verify_internal.calling_role(),
+                                                                          j.owner))
+$$;
+
+-- One chunk of a job's results, input by input: the email as given, and the
+-- verdict of its address when there is one (the rest NULL). Provided by the
+-- module (src/pg/job_results.cpp): the verdicts are read from
+-- job_address_chunks, a few chunks of them cached for the query. Callable by
+-- everyone, it answers only for a job the caller may read (may_read_job).
+CREATE FUNCTION email_verify_internal.job_chunk_results(job bigint, emails text[], addresses int[])
+RETURNS SETOF email_verify.result
+AS 'MODULE_PATHNAME', 'job_chunk_results'
+LANGUAGE C STABLE STRICT SECURITY DEFINER;
+
+-- The results of the jobs the calling role may see, in input order; what
+-- job_results reads. A view reads the tables with its owner's rights; its
+-- filter lets a role see its own jobs' rows only. Driven by the input chunks'
+-- index, each chunk expanded by job_chunk_results: rows come in input order,
+-- the first at once, however large the job, and the executor holds a chunk
+-- of them at a time (a function in FROM is read into a tuplestore: one
+-- chunk's).
+CREATE VIEW email_verify_internal.visible_job_results WITH (security_barrier) AS
+SELECT i.job_id, i.chunk, r.email, r.normalized, r.status, r.reason, r.level, r.suggestion, r.is_disposable,
+       r.is_role, r.is_free, r.is_catch_all, r.mx_found, r.mx_host, r.smtp_code, r.smtp_message, r.score,
+       r.checked_at, r.duration_ms, r.from_cache
+FROM email_verify_internal.job_input_chunks i
+CROSS JOIN LATERAL email_verify_internal.job_chunk_results(i.job_id, i.emails, i.addresses) r
+-- The filter is an InitPlan (computed once) and no index condition: as an
+-- index condition an array on the leading column would cost the scan its
+-- order (PostgreSQL 15), and job_results would sort the whole job.
+WHERE (i.job_id = ANY ((SELECT email_verify_internal.visible_job_ids())::bigint[])) IS TRUE
+-- A security_barrier view is planned as a subquery of its own, blind to the
+-- caller's ORDER BY: without one here the scan that gives input order is
+-- never considered. Within a chunk the rows come in the function's order.
+ORDER BY i.job_id, i.chunk;
+
+-- Inlined into the caller's query (plain SQL, no SET, not STRICT): the rows
+-- stream from the input chunks' index in input order, so COPY of a
+-- million-row job holds no more than a chunk at a time. The job is matched
+-- by a plain equality (leakproof, so the planner may use it below the view's
+-- barrier and knows the index order is input order); visible_job raises the
+-- error for a job the caller may not see. An address not verified yet (a
+-- cancelled or failed job) has only its email.
+CREATE OR REPLACE FUNCTION email_verify.job_results(job_id bigint)
+RETURNS SETOF email_verify.result
+LANGUAGE sql STABLE
+AS $$
+    SELECT r.email, r.normalized, r.status, r.reason, r.level, r.suggestion, r.is_disposable, r.is_role,
+           r.is_free, r.is_catch_all, r.mx_found, r.mx_host, r.smtp_code, r.smtp_message, r.score,
+           r.checked_at, r.duration_ms, r.from_cache
+    FROM email_verify_internal.visible_job_results r
+    WHERE r.job_id OPERATOR(pg_catalog.=) $1
+      -- No column in it: checked once, before the first row.
+      AND (email_verify_internal.visible_job($1)).id IS NOT NULL
+    ORDER BY r.job_id, r.chunk
+$$;
+COMMENT ON FUNCTION email_verify.job_results(bigint) IS
+    'a job''s results, one row per input in input order (streamed: COPY it to export)';
+
+-- extension/src/98_webhooks.sql: the inline results and retention read the new tables.
+
+CREATE OR REPLACE FUNCTION email_verify_internal.event_body(job bigint, event_type text, event_id uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+               'event_id', event_id, 'event_type', event_type, 'job_id', j.id,
+               'created_at', now(), 'state', j.state, 'level', j.level,
+               'total', j.total, 'processed', j.processed,
+               'summary', jsonb_build_object(
+                   'total', j.total,
+                   'valid', coalesce(sum(c.n) FILTER (WHERE c.status = 'valid'), 0),
+                   'invalid', coalesce(sum(c.n) FILTER (WHERE c.status = 'invalid'), 0),
+                   'risky', coalesce(sum(c.n) FILTER (WHERE c.status = 'risky'), 0),
+                   'unknown', coalesce(sum(c.n) FILTER (WHERE c.status = 'unknown'), 0),
+                   'disposable', coalesce(sum(c.disposable), 0),
+                   'catch_all', coalesce(sum(c.catch_all), 0)),
+               'reasons', coalesce(jsonb_object_agg(c.status || '/' || c.reason, c.n) FILTER (WHERE c.n IS NOT NULL),
+                                   '{}'))
+           || CASE WHEN event_type = 'bulk.failed'
+                   THEN jsonb_build_object('reason', j.failure_reason) ELSE '{}' END
+           || CASE WHEN event_type = 'bulk.completed'
+                        AND j.total <= coalesce(current_setting('email_verify.webhook_inline_results', true), '100')::int
+                   THEN jsonb_build_object('results', (
+                            SELECT jsonb_agg(to_jsonb(r) - 'duration_ms' - 'from_cache' - 'ordinality'
+                                             ORDER BY i.chunk, r.ordinality)
+                            FROM email_verify_internal.job_input_chunks i
+                            CROSS JOIN LATERAL email_verify_internal.job_chunk_results(i.job_id, i.emails,
+                                                                                      i.addresses)
+                                       WITH ORDINALITY r
+                            WHERE i.job_id = j.id))
+                   ELSE '{}' END
+    FROM email_verify_internal.jobs j
+    LEFT JOIN email_verify_internal.job_counts c ON c.job_id = j.id
+    WHERE j.id = job
+    GROUP BY j.id
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.remove_expired_jobs(max_jobs int)
+RETURNS int
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH expired AS (
+        SELECT j.id FROM email_verify_internal.jobs j
+        WHERE j.finished_at < now() - coalesce(current_setting('email_verify.job_retention', true), '7 days')::interval
+          AND NOT EXISTS (SELECT FROM email_verify_internal.webhook_events e
+                          WHERE e.job_id = j.id AND e.state IN ('pending', 'sending'))
+        ORDER BY j.finished_at LIMIT max_jobs
+        FOR UPDATE SKIP LOCKED
+    ), attempts AS (
+        DELETE FROM email_verify_internal.webhook_attempts t
+        USING email_verify_internal.webhook_events e
+        WHERE t.event_row = e.id AND e.job_id IN (SELECT id FROM expired)
+    ), events AS (
+        DELETE FROM email_verify_internal.webhook_events e WHERE e.job_id IN (SELECT id FROM expired)
+    ), inputs AS (
+        DELETE FROM email_verify_internal.job_input_chunks i WHERE i.job_id IN (SELECT id FROM expired)
+    ), addresses AS (
+        DELETE FROM email_verify_internal.job_address_chunks a WHERE a.job_id IN (SELECT id FROM expired)
+    ), claims AS (
+        DELETE FROM email_verify_internal.job_claims c WHERE c.job_id IN (SELECT id FROM expired)
+    ), retries AS (
+        DELETE FROM email_verify_internal.job_retries r WHERE r.job_id IN (SELECT id FROM expired)
+    ), counts AS (
+        DELETE FROM email_verify_internal.job_counts c WHERE c.job_id IN (SELECT id FROM expired)
+    ), jobs AS (
+        DELETE FROM email_verify_internal.jobs j WHERE j.id IN (SELECT id FROM expired) RETURNING j.id
+    )
+    SELECT count(*)::int FROM jobs;
+$$;
+
+-- Privileges (extension/src/98_webhooks.sql).
+REVOKE ALL ON email_verify_internal.job_input_chunks, email_verify_internal.job_address_chunks,
+    email_verify_internal.job_retries, email_verify_internal.visible_job_results
+FROM PUBLIC;
+GRANT SELECT ON email_verify_internal.visible_job_results TO PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.may_read_job(bigint) FROM PUBLIC;
+GRANT SELECT, UPDATE ON email_verify_internal.job_address_chunks TO email_verify_worker;
+GRANT SELECT ON email_verify_internal.job_input_chunks TO email_verify_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.job_retries TO email_verify_worker;
+GRANT DELETE ON email_verify_internal.job_input_chunks, email_verify_internal.job_address_chunks
+    TO email_verify_worker;

@@ -1,0 +1,283 @@
+// email_verify_internal.job_chunk_results (extension/src/97_jobs.sql): one
+// chunk of a job's inputs expanded into result rows, each with the verdict
+// of its address read from job_address_chunks. The decoded address chunks
+// are cached for the rest of the query (in fn_extra), a bounded number of
+// them: inputs in order mostly need the chunk the last one needed, and a
+// duplicate far from its first copy costs one more read, never the job in
+// memory.
+#include "guard.h"  // first: it brings postgres.h
+
+#include <algorithm>
+#include <list>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "jobs/job_builder.h"
+#include "jobs/verdict_slots.h"
+#include "result_tuple.h"
+#include "set_result.h"
+#include "spi_plans.h"
+#include "text_io.h"
+
+namespace {
+
+// Decoded address chunks kept per query: at most this many (some 50 kB each).
+constexpr std::size_t kCachedChunks = 64;
+
+struct QueryState {
+    TupleDesc desc = nullptr;
+    std::map<int64, bool> readable;  // job -> may the caller read it
+    using Key = std::pair<int64, int32>;
+    std::list<Key> recent;  // most recently used first
+    std::map<Key, std::pair<ev::jobs::VerdictSlots, std::list<Key>::iterator>> chunks;
+
+    const ev::jobs::VerdictSlots* find(const Key& key) {
+        auto it = chunks.find(key);
+        if (it == chunks.end()) return nullptr;
+        recent.splice(recent.begin(), recent, it->second.second);
+        return &it->second.first;
+    }
+
+    void keep(const Key& key, ev::jobs::VerdictSlots slots) {
+        if (chunks.count(key)) return;
+        while (chunks.size() >= kCachedChunks) {
+            chunks.erase(recent.back());
+            recent.pop_back();
+        }
+        recent.push_front(key);
+        chunks.emplace(key, std::make_pair(std::move(slots), recent.begin()));
+    }
+};
+
+void delete_state(void* state) { delete static_cast<QueryState*>(state); }
+
+// The state of this call site's query, made at its first call and deleted
+// with the query's memory.
+QueryState& query_state(FunctionCallInfo fcinfo) {
+    if (fcinfo->flinfo->fn_extra) return *static_cast<QueryState*>(fcinfo->flinfo->fn_extra);
+    auto* state = new QueryState();
+    try {
+        ev::pg::pg_call([&] {
+            TupleDesc found;
+            if (get_call_result_type(fcinfo, nullptr, &found) != TYPEFUNC_COMPOSITE ||
+                found->natts != ev::pg::kResultColumns)
+                elog(ERROR, "email_verify: job_chunk_results must return email_verify.result");
+            MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+            state->desc = BlessTupleDesc(CreateTupleDescCopy(found));
+            auto* callback = static_cast<MemoryContextCallback*>(palloc(sizeof(MemoryContextCallback)));
+            callback->func = delete_state;
+            callback->arg = state;
+            MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
+            MemoryContextSwitchTo(old);
+        });
+    } catch (...) {
+        delete state;
+        throw;
+    }
+    fcinfo->flinfo->fn_extra = state;
+    return *state;
+}
+
+// Whether the calling role may read the job (may_read_job); asked once per query.
+void check_readable(QueryState& state, int64 job) {
+    auto known = state.readable.find(job);
+    bool readable = false;
+    if (known != state.readable.end()) {
+        readable = known->second;
+    } else {
+        static SPIPlanPtr plan = nullptr;
+        if (!plan) {
+            Oid types[1] = {INT8OID};
+            plan = ev::pg::keep_plan("SELECT email_verify_internal.may_read_job($1)", 1, types);
+        }
+        Datum values[1] = {Int64GetDatum(job)};
+        ev::pg::run_kept_plan(plan, values);
+        readable = ev::pg::cell_text(SPI_tuptable, 0, 1).value_or("f") == "t";
+        state.readable[job] = readable;
+    }
+    if (!readable)
+        throw ev::pg::UserError(ERRCODE_NO_DATA_FOUND, "email_verify job " + std::to_string(job) + " does not exist",
+                                "A role sees its own jobs; superusers and members of email_verify_admin see all.");
+}
+
+// Reads and caches the address chunks of the job that are not cached yet.
+void load_chunks(QueryState& state, int64 job, const std::vector<int32>& wanted) {
+    std::vector<Datum> missing;
+    for (int32 chunk : wanted)
+        if (!state.chunks.count({job, chunk})) missing.push_back(Int32GetDatum(chunk));
+    if (missing.empty()) return;
+    static SPIPlanPtr plan = nullptr;
+    if (!plan) {
+        Oid types[2] = {INT8OID, INT4ARRAYOID};
+        plan = ev::pg::keep_plan(
+            "SELECT c.chunk, c.verdicts, cardinality(c.keys) FROM email_verify_internal.job_address_chunks c "
+            "WHERE c.job_id = $1 AND c.chunk = ANY ($2)",
+            2, types);
+    }
+    Datum values[2] = {Int64GetDatum(job), ev::pg::make_array(missing, {}, INT4OID)};
+    uint64 rows = ev::pg::run_kept_plan(plan, values);
+    for (uint64 r = 0; r < rows; ++r) {
+        int32 chunk = 0;
+        int32 size = 0;
+        std::string_view bytes;
+        ev::pg::pg_call([&] {
+            bool isnull = false;
+            HeapTuple row = SPI_tuptable->vals[r];
+            chunk = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+            Datum verdicts = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
+            if (!isnull) {
+                bytea* b = DatumGetByteaPP(verdicts);
+                bytes = std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+            }
+            size = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+        });
+        auto slots = ev::jobs::decode_slots(bytes, static_cast<std::size_t>(size));
+        if (!slots)
+            throw ev::pg::UserError(ERRCODE_DATA_CORRUPTED, "email_verify: the verdicts of chunk " +
+                                                                std::to_string(chunk) + " of job " +
+                                                                std::to_string(job) + " cannot be read");
+        state.keep({job, chunk}, std::move(*slots));
+    }
+}
+
+}  // namespace
+
+EV_SQL_FUNCTION(job_chunk_results) {
+    QueryState& state = query_state(fcinfo);
+    int64 job = PG_GETARG_INT64(0);
+    Datum* emails = nullptr;
+    Datum* addresses = nullptr;
+    bool* email_nulls = nullptr;
+    bool* address_nulls = nullptr;
+    int count = 0;
+    int address_count = 0;
+    ev::pg::pg_call([&] {
+        deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &emails, &email_nulls, &count);
+        deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT, &addresses, &address_nulls,
+                          &address_count);
+    });
+    Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, state.desc);
+    ev::pg::connect_spi();
+    check_readable(state, job);
+    // The address chunks this input chunk needs, in the order first needed.
+    std::vector<int32> wanted;
+    for (int k = 0; k < address_count; ++k) {
+        if (address_nulls[k] || DatumGetInt32(addresses[k]) < 0) continue;
+        int32 chunk = DatumGetInt32(addresses[k]) / ev::jobs::kAddressChunk;
+        if (std::find(wanted.begin(), wanted.end(), chunk) == wanted.end()) wanted.push_back(chunk);
+    }
+    std::size_t prefetched = 0;
+    for (int k = 0; k < count; ++k) {
+        if (email_nulls[k]) continue;
+        const ev::VerificationResult* verdict = nullptr;
+        int32 ordinal = k < address_count && !address_nulls[k] ? DatumGetInt32(addresses[k]) : -1;
+        if (ordinal >= 0) {
+            int32 chunk = ordinal / ev::jobs::kAddressChunk;
+            const ev::jobs::VerdictSlots* slots = state.find({job, chunk});
+            if (!slots) {
+                // This chunk and the next ones needed, in one read.
+                std::vector<int32> batch{chunk};
+                for (; prefetched < wanted.size() && batch.size() < kCachedChunks / 2; ++prefetched)
+                    batch.push_back(wanted[prefetched]);
+                load_chunks(state, job, batch);
+                slots = state.find({job, chunk});
+            }
+            auto slot = static_cast<std::size_t>(ordinal % ev::jobs::kAddressChunk);
+            if (slots && slot < slots->size() && (*slots)[slot]) verdict = &*(*slots)[slot];
+        }
+        HeapTuple tuple = ev::pg::result_tuple_of_input(state.desc, emails[k], verdict);
+        ev::pg::pg_call([&] {
+            tuplestore_puttuple(store, tuple);
+            heap_freetuple(tuple);
+        });
+    }
+    ev::pg::finish_spi();
+    return static_cast<Datum>(0);
+}
+
+namespace {
+
+std::optional<std::string> text_field(HeapTupleHeader row, int n) {
+    bool isnull = true;
+    Datum value = 0;
+    ev::pg::pg_call([&] { value = GetAttributeByNum(row, static_cast<AttrNumber>(n), &isnull); });
+    if (isnull) return std::nullopt;
+    return std::string(ev::pg::text_view(value));
+}
+
+template <typename T, typename Convert>
+std::optional<T> field(HeapTupleHeader row, int n, Convert convert) {
+    bool isnull = true;
+    Datum value = 0;
+    ev::pg::pg_call([&] { value = GetAttributeByNum(row, static_cast<AttrNumber>(n), &isnull); });
+    if (isnull) return std::nullopt;
+    return convert(value);
+}
+
+bool bool_of(Datum d) { return DatumGetBool(d); }
+int int_of(Datum d) { return DatumGetInt32(d); }
+double float_of(Datum d) { return DatumGetFloat8(d); }
+double unix_of(Datum d) {
+    // Seconds between the Unix and the PostgreSQL epochs.
+    return static_cast<double>(DatumGetTimestampTz(d)) / 1e6 + 946684800.0;
+}
+
+// A row of type email_verify.result as a verdict; nullopt when its status,
+// reason or level is not one this build knows.
+std::optional<ev::VerificationResult> verdict_of_row(HeapTupleHeader row) {
+    ev::VerificationResult r;
+    auto status = ev::parse_status(text_field(row, 3).value_or(""));
+    auto reason = ev::parse_reason(text_field(row, 4).value_or(""));
+    auto level = ev::parse_level(text_field(row, 5).value_or(""));
+    if (!status || !reason || !level) return std::nullopt;
+    r.status = *status;
+    r.reason = *reason;
+    r.level = *level;
+    r.normalized = text_field(row, 2);
+    r.suggestion = text_field(row, 6);
+    r.is_disposable = field<bool>(row, 7, bool_of);
+    r.is_role = field<bool>(row, 8, bool_of);
+    r.is_free = field<bool>(row, 9, bool_of);
+    r.is_catch_all = field<bool>(row, 10, bool_of);
+    r.mx_found = field<bool>(row, 11, bool_of);
+    r.mx_host = text_field(row, 12);
+    r.smtp_code = field<int>(row, 13, int_of);
+    r.smtp_message = text_field(row, 14);
+    r.score = std::clamp(field<int>(row, 15, int_of).value_or(0), 0, 100);
+    r.checked_at_unix = field<double>(row, 16, unix_of).value_or(0);
+    r.duration_ms = field<double>(row, 17, float_of).value_or(0);
+    r.from_cache = field<bool>(row, 18, bool_of).value_or(false);
+    return r;
+}
+
+}  // namespace
+
+// The verdict slots of a chunk from its results as rows (NULL: no verdict):
+// how the upgrade from 0.6.0 moves a job's verdicts into chunks.
+EV_SQL_FUNCTION(job_verdict_slots) {
+    Datum* rows = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    ev::pg::pg_call([&] {
+        ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
+        int16 len = 0;
+        bool byval = false;
+        char align = 0;
+        get_typlenbyvalalign(ARR_ELEMTYPE(array), &len, &byval, &align);
+        deconstruct_array(array, ARR_ELEMTYPE(array), len, byval, align, &rows, &nulls, &count);
+    });
+    ev::jobs::VerdictSlots slots(static_cast<std::size_t>(count));
+    for (int k = 0; k < count; ++k)
+        if (!nulls[k]) slots[static_cast<std::size_t>(k)] = verdict_of_row(DatumGetHeapTupleHeader(rows[k]));
+    std::string bytes = ev::jobs::encode_slots(slots);
+    Datum result = 0;
+    ev::pg::pg_call([&] {
+        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+        SET_VARSIZE(b, VARHDRSZ + bytes.size());
+        memcpy(VARDATA(b), bytes.data(), bytes.size());
+        result = PointerGetDatum(b);
+    });
+    return result;
+}
