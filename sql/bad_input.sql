@@ -34,3 +34,8 @@ SET statement_timeout = '300ms';
 SELECT count(*) FROM million, verify_emails(million.addresses, 'syntax');
 RESET statement_timeout;
 SELECT 'still alive' AS backend;
+-- Called again for each row (LATERAL): each call's rows stand on their own.
+SELECT l.n, v.email, v.status
+FROM (VALUES (1, ARRAY['a@example.com', 'bad']), (2, ARRAY['b@example.com'])) AS l(n, list),
+     LATERAL verify_emails(l.list, 'syntax') v
+ORDER BY l.n, v.email;

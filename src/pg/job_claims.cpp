@@ -101,6 +101,7 @@ void give_back(Datum worker_id, bool by_worker) {
         std::vector<int32> missing = addresses_without_verdict(range.job, range.first, range.last);
         if (missing.empty()) continue;
         std::vector<Datum> ordinals;
+        ordinals.reserve(missing.size());
         for (int32 a : missing) ordinals.push_back(Int32GetDatum(a));
         Datum args[2] = {Int64GetDatum(range.job), make_array(ordinals, {}, INT4OID)};
         run_kept_plan(back, args);

@@ -64,17 +64,19 @@ int64 create_job(const JobTarget& target) {
     return spi_bigint("SELECT email_verify_internal.job_create($1, $2, $3, $4)", 4, types, values, target.nulls);
 }
 
+// The context a chunk's values are built in, reset after each.
+MemoryContext new_chunk_context() {
+    // PostgreSQL's own size macro multiplies in int.
+    // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
+    return AllocSetContextCreate(CurrentMemoryContext, "email_verify job chunk", ALLOCSET_DEFAULT_SIZES);
+}
+
 // A job being written: inputs as they come, a chunk at a time (flush), the
 // distinct addresses at the end (seal).
 class JobWriter {
   public:
     explicit JobWriter(int64 job) : job_(job) {
-        ev::pg::pg_call([&] {
-            // PostgreSQL's own size macro multiplies in int.
-            // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
-            chunk_memory_ =
-                AllocSetContextCreate(CurrentMemoryContext, "email_verify job chunk", ALLOCSET_DEFAULT_SIZES);
-        });
+        ev::pg::pg_call([&] { chunk_memory_ = new_chunk_context(); });
         emails_.reserve(ev::jobs::kInputChunk);
         addresses_.reserve(ev::jobs::kInputChunk);
     }

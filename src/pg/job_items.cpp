@@ -119,6 +119,7 @@ std::vector<int32> int_array_cell(uint64 row, int column) {
             deconstruct_array(DatumGetArrayTypeP(value), INT4OID, 4, true, TYPALIGN_INT, &elements, &nulls, &count);
     });
     std::vector<int32> out;
+    out.reserve(static_cast<std::size_t>(count));
     for (int k = 0; k < count; ++k) out.push_back(nulls[k] ? 0 : DatumGetInt32(elements[k]));
     return out;
 }
@@ -153,6 +154,7 @@ JobSettlement merge_into_chunks(SPIPlanPtr lock, int64 job, const std::vector<co
         out.addresses.push_back(Int32GetDatum(v->item->address));
     }
     std::vector<Datum> wanted;
+    wanted.reserve(by_chunk.size());
     for (const auto& entry : by_chunk) wanted.push_back(Int32GetDatum(entry.first));
     Datum values[2] = {Int64GetDatum(job), make_array(wanted, {}, INT4OID)};
     uint64 rows = 0;
