@@ -17,7 +17,7 @@ namespace {
 constexpr TimestampTz kUpkeepInterval = 10 * USECS_PER_SEC;
 
 // How many times its share of a batch a job at level syntax or dns claims.
-constexpr int kFastLevelClaim = 16;
+constexpr int kFastLevelClaim = 8;
 
 // Jobs whose owner may no longer probe at their level (the role was dropped,
 // or lost email_verify_prober) fail before anything more of theirs is claimed.
@@ -164,6 +164,7 @@ void claim_retries(const OpenJob& job, int32 worker_id, int limit, int lease_sec
         item.address_key = utf8_cell(r, 2);
         item.attempts = std::stoi(cell_text(SPI_tuptable, r, 3).value_or("0"));
         item.level = job.level;
+        item.from_retry = true;
         out.push_back(std::move(item));
     }
 }

@@ -138,7 +138,8 @@ Datum bytea_value(const std::string& bytes) {
 // What one job's verdicts add: rewritten chunks, the counts per status and
 // reason (over copies), and the inputs they stand for.
 struct JobSettlement {
-    std::vector<Datum> chunks, verdicts, added, addresses;
+    std::vector<Datum> chunks, verdicts, added;
+    std::vector<Datum> retried;  // addresses claimed from job_retries: their rows end
     std::map<std::pair<std::string, std::string>, std::array<int64, 3>> counts;  // n, disposable, catch_all
     int64 inputs = 0;
     bool running = false;  // whether the job was still running (its chunks locked)
@@ -151,7 +152,7 @@ JobSettlement merge_into_chunks(SPIPlanPtr lock, int64 job, const std::vector<co
     std::map<int32, std::vector<const JobVerdict*>> by_chunk;
     for (const JobVerdict* v : verdicts) {
         by_chunk[v->item->address / ev::jobs::kAddressChunk].push_back(v);
-        out.addresses.push_back(Int32GetDatum(v->item->address));
+        if (v->item->from_retry) out.retried.push_back(Int32GetDatum(v->item->address));
     }
     std::vector<Datum> wanted;
     wanted.reserve(by_chunk.size());
@@ -208,7 +209,8 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
             "    FROM ROWS FROM (unnest($2), unnest($3), unnest($4)) AS u(chunk, verdicts, added)"
             "    WHERE c.job_id = $1 AND c.chunk = u.chunk"
             "), retried AS ("
-            "    DELETE FROM email_verify_internal.job_retries x WHERE x.job_id = $1 AND x.address = ANY ($5)"
+            "    DELETE FROM email_verify_internal.job_retries x"
+            "    WHERE cardinality($5) > 0 AND x.job_id = $1 AND x.address = ANY ($5)"
             "), counted AS ("
             "    INSERT INTO email_verify_internal.job_counts AS c (job_id, status, reason, n, disposable, catch_all)"
             "    SELECT $1, t.status, t.reason, t.n, t.disposable, t.catch_all"
@@ -254,7 +256,7 @@ int64 settle_job_items(const std::vector<JobVerdict>& verdicts) {
                             make_array(s.chunks, {}, INT4OID),
                             make_array(s.verdicts, {}, BYTEAOID),
                             make_array(s.added, {}, INT4OID),
-                            make_array(s.addresses, {}, INT4OID),
+                            make_array(s.retried, {}, INT4OID),
                             make_array(statuses, {}, TEXTOID),
                             make_array(reasons, {}, TEXTOID),
                             make_array(ns, {}, INT8OID),

@@ -22,6 +22,7 @@ struct JobItem {
     std::string address_key;  // what is probed
     ev::Level level = ev::Level::Smtp;
     int attempts = 0;
+    bool from_retry = false;  // claimed from job_retries, whose row its verdict ends
 };
 
 // The verdicts of claimed addresses: kept for every copy, counted per status
