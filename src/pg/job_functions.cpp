@@ -22,7 +22,7 @@ namespace {
 
 // Address chunks handed to job_add_addresses at once (the call costs more
 // than a chunk).
-constexpr int32 kChunksPerCall = 32;
+constexpr int32 kChunksPerCall = 8;
 
 // The arguments after the first, as job_create takes them: webhook_url,
 // webhook_secret, level, endpoint (each may be NULL).
