@@ -152,13 +152,16 @@ BEGIN
         RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF hole IS NOT NULL THEN
-        RAISE EXCEPTION 'address % of the job is NULL', (SELECT total FROM email_verify_internal.jobs WHERE id = job) + hole
+        RAISE EXCEPTION 'address % of the job is NULL',
+            (SELECT coalesce(sum(cardinality(c.emails)), 0) FROM email_verify_internal.job_input_chunks c
+             WHERE c.job_id = job) + hole
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave NULL addresses out (WHERE email IS NOT NULL).';
     END IF;
     IF cardinality(emails) IS DISTINCT FROM cardinality(addresses) OR array_position(addresses, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'a chunk needs an address ordinal for each of its inputs' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    UPDATE email_verify_internal.jobs j SET total = j.total + cardinality(emails) WHERE j.id = job;
+    -- The job's totals are counted once, by job_seal: the row updated at
+    -- every chunk would leave a version per chunk to walk past.
     INSERT INTO email_verify_internal.job_input_chunks (job_id, chunk, emails, addresses)
     VALUES (job, chunk, emails, addresses);
     RETURN job;
@@ -183,7 +186,6 @@ BEGIN
     INSERT INTO email_verify_internal.job_address_chunks (job_id, chunk, keys, copies)
     SELECT job, first_chunk + c, keys[c * 256 + 1 : c * 256 + 256], copies[c * 256 + 1 : c * 256 + 256]
     FROM generate_series(0, (cardinality(keys) - 1) / 256) AS c;
-    UPDATE email_verify_internal.jobs j SET unique_addresses = j.unique_addresses + cardinality(keys) WHERE j.id = job;
     RETURN job;
 END
 $$;
@@ -202,7 +204,12 @@ BEGIN
     IF email_verify_internal.job_being_built(job) IS NULL THEN
         RAISE EXCEPTION 'job % is not being built by this transaction', job USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    SELECT * INTO j FROM email_verify_internal.jobs WHERE id = job;
+    UPDATE email_verify_internal.jobs built
+    SET total = (SELECT coalesce(sum(cardinality(c.emails)), 0) FROM email_verify_internal.job_input_chunks c
+                 WHERE c.job_id = job),
+        unique_addresses = (SELECT coalesce(sum(cardinality(c.keys)), 0) FROM email_verify_internal.job_address_chunks c
+                            WHERE c.job_id = job)
+    WHERE built.id = job RETURNING built.* INTO j;
     IF j.total = 0 THEN
         RAISE EXCEPTION 'a job needs at least one address' USING ERRCODE = 'invalid_parameter_value';
     END IF;
