@@ -19,6 +19,13 @@ CORE_SRCS = $(filter-out %.gen.cpp,$(wildcard src/core/*.cpp src/core/*/*.cpp)) 
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
+# email-verify-prober, the prober for other machines: the same core, libpq
+# instead of the server. Installed into PostgreSQL's bindir (SCRIPTS_built
+# is what PGXS builds with `all` and installs there).
+PROBER_SRCS = $(wildcard src/prober/*.cpp)
+PROBER_OBJS = $(PROBER_SRCS:.cpp=.o)
+SCRIPTS_built = email-verify-prober
+
 # EV_VERSION: the version a running module reports (the webhook User-Agent).
 PG_CPPFLAGS = -Isrc/core -Isrc/pg -DEV_VERSION=$(EXTVERSION)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
@@ -52,8 +59,14 @@ $(DATA_built): $(SQL_SRCS) email_verify.control
 	  for f in $(SQL_SRCS); do printf '\n-- %s\n\n' "$$f"; cat "$$f"; done; } > $@.tmp
 	mv $@.tmp $@
 
-EXTRA_CLEAN = src/core/embedded_lists.gen.cpp $(OBJS:.o=.d)
+# libpq's header, not the server's, for the prober's own sources.
+$(PROBER_OBJS): override CPPFLAGS := -I$(shell $(PG_CONFIG) --includedir) $(CPPFLAGS)
+
+email-verify-prober: $(PROBER_OBJS) $(CORE_SRCS:.cpp=.o)
+	$(CXX) $(CXXFLAGS) $(PG_CXXFLAGS) -o $@ $^ -L$(shell $(PG_CONFIG) --libdir) -lpq $(SHLIB_LINK) $(LDFLAGS)
+
+EXTRA_CLEAN = src/core/embedded_lists.gen.cpp $(OBJS:.o=.d) $(PROBER_OBJS) $(PROBER_OBJS:.o=.d)
 
 # Rebuild an object when a header it includes changes (PGXS does not track
 # header dependencies by itself; a stale object would break the ODR).
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(PROBER_OBJS:.o=.d)

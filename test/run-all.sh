@@ -81,6 +81,7 @@ step "fuzz SOCKS5 URL and source address parsers (${FUZZ_SECONDS}s, libFuzzer+AS
 step "fuzz webhook URL check and Retry-After reader (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target webhook_url_fuzz test/fuzz/webhook_url_corpus
 step "fuzz the log filter's SQL literal masking (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target sql_redaction_fuzz test/fuzz/sql_redaction_corpus
 step "fuzz provider rules (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target provider_rules_fuzz test/fuzz/provider_rules_corpus
+step "fuzz the remote prober's configuration file (${FUZZ_SECONDS}s, libFuzzer+ASan)" fuzz_target config_file_fuzz test/fuzz/config_file_corpus
 # Issue 16: the typo suggester against mailcheck (npm, pinned) over the
 # one-edit typos of the 50 biggest providers, and over the real-domain lists.
 typo_differential() {

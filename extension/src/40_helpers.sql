@@ -324,14 +324,19 @@ $$;
 -- Why no background worker will drain this database's queue, or NULL when one
 -- will: the module is not preloaded (its shared memory, read by worker_stats(),
 -- is missing), no workers are configured, or they work in another database.
+-- A prober on another machine that was heard from in the last two minutes
+-- (99_remote_probers.sql) drains it as well.
 CREATE FUNCTION email_verify_internal.why_no_worker()
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- (plpgsql: worker_stats is created further down this script)
+    -- (plpgsql: worker_stats and probers are created further down this script)
     RETURN CASE
+        WHEN EXISTS (SELECT FROM email_verify_internal.probers p
+                     WHERE p.stopped_at IS NULL AND p.heartbeat_at > now() - interval '2 minutes') THEN
+            NULL
         WHEN (SELECT s.batches FROM email_verify.worker_stats() s) IS NULL THEN
             'email_verify is not in shared_preload_libraries, so no background worker runs.'
         WHEN current_setting('email_verify.workers')::int = 0 THEN

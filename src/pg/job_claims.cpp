@@ -256,22 +256,30 @@ JobClaim claim_job_items(int32 worker_id, int limit, int lease_seconds) {
         int taken = static_cast<int>(claim.items.size() - before);
         if (taken < want) {
             int64 range = claim_new(jobs[k], worker_id, want - taken, lease_seconds, claim.items, claim.more);
-            if (range != 0) claim.ranges.push_back(range);
+            if (range != 0) claim.ranges.push_back({range, jobs[k].id});
         }
         left -= std::min(share, static_cast<int>(claim.items.size() - before));
     }
     return claim;
 }
 
-void end_job_claims(const std::vector<int64>& ranges) {
+void end_job_claims(const std::vector<int64>& ranges, int32 worker_id) {
     if (ranges.empty()) return;
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
-        Oid types[1] = {INT8ARRAYOID};
-        plan = keep_plan("DELETE FROM email_verify_internal.job_claims WHERE id = ANY ($1)", 1, types);
+        Oid types[2] = {INT8ARRAYOID, INT4OID};
+        plan = keep_plan("DELETE FROM email_verify_internal.job_claims WHERE id = ANY ($1) AND worker_id = $2", 2,
+                         types);
     }
-    Datum values[1] = {bigint_array(ranges)};
+    Datum values[2] = {bigint_array(ranges), Int32GetDatum(worker_id)};
     run_kept_plan(plan, values);
+}
+
+void end_job_claims(const std::vector<JobRange>& ranges, int32 worker_id) {
+    std::vector<int64> ids;
+    ids.reserve(ranges.size());
+    for (const JobRange& r : ranges) ids.push_back(r.id);
+    end_job_claims(ids, worker_id);
 }
 
 void release_job_claims(int32 worker_id) { give_back(Int32GetDatum(worker_id), true); }

@@ -12,9 +12,15 @@
 
 namespace ev::pg {
 
+// A job_claims row: a range of one job's addresses.
+struct JobRange {
+    int64 id = 0;
+    int64 job_id = 0;
+};
+
 struct JobClaim {
     std::vector<JobItem> items;
-    std::vector<int64> ranges;  // job_claims rows, ended with end_job_claims
+    std::vector<JobRange> ranges;  // ended with end_job_claims
     // A job had more than was claimed. Claims of a job follow one another
     // (its row is locked while one is made): a worker that found it locked
     // went idle, and is woken once this claim commits.
@@ -30,8 +36,10 @@ struct JobClaim {
 // (bulk.failed), and claims whose lease ran out give their addresses back.
 JobClaim claim_job_items(int32 worker_id, int limit, int lease_seconds);
 
-// The batch of these ranges has been written back: they are no longer held.
-void end_job_claims(const std::vector<int64>& ranges);
+// The batch of these ranges (job_claims ids) of worker_id has been written
+// back: they are no longer held.
+void end_job_claims(const std::vector<int64>& ranges, int32 worker_id);
+void end_job_claims(const std::vector<JobRange>& ranges, int32 worker_id);
 
 // Everything worker_id holds comes back as retries, due now (a worker
 // starting again, or one whose batch failed).

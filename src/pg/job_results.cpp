@@ -197,63 +197,6 @@ EV_SQL_FUNCTION(job_chunk_results) {
     return static_cast<Datum>(0);
 }
 
-namespace {
-
-std::optional<std::string> text_field(HeapTupleHeader row, int n) {
-    bool isnull = true;
-    Datum value = 0;
-    ev::pg::pg_call([&] { value = GetAttributeByNum(row, static_cast<AttrNumber>(n), &isnull); });
-    if (isnull) return std::nullopt;
-    return std::string(ev::pg::text_view(value));
-}
-
-template <typename T, typename Convert>
-std::optional<T> field(HeapTupleHeader row, int n, Convert convert) {
-    bool isnull = true;
-    Datum value = 0;
-    ev::pg::pg_call([&] { value = GetAttributeByNum(row, static_cast<AttrNumber>(n), &isnull); });
-    if (isnull) return std::nullopt;
-    return convert(value);
-}
-
-bool bool_of(Datum d) { return DatumGetBool(d); }
-int int_of(Datum d) { return DatumGetInt32(d); }
-double float_of(Datum d) { return DatumGetFloat8(d); }
-double unix_of(Datum d) {
-    // Seconds between the Unix and the PostgreSQL epochs.
-    return static_cast<double>(DatumGetTimestampTz(d)) / 1e6 + 946684800.0;
-}
-
-// A row of type email_verify.result as a verdict; nullopt when its status,
-// reason or level is not one this build knows.
-std::optional<ev::VerificationResult> verdict_of_row(HeapTupleHeader row) {
-    ev::VerificationResult r;
-    auto status = ev::parse_status(text_field(row, 3).value_or(""));
-    auto reason = ev::parse_reason(text_field(row, 4).value_or(""));
-    auto level = ev::parse_level(text_field(row, 5).value_or(""));
-    if (!status || !reason || !level) return std::nullopt;
-    r.status = *status;
-    r.reason = *reason;
-    r.level = *level;
-    r.normalized = text_field(row, 2);
-    r.suggestion = text_field(row, 6);
-    r.is_disposable = field<bool>(row, 7, bool_of);
-    r.is_role = field<bool>(row, 8, bool_of);
-    r.is_free = field<bool>(row, 9, bool_of);
-    r.is_catch_all = field<bool>(row, 10, bool_of);
-    r.mx_found = field<bool>(row, 11, bool_of);
-    r.mx_host = text_field(row, 12);
-    r.smtp_code = field<int>(row, 13, int_of);
-    r.smtp_message = text_field(row, 14);
-    r.score = std::clamp(field<int>(row, 15, int_of).value_or(0), 0, 100);
-    r.checked_at_unix = field<double>(row, 16, unix_of).value_or(0);
-    r.duration_ms = field<double>(row, 17, float_of).value_or(0);
-    r.from_cache = field<bool>(row, 18, bool_of).value_or(false);
-    return r;
-}
-
-}  // namespace
-
 // The verdict slots of a chunk from its results as rows (NULL: no verdict):
 // how the upgrade from 0.6.0 moves a job's verdicts into chunks.
 EV_SQL_FUNCTION(job_verdict_slots) {
@@ -270,7 +213,7 @@ EV_SQL_FUNCTION(job_verdict_slots) {
     });
     ev::jobs::VerdictSlots slots(static_cast<std::size_t>(count));
     for (int k = 0; k < count; ++k)
-        if (!nulls[k]) slots[static_cast<std::size_t>(k)] = verdict_of_row(DatumGetHeapTupleHeader(rows[k]));
+        if (!nulls[k]) slots[static_cast<std::size_t>(k)] = ev::pg::result_of_row(DatumGetHeapTupleHeader(rows[k]));
     std::string bytes = ev::jobs::encode_slots(slots);
     Datum result = 0;
     ev::pg::pg_call([&] {

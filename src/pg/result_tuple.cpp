@@ -1,5 +1,7 @@
 #include "result_tuple.h"
 
+#include <algorithm>
+
 #include "guard.h"
 #include "text_io.h"
 
@@ -113,6 +115,59 @@ Datum record_result(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
         result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     });
     return result;
+}
+
+namespace {
+
+std::optional<std::string> text_field(HeapTupleHeader row, int n) {
+    bool isnull = true;
+    Datum value = 0;
+    pg_call([&] { value = GetAttributeByNum(row, static_cast<AttrNumber>(n), &isnull); });
+    if (isnull) return std::nullopt;
+    return std::string(text_view(value));
+}
+
+template <typename T, typename Convert>
+std::optional<T> field(HeapTupleHeader row, int n, Convert convert) {
+    bool isnull = true;
+    Datum value = 0;
+    pg_call([&] { value = GetAttributeByNum(row, static_cast<AttrNumber>(n), &isnull); });
+    if (isnull) return std::nullopt;
+    return convert(value);
+}
+
+bool bool_of(Datum d) { return DatumGetBool(d); }
+int int_of(Datum d) { return DatumGetInt32(d); }
+double float_of(Datum d) { return DatumGetFloat8(d); }
+double unix_of(Datum d) { return static_cast<double>(DatumGetTimestampTz(d)) / 1e6 + kPostgresEpochOffset; }
+
+}  // namespace
+
+std::optional<ev::VerificationResult> result_of_row(HeapTupleHeader row) {
+    ev::VerificationResult r;
+    auto status = ev::parse_status(text_field(row, 3).value_or(""));
+    auto reason = ev::parse_reason(text_field(row, 4).value_or(""));
+    auto level = ev::parse_level(text_field(row, 5).value_or(""));
+    if (!status || !reason || !level) return std::nullopt;
+    r.email = text_field(row, 1).value_or("");
+    r.status = *status;
+    r.reason = *reason;
+    r.level = *level;
+    r.normalized = text_field(row, 2);
+    r.suggestion = text_field(row, 6);
+    r.is_disposable = field<bool>(row, 7, bool_of);
+    r.is_role = field<bool>(row, 8, bool_of);
+    r.is_free = field<bool>(row, 9, bool_of);
+    r.is_catch_all = field<bool>(row, 10, bool_of);
+    r.mx_found = field<bool>(row, 11, bool_of);
+    r.mx_host = text_field(row, 12);
+    r.smtp_code = field<int>(row, 13, int_of);
+    r.smtp_message = text_field(row, 14);
+    r.score = std::clamp(field<int>(row, 15, int_of).value_or(0), 0, 100);
+    r.checked_at_unix = field<double>(row, 16, unix_of).value_or(0);
+    r.duration_ms = field<double>(row, 17, float_of).value_or(0);
+    r.from_cache = field<bool>(row, 18, bool_of).value_or(false);
+    return r;
 }
 
 }  // namespace ev::pg

@@ -1,6 +1,8 @@
 // A core VerificationResult as a row of type email_verify.result.
 #pragma once
 
+#include <optional>
+
 #include "pg_prelude.h"
 #include "verification_result.h"
 
@@ -17,6 +19,10 @@ HeapTuple result_tuple(TupleDesc desc, const ev::VerificationResult& result);
 // The row of one input of a bulk job: its email as given (a text Datum) and
 // the rest from its address's verdict, all NULL without one.
 HeapTuple result_tuple_of_input(TupleDesc desc, Datum email, const ev::VerificationResult* verdict);
+
+// A row of type email_verify.result as a verdict (its email too); nullopt
+// when its status, reason or level is not one this build knows.
+std::optional<ev::VerificationResult> result_of_row(HeapTupleHeader row);
 
 // Seconds since the Unix epoch as a timestamptz.
 TimestampTz timestamptz_from_unix(double seconds);

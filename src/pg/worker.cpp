@@ -346,9 +346,9 @@ class Worker {
     // final, attempts left) back to the queue through retry_later.
     // ended_claims: the batch's job claims, ended in the same transaction
     // (its last write-back).
-    void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<int64>* ended_claims = nullptr) {
+    void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<JobRange>* ended_claims = nullptr) {
         if (batch.settled.empty()) {
-            if (ended_claims && !ended_claims->empty()) alone([&] { end_job_claims(*ended_claims); });
+            if (ended_claims && !ended_claims->empty()) alone([&] { end_job_claims(*ended_claims, slot_); });
             return;
         }
         const auto& items = batch.items;
@@ -392,7 +392,7 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
-        if (ended_claims) end_job_claims(*ended_claims);
+        if (ended_claims) end_job_claims(*ended_claims, slot_);
         commit_transaction();
         // Settled job addresses may have made events (progress, completion).
         if (sender_ && !jobs.verdicts.empty()) sender_->wake();

@@ -1,0 +1,307 @@
+// email-verify-prober: probes for a database that runs the email_verify
+// extension, from any machine. It claims work from the database's queue
+// (watched rows and bulk jobs, beside the in-server workers), probes with no
+// transaction open, with the same engine as the extension, and reports the
+// verdicts back; see the README, "Probers on other machines".
+//
+//   email-verify-prober [--config FILE] [--name NAME] [--once] [CONNINFO]
+//
+// SIGTERM / SIGINT: stop within a second (what was reached is reported, the
+// rest given back); SIGHUP: read the configuration file again.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "prober/verifier.h"
+#include "remote/config_file.h"
+#include "remote/prober_settings.h"
+#include "remote/report.h"
+#include "remote_db.h"
+#include "risk_lists.h"
+#include "typo_suggester.h"
+
+#ifndef EV_VERSION
+#define EV_VERSION unknown
+#endif
+#define EV_STRINGIFY(x) #x
+#define EV_TEXT(x) EV_STRINGIFY(x)
+
+namespace {
+
+using ev::remote::ClaimedItem;
+using ev::remote::DbError;
+using ev::remote::RemoteDb;
+
+volatile std::sig_atomic_t stop_requested = 0;
+volatile std::sig_atomic_t reload_requested = 0;
+
+extern "C" void on_stop(int) { stop_requested = 1; }
+extern "C" void on_reload(int) { reload_requested = 1; }
+
+const char* const kVersion = EV_TEXT(EV_VERSION);
+// After SIGTERM, how long a batch in progress may still run.
+constexpr std::chrono::milliseconds kStopGrace{800};
+constexpr std::chrono::seconds kHeartbeatEvery{30};
+
+std::string name_of_prober;
+
+void log(const std::string& message) {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    std::cerr << stamp << " email-verify-prober[" << name_of_prober << "]: " << message << std::endl;
+}
+
+struct Options {
+    std::string config_path;
+    std::string conninfo;
+    std::string name;
+    bool once = false;  // stop when a claim finds nothing
+};
+
+int usage() {
+    std::cerr << "usage: email-verify-prober [--config FILE] [--name NAME] [--once] [CONNINFO]\n"
+                 "  CONNINFO: a libpq connection string or URI (else the PG* environment, a service file...)\n";
+    return 2;
+}
+
+std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+    return buf;
+}
+
+// The configuration file's settings; nullopt (logged) when it cannot be read.
+std::optional<std::map<std::string, std::string>> read_config(const std::string& path) {
+    if (path.empty()) return std::map<std::string, std::string>{};
+    std::ifstream in(path);
+    if (!in) {
+        log("cannot read the configuration file " + path + ": " + std::strerror(errno));
+        return std::nullopt;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    auto config = ev::remote::parse_config(text.str());
+    if (!config.error.empty()) {
+        log("configuration file " + path + ", " + config.error);
+        return std::nullopt;
+    }
+    return config.values;
+}
+
+// Sleeps up to ms, waking early when asked to stop.
+void nap(int ms) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!stop_requested && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+struct Stopping {};
+
+class Prober {
+  public:
+    Prober(Options options, std::map<std::string, std::string> own)
+        : options_(std::move(options)), own_(std::move(own)), db_(conninfo()) {}
+
+    int run() {
+        if (!connect_and_hello()) return stop_requested ? 0 : 3;
+        auto last_heartbeat = std::chrono::steady_clock::now();
+        while (!stop_requested) {
+            if (reload_requested) reload();
+            try {
+                std::vector<ClaimedItem> items =
+                    db_.claim(hello_.prober_id, settings_.batch_size, settings_.lease_seconds);
+                if (items.empty()) {
+                    if (options_.once) break;
+                    if (std::chrono::steady_clock::now() - last_heartbeat > kHeartbeatEvery) {
+                        db_.heartbeat(hello_.prober_id, 0, std::nullopt);
+                        last_heartbeat = std::chrono::steady_clock::now();
+                    }
+                    nap(settings_.idle_ms);
+                    continue;
+                }
+                probe_and_report(items);
+                last_heartbeat = std::chrono::steady_clock::now();
+            } catch (const DbError& e) {
+                log(std::string("database: ") + e.what());
+                if (!e.connection_lost()) {
+                    nap(1000);
+                    continue;
+                }
+                // Its claims run out and are taken again; a report made
+                // after that would be refused (fenced), never written over.
+                if (!connect_and_hello()) return stop_requested ? 0 : 3;
+            }
+        }
+        goodbye();
+        return 0;
+    }
+
+  private:
+    std::string conninfo() const {
+        if (!options_.conninfo.empty()) return options_.conninfo;
+        auto it = own_.find("conninfo");
+        return it == own_.end() ? "" : it->second;
+    }
+
+    // Connects (again), with a growing pause, until it works or a stop is
+    // asked; then the handshake. False: stopped, or refused for good.
+    bool connect_and_hello() {
+        int pause_ms = 500;
+        while (!stop_requested) {
+            try {
+                db_.connect();
+                hello_ = db_.hello(name_of_prober, host_name(), kVersion);
+                log("connected to " + db_.where() + " as prober " + std::to_string(hello_.prober_id) +
+                    " (email_verify " + hello_.extension_version + ", protocol " +
+                    std::to_string(ev::remote::kProtocol) + ")");
+                return apply_settings() && load_lists();
+            } catch (const DbError& e) {
+                log(e.what());
+                // A refusal by protocol is for good: another connection would get it too.
+                if (!e.connection_lost() && std::string(e.what()).find("protocol") != std::string::npos) return false;
+            }
+            nap(pause_ms);
+            pause_ms = std::min(pause_ms * 2, 30000);
+        }
+        return false;
+    }
+
+    bool apply_settings() {
+        auto result = ev::remote::remote_settings(hello_.settings, own_, host_name());
+        if (!result.error.empty()) {
+            log("settings: " + result.error);
+            return false;
+        }
+        settings_ = result.settings;
+        return true;
+    }
+
+    bool load_lists() {
+        lists_ = ev::RiskLists::with_builtin_lists();
+        for (const auto& e : db_.list_entries()) {
+            ev::ListKind kind;
+            if (ev::parse_list_kind(e.list, &kind)) lists_.add_override(kind, e.entry, e.listed);
+        }
+        return true;
+    }
+
+    void reload() {
+        reload_requested = 0;
+        auto own = read_config(options_.config_path);
+        if (!own) return;  // logged; the settings in force stay
+        std::map<std::string, std::string> previous = own_;
+        own_ = *own;
+        if (!apply_settings()) {
+            own_ = previous;
+            apply_settings();
+            return;
+        }
+        log("configuration read again");
+    }
+
+    void probe_and_report(const std::vector<ClaimedItem>& items) {
+        std::vector<ev::prober::VerifyRequest> requests;
+        requests.reserve(items.size());
+        for (const ClaimedItem& item : items) requests.push_back({item.email, item.level});
+        std::vector<std::optional<ev::prober::Verdict>> outcomes(items.size());
+        std::optional<std::chrono::steady_clock::time_point> stop_at;
+        auto poll = [&] {
+            if (!stop_requested) return;
+            if (!stop_at) stop_at = std::chrono::steady_clock::now() + kStopGrace;
+            if (std::chrono::steady_clock::now() >= *stop_at) throw Stopping{};
+        };
+        auto ready = [&](std::size_t k, const ev::prober::Verdict& verdict) { outcomes[k] = verdict; };
+        std::optional<std::string> error;
+        ev::prober::Verifier verifier(lists_, ev::TypoSuggester::builtin(), caches_);
+        try {
+            verifier.verify(requests, settings_.verifier, poll, ready);
+        } catch (const Stopping&) {
+            log("stopping: the batch is cut short; what it did not reach is given back");
+        } catch (const std::exception& e) {
+            error = std::string("probe: ") + e.what();
+            log(*error);
+        }
+        auto report = ev::remote::build_report(items, outcomes, settings_.retry, random_, 0, error);
+        std::string answer = db_.report(hello_.prober_id, report.json);
+        log("batch of " + std::to_string(items.size()) + ": " + std::to_string(report.verdicts) + " verdicts, " +
+            std::to_string(report.retries) + " put back; server: " + answer);
+    }
+
+    void goodbye() {
+        try {
+            if (db_.connected()) db_.goodbye(hello_.prober_id);
+            log("stopped");
+        } catch (const DbError& e) {
+            log(std::string("goodbye: ") + e.what() + " (the claims run out by themselves)");
+        }
+    }
+
+    Options options_;
+    std::map<std::string, std::string> own_;
+    RemoteDb db_;
+    ev::remote::Hello hello_;
+    ev::remote::RemoteSettings settings_;
+    ev::RiskLists lists_ = ev::RiskLists::with_builtin_lists();
+    ev::prober::ProberCaches caches_;
+    std::mt19937 random_{std::random_device{}()};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if ((arg == "--config" || arg == "--name") && i + 1 < argc) {
+            (arg == "--config" ? options.config_path : options.name) = argv[++i];
+        } else if (arg == "--once") {
+            options.once = true;
+        } else if (arg == "--version") {
+            std::cout << "email-verify-prober " << kVersion << " (protocol " << ev::remote::kProtocol << ")\n";
+            return 0;
+        } else if (arg == "--help" || arg == "-h") {
+            return usage(), 0;
+        } else if (!arg.empty() && arg[0] == '-') {
+            return usage();
+        } else {
+            options.conninfo = arg;
+        }
+    }
+    auto own = read_config(options.config_path);
+    if (!own) return 2;
+    if (options.name.empty()) {
+        auto it = own->find("name");
+        options.name = it != own->end() ? it->second : host_name() + ":" + std::to_string(getpid());
+    }
+    name_of_prober = options.name;
+    struct sigaction stop {};
+    stop.sa_handler = on_stop;
+    sigaction(SIGTERM, &stop, nullptr);
+    sigaction(SIGINT, &stop, nullptr);
+    struct sigaction reload {};
+    reload.sa_handler = on_reload;
+    sigaction(SIGHUP, &reload, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        Prober prober(options, std::move(*own));
+        return prober.run();
+    } catch (const std::exception& e) {
+        log(std::string("fatal: ") + e.what());
+        return 1;
+    }
+}
