@@ -224,17 +224,14 @@ BEGIN
 END
 $$;
 
--- Whether the calling role may read the verdicts of a job: its own (or any,
--- for superusers and members of email_verify_admin), or any when it may read
--- the table that holds them (the workers, building a bulk.completed event).
+-- Whether the calling role may read the verdicts of a job: its own, or any
+-- for superusers and members of email_verify_admin.
 CREATE FUNCTION email_verify_internal.may_read_job(job bigint)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT has_table_privilege(email_verify_internal.calling_role(), 'email_verify_internal.job_address_chunks',
-                               'SELECT')
-        OR EXISTS (SELECT FROM email_verify_internal.jobs j
+    SELECT EXISTS (SELECT FROM email_verify_internal.jobs j
                    WHERE j.id = job AND email_verify_internal.may_see_job(email_verify_internal.calling_role(),
                                                                           j.owner))
 $$;
@@ -248,6 +245,14 @@ CREATE FUNCTION email_verify_internal.job_chunk_results(job bigint, emails text[
 RETURNS SETOF email_verify.result
 AS 'MODULE_PATHNAME', 'job_chunk_results'
 LANGUAGE C STABLE STRICT SECURITY DEFINER;
+
+-- The same without the check, for the extension's own statements (the
+-- inline results of bulk.completed, built by the workers and by probers'
+-- reports): not executable by PUBLIC; it reads with its caller's rights.
+CREATE FUNCTION email_verify_internal.job_chunk_rows(job bigint, emails text[], addresses int[])
+RETURNS SETOF email_verify.result
+AS 'MODULE_PATHNAME', 'job_chunk_rows'
+LANGUAGE C STABLE STRICT;
 
 -- The results of the jobs the calling role may see, in input order; what
 -- job_results reads. A view reads the tables with its owner's rights; its
@@ -323,8 +328,8 @@ AS $$
                             SELECT jsonb_agg(to_jsonb(r) - 'duration_ms' - 'from_cache' - 'ordinality'
                                              ORDER BY i.chunk, r.ordinality)
                             FROM email_verify_internal.job_input_chunks i
-                            CROSS JOIN LATERAL email_verify_internal.job_chunk_results(i.job_id, i.emails,
-                                                                                      i.addresses)
+                            CROSS JOIN LATERAL email_verify_internal.job_chunk_rows(i.job_id, i.emails,
+                                                                                   i.addresses)
                                        WITH ORDINALITY r
                             WHERE i.job_id = j.id))
                    ELSE '{}' END
@@ -373,7 +378,9 @@ REVOKE ALL ON email_verify_internal.job_input_chunks, email_verify_internal.job_
     email_verify_internal.job_retries, email_verify_internal.visible_job_results
 FROM PUBLIC;
 GRANT SELECT ON email_verify_internal.visible_job_results TO PUBLIC;
-REVOKE EXECUTE ON FUNCTION email_verify_internal.may_read_job(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION email_verify_internal.may_read_job(bigint),
+    email_verify_internal.job_chunk_rows(bigint, text[], int[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION email_verify_internal.job_chunk_rows(bigint, text[], int[]) TO email_verify_worker;
 GRANT SELECT, UPDATE ON email_verify_internal.job_address_chunks TO email_verify_worker;
 GRANT SELECT ON email_verify_internal.job_input_chunks TO email_verify_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.job_retries TO email_verify_worker;

@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages="
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format clang-tidy shellcheck
   postgresql-15 postgresql-server-dev-15 libkrb5-dev libipc-run-perl
-  libidn2-dev libunistring-dev libc-ares-dev libssl-dev libcurl4-openssl-dev
+  libidn2-dev libunistring-dev libc-ares-dev libssl-dev libcurl4-openssl-dev libpq-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-email-validator
   git ca-certificates procps

@@ -376,17 +376,14 @@ BEGIN
 END
 $$;
 
--- Whether the calling role may read the verdicts of a job: its own (or any,
--- for superusers and members of email_verify_admin), or any when it may read
--- the table that holds them (the workers, building a bulk.completed event).
+-- Whether the calling role may read the verdicts of a job: its own, or any
+-- for superusers and members of email_verify_admin.
 CREATE FUNCTION email_verify_internal.may_read_job(job bigint)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT has_table_privilege(email_verify_internal.calling_role(), 'email_verify_internal.job_address_chunks',
-                               'SELECT')
-        OR EXISTS (SELECT FROM email_verify_internal.jobs j
+    SELECT EXISTS (SELECT FROM email_verify_internal.jobs j
                    WHERE j.id = job AND email_verify_internal.may_see_job(email_verify_internal.calling_role(),
                                                                           j.owner))
 $$;
@@ -400,6 +397,14 @@ CREATE FUNCTION email_verify_internal.job_chunk_results(job bigint, emails text[
 RETURNS SETOF email_verify.result
 AS 'MODULE_PATHNAME', 'job_chunk_results'
 LANGUAGE C STABLE STRICT SECURITY DEFINER;
+
+-- The same without the check, for the extension's own statements (the
+-- inline results of bulk.completed, built by the workers and by probers'
+-- reports): not executable by PUBLIC; it reads with its caller's rights.
+CREATE FUNCTION email_verify_internal.job_chunk_rows(job bigint, emails text[], addresses int[])
+RETURNS SETOF email_verify.result
+AS 'MODULE_PATHNAME', 'job_chunk_rows'
+LANGUAGE C STABLE STRICT;
 
 -- The API ----------------------------------------------------------------------------
 

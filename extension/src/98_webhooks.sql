@@ -87,8 +87,8 @@ AS $$
                             SELECT jsonb_agg(to_jsonb(r) - 'duration_ms' - 'from_cache' - 'ordinality'
                                              ORDER BY i.chunk, r.ordinality)
                             FROM email_verify_internal.job_input_chunks i
-                            CROSS JOIN LATERAL email_verify_internal.job_chunk_results(i.job_id, i.emails,
-                                                                                      i.addresses)
+                            CROSS JOIN LATERAL email_verify_internal.job_chunk_rows(i.job_id, i.emails,
+                                                                                   i.addresses)
                                        WITH ORDINALITY r
                             WHERE i.job_id = j.id))
                    ELSE '{}' END
@@ -372,6 +372,7 @@ REVOKE EXECUTE ON FUNCTION
     email_verify_internal.calling_role_oid(),
     email_verify_internal.job_being_built(bigint),
     email_verify_internal.may_read_job(bigint),
+    email_verify_internal.job_chunk_rows(bigint, text[], int[]),
     email_verify_internal.event_body(bigint, text, uuid),
     email_verify_internal.emit_event(bigint, text),
     email_verify_internal.remove_expired_jobs(int)
@@ -393,6 +394,7 @@ GRANT USAGE ON SEQUENCE email_verify_internal.webhook_events_id_seq, email_verif
 GRANT SELECT, INSERT ON email_verify_internal.webhook_attempts TO email_verify_worker;
 GRANT EXECUTE ON FUNCTION
     email_verify_internal.event_body(bigint, text, uuid),
+    email_verify_internal.job_chunk_rows(bigint, text[], int[]),
     email_verify_internal.emit_event(bigint, text),
     email_verify_internal.may_probe(name)
 TO email_verify_worker;

@@ -268,8 +268,8 @@ void end_job_claims(const std::vector<int64>& ranges, int32 worker_id) {
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
         Oid types[2] = {INT8ARRAYOID, INT4OID};
-        plan = keep_plan("DELETE FROM email_verify_internal.job_claims WHERE id = ANY ($1) AND worker_id = $2", 2,
-                         types);
+        plan =
+            keep_plan("DELETE FROM email_verify_internal.job_claims WHERE id = ANY ($1) AND worker_id = $2", 2, types);
     }
     Datum values[2] = {bigint_array(ranges), Int32GetDatum(worker_id)};
     run_kept_plan(plan, values);

@@ -57,11 +57,11 @@ RemoteDb::Result RemoteDb::run(const char* sql, const std::vector<std::optional<
 }
 
 Hello RemoteDb::hello(const std::string& name, const std::string& host, const std::string& version) {
-    Result r = run(
-        "SELECT h.prober_id, h.extension_version, s.key, s.value "
-        "FROM email_verify.prober_hello($1, $2, $3, $4::int) h "
-        "LEFT JOIN LATERAL jsonb_each_text(h.settings) s ON true",
-        {name, host, version, std::to_string(kProtocol)});
+    Result r =
+        run("SELECT h.prober_id, h.extension_version, s.key, s.value "
+            "FROM email_verify.prober_hello($1, $2, $3, $4::int) h "
+            "LEFT JOIN LATERAL jsonb_each_text(h.settings) s ON true",
+            {name, host, version, std::to_string(kProtocol)});
     Hello hello;
     for (int i = 0; i < r.rows(); ++i) {
         hello.prober_id = std::stoi(r.text(i, 0));
@@ -73,10 +73,10 @@ Hello RemoteDb::hello(const std::string& name, const std::string& host, const st
 }
 
 std::vector<ClaimedItem> RemoteDb::claim(int prober_id, int batch_size, int lease_seconds) {
-    Result r = run(
-        "SELECT kind, item, job_id, address, email, level, attempts, claim "
-        "FROM email_verify.prober_claim($1::int, $2::int, $3::int)",
-        {std::to_string(prober_id), std::to_string(batch_size), std::to_string(lease_seconds)});
+    Result r =
+        run("SELECT kind, item, job_id, address, email, level, attempts, claim "
+            "FROM email_verify.prober_claim($1::int, $2::int, $3::int)",
+            {std::to_string(prober_id), std::to_string(batch_size), std::to_string(lease_seconds)});
     std::vector<ClaimedItem> items;
     items.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
@@ -104,7 +104,9 @@ void RemoteDb::heartbeat(int prober_id, int in_flight, const std::optional<std::
         {std::to_string(prober_id), std::to_string(in_flight), error});
 }
 
-void RemoteDb::goodbye(int prober_id) { run("SELECT email_verify.prober_goodbye($1::int)", {std::to_string(prober_id)}); }
+void RemoteDb::goodbye(int prober_id) {
+    run("SELECT email_verify.prober_goodbye($1::int)", {std::to_string(prober_id)});
+}
 
 std::vector<ListEntry> RemoteDb::list_entries() {
     Result r = run("SELECT list, entry, listed FROM email_verify.list_entries", {});

@@ -11,9 +11,8 @@ TEST(ProberSettings, TheServersSettingsOverriddenByTheProbersOwn) {
                                                  {"email_verify.worker_batch_size", "500"},
                                                  {"email_verify.starttls", "on"},
                                                  {"email_verify.helo_name", ""}};
-    std::map<std::string, std::string> own = {{"email_verify.dns_servers", "127.0.0.1:5353"},
-                                              {"batch_size", "50"},
-                                              {"email_verify.starttls", "off"}};
+    std::map<std::string, std::string> own = {
+        {"email_verify.dns_servers", "127.0.0.1:5353"}, {"batch_size", "50"}, {"email_verify.starttls", "off"}};
     auto r = remote_settings(server, own, "prober1.example");
     ASSERT_EQ(r.error, "");
     EXPECT_EQ(r.settings.verifier.probe.dns.servers, "127.0.0.1:5353");

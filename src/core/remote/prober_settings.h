@@ -15,9 +15,9 @@ namespace ev::remote {
 struct RemoteSettings {
     prober::VerifierSettings verifier;
     queue::RetryPolicy retry;
-    int batch_size = 500;      // items claimed at once (email_verify.worker_batch_size)
-    int lease_seconds = 300;   // how long a claim is held (lease_seconds)
-    int idle_ms = 1000;        // between claims that found nothing (idle_ms)
+    int batch_size = 500;     // items claimed at once (email_verify.worker_batch_size)
+    int lease_seconds = 300;  // how long a claim is held (lease_seconds)
+    int idle_ms = 1000;       // between claims that found nothing (idle_ms)
 };
 
 struct SettingsResult {

@@ -105,7 +105,10 @@ BatchReport build_report(const std::vector<ClaimedItem>& items,
         }
         if (item.claim) claims.insert(*item.claim);
     }
-    json report = {{"rows", rows}, {"row_retries", row_retries}, {"jobs", jobs}, {"job_retries", job_retries},
+    json report = {{"rows", rows},
+                   {"row_retries", row_retries},
+                   {"jobs", jobs},
+                   {"job_retries", job_retries},
                    {"in_flight", in_flight}};
     // A claim ends with its batch; a batch cut short keeps its claims until
     // prober_goodbye gives back what is left of them.
