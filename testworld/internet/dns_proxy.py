@@ -22,11 +22,20 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import struct
 import time
 
+SOCKET_BUFFER = 4 << 20  # bursts of thousands of queries must not overflow the sockets
 PENDING_TIMEOUT = 5.0    # an upstream answer later than this is dropped
 MAX_IN_FLIGHT = 60000    # below the 65,536 IDs of the upstream socket
+
+
+def widen(transport):
+    """Socket buffers up to SOCKET_BUFFER (the kernel caps them at rmem_max)."""
+    sock = transport.get_extra_info("socket")
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
 
 
 class Counters:
@@ -47,6 +56,7 @@ class Upstream(asyncio.DatagramProtocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        widen(transport)
 
     def ask(self, query, reply):
         if len(query) < 12 or len(self.pending) >= MAX_IN_FLIGHT:
@@ -93,6 +103,7 @@ class UdpFront(asyncio.DatagramProtocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        widen(transport)
 
     def datagram_received(self, data, addr):
         transport = self.transport
