@@ -134,6 +134,7 @@ class World:
 class Session(asyncio.Protocol):
     def __init__(self, world):
         self.world = world
+        self.delay = world.delay
         self.transport = None
         self.host = None
         self.buffer = b""
