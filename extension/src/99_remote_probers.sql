@@ -47,6 +47,17 @@ CREATE TABLE email_verify_internal.probers (
 );
 ALTER SEQUENCE email_verify_internal.probers_id_seq OWNED BY email_verify_internal.probers.id;
 
+-- Politeness across machines (src/pg/domain_leases.h): a domain is probed
+-- at level smtp by one claimer at a time, an in-server worker (its slot) or
+-- a prober (its id), from its claim to the end of its batch or the end of
+-- its claim's lease; the others put its items back until then.
+CREATE TABLE email_verify_internal.domain_leases (
+    domain      text COLLATE "C" PRIMARY KEY,
+    holder      int NOT NULL,
+    lease_until timestamptz NOT NULL
+);
+CREATE INDEX domain_leases_holder_idx ON email_verify_internal.domain_leases (holder);
+
 -- The prober of this id, if it is the calling login's and still running; else an error.
 CREATE FUNCTION email_verify_internal.own_prober(prober int)
 RETURNS int
@@ -241,6 +252,8 @@ BEGIN
     PERFORM email_verify_internal.end_job_batch(me, array_agg(c::bigint))
     FROM jsonb_array_elements_text(coalesce(report->'claims', '[]')) AS c
     HAVING count(*) > 0;
+    -- A report ends the prober's batch: the domains it leased are free.
+    DELETE FROM email_verify_internal.domain_leases WHERE holder = me;
 
     UPDATE email_verify_internal.probers p
     SET heartbeat_at = now(),
@@ -286,6 +299,7 @@ DECLARE
 BEGIN
     PERFORM email_verify_internal.release_claims(me);
     PERFORM email_verify_internal.release_job_batch(me);
+    DELETE FROM email_verify_internal.domain_leases WHERE holder = me;
     UPDATE email_verify_internal.probers SET stopped_at = now(), in_flight = 0 WHERE id = me;
 END
 $$;
@@ -311,7 +325,9 @@ WHERE p.stopped_at IS NULL OR p.stopped_at > now() - interval '1 day';
 COMMENT ON VIEW email_verify.probers IS
     'email-verify-prober programs: host, version, items in flight, verdicts per minute, last error';
 
-REVOKE ALL ON email_verify_internal.probers, email_verify_internal.probers_id_seq FROM PUBLIC;
+REVOKE ALL ON email_verify_internal.probers, email_verify_internal.probers_id_seq,
+    email_verify_internal.domain_leases FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON email_verify_internal.domain_leases TO email_verify_worker;
 REVOKE ALL ON email_verify.probers FROM PUBLIC;
 GRANT SELECT ON email_verify.probers TO email_verify_admin;
 REVOKE EXECUTE ON FUNCTION

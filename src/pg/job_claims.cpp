@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "domain_leases.h"
 #include "guard.h"
 #include "jobs/job_builder.h"
 #include "spi_plans.h"
@@ -260,6 +261,7 @@ JobClaim claim_job_items(int32 worker_id, int limit, int lease_seconds) {
         }
         left -= std::min(share, static_cast<int>(claim.items.size() - before));
     }
+    claim.items = keep_leased_job_items(worker_id, std::move(claim.items), lease_seconds);
     return claim;
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 
+#include "domain_leases.h"
 #include "guard.h"
 #include "guc_scope.h"
 #include "spi_plans.h"
@@ -202,7 +203,7 @@ std::vector<ClaimedItem> claim_batch(int32 worker_id, int batch_size, int lease_
         int wanted = batch_size - static_cast<int>(items.size());
         with_sweep_settings([&] { sweep(wanted, false, worker_id, lease_seconds, &items); });
     }
-    return items;
+    return keep_leased_rows(worker_id, std::move(items), lease_seconds);
 }
 
 int64 sweep_into_queue(int max_rows, bool stale) {

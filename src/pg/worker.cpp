@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain_leases.h"
 #include "guard.h"
 #include "job_claims.h"
 #include "job_items.h"
@@ -167,14 +168,17 @@ class Worker {
         begin_transaction();
         auto rows = query(
             "SELECT to_regproc('email_verify_internal.claim_batch') IS NOT NULL, "
-            "to_regclass('email_verify_internal.job_address_chunks') IS NOT NULL");
+            "to_regclass('email_verify_internal.job_address_chunks') IS NOT NULL, "
+            "to_regclass('email_verify_internal.domain_leases') IS NOT NULL");
         bool present = !rows.empty() && rows[0][0] == "t";
         // An installation not yet updated to 0.7.0, where jobs are kept in chunks.
         jobs_present_ = present && rows[0][1] == "t";
+        leases_present_ = present && rows[0][2] == "t";
         if (present) {
             // Items this slot had claimed before a crash or restart are free again.
             release_claims(slot_);
             if (jobs_present_) release_job_claims(slot_);
+            if (leases_present_) release_domains(slot_);
         }
         // The first worker delivers the webhooks.
         if (jobs_present_ && slot_ == 0 && !sender_) sender_ = std::make_unique<WebhookSender>();
@@ -348,7 +352,11 @@ class Worker {
     // (its last write-back).
     void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<JobRange>* ended_claims = nullptr) {
         if (batch.settled.empty()) {
-            if (ended_claims && !ended_claims->empty()) alone([&] { end_job_claims(*ended_claims, slot_); });
+            if (ended_claims)
+                alone([&] {
+                    end_job_claims(*ended_claims, slot_);
+                    release_domains(slot_);
+                });
             return;
         }
         const auto& items = batch.items;
@@ -392,7 +400,10 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
-        if (ended_claims) end_job_claims(*ended_claims, slot_);
+        if (ended_claims) {
+            end_job_claims(*ended_claims, slot_);
+            release_domains(slot_);  // the batch is over: its domains are free
+        }
         commit_transaction();
         // Settled job addresses may have made events (progress, completion).
         if (sender_ && !jobs.verdicts.empty()) sender_->wake();
@@ -440,6 +451,7 @@ class Worker {
         alone([this] {
             release_claims(slot_);
             if (jobs_present_) release_job_claims(slot_);
+            if (leases_present_) release_domains(slot_);
         });
     }
 
@@ -524,6 +536,7 @@ class Worker {
     int slot_;
     bool ready_ = false;
     bool jobs_present_ = false;
+    bool leases_present_ = false;  // domain_leases: 0.7.0 on
     std::mt19937 random_;
     ev::prober::ProberCaches caches_;
     std::unique_ptr<WebhookSender> sender_;

@@ -8,7 +8,10 @@
 #   4. a prober cut off (SIGSTOP) past its lease: its items are done by another,
 #      and its report, when it wakes, writes nothing (stale), rows and job alike;
 #   5. SIGTERM: a prober holding a batch stops within a second and its items are
-#      free at once; SIGHUP reads the configuration file again.
+#      free at once; SIGHUP reads the configuration file again;
+#   6. politeness across machines: three probers with many addresses at one
+#      host never have more sessions open there together than one may
+#      (max_connections_per_host, 2), counted by the host itself.
 # Parts 3 to 5 run in a database the in-server worker does not serve, so that
 # only the probers claim there; the tarpit (testworld: accepts, never answers)
 # makes a batch last as long as the prober's reply_timeout says.
@@ -19,6 +22,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use POSIX ':sys_wait_h';
+use IO::Socket::INET;
+use JSON::PP;
 
 my $dns = $ENV{EV_WORLD_DNS} // '127.0.53.1:53';
 
@@ -160,8 +165,8 @@ my ($by_probers, $stale) = split /\|/, sql('postgres', q{SELECT sum(verdicts), s
 my $by_worker = sql('postgres', q{SELECT verdicts_written FROM email_verify.worker_stats()});
 is($by_probers + $by_worker, 602 + 1500, "no item done twice: probers $by_probers + worker $by_worker verdicts");
 is($stale, '0', 'none stale');
-cmp_ok(sql('postgres', q{SELECT min(verdicts) FROM email_verify.probers WHERE name IN ('p1', 'p2')}), '>', 0,
-	'both probers took part');
+# (Which claimer takes how much is a race; that the probers took part is not.)
+cmp_ok($by_probers, '>', 0, 'the probers took part');
 is(sql('postgres', q{SELECT string_agg(name || ' ' || host || ' ' || version, ',' ORDER BY name) FROM email_verify.probers}),
 	join(',', map { "p$_ " . `hostname` =~ s/\s+$//r . ' 0.7.0' } 1 .. 2), 'the view: name, host, version');
 kill 'TERM', $_->[0] for @probers;
@@ -253,6 +258,43 @@ ok(wait_until(sub { slurp($f->[1]) =~ /lease_seconds must be an integer/ }, 10),
 ok(kill(0, $f->[0]), 'the prober runs on with the settings it had');
 kill 'TERM', $f->[0];
 is(wait_exit($f->[0], 5), 0, 'and stops at SIGTERM');
+# ---- 6. three probers, one host -----------------------------------------------------------
+# The scripted server of slowrcpt.test (testworld/behaviours.txt) answers
+# each RCPT after 0.2 s and counts its sessions; its control port says how
+# many were open at once.
+sub scripted
+{
+	my ($command) = @_;
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.2.1', PeerPort => 8025, Timeout => 5)
+	  or return undef;
+	print $sock "$command\n";
+	my $line = <$sock>;
+	print $sock "QUIT\n";
+	close $sock;
+	return $line;
+}
+SKIP:
+{
+	skip 'the scripted SMTP server of the test world does not answer', 3 unless defined scripted('RESET');
+	sql('remote', q{
+		SELECT email_verify.unwatch('held', 'email');  -- the tarpit's rows left by part 5
+		CREATE TABLE polite (id int PRIMARY KEY, email text);
+		SELECT email_verify.watch('polite', 'email', level => 'smtp');
+		INSERT INTO polite SELECT g, 'nobody' || g || '@slowrcpt.test' FROM generate_series(1, 60) g;
+	});
+	my @three = map { start_prober('remote', "polite$_", batch_size => 20, lease_seconds => 60) } 1 .. 3;
+	$t0 = time;
+	ok(wait_until(sub { sql('remote', q{SELECT count(*) FROM polite WHERE email_status IS NULL}) eq '0' }, 90),
+		sprintf('three probers verified 60 addresses at one host (%.1f s)', time - $t0));
+	my $stats = decode_json(scripted('STATS slowrcpt') // '{}');
+	my $max = $stats->{slowrcpt}{max_concurrent} // $stats->{max_concurrent} // -1;
+	cmp_ok($max, '<=', 2, "never more than 2 sessions open at the host together ($max)");
+	cmp_ok($max, '>=', 1, 'and the host was reached');
+	kill 'TERM', $_->[0] for @three;
+	wait_exit($_->[0], 5) for @three;
+	is(sql('remote', q{SELECT count(*) FROM email_verify_internal.domain_leases}), '0', 'no lease outlives its holder');
+}
+
 unlike(join('', map { slurp("$dir/$_.log") } qw(a b c d e f p1 p2)), qr/password/i, 'no log line speaks of a password');
 
 $node->stop;

@@ -1,0 +1,191 @@
+// Domain leases: see domain_leases.h. Statements prepared once and kept.
+#include "domain_leases.h"
+
+#include <algorithm>
+#include <map>
+
+#include "guard.h"
+#include "spi_plans.h"
+
+namespace ev::pg {
+
+std::string lease_domain(const std::string& address) {
+    std::size_t at = address.rfind('@');
+    if (at == std::string::npos) return "";
+    std::string domain = address.substr(at + 1);
+    for (char& c : domain)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return domain;
+}
+
+namespace {
+
+// An installation not yet updated to 0.7.0 has no leases: everything is granted.
+bool leases_table_exists() {
+    bool exists = false;
+    pg_call([&] {
+        Oid schema = get_namespace_oid("email_verify_internal", true);
+        exists = OidIsValid(schema) && OidIsValid(get_relname_relid("domain_leases", schema));
+    });
+    return exists;
+}
+
+}  // namespace
+
+LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains, int lease_seconds) {
+    LeaseOutcome out;
+    out.granted.assign(domains.size(), false);
+    out.other_until.assign(domains.size(), 0);
+    if (domains.empty()) return out;
+    if (!leases_table_exists()) {
+        out.granted.assign(domains.size(), true);
+        return out;
+    }
+    static SPIPlanPtr plan = nullptr;
+    if (!plan) {
+        Oid types[3] = {INT4OID, TEXTARRAYOID, INT4OID};
+        // In domain order: two claimers lock the rows they share in the same
+        // order, and never wait on each other in a cycle. The row of a domain
+        // another holds is left as it is; its items are due again when its
+        // lease ends, or in 5 seconds when that is sooner (a holder frees
+        // its domains as soon as its batch is written, long before its lease
+        // runs out).
+        plan = keep_plan(
+            "WITH wanted AS (SELECT DISTINCT d FROM unnest($2) AS d WHERE d <> '' ORDER BY d), "
+            "taken AS ("
+            "    INSERT INTO email_verify_internal.domain_leases AS l (domain, holder, lease_until)"
+            "    SELECT d, $1, now() + make_interval(secs => $3) FROM wanted ORDER BY d"
+            "    ON CONFLICT (domain) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until"
+            "    WHERE l.holder = excluded.holder OR l.lease_until < now()"
+            "    RETURNING l.domain"
+            ") "
+            "SELECT w.d, t.domain IS NOT NULL, least(l.lease_until, now() + interval '5 seconds') "
+            "FROM wanted w LEFT JOIN taken t ON t.domain = w.d "
+            "LEFT JOIN email_verify_internal.domain_leases l ON l.domain = w.d AND t.domain IS NULL",
+            3, types);
+    }
+    std::vector<Datum> values;
+    values.reserve(domains.size());
+    for (const std::string& d : domains) values.push_back(text_value(d));
+    Datum args[3] = {Int32GetDatum(holder), make_array(values, {}, TEXTOID), Int32GetDatum(lease_seconds)};
+    uint64 rows = run_kept_plan(plan, args);
+    std::map<std::string, std::pair<bool, Datum>> by_domain;
+    for (uint64 r = 0; r < rows; ++r) {
+        std::string domain = cell_text(SPI_tuptable, r, 1).value_or("");
+        bool granted = cell_text(SPI_tuptable, r, 2).value_or("f") == "t";
+        Datum until = 0;
+        pg_call([&] {
+            bool isnull = true;
+            until = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3, &isnull);
+            if (isnull) until = TimestampTzGetDatum(GetCurrentTimestamp());
+        });
+        by_domain[domain] = {granted, until};
+    }
+    for (std::size_t k = 0; k < domains.size(); ++k) {
+        if (domains[k].empty()) {
+            out.granted[k] = true;  // nothing to lease: the address has no domain
+            continue;
+        }
+        auto it = by_domain.find(domains[k]);
+        if (it == by_domain.end()) continue;
+        out.granted[k] = it->second.first;
+        out.other_until[k] = it->second.second;
+    }
+    return out;
+}
+
+void release_domains(int32 holder) {
+    static SPIPlanPtr plan = nullptr;
+    if (!plan) {
+        Oid types[1] = {INT4OID};
+        plan = keep_plan("DELETE FROM email_verify_internal.domain_leases WHERE holder = $1", 1, types);
+    }
+    Datum values[1] = {Int32GetDatum(holder)};
+    run_kept_plan(plan, values);
+}
+
+}  // namespace ev::pg
+
+namespace ev::pg {
+
+namespace {
+
+// The domains of the items at level smtp; which of them holder may probe.
+template <typename Item, typename Address>
+std::vector<bool> leased(int32 holder, const std::vector<Item>& items, int lease_seconds, Address address,
+                         std::vector<Datum>& until) {
+    std::vector<std::string> domains;
+    std::vector<std::size_t> of_item;
+    for (std::size_t k = 0; k < items.size(); ++k)
+        if (items[k].level == ev::Level::Smtp) {
+            domains.push_back(lease_domain(address(items[k])));
+            of_item.push_back(k);
+        }
+    std::vector<bool> keep(items.size(), true);
+    until.assign(items.size(), 0);
+    if (domains.empty()) return keep;
+    LeaseOutcome outcome = lease_domains(holder, domains, lease_seconds);
+    for (std::size_t j = 0; j < domains.size(); ++j)
+        if (!outcome.granted[j]) {
+            keep[of_item[j]] = false;
+            until[of_item[j]] = outcome.other_until[j];
+        }
+    return keep;
+}
+
+}  // namespace
+
+std::vector<ClaimedItem> keep_leased_rows(int32 holder, std::vector<ClaimedItem> items, int lease_seconds) {
+    std::vector<Datum> until;
+    std::vector<bool> keep = leased(
+        holder, items, lease_seconds, [](const ClaimedItem& i) -> const std::string& { return i.email; }, until);
+    std::vector<ClaimedItem> kept;
+    std::vector<Datum> ids, untils;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+        if (keep[k]) {
+            kept.push_back(std::move(items[k]));
+        } else {
+            ids.push_back(Int64GetDatum(items[k].queue_id));
+            untils.push_back(until[k]);
+        }
+    }
+    if (ids.empty()) return kept;
+    static SPIPlanPtr plan = nullptr;
+    if (!plan) {
+        Oid types[2] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID};
+        plan = keep_plan(
+            "UPDATE email_verify.queue q SET state = 'pending', claimed_by = NULL, lease_until = NULL,"
+            " not_before = u.until "
+            "FROM ROWS FROM (unnest($1), unnest($2)) AS u(id, until) WHERE q.id = u.id AND q.state = 'claimed'",
+            2, types);
+    }
+    Datum values[2] = {make_array(ids, {}, INT8OID), make_array(untils, {}, TIMESTAMPTZOID)};
+    run_kept_plan(plan, values);
+    return kept;
+}
+
+std::vector<JobItem> keep_leased_job_items(int32 holder, std::vector<JobItem> items, int lease_seconds) {
+    std::vector<Datum> until;
+    std::vector<bool> keep = leased(
+        holder, items, lease_seconds, [](const JobItem& i) -> const std::string& { return i.address_key; }, until);
+    std::vector<JobItem> kept, deferred;
+    std::vector<double> delays;
+    TimestampTz now = 0;
+    pg_call([&] { now = GetCurrentTimestamp(); });
+    for (std::size_t k = 0; k < items.size(); ++k) {
+        if (keep[k]) {
+            kept.push_back(std::move(items[k]));
+        } else {
+            delays.push_back(static_cast<double>(DatumGetTimestampTz(until[k]) - now) / 1e6);
+            deferred.push_back(std::move(items[k]));
+        }
+    }
+    std::vector<JobRetry> retries;
+    retries.reserve(deferred.size());
+    for (std::size_t k = 0; k < deferred.size(); ++k)
+        retries.push_back({&deferred[k], std::max(delays[k], 0.0), false});
+    retry_job_items(retries);
+    return kept;
+}
+
+}  // namespace ev::pg

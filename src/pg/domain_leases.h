@@ -1,0 +1,50 @@
+// Politeness across machines: a domain is probed at level smtp by one
+// claimer at a time (an in-server worker slot or a prober on another
+// machine), which holds a lease on it (email_verify_internal.domain_leases)
+// from its claim to the end of its batch, or until the claim's lease runs
+// out. Within its lease the holder applies the per-MX-host limits as it
+// always does (the server's shared memory, a prober's own), so the limits
+// hold for every prober and worker together, domain by domain. Items of a
+// domain another claimer holds are put back, no attempt counted, until its
+// lease ends. See the README, "Probers on other machines", for the
+// trade-off (domains that share MX hosts are leased apart).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "job_items.h"
+#include "pg_prelude.h"
+#include "queue_items.h"
+
+namespace ev::pg {
+
+// The domain of an address as leases key it: after the last '@', ASCII
+// lower-cased; empty when there is none.
+std::string lease_domain(const std::string& address);
+
+// Leases the domains for holder until now() + lease_seconds (taking over a
+// lease that ran out, extending its own). Returns, for each domain, whether
+// holder now holds it; other_until[k] (when not) is when to ask again: the
+// other's lease end, at most 5 seconds away (a timestamptz Datum). Needs a transaction and an SPI connection.
+struct LeaseOutcome {
+    std::vector<bool> granted;
+    std::vector<Datum> other_until;  // for refused domains: when to ask again
+};
+LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains, int lease_seconds);
+
+// The holder's batch is over: its leases end.
+void release_domains(int32 holder);
+
+}  // namespace ev::pg
+
+namespace ev::pg {
+
+// The claim filters: of the items just claimed, those at level smtp whose
+// domain another claimer holds are put back until its lease ends (rows:
+// pending again; job addresses: retries), no attempt counted; the rest is
+// returned, their domains leased to holder.
+std::vector<ClaimedItem> keep_leased_rows(int32 holder, std::vector<ClaimedItem> items, int lease_seconds);
+std::vector<JobItem> keep_leased_job_items(int32 holder, std::vector<JobItem> items, int lease_seconds);
+
+}  // namespace ev::pg
