@@ -134,8 +134,10 @@ LANGUAGE C STABLE;
 
 -- Locking without waiting -----------------------------------------------------------
 
--- Whether this transaction now holds AccessShareLock on tbl; never waits
--- (src/pg/table_lock_functions.cpp).
+-- Whether this transaction now holds AccessShareLock on tbl and, for a
+-- partitioned table, on every partition (one under LOCK TABLE would make the
+-- reader wait), none of them foreign; never waits
+-- (src/pg/table_lock_functions.cpp, src/pg/table_tree_lock.h).
 CREATE FUNCTION email_verify_internal.try_lock_table(tbl regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'try_lock_table'
