@@ -77,7 +77,10 @@ BEGIN
     END LOOP;
     FOR w IN
         SELECT * FROM email_verify.watches
-        WHERE relid IN (SELECT pg_partition_ancestors(c.objid) FROM pg_event_trigger_ddl_commands() c
+        WHERE relid IN (SELECT t.relid
+                        FROM pg_event_trigger_ddl_commands() c
+                        -- (a table that is no partition has no ancestors, not even itself)
+                        CROSS JOIN LATERAL (SELECT c.objid UNION SELECT pg_partition_ancestors(c.objid)) t(relid)
                         WHERE c.classid = 'pg_class'::regclass)
         ORDER BY id
     LOOP
