@@ -767,3 +767,372 @@ BEGIN
     END;
 END
 $$;
+
+-- Partitioned tables (extension/src/40_helpers.sql, 50_watch.sql,
+-- 60_ddl.sql): unwatch() accepts a partition watched on its own before it
+-- was attached, watch() refuses a partitioned table one of whose partitions
+-- is watched so, and the DDL follower looks at the watch of a partitioned
+-- table after DDL on any table below it, CREATE FOREIGN TABLE ... PARTITION
+-- OF included.
+
+CREATE OR REPLACE FUNCTION email_verify_internal.check_owner(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    owner oid;
+    persistence "char";
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT relkind, relowner, relpersistence INTO kind, owner, persistence
+    FROM pg_class WHERE oid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(email_verify_internal.calling_role(), owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- A temporary table lives in one session's own schema, where the worker
+    -- cannot read it, and goes without a trace (no event trigger fires).
+    IF persistence = 't' THEN
+        RAISE EXCEPTION '% is a temporary table', tbl
+            USING ERRCODE = 'wrong_object_type', DETAIL = 'The background worker cannot see another session''s temporary tables.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify.watch(tbl regclass, col name, level text DEFAULT 'smtp',
+        mode text DEFAULT 'async', reject_invalid boolean DEFAULT false,
+        recheck_after interval DEFAULT '30 days', policy text DEFAULT NULL, sync_budget interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+SET TimeZone = 'UTC'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+DECLARE
+    caller name := email_verify_internal.calling_role();
+    k record;
+    col_attnum int2;
+    col_category "char";
+    col_generated "char";
+    verdict_columns CONSTANT text[][] := ARRAY[['_status', 'text'], ['_reason', 'text'],
+                                               ['_catch_all', 'boolean'],
+                                               ['_verified_at', 'timestamp with time zone']];
+    existing_type text;
+    problem text;
+    old email_verify.watches;
+    w email_verify.watches;
+    trigger_prefix text;
+    trigger_name name;
+    qcol text := quote_ident(col);
+    own_watch regclass;
+BEGIN
+    PERFORM email_verify_internal.check_owner(tbl);
+    -- A partition is watched through its partitioned table: the row triggers
+    -- are cloned to every partition, present and future, and one sweep and
+    -- one write-back by key serve them all. Two watches on the same rows
+    -- would queue and probe every row twice.
+    IF (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION '% is a partition', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Watch the partitioned table.';
+    END IF;
+    SELECT o.relid INTO own_watch FROM email_verify.watches o
+    WHERE o.column_name = col AND o.relid <> tbl AND tbl IN (SELECT pg_partition_ancestors(o.relid))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'partition % of table % is watched on its own', own_watch, tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'It was watched before it was attached; two watches would queue its rows twice.',
+                  HINT = format('Call email_verify.unwatch(%L, %L) first: the watch of %s covers its partitions.',
+                                own_watch, col, tbl);
+    END IF;
+    IF col IS NULL OR watch.level IS NULL OR watch.mode IS NULL OR watch.reject_invalid IS NULL
+       OR watch.recheck_after IS NULL THEN
+        RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Case-insensitive, as the setting and verify_email's level are.
+    watch.level := lower(watch.level);
+    IF watch.level NOT IN ('syntax', 'dns', 'smtp') THEN
+        RAISE EXCEPTION 'invalid level "%"', watch.level
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use syntax, dns or smtp.';
+    END IF;
+    IF watch.mode NOT IN ('async', 'sync') THEN
+        RAISE EXCEPTION 'invalid mode "%"', watch.mode
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use async or sync.';
+    END IF;
+    IF watch.reject_invalid AND watch.mode <> 'sync' THEN
+        RAISE EXCEPTION 'reject_invalid needs mode ''sync''' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'In async mode the row is written before its address is verified.';
+    END IF;
+    IF (watch.policy IS NOT NULL OR watch.sync_budget IS NOT NULL) AND watch.mode <> 'sync' THEN
+        RAISE EXCEPTION '% needs mode ''sync''', CASE WHEN watch.policy IS NOT NULL THEN 'policy' ELSE 'sync_budget' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'In async mode the row is written before its address is verified.';
+    END IF;
+    IF watch.policy IS NOT NULL AND watch.reject_invalid THEN
+        RAISE EXCEPTION 'give either reject_invalid or policy, not both' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'reject_invalid is a policy that blocks invalid addresses and nothing else.';
+    END IF;
+    IF watch.policy IS NOT NULL AND NOT EXISTS (SELECT FROM email_verify.signup_policies p WHERE p.name = watch.policy) THEN
+        RAISE EXCEPTION 'signup policy "%" does not exist', watch.policy USING ERRCODE = 'undefined_object',
+            HINT = 'The policies are the rows of email_verify.signup_policies.';
+    END IF;
+    IF watch.sync_budget <= interval '0' OR watch.sync_budget > interval '1 minute' THEN
+        RAISE EXCEPTION 'sync_budget must be positive and at most 1 minute' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF watch.recheck_after <= interval '0' OR watch.recheck_after > interval '100 years' THEN
+        RAISE EXCEPTION 'recheck_after must be positive and at most 100 years' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF watch.level <> 'syntax' AND NOT email_verify_internal.may_probe(caller) THEN
+        RAISE EXCEPTION 'permission denied to watch at level "%"', watch.level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Levels dns and smtp send network traffic on the server''s behalf.',
+                  HINT = 'A superuser can GRANT email_verify_prober to the role; level => ''syntax'' needs no privilege.';
+    END IF;
+
+    -- Lock out writers until COMMIT: no row slips between the triggers and the
+    -- initial enqueue.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+
+    SELECT a.attnum, t.typcategory, a.attgenerated INTO col_attnum, col_category, col_generated
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column % of table % does not exist', qcol, tbl USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A domain has its base type's category: text, varchar, char(n), citext ...
+    IF col_category <> 'S' THEN
+        RAISE EXCEPTION 'column % of table % is not of a string type', qcol, tbl
+            USING ERRCODE = 'datatype_mismatch', HINT = 'Watch a text, varchar or citext column.';
+    END IF;
+    IF col_generated <> '' THEN
+        RAISE EXCEPTION 'column % of table % is a generated column', qcol, tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'BEFORE triggers cannot see the value of a generated column.';
+    END IF;
+    -- Longer names would be truncated to NAMEDATALEN and no longer be found.
+    IF octet_length(col || '_verified_at') > 63 THEN
+        RAISE EXCEPTION 'column name % is too long to add %_verified_at', qcol, col
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    k := email_verify_internal.key_sql(tbl, NULL, 'o', 'n');
+    IF k.pk_columns IS NULL THEN
+        RAISE EXCEPTION 'table % has no primary key', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Verdicts for column %s are written back by primary key.', qcol);
+    END IF;
+    PERFORM email_verify_internal.check_supported(tbl, k.pk_columns);
+
+    -- The verdict columns: added when missing, refused when of another type.
+    FOR i IN 1 .. array_length(verdict_columns, 1) LOOP
+        SELECT format_type(a.atttypid, a.atttypmod) INTO existing_type
+        FROM pg_attribute a
+        WHERE a.attrelid = tbl AND a.attname = col || verdict_columns[i][1] AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', tbl, col || verdict_columns[i][1], verdict_columns[i][2]);
+        ELSIF existing_type <> verdict_columns[i][2] THEN
+            RAISE EXCEPTION 'column % of table % has type %, not %', quote_ident(col || verdict_columns[i][1]),
+                tbl, existing_type, verdict_columns[i][2]
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END LOOP;
+
+    -- Where a policy's decision is recorded.
+    IF watch.policy IS NOT NULL THEN
+        SELECT format_type(a.atttypid, a.atttypmod) INTO existing_type
+        FROM pg_attribute a
+        WHERE a.attrelid = tbl AND a.attname = col || '_decision' AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I text', tbl, col || '_decision');
+        ELSIF existing_type <> 'text' THEN
+            RAISE EXCEPTION 'column % of table % has type %, not text', quote_ident(col || '_decision'), tbl,
+                existing_type USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END IF;
+
+    -- The types the privileged readers need (column_problem): a string type of
+    -- a superuser's for the watched column, and the verdict columns as above.
+    problem := email_verify_internal.column_problem(tbl, col);
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot watch column % of table %: %', qcol, tbl, problem
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+
+    -- The worker finds its work through an index on <col>_verified_at: rows
+    -- without a verdict (enqueue_unverified) and the oldest verdicts
+    -- (enqueue_stale). Rows without an address are left out of it, so that
+    -- they are never walked. Any index on the column serves as well (e.g. one
+    -- made CONCURRENTLY beforehand).
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                   WHERE i.indrelid = tbl AND a.attname = col || '_verified_at'
+                     AND (i.indpred IS NULL
+                          OR pg_get_expr(i.indpred, i.indrelid) = format('(%I IS NOT NULL)', col))) THEN
+        EXECUTE format('CREATE INDEX ON %s (%I) WHERE %I IS NOT NULL', tbl, col || '_verified_at', col);
+    END IF;
+
+    SELECT * INTO old FROM email_verify.watches WHERE relid = tbl AND column_name = col FOR UPDATE;
+    IF FOUND THEN
+        UPDATE email_verify.watches
+        SET level = watch.level, mode = watch.mode, reject_invalid = watch.reject_invalid,
+            recheck_after = watch.recheck_after, key_columns = k.pk_columns, suspended_reason = NULL,
+            policy = watch.policy, sync_budget = watch.sync_budget
+        WHERE id = old.id
+        RETURNING * INTO w;
+        -- Items keyed by a primary key the table no longer has can never be
+        -- applied; failed items get another chance.
+        DELETE FROM email_verify.queue
+        WHERE watch_id = w.id AND (state = 'failed' OR old.key_columns IS DISTINCT FROM w.key_columns);
+    ELSE
+        INSERT INTO email_verify.watches (relid, column_name, level, mode, reject_invalid, recheck_after, key_columns,
+                                          policy, sync_budget)
+        VALUES (tbl, col, watch.level, watch.mode, watch.reject_invalid, watch.recheck_after, k.pk_columns,
+                watch.policy, watch.sync_budget)
+        RETURNING * INTO w;
+    END IF;
+
+    -- The workers' role reads the table while it is watched (95_worker_role.sql).
+    PERFORM email_verify_internal.let_worker_read(tbl);
+
+    -- (Re)create the triggers for the mode asked for.
+    FOR trigger_name IN SELECT email_verify_internal.watch_triggers(tbl, col) LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trigger_name, tbl);
+    END LOOP;
+    trigger_prefix := 'email_verify_' || col;
+    IF octet_length(trigger_prefix || '_check_insert') > 63 THEN
+        trigger_prefix := 'email_verify_' || col_attnum;
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.watch_wake(%L)',
+                   trigger_prefix || '_wake_insert', tbl, col);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION email_verify_internal.watch_wake(%L)',
+                   trigger_prefix || '_wake_update', col, tbl, col);
+    IF w.mode = 'async' THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
+                        WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
+                        EXECUTE FUNCTION email_verify_internal.watch_clear_verdict(%L)',
+                       trigger_prefix || '_clear', col, tbl, col, col, col);
+    ELSE
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
+                        EXECUTE FUNCTION email_verify_internal.watch_check(%L)',
+                       trigger_prefix || '_check_insert', tbl, col);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF %I ON %s FOR EACH ROW
+                        WHEN (OLD.%I::text IS DISTINCT FROM NEW.%I::text)
+                        EXECUTE FUNCTION email_verify_internal.watch_check(%L)',
+                       trigger_prefix || '_check_update', col, tbl, col, col, col);
+    END IF;
+
+    -- The rows already there. Those without a verdict are waiting as they are:
+    -- the worker claims them straight from the table (see "Triggers" above), so
+    -- they cost the queue one write each. Those with a verdict are queued for a
+    -- new watch or a new level (their verdicts were not reached at this level),
+    -- otherwise they wait until they are stale.
+    IF old.id IS NULL OR old.level <> w.level OR old.key_columns IS DISTINCT FROM w.key_columns THEN
+        EXECUTE email_verify_internal.enqueue_sql(w, tbl::text, format('n.%I IS NOT NULL', col || '_verified_at'),
+                                         fresh => old.id IS NULL)
+            USING w.id, NULL::int, NULL::interval, w.level;
+    END IF;
+    PERFORM email_verify_internal.wake_workers_at_commit();
+
+    -- A new watch nobody will serve is almost always a mistake in the setup.
+    IF old.id IS NULL AND email_verify_internal.why_no_worker() IS NOT NULL THEN
+        RAISE WARNING 'no email_verify worker serves database %: the rows will wait', quote_ident(current_database())
+            USING DETAIL = email_verify_internal.why_no_worker(),
+                  HINT = 'See "The background workers" in the README of email_verify.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email_verify_internal.follow_altered_tables()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, email_verify, pg_temp
+AS $$
+DECLARE
+    w email_verify.watches;
+    k record;
+    problem text;
+BEGIN
+    FOR w IN
+        SELECT * FROM email_verify.watches o
+        WHERE EXISTS (SELECT FROM email_verify.watches a
+                      WHERE a.column_name = o.column_name AND a.relid <> o.relid
+                        AND a.relid IN (SELECT pg_partition_ancestors(o.relid)))
+        ORDER BY id
+    LOOP
+        RAISE NOTICE 'email_verify: column % of table % is now watched through its partitioned table',
+            quote_ident(w.column_name), w.relid;
+        PERFORM email_verify_internal.end_watch(w.id);
+    END LOOP;
+    FOR w IN
+        SELECT * FROM email_verify.watches
+        WHERE relid IN (SELECT t.relid
+                        FROM pg_event_trigger_ddl_commands() c
+                        -- (a table that is no partition has no ancestors, not even itself)
+                        CROSS JOIN LATERAL (SELECT c.objid UNION SELECT pg_partition_ancestors(c.objid)) t(relid)
+                        WHERE c.classid = 'pg_class'::regclass)
+        ORDER BY id
+    LOOP
+        -- The columns are vetted after every ALTER TABLE: a watch whose
+        -- watched or verdict columns changed to types the privileged readers
+        -- must not read is suspended until they are fixed.
+        problem := email_verify_internal.column_problem(w.relid, w.column_name);
+        IF problem IS DISTINCT FROM w.suspended_reason
+           AND (problem IS NOT NULL OR w.suspended_reason LIKE 'column %') THEN
+            UPDATE email_verify.watches SET suspended_reason = problem WHERE id = w.id RETURNING * INTO w;
+            IF problem IS NOT NULL THEN
+                RAISE WARNING 'email_verify: the watch of column % of table % is suspended: %',
+                    quote_ident(w.column_name), w.relid, problem
+                    USING HINT = format('Restore the column, or call email_verify.unwatch(%L, %L).', w.relid, w.column_name);
+            ELSE
+                RAISE NOTICE 'email_verify: the watch of column % of table % is active again',
+                    quote_ident(w.column_name), w.relid;
+                PERFORM email_verify_internal.wake_workers_at_commit();
+            END IF;
+        END IF;
+        CONTINUE WHEN problem IS NOT NULL;
+        -- A table moved to another schema (SET SCHEMA) stays readable.
+        PERFORM email_verify_internal.let_worker_read(w.relid);
+        k := email_verify_internal.key_sql(w.relid, NULL, 'o', 'n');
+        IF k.pk_columns IS NOT NULL THEN
+            BEGIN
+                PERFORM email_verify_internal.check_supported(w.relid, k.pk_columns);
+            EXCEPTION WHEN feature_not_supported THEN
+                PERFORM email_verify_internal.end_watch(w.id);
+                RAISE WARNING 'email_verify: column % of table % is no longer watched: %',
+                    quote_ident(w.column_name), w.relid, SQLERRM;
+                CONTINUE;
+            END;
+        END IF;
+        CONTINUE WHEN k.pk_columns IS NOT DISTINCT FROM w.key_columns;
+        IF k.pk_columns IS NULL THEN
+            RAISE WARNING 'email_verify: table % has no primary key; verdicts for column % wait until it has one',
+                w.relid, quote_ident(w.column_name);
+            CONTINUE;
+        END IF;
+        UPDATE email_verify.watches SET key_columns = k.pk_columns WHERE id = w.id RETURNING * INTO w;
+        -- Items keyed by the old key can never be applied. The rows they stood
+        -- for are still without a verdict: the worker queues them again by the
+        -- new key (stale ones when they are found stale).
+        DELETE FROM email_verify.queue WHERE watch_id = w.id;
+        PERFORM email_verify_internal.wake_workers_at_commit();
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'email_verify: could not follow ALTER TABLE: %', SQLERRM;
+END
+$$;
+
+DROP EVENT TRIGGER email_verify_follow_altered_tables;
+CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE FOREIGN TABLE')
+    EXECUTE FUNCTION email_verify_internal.follow_altered_tables();

@@ -134,8 +134,10 @@ LANGUAGE C STABLE;
 
 -- Locking without waiting -----------------------------------------------------------
 
--- Whether this transaction now holds AccessShareLock on tbl; never waits
--- (src/pg/table_lock_functions.cpp).
+-- Whether this transaction now holds AccessShareLock on tbl and, for a
+-- partitioned table, on every partition (one under LOCK TABLE would make the
+-- reader wait), none of them foreign; never waits
+-- (src/pg/table_lock_functions.cpp, src/pg/table_tree_lock.h).
 CREATE FUNCTION email_verify_internal.try_lock_table(tbl regclass)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'try_lock_table'
@@ -282,7 +284,8 @@ BEGIN
 END
 $$;
 
--- The checks watch and unwatch share: an existing table the caller owns.
+-- The checks watch and unwatch share: an existing table the caller owns. (A
+-- partition may be unwatched: one watched on its own before it was attached.)
 CREATE FUNCTION email_verify_internal.check_owner(tbl regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -291,13 +294,12 @@ AS $$
 DECLARE
     kind "char";
     owner oid;
-    is_partition boolean;
     persistence "char";
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT relkind, relowner, relispartition, relpersistence INTO kind, owner, is_partition, persistence
+    SELECT relkind, relowner, relpersistence INTO kind, owner, persistence
     FROM pg_class WHERE oid = tbl;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = 'undefined_table';
@@ -313,10 +315,6 @@ BEGIN
     IF persistence = 't' THEN
         RAISE EXCEPTION '% is a temporary table', tbl
             USING ERRCODE = 'wrong_object_type', DETAIL = 'The background worker cannot see another session''s temporary tables.';
-    END IF;
-    IF is_partition THEN
-        RAISE EXCEPTION '% is a partition', tbl
-            USING ERRCODE = 'wrong_object_type', HINT = 'Watch the partitioned table.';
     END IF;
 END
 $$;

@@ -268,8 +268,27 @@ DECLARE
     trigger_prefix text;
     trigger_name name;
     qcol text := quote_ident(col);
+    own_watch regclass;
 BEGIN
     PERFORM email_verify_internal.check_owner(tbl);
+    -- A partition is watched through its partitioned table: the row triggers
+    -- are cloned to every partition, present and future, and one sweep and
+    -- one write-back by key serve them all. Two watches on the same rows
+    -- would queue and probe every row twice.
+    IF (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION '% is a partition', tbl
+            USING ERRCODE = 'wrong_object_type', HINT = 'Watch the partitioned table.';
+    END IF;
+    SELECT o.relid INTO own_watch FROM email_verify.watches o
+    WHERE o.column_name = col AND o.relid <> tbl AND tbl IN (SELECT pg_partition_ancestors(o.relid))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'partition % of table % is watched on its own', own_watch, tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'It was watched before it was attached; two watches would queue its rows twice.',
+                  HINT = format('Call email_verify.unwatch(%L, %L) first: the watch of %s covers its partitions.',
+                                own_watch, col, tbl);
+    END IF;
     IF col IS NULL OR watch.level IS NULL OR watch.mode IS NULL OR watch.reject_invalid IS NULL
        OR watch.recheck_after IS NULL THEN
         RAISE EXCEPTION 'arguments of email_verify.watch must not be NULL' USING ERRCODE = 'null_value_not_allowed';

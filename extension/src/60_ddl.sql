@@ -47,7 +47,13 @@ CREATE EVENT TRIGGER email_verify_forget_dropped_watches ON sql_drop
 -- and their repair resumes it; a new or renamed primary key re-keys the watch
 -- (its queue items are dropped, the worker queues the rows again by the new
 -- key); a table left without one is reported; a key type or a foreign
--- partition that check_supported refuses ends the watch.
+-- partition that check_supported refuses ends the watch. Partitions: the
+-- watch of a partitioned table is looked at after DDL on any table below it
+-- (CREATE FOREIGN TABLE ... PARTITION OF included), and a table watched on
+-- its own that is now below a table watched on the same column loses its
+-- own watch (it would queue its rows twice); ATTACH and DETACH need nothing
+-- else: PostgreSQL clones the row triggers and the index to an attached
+-- partition and drops the cloned triggers from a detached one.
 CREATE FUNCTION email_verify_internal.follow_altered_tables()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -59,8 +65,22 @@ DECLARE
     problem text;
 BEGIN
     FOR w IN
+        SELECT * FROM email_verify.watches o
+        WHERE EXISTS (SELECT FROM email_verify.watches a
+                      WHERE a.column_name = o.column_name AND a.relid <> o.relid
+                        AND a.relid IN (SELECT pg_partition_ancestors(o.relid)))
+        ORDER BY id
+    LOOP
+        RAISE NOTICE 'email_verify: column % of table % is now watched through its partitioned table',
+            quote_ident(w.column_name), w.relid;
+        PERFORM email_verify_internal.end_watch(w.id);
+    END LOOP;
+    FOR w IN
         SELECT * FROM email_verify.watches
-        WHERE relid IN (SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+        WHERE relid IN (SELECT t.relid
+                        FROM pg_event_trigger_ddl_commands() c
+                        -- (a table that is no partition has no ancestors, not even itself)
+                        CROSS JOIN LATERAL (SELECT c.objid UNION SELECT pg_partition_ancestors(c.objid)) t(relid)
                         WHERE c.classid = 'pg_class'::regclass)
         ORDER BY id
     LOOP
@@ -114,6 +134,6 @@ END
 $$;
 
 CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION email_verify_internal.follow_altered_tables();
 

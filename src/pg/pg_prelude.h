@@ -29,6 +29,7 @@ extern "C" {
 
 // Hooks, locks and catalog look-ups of single files.
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "commands/dbcommands.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"

@@ -12,6 +12,7 @@
 #include "guc_scope.h"
 #include "spi_plans.h"
 #include "sweep_sql.h"
+#include "table_tree_lock.h"
 #include "watch_facts.h"
 
 namespace ev::pg {
@@ -62,18 +63,20 @@ struct WatchToSweep {
 };
 
 // Whether the sweep may read watch w's table now, checked in this order: the
-// watch is not suspended; the table's AccessShareLock is taken without
-// waiting (a table under ALTER TABLE or LOCK TABLE is skipped this round, and
-// taking the lock brings in any change committed before it); then, under the
+// watch is not suspended; the AccessShareLock of the table and of all its
+// partitions is taken without waiting (a table, or one partition, under ALTER
+// TABLE or LOCK TABLE is skipped this round, and taking the lock brings in
+// any change committed before it; a foreign partition, which check_supported
+// refuses, keeps the table skipped); then, under the
 // lock, the key still addresses the rows, the columns are of types a
 // privileged reader may read (watch_facts, kept until the table changes), and
 // the worker's role may read the table (the owner may have revoked what
 // watch() granted it: that table waits, the others go on).
 bool may_sweep(const WatchToSweep& w) {
     if (w.suspended) return false;
-    bool locked = false;
-    pg_call([&] { locked = ConditionalLockRelationOid(w.relid, AccessShareLock); });
-    if (!locked) return false;
+    TreeLock lock;
+    pg_call([&] { lock = try_lock_table_tree(w.relid, AccessShareLock); });
+    if (!lock.locked || lock.has_foreign) return false;
     std::optional<WatchFacts> facts = watch_facts(w.id, true);
     if (!facts || !facts->key_match || facts->column_problem) return false;
     bool readable = false;

@@ -8,12 +8,18 @@
 // under ALTER TABLE or LOCK TABLE is skipped for this round instead of making
 // the worker, and every other watch, wait for it.
 #include "guard.h"  // first: it brings postgres.h
+#include "table_tree_lock.h"
 
 EV_SQL_FUNCTION(try_lock_table) {
     Oid relid = PG_GETARG_OID(0);
     bool locked = false;
     // Taking the lock accepts the pending invalidations, so the catalog
     // lookups that follow see any ALTER TABLE that committed before it.
-    ev::pg::pg_call([&] { locked = ConditionalLockRelationOid(relid, AccessShareLock); });
+    // A partitioned table's partitions too (table_tree_lock.h); a foreign
+    // partition would be read through the reader's user mapping.
+    ev::pg::pg_call([&] {
+        ev::pg::TreeLock lock = ev::pg::try_lock_table_tree(relid, AccessShareLock);
+        locked = lock.locked && !lock.has_foreign;
+    });
     PG_RETURN_BOOL(locked);
 }

@@ -14,6 +14,7 @@
 #include "settings.h"
 #include "spi_plans.h"
 #include "subtransaction.h"
+#include "table_tree_lock.h"
 #include "watch_facts.h"
 
 namespace ev::pg {
@@ -223,6 +224,17 @@ uint64 write_and_settle(const std::vector<VerdictToWrite>& verdicts) {
         if (!w.key_match || !w.key_record || !w.table) {
             warn("email_verify: verdicts for table " + w.table.value_or("?") +
                  " dropped, its primary key changed since it was watched");
+            continue;
+        }
+        // The table and its partitions, locked without waiting: one partition
+        // held under LOCK TABLE or ALTER TABLE would otherwise cost every
+        // verdict of the fallback below its lock_timeout. The items wait for
+        // a later round without losing an attempt.
+        TreeLock lock;
+        pg_call([&] { lock = try_lock_table_tree(w.relid, RowExclusiveLock); });
+        if (!lock.locked) {
+            for (const VerdictToWrite* item : items)
+                put_back.push_back({item->queue_id, "table locked by another transaction", true});
             continue;
         }
         // The whole watch's verdicts in one UPDATE; if something in them makes
