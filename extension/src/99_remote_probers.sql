@@ -123,6 +123,7 @@ AS $$
 DECLARE
     me int := email_verify_internal.own_prober(prober_id);
     rows_claimed int;
+    jobs_claimed int;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 OR lease_seconds IS NULL OR lease_seconds < 1 THEN
         RAISE EXCEPTION 'batch_size and lease_seconds must be positive' USING ERRCODE = 'invalid_parameter_value';
@@ -136,6 +137,9 @@ BEGIN
     SELECT 'job', NULL::bigint, j.job_id, j.address, j.email, j.level, j.attempts, j.claim
     FROM email_verify_internal.claim_job_batch(me, greatest(batch_size - rows_claimed, batch_size / 4),
                                                lease_seconds) j;
+    GET DIAGNOSTICS jobs_claimed = ROW_COUNT;
+    -- What it holds now, for the probers view (its report sets it back).
+    UPDATE email_verify_internal.probers SET in_flight = rows_claimed + jobs_claimed WHERE id = me;
 END
 $$;
 

@@ -186,6 +186,8 @@ my $claimed = sub {
 };
 my $a = start_prober('remote', 'a', lease_seconds => 5, 'email_verify.reply_timeout' => 60000);
 ok(wait_until(sub { $claimed->('a') eq '12' }, 20), 'prober a holds the 12 rows');
+is(sql('remote', q{SELECT in_flight || ' ' || state FROM email_verify.probers WHERE name = 'a'}), '12 running',
+	'the probers view shows what it holds');
 kill 'KILL', $a->[0];
 waitpid($a->[0], 0);
 my $t0 = time;
