@@ -11,7 +11,9 @@
 #      free at once; SIGHUP reads the configuration file again;
 #   6. politeness across machines: three probers with many addresses at one
 #      host never have more sessions open there together than one may
-#      (max_connections_per_host, 2), counted by the host itself.
+#      (max_connections_per_host, 2), counted by the host itself;
+#   7. a prober's own egress: its SOCKS5 proxy (a real one, microsocks), the
+#      proxy's password in no log line.
 # Parts 3 to 5 run in a database the in-server worker does not serve, so that
 # only the probers claim there; the tarpit (testworld: accepts, never answers)
 # makes a batch last as long as the prober's reply_timeout says.
@@ -23,6 +25,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use POSIX ':sys_wait_h';
 use IO::Socket::INET;
+use IPC::Run;
 use JSON::PP;
 
 my $dns = $ENV{EV_WORLD_DNS} // '127.0.53.1:53';
@@ -295,6 +298,34 @@ SKIP:
 	kill 'TERM', $_->[0] for @three;
 	wait_exit($_->[0], 5) for @three;
 	is(sql('remote', q{SELECT count(*) FROM email_verify_internal.domain_leases}), '0', 'no lease outlives its holder');
+}
+
+# ---- 7. its own egress: a SOCKS5 proxy ----------------------------------------------------
+my ($microsocks) = grep { -x } map { "$_/microsocks" } split /:/, "$ENV{PATH}:/usr/bin";
+SKIP:
+{
+	skip 'microsocks is not installed (scripts/install-deps.sh installs it)', 4 unless $microsocks;
+	my ($proxy_ip, $proxy_port, $secret) = ('127.0.4.2', PostgreSQL::Test::Cluster::get_free_port(), 'Tap030s3cret');
+	my $proxy_log = "$dir/microsocks.log";
+	my $proxy = IPC::Run::start([ $microsocks, '-i', $proxy_ip, '-p', $proxy_port, '-u', 'probe', '-P', $secret ],
+		'<', \undef, '>', $proxy_log, '2>', $proxy_log);
+	wait_until(sub { my $s = IO::Socket::INET->new(PeerAddr => $proxy_ip, PeerPort => $proxy_port, Timeout => 1);
+		close $s if $s; $s }, 5);
+	sql('remote', q{
+		CREATE TABLE proxied (id int PRIMARY KEY, email text);
+		SELECT email_verify.watch('proxied', 'email', level => 'smtp');
+		INSERT INTO proxied VALUES (1, 'alice@strict.test'), (2, 'nosuchuser@strict.test');
+	});
+	my $g = start_prober('remote', 'g', 'email_verify.socks5_proxy' => "socks5://probe:$secret\@$proxy_ip:$proxy_port");
+	ok(wait_until(sub { sql('remote', q{SELECT count(*) FROM proxied WHERE email_status IS NULL}) eq '0' }, 30),
+		'a prober with its own SOCKS5 proxy verified its rows');
+	is(sql('remote', q{SELECT string_agg(email_status || '/' || email_reason, ' ' ORDER BY id) FROM proxied}),
+		'valid/accepted invalid/mailbox_not_found', 'with the verdicts of the test world');
+	like(slurp($proxy_log), qr/connected to 127\.0\.1\.1:25/, "through the proxy (its log shows the connection)");
+	kill 'TERM', $g->[0];
+	wait_exit($g->[0], 5);
+	$proxy->kill_kill;
+	unlike(slurp("$dir/g.log"), qr/\Q$secret\E/, "the proxy's password is in no log line");
 }
 
 unlike(join('', map { slurp("$dir/$_.log") } qw(a b c d e f p1 p2)), qr/password/i, 'no log line speaks of a password');
