@@ -53,19 +53,34 @@ std::string utf8_cell(uint64 row, int column) {
     return isnull ? std::string() : std::string(text_view(value));
 }
 
-std::vector<std::string> utf8_array_cell(uint64 row, int column) {
-    Datum* elements = nullptr;
+namespace {
+
+// The elements of an array cell of the last result (none for NULL).
+struct CellElements {
+    Datum* values = nullptr;
     bool* nulls = nullptr;
     int count = 0;
+};
+
+CellElements array_cell(uint64 row, int column, Oid element_type, int16 element_length, bool by_value) {
+    CellElements e;
     pg_call([&] {
         bool isnull = true;
         Datum value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
         if (!isnull)
-            deconstruct_array(DatumGetArrayTypeP(value), TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+            deconstruct_array(DatumGetArrayTypeP(value), element_type, element_length, by_value, TYPALIGN_INT,
+                              &e.values, &e.nulls, &e.count);
     });
+    return e;
+}
+
+}  // namespace
+
+std::vector<std::string> utf8_array_cell(uint64 row, int column) {
+    CellElements e = array_cell(row, column, TEXTOID, -1, false);
     std::vector<std::string> out;
-    out.reserve(static_cast<std::size_t>(count));
-    for (int k = 0; k < count; ++k) out.emplace_back(nulls[k] ? std::string_view() : text_view(elements[k]));
+    out.reserve(static_cast<std::size_t>(e.count));
+    for (int k = 0; k < e.count; ++k) out.emplace_back(e.nulls[k] ? std::string_view() : text_view(e.values[k]));
     return out;
 }
 
@@ -109,18 +124,10 @@ void emit_job_events(const std::vector<int64>& jobs, const char* event_type) {
 namespace {
 
 std::vector<int32> int_array_cell(uint64 row, int column) {
-    Datum* elements = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    pg_call([&] {
-        bool isnull = true;
-        Datum value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
-        if (!isnull)
-            deconstruct_array(DatumGetArrayTypeP(value), INT4OID, 4, true, TYPALIGN_INT, &elements, &nulls, &count);
-    });
+    CellElements e = array_cell(row, column, INT4OID, 4, true);
     std::vector<int32> out;
-    out.reserve(static_cast<std::size_t>(count));
-    for (int k = 0; k < count; ++k) out.push_back(nulls[k] ? 0 : DatumGetInt32(elements[k]));
+    out.reserve(static_cast<std::size_t>(e.count));
+    for (int k = 0; k < e.count; ++k) out.push_back(e.nulls[k] ? 0 : DatumGetInt32(e.values[k]));
     return out;
 }
 
