@@ -18,7 +18,7 @@ namespace {
 constexpr TimestampTz kUpkeepInterval = 10 * USECS_PER_SEC;
 
 // How many times its share of a batch a job at level syntax or dns claims.
-constexpr int kFastLevelClaim = 8;
+constexpr int kFastLevelClaim = 16;
 
 // Jobs whose owner may no longer probe at their level (the role was dropped,
 // or lost email_verify_prober) fail before anything more of theirs is claimed.

@@ -360,7 +360,7 @@ sub submit_big_dns_job
 if (part(3))
 {
 	subtest 'fair share: watched rows and two jobs beside a 50,000-address dns job' => sub {
-		# Small batches (a dns job claims 8 times its share of one: 80
+		# Small batches (a dns job claims 16 times its share of one: 160
 		# addresses), so that the jobs take many batches each.
 		sql('ALTER SYSTEM SET email_verify.worker_batch_size = 10; SELECT pg_reload_conf()');
 		my $big_job = submit_big_dns_job();
