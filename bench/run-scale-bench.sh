@@ -29,8 +29,8 @@
 # host_rcpt_rate 120, host_session_rate 0), handed to every prober by
 # prober_hello. Each claimer (the server's worker, each prober) applies them
 # on its own: what the simulator counted is what is reported.
-# email_verify.max_connections is 2000 / (K + 1) for each claimer, so the
-# sum stays within 2,000 sessions.
+# email_verify.max_connections is 2000 / (K + 1) for each claimer, at most
+# 666 (EV_SB_MAX_CONNECTIONS_EACH), so the sum stays within 2,000 sessions.
 #
 #   bench/run-scale-bench.sh      (as root; about 5 minutes; EV_SB_FULL=1: about an hour)
 #
@@ -49,7 +49,8 @@
 #   EV_SB_FULL=1       sizes 100k 300k 1M (default: 100k only)
 #   EV_SB_SIZES        the sizes, e.g. "100k 1M" (overrides EV_SB_FULL)
 #   EV_SB_PROBERS      K for every size (default: "1 2" at 100k, "2" above)
-#   EV_SB_BATCH        items a claimer takes at once (default 2000)
+#   EV_SB_BATCH        items a claimer takes at once (default 10000)
+#   EV_SB_MAX_CONNECTIONS_EACH  the cap of each claimer's share (default 666)
 #   EV_SB_TIMEOUT      seconds a run may take (default 300 + N / 400)
 #   EV_SB_RETRY_DELAY  email_verify.retry_delay (default 6s; the grey delay is 5 s)
 #   EV_SB_RETRY_ATTEMPTS  email_verify.retry_attempts (default 3)
@@ -62,9 +63,10 @@ set -uo pipefail
 
 [ "$(id -u)" = 0 ] || die "run as root (network namespace, the world's ports 25 and 53)"
 port=${EV_SB_PGPORT:-5440}
-batch=${EV_SB_BATCH:-2000}
+batch=${EV_SB_BATCH:-10000}
 retry_delay=${EV_SB_RETRY_DELAY:-6s}
 retry_attempts=${EV_SB_RETRY_ATTEMPTS:-3}
+max_each=${EV_SB_MAX_CONNECTIONS_EACH:-666}
 if [ -n "${EV_SB_SIZES:-}" ]; then
     sizes=$EV_SB_SIZES
 elif [ -n "${EV_SB_FULL:-}" ]; then
@@ -190,6 +192,10 @@ stop_probers() {
 run_one() {
     local n=$1 k=$2 share timeout t0 job state left i line complete=0 wall per_s missing tag
     share=$((2000 / (k + 1)))
+    # A backend has 1024 descriptors here (its soft limit), PostgreSQL's own
+    # files among them: at 1000 sessions the worker's socket() failed with
+    # EMFILE and wrote connection_failed verdicts.
+    ((share <= max_each)) || share=$max_each
     timeout=${EV_SB_TIMEOUT:-$((300 + n / 400))}
     tag=$out/scale_bench_${n}_$k
     step "$n addresses ($((n - n / 2)) in a job, $((n / 2)) in a watched table), $k prober(s) + the worker; max_connections $share each, batch $batch"
