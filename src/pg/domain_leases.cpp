@@ -20,6 +20,14 @@ std::string lease_domain(const std::string& address) {
 
 namespace {
 
+// The in-server workers (slots below 1000, the first prober id) share their
+// politeness through shared memory: they hold leases together, as one
+// claimer, so that two workers never defer each other's items.
+constexpr int32 kFirstProberId = 1000;
+constexpr int32 kServerHolder = -1;
+
+int32 holder_of(int32 claimer) { return claimer < kFirstProberId ? kServerHolder : claimer; }
+
 // An installation not yet updated to 0.7.0 has no leases: everything is granted.
 bool leases_table_exists() {
     bool exists = false;
@@ -67,7 +75,7 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     std::vector<Datum> values;
     values.reserve(domains.size());
     for (const std::string& d : domains) values.push_back(text_value(d));
-    Datum args[3] = {Int32GetDatum(holder), make_array(values, {}, TEXTOID), Int32GetDatum(lease_seconds)};
+    Datum args[3] = {Int32GetDatum(holder_of(holder)), make_array(values, {}, TEXTOID), Int32GetDatum(lease_seconds)};
     uint64 rows = run_kept_plan(plan, args);
     std::map<std::string, std::pair<bool, Datum>> by_domain;
     for (uint64 r = 0; r < rows; ++r) {
@@ -100,7 +108,7 @@ void release_domains(int32 holder) {
         Oid types[1] = {INT4OID};
         plan = keep_plan("DELETE FROM email_verify_internal.domain_leases WHERE holder = $1", 1, types);
     }
-    Datum values[1] = {Int32GetDatum(holder)};
+    Datum values[1] = {Int32GetDatum(holder_of(holder))};
     run_kept_plan(plan, values);
 }
 

@@ -1,8 +1,9 @@
 // Politeness across machines: a domain is probed at level smtp by one
-// claimer at a time (an in-server worker slot or a prober on another
-// machine), which holds a lease on it (email_verify_internal.domain_leases)
-// from its claim to the end of its batch, or until the claim's lease runs
-// out. Within its lease the holder applies the per-MX-host limits as it
+// claimer at a time (the server's workers together, holder -1, or a prober
+// on another machine, its id), which holds a lease on it
+// (email_verify_internal.domain_leases) from its claim to the end of its
+// batch (a prober) or until the claim's lease runs out (the server, whose
+// workers may still probe the domain in another batch). Within its lease the holder applies the per-MX-host limits as it
 // always does (the server's shared memory, a prober's own), so the limits
 // hold for every prober and worker together, domain by domain. Items of a
 // domain another claimer holds are put back, no attempt counted, until its

@@ -168,17 +168,14 @@ class Worker {
         begin_transaction();
         auto rows = query(
             "SELECT to_regproc('email_verify_internal.claim_batch') IS NOT NULL, "
-            "to_regclass('email_verify_internal.job_address_chunks') IS NOT NULL, "
-            "to_regclass('email_verify_internal.domain_leases') IS NOT NULL");
+            "to_regclass('email_verify_internal.job_address_chunks') IS NOT NULL");
         bool present = !rows.empty() && rows[0][0] == "t";
         // An installation not yet updated to 0.7.0, where jobs are kept in chunks.
         jobs_present_ = present && rows[0][1] == "t";
-        leases_present_ = present && rows[0][2] == "t";
         if (present) {
             // Items this slot had claimed before a crash or restart are free again.
             release_claims(slot_);
             if (jobs_present_) release_job_claims(slot_);
-            if (leases_present_) release_domains(slot_);
         }
         // The first worker delivers the webhooks.
         if (jobs_present_ && slot_ == 0 && !sender_) sender_ = std::make_unique<WebhookSender>();
@@ -352,11 +349,7 @@ class Worker {
     // (its last write-back).
     void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<JobRange>* ended_claims = nullptr) {
         if (batch.settled.empty()) {
-            if (ended_claims)
-                alone([&] {
-                    end_job_claims(*ended_claims, slot_);
-                    release_domains(slot_);
-                });
+            if (ended_claims && !ended_claims->empty()) alone([&] { end_job_claims(*ended_claims, slot_); });
             return;
         }
         const auto& items = batch.items;
@@ -400,10 +393,10 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
-        if (ended_claims) {
-            end_job_claims(*ended_claims, slot_);
-            release_domains(slot_);  // the batch is over: its domains are free
-        }
+        // The server's domain leases are not freed at a batch's end: another
+        // worker may still be probing the same domain; they run out with
+        // the claims' leases (domain_leases.h).
+        if (ended_claims) end_job_claims(*ended_claims, slot_);
         commit_transaction();
         // Settled job addresses may have made events (progress, completion).
         if (sender_ && !jobs.verdicts.empty()) sender_->wake();
@@ -451,7 +444,6 @@ class Worker {
         alone([this] {
             release_claims(slot_);
             if (jobs_present_) release_job_claims(slot_);
-            if (leases_present_) release_domains(slot_);
         });
     }
 
@@ -536,7 +528,6 @@ class Worker {
     int slot_;
     bool ready_ = false;
     bool jobs_present_ = false;
-    bool leases_present_ = false;  // domain_leases: 0.7.0 on
     std::mt19937 random_;
     ev::prober::ProberCaches caches_;
     std::unique_ptr<WebhookSender> sender_;
