@@ -3,12 +3,10 @@
 // on another machine, its id), which holds a lease on it
 // (email_verify_internal.domain_leases) from its claim to the end of its
 // batch (a prober) or until the claim's lease runs out (the server, whose
-// workers may still probe the domain in another batch). Within its lease the holder applies the per-MX-host limits as it
-// always does (the server's shared memory, a prober's own), so the limits
-// hold for every prober and worker together, domain by domain. Items of a
-// domain another claimer holds are put back, no attempt counted, until its
-// lease ends. See the README, "Probers on other machines", for the
-// trade-off (domains that share MX hosts are leased apart).
+// workers may still probe the domain in another batch). Within its lease the holder applies the per-MX-host limits as
+// it always does (the server's shared memory, a prober's own), so the limits hold for every prober and worker together,
+// domain by domain. Items of a domain another claimer holds are put back, no attempt counted, until its lease ends. See
+// the README, "Probers on other machines", for the trade-off (domains that share MX hosts are leased apart).
 #pragma once
 
 #include <string>
