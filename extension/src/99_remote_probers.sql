@@ -48,13 +48,16 @@ CREATE TABLE email_verify_internal.probers (
 ALTER SEQUENCE email_verify_internal.probers_id_seq OWNED BY email_verify_internal.probers.id;
 
 -- Politeness across machines (src/pg/domain_leases.h): a domain is probed
--- at level smtp by one claimer at a time, an in-server worker (its slot) or
--- a prober (its id), from its claim to the end of its batch or the end of
--- its claim's lease; the others put its items back until then.
+-- at level smtp by one claimer at a time, the in-server workers together
+-- (holder -1) or a prober (its id), from its claim until the claimer holds
+-- none of its items any more, or its claim's lease ends; the others put its
+-- items back until then. claims: how many of the holder's batches hold it
+-- (the workers' batches overlap; a prober says itself when it is done).
 CREATE TABLE email_verify_internal.domain_leases (
     domain      text COLLATE "C" PRIMARY KEY,
     holder      int NOT NULL,
-    lease_until timestamptz NOT NULL
+    lease_until timestamptz NOT NULL,
+    claims      int NOT NULL DEFAULT 1
 );
 CREATE INDEX domain_leases_holder_idx ON email_verify_internal.domain_leases (holder);
 
@@ -185,6 +188,8 @@ SET search_path = pg_catalog, pg_temp;
 --                                                         email_verify.result as JSON, its email the key probed)
 --   job_retries: [{job_id, address, attempts, delay}]     back as retries, with the attempts they now have
 --   claims:      [claim, ...]                             job claims whose batch is done
+--   domains_done: [domain, ...]                          domains of which it holds no item any more:
+--                                                         their leases end
 --   in_flight, error                                      for the prober's row
 -- Returns {written, stale}: verdicts written, and those refused because the
 -- prober no longer held their item.
@@ -256,8 +261,10 @@ BEGIN
     PERFORM email_verify_internal.end_job_batch(me, array_agg(c::bigint))
     FROM jsonb_array_elements_text(coalesce(report->'claims', '[]')) AS c
     HAVING count(*) > 0;
-    -- A report ends the prober's batch: the domains it leased are free.
-    DELETE FROM email_verify_internal.domain_leases WHERE holder = me;
+    -- Domains the prober is done with are free for the other claimers.
+    DELETE FROM email_verify_internal.domain_leases l
+    USING jsonb_array_elements_text(coalesce(report->'domains_done', '[]')) AS d(domain)
+    WHERE l.domain = d.domain AND l.holder = me;
 
     UPDATE email_verify_internal.probers p
     SET heartbeat_at = now(),

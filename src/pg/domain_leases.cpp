@@ -5,18 +5,10 @@
 #include <map>
 
 #include "guard.h"
+#include "queue/domain_tally.h"
 #include "spi_plans.h"
 
 namespace ev::pg {
-
-std::string lease_domain(const std::string& address) {
-    std::size_t at = address.rfind('@');
-    if (at == std::string::npos) return "";
-    std::string domain = address.substr(at + 1);
-    for (char& c : domain)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return domain;
-}
 
 namespace {
 
@@ -63,7 +55,8 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
             "taken AS ("
             "    INSERT INTO email_verify_internal.domain_leases AS l (domain, holder, lease_until)"
             "    SELECT d, $1, now() + make_interval(secs => $3) FROM wanted ORDER BY d"
-            "    ON CONFLICT (domain) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until"
+            "    ON CONFLICT (domain) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until,"
+            "        claims = CASE WHEN l.holder = excluded.holder AND l.lease_until >= now() THEN l.claims + 1 ELSE 1 END"
             "    WHERE l.holder = excluded.holder OR l.lease_until < now()"
             "    RETURNING l.domain"
             ") "
@@ -102,14 +95,29 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     return out;
 }
 
-void release_domains(int32 holder) {
+void release_domains(int32 holder, const std::vector<std::string>& domains) {
+    if (domains.empty() || !leases_table_exists()) return;
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
-        Oid types[1] = {INT4OID};
-        plan = keep_plan("DELETE FROM email_verify_internal.domain_leases WHERE holder = $1", 1, types);
+        Oid types[2] = {INT4OID, TEXTARRAYOID};
+        // The workers' batches overlap: a domain leased by two of them is
+        // free when the second is done with it. The rows with more than one
+        // claim lose one; the others go (disjoint rows, one snapshot).
+        plan = keep_plan(
+            "WITH done AS (SELECT DISTINCT d FROM unnest($2) AS d), "
+            "dropped AS ("
+            "    DELETE FROM email_verify_internal.domain_leases l USING done"
+            "    WHERE l.domain = done.d AND l.holder = $1 AND l.claims <= 1 RETURNING l.domain"
+            ") "
+            "UPDATE email_verify_internal.domain_leases l SET claims = l.claims - 1 FROM done "
+            "WHERE l.domain = done.d AND l.holder = $1 AND l.claims > 1",
+            2, types);
     }
-    Datum values[1] = {Int32GetDatum(holder_of(holder))};
-    run_kept_plan(plan, values);
+    std::vector<Datum> values;
+    values.reserve(domains.size());
+    for (const std::string& d : domains) values.push_back(text_value(d));
+    Datum args[2] = {Int32GetDatum(holder_of(holder)), make_array(values, {}, TEXTOID)};
+    run_kept_plan(plan, args);
 }
 
 }  // namespace ev::pg
@@ -126,7 +134,7 @@ std::vector<bool> leased(int32 holder, const std::vector<Item>& items, int lease
     std::vector<std::size_t> of_item;
     for (std::size_t k = 0; k < items.size(); ++k)
         if (items[k].level == ev::Level::Smtp) {
-            domains.push_back(lease_domain(address(items[k])));
+            domains.push_back(ev::queue::lease_domain(address(items[k])));
             of_item.push_back(k);
         }
     std::vector<bool> keep(items.size(), true);

@@ -1,12 +1,15 @@
 // Politeness across machines: a domain is probed at level smtp by one
 // claimer at a time (the server's workers together, holder -1, or a prober
 // on another machine, its id), which holds a lease on it
-// (email_verify_internal.domain_leases) from its claim to the end of its
-// batch (a prober) or until the claim's lease runs out (the server, whose
-// workers may still probe the domain in another batch). Within its lease the holder applies the per-MX-host limits as
-// it always does (the server's shared memory, a prober's own), so the limits hold for every prober and worker together,
-// domain by domain. Items of a domain another claimer holds are put back, no attempt counted, until its lease ends. See
-// the README, "Probers on other machines", for the trade-off (domains that share MX hosts are leased apart).
+// (email_verify_internal.domain_leases) from its claim until it holds no item
+// of the domain any more (a worker's batch has settled them all; a prober
+// says so in its report), or until the claim's lease runs out (a claimer
+// that died). Within its lease the holder applies the per-MX-host limits as
+// it always does (the server's shared memory, a prober's own), so the limits
+// hold for every prober and worker together, domain by domain. Items of a
+// domain another claimer holds are put back, no attempt counted, until its
+// lease ends. See the README, "Probers on other machines", for the trade-off
+// (domains that share MX hosts are leased apart).
 #pragma once
 
 #include <string>
@@ -18,10 +21,6 @@
 
 namespace ev::pg {
 
-// The domain of an address as leases key it: after the last '@', ASCII
-// lower-cased; empty when there is none.
-std::string lease_domain(const std::string& address);
-
 // Leases the domains for holder until now() + lease_seconds (taking over a
 // lease that ran out, extending its own). Returns, for each domain, whether
 // holder now holds it; other_until[k] (when not) is when to ask again: the
@@ -32,8 +31,10 @@ struct LeaseOutcome {
 };
 LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains, int lease_seconds);
 
-// The holder's batch is over: its leases end.
-void release_domains(int32 holder);
+// The holder holds no item of these domains any more (one batch of it, for
+// the in-server workers, whose batches overlap): their leases end, or lose
+// that batch's claim. Needs a transaction and an SPI connection.
+void release_domains(int32 holder, const std::vector<std::string>& domains);
 
 }  // namespace ev::pg
 

@@ -23,6 +23,7 @@
 #include "prober_counters.h"
 #include "prober_state.h"
 #include "provider_cache.h"
+#include "queue/domain_tally.h"
 #include "queue/item_lifecycle.h"
 #include "queue_claim.h"
 #include "queue_items.h"
@@ -41,44 +42,6 @@ namespace {
 // How long a claim holds its items: past it, another worker may take them
 // (their worker died, or hangs).
 constexpr int kLeaseSeconds = 300;
-
-// Runs sql with text parameters (NULL-free); returns the rows as strings.
-std::vector<std::vector<std::string>> query(const char* sql, const std::vector<std::string>& params = {}) {
-    std::vector<std::vector<std::string>> rows;
-    // Copied out of SPI memory into palloc'd C strings inside the guard, then
-    // into C++ strings outside it (no C++ object may live in a pg_call frame
-    // that can longjmp).
-    int nrows = 0, ncols = 0;
-    char** cells = nullptr;
-    pg_call([&] {
-        int n = static_cast<int>(params.size());
-        Oid* types = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
-        Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
-        for (int i = 0; i < n; ++i) {
-            types[i] = TEXTOID;
-            values[i] = CStringGetTextDatum(params[i].c_str());
-        }
-        pgstat_report_activity(STATE_RUNNING, sql);
-        int rc = SPI_execute_with_args(sql, n, types, values, nullptr, false, 0);
-        if (rc < 0) elog(ERROR, "email_verify worker: SPI failed (%d) on: %s", rc, sql);
-        nrows = static_cast<int>(SPI_processed);
-        ncols = SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0;
-        MemoryContext outer = MemoryContextSwitchTo(CurTransactionContext);
-        cells = static_cast<char**>(palloc0(sizeof(char*) * (nrows * ncols + 1)));
-        for (int r = 0; r < nrows; ++r)
-            for (int c = 0; c < ncols; ++c)
-                cells[r * ncols + c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
-        MemoryContextSwitchTo(outer);
-    });
-    rows.reserve(nrows);
-    for (int r = 0; r < nrows; ++r) {
-        std::vector<std::string> row;
-        row.reserve(static_cast<std::size_t>(ncols));
-        for (int c = 0; c < ncols; ++c) row.emplace_back(cells[r * ncols + c] ? cells[r * ncols + c] : "");
-        rows.push_back(std::move(row));
-    }
-    return rows;
-}
 
 // ---- verdicts for the write-back ----------------------------------------------
 
@@ -250,6 +213,10 @@ class Worker {
         std::chrono::steady_clock::time_point first_settled;
         std::uint64_t written;
         std::uint64_t retried;
+        // The domains leased for its SMTP items (domain_leases.h): each is
+        // given up at the write-back after its last item settled.
+        ev::queue::DomainTally leased{};
+        std::vector<std::string> domains_done{};
     };
 
     // What has settled is written back once its first verdict has waited
@@ -294,8 +261,9 @@ class Worker {
             bool job = i >= batch.items.size();
             const std::string& email = job ? batch.jobs[i - batch.items.size()].address_key : batch.items[i].email;
             ev::Level level = job ? batch.jobs[i - batch.items.size()].level : batch.items[i].level;
+            if (level == ev::Level::Smtp) batch.leased.add(email);
             if (blocked && level == ev::Level::Smtp && !std::exchange(test_turn, false)) {
-                pause(batch, i);
+                pause(batch, i, email);
                 continue;
             }
             requests.push_back({email, level});
@@ -304,8 +272,10 @@ class Worker {
         }
         use_server_state(caches_);
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
-        auto ready = [&batch, &item_of](std::size_t k, const ev::prober::Verdict& verdict) {
+        auto ready = [&batch, &item_of, &requests](std::size_t k, const ev::prober::Verdict& verdict) {
             std::size_t i = item_of[k];
+            if (requests[k].level == ev::Level::Smtp && batch.leased.settle(requests[k].input))
+                batch.domains_done.emplace_back(ev::queue::lease_domain(requests[k].input));
             if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
             batch.outcomes[i] = verdict;
             batch.settled.push_back(i);
@@ -331,7 +301,8 @@ class Worker {
 
     // An SMTP item held back while the network looks blocked: back to the
     // queue, no attempt counted.
-    static void pause(Batch& batch, std::size_t i) {
+    static void pause(Batch& batch, std::size_t i, const std::string& email) {
+        if (batch.leased.settle(email)) batch.domains_done.emplace_back(ev::queue::lease_domain(email));
         if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
         ev::prober::Verdict& paused = batch.outcomes[i];
         paused.deferred = true;
@@ -348,8 +319,16 @@ class Worker {
     // ended_claims: the batch's job claims, ended in the same transaction
     // (its last write-back).
     void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<JobRange>* ended_claims = nullptr) {
+        if (ended_claims) {
+            std::vector<std::string> rest = batch.leased.take_all();
+            batch.domains_done.insert(batch.domains_done.end(), rest.begin(), rest.end());
+        }
         if (batch.settled.empty()) {
-            if (ended_claims && !ended_claims->empty()) alone([&] { end_job_claims(*ended_claims, slot_); });
+            if ((ended_claims && !ended_claims->empty()) || !batch.domains_done.empty()) alone([&] {
+                if (ended_claims) end_job_claims(*ended_claims, slot_);
+                release_domains(slot_, batch.domains_done);
+            });
+            batch.domains_done.clear();
             return;
         }
         const auto& items = batch.items;
@@ -393,11 +372,12 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
-        // The server's domain leases are not freed at a batch's end: another
-        // worker may still be probing the same domain; they run out with
-        // the claims' leases (domain_leases.h).
+        // Domains whose items have all settled are free for the other
+        // claimers (or for the other workers' batches to finish).
+        release_domains(slot_, batch.domains_done);
         if (ended_claims) end_job_claims(*ended_claims, slot_);
         commit_transaction();
+        batch.domains_done.clear();
         // Settled job addresses may have made events (progress, completion).
         if (sender_ && !jobs.verdicts.empty()) sender_->wake();
         batch.settled.clear();

@@ -45,4 +45,42 @@ void abort_transaction() {
     });
 }
 
+// Runs sql with text parameters (NULL-free); returns the rows as strings.
+std::vector<std::vector<std::string>> query(const char* sql, const std::vector<std::string>& params) {
+    std::vector<std::vector<std::string>> rows;
+    // Copied out of SPI memory into palloc'd C strings inside the guard, then
+    // into C++ strings outside it (no C++ object may live in a pg_call frame
+    // that can longjmp).
+    int nrows = 0, ncols = 0;
+    char** cells = nullptr;
+    pg_call([&] {
+        int n = static_cast<int>(params.size());
+        Oid* types = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
+        Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
+        for (int i = 0; i < n; ++i) {
+            types[i] = TEXTOID;
+            values[i] = CStringGetTextDatum(params[i].c_str());
+        }
+        pgstat_report_activity(STATE_RUNNING, sql);
+        int rc = SPI_execute_with_args(sql, n, types, values, nullptr, false, 0);
+        if (rc < 0) elog(ERROR, "email_verify worker: SPI failed (%d) on: %s", rc, sql);
+        nrows = static_cast<int>(SPI_processed);
+        ncols = SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0;
+        MemoryContext outer = MemoryContextSwitchTo(CurTransactionContext);
+        cells = static_cast<char**>(palloc0(sizeof(char*) * (nrows * ncols + 1)));
+        for (int r = 0; r < nrows; ++r)
+            for (int c = 0; c < ncols; ++c)
+                cells[r * ncols + c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
+        MemoryContextSwitchTo(outer);
+    });
+    rows.reserve(nrows);
+    for (int r = 0; r < nrows; ++r) {
+        std::vector<std::string> row;
+        row.reserve(static_cast<std::size_t>(ncols));
+        for (int c = 0; c < ncols; ++c) row.emplace_back(cells[r * ncols + c] ? cells[r * ncols + c] : "");
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
 }  // namespace ev::pg

@@ -35,28 +35,28 @@ std::string literal_ip(const std::string& domain) {
 
 }  // namespace
 
-void Engine::State::start(std::vector<OfflineFindings>& all, Level lvl) {
-    items = &all;
-    level = lvl;
-    started = Clock::now();
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        const ParsedAddress& a = all[i].address;
-        if (!a.ok()) continue;
-        auto& slot = domains[a.domain];
-        if (!slot) {
-            slot = std::make_unique<Domain>();
-            slot->name = a.domain;
-            ++open_domains;
-        }
-        slot->items.push_back(i);
+void Engine::State::add(std::uint64_t ticket, OfflineFindings item, Level level) {
+    const std::string name = item.address.domain;
+    std::string key = std::string(to_string(level)) + ' ' + name;
+    Domain*& gathered = gathering[key];
+    if (!gathered) {
+        auto fresh = std::make_unique<Domain>();
+        fresh->id = next_domain_id++;
+        fresh->name = name;
+        fresh->level = level;
+        fresh->created = Clock::now();
+        gathered = fresh.get();
+        route_queue.push_back(fresh.get());
+        domains.emplace(fresh->id, std::move(fresh));
     }
-    for (auto& [name, domain] : domains) route_queue.push_back(domain.get());
-    start_routes();
+    gathered->items.push_back({ticket, std::move(item)});
+    ++open_items;
 }
 
 void Engine::State::start_routes() {
-    while (routes_in_flight < kRoutesInFlight && next_route < route_queue.size()) {
-        Domain* d = route_queue[next_route++];
+    while (routes_in_flight < kRoutesInFlight && !route_queue.empty()) {
+        Domain* d = route_queue.front();
+        route_queue.pop_front();
         if (d->name.front() == '[') {
             on_route(*d, literal_route(d->name));
             continue;
@@ -80,8 +80,10 @@ std::shared_ptr<const dns::MailRoute> Engine::State::literal_route(const std::st
 }
 
 void Engine::State::on_route(Domain& d, std::shared_ptr<const dns::MailRoute> route) {
+    auto gathered = gathering.find(std::string(to_string(d.level)) + ' ' + d.name);
+    if (gathered != gathering.end() && gathered->second == &d) gathering.erase(gathered);
     d.route = std::move(route);
-    if (level == Level::Dns || d.route->outcome != dns::RouteOutcome::Ok) return finalize(d);
+    if (d.level == Level::Dns || d.route->outcome != dns::RouteOutcome::Ok) return finalize(d);
     std::vector<std::string> mx_names;
     for (const auto& host : d.route->hosts) mx_names.push_back(host.name);
     d.site = site_of(std::move(mx_names));
@@ -96,24 +98,26 @@ void Engine::State::on_route(Domain& d, std::shared_ptr<const dns::MailRoute> ro
     // A provider known to accept anything needs no probe to say so.
     if (d.provider && assumes_catch_all(*d.provider)) d.catch_all = true;
     else d.catch_all = caches.catch_all.find(d.name, Clock::now());
+    auto known_not = not_catch_all.find(d.name);
+    if (!d.catch_all && known_not != not_catch_all.end()) {
+        if (known_not->second > Clock::now()) d.catch_all = false;
+        else not_catch_all.erase(known_not);
+    }
     if (!d.catch_all) {
         Task& probe = new_task(d, random_local_part() + "@" + d.name);
         probe.catch_all_probe = true;
         ++stats.catch_all_probes;
         enqueue(probe);
     }
-    for (std::size_t i : d.items) {
-        std::string recipient = (*items)[i].address.normalized();
-        auto found = d.by_recipient.find(recipient);
-        if (found != d.by_recipient.end()) {
-            found->second->items.push_back(i);
-            continue;
-        }
-        Task& t = new_task(d, recipient);
-        t.items.push_back(i);
-        d.by_recipient.emplace(recipient, &t);
-        enqueue(t);
-    }
+    for (std::size_t k = 0; k < d.items.size(); ++k) add_task(d, k);
+}
+
+void Engine::State::add_task(Domain& d, std::size_t k) {
+    std::string recipient = d.items[k].item.address.normalized();
+    if (d.by_recipient.count(recipient) > 0) return;
+    Task& t = new_task(d, recipient);
+    d.by_recipient.emplace(std::move(recipient), &t);
+    enqueue(t);
 }
 
 Engine::State::Task& Engine::State::new_task(Domain& d, std::string recipient) {
@@ -123,24 +127,46 @@ Engine::State::Task& Engine::State::new_task(Domain& d, std::string recipient) {
     task->recipient = std::move(recipient);
     Task& ref = *task;
     tasks.emplace(ref.id, std::move(task));
+    d.task_ids.push_back(ref.id);
     ++d.open_tasks;
     return ref;
 }
 
-void Engine::State::run(const Poll& poll) {
-    auto next_sweep = Clock::now() + kSweepEvery;
-    while (open_domains > 0) {
+Engine::State::Task* Engine::State::find_task(std::uint64_t id) const {
+    auto found = tasks.find(id);
+    return found == tasks.end() ? nullptr : found->second.get();
+}
+
+void Engine::State::free_finished() {
+    for (std::uint64_t id : finished_domains) {
+        auto found = domains.find(id);
+        if (found == domains.end()) continue;
+        for (std::uint64_t task : found->second->task_ids) tasks.erase(task);
+        domains.erase(found);
+    }
+    finished_domains.clear();
+}
+
+void Engine::State::turn_until(Clock::time_point until, const Poll& poll, bool until_settled) {
+    while (open_items > 0 || (!until_settled && sessions_open > 0)) {
         if (poll) poll();
         start_routes();
         if (pump_needed) pump();
-        loop.run_once(pump_needed ? std::chrono::milliseconds(0) : settings.turn);
+        auto now = Clock::now();
+        if (now >= until) break;
+        auto wait = std::min<std::chrono::milliseconds>(
+            settings.turn, std::chrono::ceil<std::chrono::milliseconds>(until - now));
+        loop.run_once(pump_needed ? std::chrono::milliseconds(0) : wait);
         graveyard.clear();
+        free_finished();
         if (Clock::now() >= next_sweep) {
             sweep_deadlines();
             next_sweep = Clock::now() + kSweepEvery;
         }
     }
-    // Let sessions say QUIT and hear 221, briefly; then close what is left.
+}
+
+void Engine::State::close_all(const Poll& poll) {
     auto linger_until = Clock::now() + kQuitLinger;
     while (sessions_open > 0 && Clock::now() < linger_until) {
         if (poll) poll();
@@ -153,6 +179,7 @@ void Engine::State::run(const Poll& poll) {
     }
     graveyard.clear();
 }
+
 Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
     : state_(std::make_unique<State>(settings, caches, stats_)) {}
 
@@ -160,8 +187,29 @@ Engine::~Engine() = default;
 
 void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled) {
     if (level == Level::Syntax) return;
-    state_->settled = std::move(settled);
-    state_->start(items, level);
-    state_->run(poll);
+    state_->done = [&items, &settled](std::uint64_t ticket, OfflineFindings& item) {
+        items[ticket] = std::move(item);
+        if (settled) settled(ticket);
+    };
+    for (std::size_t i = 0; i < items.size(); ++i)
+        if (items[i].address.ok()) state_->add(i, std::move(items[i]), level);
+    // A batch: until every item has settled, then the sessions' QUITs.
+    while (state_->open_items > 0) state_->turn_until(Clock::now() + std::chrono::seconds(1), poll, true);
+    state_->close_all(poll);
 }
+
+void Engine::set_done(Done done) { state_->done = std::move(done); }
+
+void Engine::add(std::uint64_t ticket, OfflineFindings item, Level level) {
+    state_->add(ticket, std::move(item), level);
+}
+
+void Engine::run_for(std::chrono::milliseconds slice, const Poll& poll) {
+    state_->turn_until(Clock::now() + slice, poll, false);
+}
+
+std::size_t Engine::open_items() const { return state_->open_items; }
+
+void Engine::close(const Poll& poll) { state_->close_all(poll); }
+
 }  // namespace ev::prober

@@ -10,6 +10,8 @@
 // read, only as far as that provider's behaviour allows (provider_rules.h).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -31,6 +33,10 @@ using Poll = std::function<void()>;
 // the event loop: it must only take note, never throw.
 using Settled = std::function<void(std::size_t item)>;
 
+// The streaming form of Settled: the item itself, with the ticket it was
+// added with; the callee may move its findings away.
+using Done = std::function<void(std::uint64_t ticket, OfflineFindings& item)>;
+
 class Engine {
   public:
     Engine(const ProbeSettings& settings, ProberCaches& caches);
@@ -42,6 +48,22 @@ class Engine {
     // says whether any answer came back (the Verifier's rule for verdicts
     // reached without one is not applied here).
     void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled = nullptr);
+
+    // The streaming form (the external prober's rolling window): items are
+    // added while others are being probed, each at its own level, and each
+    // is handed to `done` when it settles. Hosts, their sessions and what
+    // was learned of them live as long as the engine. set_done first.
+    void set_done(Done done);
+    // An item that passed the syntax check, at level Dns or Smtp.
+    void add(std::uint64_t ticket, OfflineFindings item, Level level);
+    // Turns the event loop for about `slice`; returns at once when nothing
+    // is open (no item, no session).
+    void run_for(std::chrono::milliseconds slice, const Poll& poll);
+    // Items added and not yet settled.
+    std::size_t open_items() const;
+    // Lets open sessions say QUIT (briefly), then closes every socket; an
+    // item still open is not settled.
+    void close(const Poll& poll);
 
     const RunStats& stats() const { return stats_; }
 

@@ -51,6 +51,9 @@ void Engine::State::enqueue(Task& t, bool front) {
     Domain& d = *t.domain;
     while (t.endpoint < d.endpoints.size()) {
         Host& h = host_for(d, d.endpoints[t.endpoint]);
+        // A host that failed before this domain's items came is tried
+        // again (a new batch would have): it may be back.
+        if (h.failed && h.failed_at < d.created) h.failed = false;
         if (!h.failed) {
             if (front) h.queue.push_front(t.id);
             else h.queue.push_back(t.id);
@@ -139,18 +142,21 @@ void Engine::State::open_session(Host& h) {
 }
 
 bool Engine::State::has_work(const Host& h) const {
-    for (std::uint64_t id : h.queue)
-        if (!tasks.at(id)->done) return true;
+    for (std::uint64_t id : h.queue) {
+        const Task* t = find_task(id);
+        if (t && !t->done) return true;
+    }
     return false;
 }
 
 std::optional<smtp::RcptTask> Engine::State::next_task(Host& h, bool may_fail_allowed) {
     while (!h.queue.empty()) {
-        Task& t = *tasks.at(h.queue.front());
-        if (t.done) {
+        Task* found = find_task(h.queue.front());
+        if (!found || found->done) {
             h.queue.pop_front();
             continue;
         }
+        Task& t = *found;
         bool fails = may_fail(t);
         if (fails && !may_fail_allowed) return std::nullopt;
         // The recipient's own site: an address several sites lead to spends
@@ -183,8 +189,9 @@ void Engine::State::task_answered(Host&, const smtp::RcptTask& rt, Meaning meani
     if (klass == 2) ++stats.rcpt_2xx;
     else if (klass == 4) ++stats.rcpt_4xx;
     else if (klass == 5) ++stats.rcpt_5xx;
-    Task& t = *tasks.at(rt.id);
-    if (t.done) return;
+    Task* found = find_task(rt.id);
+    if (!found || found->done) return;
+    Task& t = *found;
     t.meaning = meaning;
     t.reply = reply;
     t.mx_host = host_name_of(t);
@@ -193,8 +200,9 @@ void Engine::State::task_answered(Host&, const smtp::RcptTask& rt, Meaning meani
 
 void Engine::State::task_returned(Host& h, const smtp::RcptTask& rt, SessionEnd why, const std::optional<Reply>& reply,
                                   bool charged) {
-    Task& t = *tasks.at(rt.id);
-    if (t.done) return;
+    Task* found = find_task(rt.id);
+    if (!found || found->done) return;
+    Task& t = *found;
     t.egress_problem.clear();
     t.failure = reason_for_end(why);
     t.reply = reply;
@@ -284,11 +292,13 @@ void Engine::State::learn(Host& h, const smtp::SessionReport& report) {
 
 void Engine::State::fail_host(Host& h, const smtp::SessionReport& report) {
     h.failed = true;
+    h.failed_at = Clock::now();
     std::deque<std::uint64_t> queued;
     queued.swap(h.queue);
     for (std::uint64_t id : queued) {
-        Task& t = *tasks.at(id);
-        if (t.done) continue;
+        Task* found = find_task(id);
+        if (!found || found->done) continue;
+        Task& t = *found;
         t.failure = reason_for_end(report.end);
         t.reply = report.reply;
         t.egress_problem = report.end == SessionEnd::EgressFailed ? report.detail : std::string();

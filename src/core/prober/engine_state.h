@@ -32,7 +32,6 @@ struct Engine::State {
         Domain* domain = nullptr;
         std::string recipient;
         bool catch_all_probe = false;
-        std::vector<std::size_t> items;
         std::size_t endpoint = 0;  // index into domain->endpoints
         int attempts = 0;
         bool first_sent_set = false;
@@ -54,9 +53,23 @@ struct Engine::State {
         std::string host_name;
     };
 
+    // An item in the engine's hands, and the caller's ticket for it.
+    struct Held {
+        std::uint64_t ticket = 0;
+        OfflineFindings item;
+    };
+
+    // A domain's items added together (or while its route was still being
+    // looked up): one route, one catch-all probe, settled together. Items
+    // of the same domain added later make a new Domain, so that a busy
+    // domain does not hold its first items back until the stream ends.
     struct Domain {
+        std::uint64_t id = 0;
         std::string name;
-        std::vector<std::size_t> items;
+        Level level = Level::Dns;
+        Clock::time_point created{};
+        std::vector<Held> items;
+        std::vector<std::uint64_t> task_ids;
         std::shared_ptr<const dns::MailRoute> route;
         std::vector<Endpoint> endpoints;
         std::unordered_map<std::string, Task*> by_recipient;
@@ -79,6 +92,7 @@ struct Engine::State {
         std::deque<std::uint64_t> queue;
         std::vector<std::unique_ptr<smtp::Session>> sessions;
         bool failed = false;
+        Clock::time_point failed_at{};  // a domain newer than this tries the host again
         bool wanting = false;
         HostFacts facts;     // as learned by every prober (HostPermits::facts)
         int slots_held = 0;  // session slots taken from the permits
@@ -132,26 +146,50 @@ struct Engine::State {
     net::EventLoop loop;
     dns::Resolver resolver;
     dns::RouteResolver routes;
-    std::vector<OfflineFindings>* items = nullptr;
-    Settled settled;
-    Level level = Level::Dns;
-    Clock::time_point started;
-    std::unordered_map<std::string, std::unique_ptr<Domain>> domains;
+    Done done;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Domain>> domains;
+    // Domains whose route is still being looked up, by level and name: an
+    // item added meanwhile joins them.
+    std::unordered_map<std::string, Domain*> gathering;
     std::unordered_map<std::uint64_t, std::unique_ptr<Task>> tasks;
     std::unordered_map<std::string, std::unique_ptr<Host>> hosts;
     std::deque<Host*> wanting;
-    std::vector<Domain*> route_queue;
-    std::size_t next_route = 0;
+    std::deque<Domain*> route_queue;
     int routes_in_flight = 0;
     std::vector<std::unique_ptr<smtp::Session>> graveyard;
+    // Settled domains, freed with their tasks between loop turns (a
+    // session's callback may still be on the stack when one settles).
+    std::vector<std::uint64_t> finished_domains;
+    // Domains found not to be catch-all: not probed again for a while by
+    // this engine (a stream brings a domain back many times). Only a
+    // catch-all answer is shared (ProberCaches::catch_all).
+    std::unordered_map<std::string, Clock::time_point> not_catch_all;
     std::uint64_t next_task_id = 1;
-    int open_domains = 0;
+    std::uint64_t next_domain_id = 1;
+    std::size_t open_items = 0;
+    Clock::time_point next_sweep{};
     int sessions_open = 0;
     bool pump_needed = false;
 
     // ---- setup, routes and the loop (engine.cpp) ------------------------
 
-    void start(std::vector<OfflineFindings>& all, Level lvl);
+    void add(std::uint64_t ticket, OfflineFindings item, Level level);
+
+    // The task for d.items[k] (one per distinct recipient).
+    void add_task(Domain& d, std::size_t k);
+
+    // The task of this id, or null once its domain was freed.
+    Task* find_task(std::uint64_t id) const;
+
+    // Frees the settled domains and their tasks.
+    void free_finished();
+
+    // Turns the loop until `until`, or until every item has settled and
+    // (unless until_settled) every session has ended.
+    void turn_until(Clock::time_point until, const Poll& poll, bool until_settled);
+
+    // Lets open sessions say QUIT, briefly; then closes every socket.
+    void close_all(const Poll& poll);
 
     // Keeps at most kRoutesInFlight route lookups out at once: thousands of
     // simultaneous queries overflow the resolver's socket buffers, and the
@@ -224,9 +262,9 @@ struct Engine::State {
 
     void finalize(Domain& d);
 
-    Task* task_of(Domain& d, const OfflineFindings& item);
+    static Task* task_of(Domain& d, const OfflineFindings& item);
 
-    void finalize_item(Domain& d, OfflineFindings& item);
+    void finalize_item(Domain& d, OfflineFindings& item) const;
 
     // Addresses whose first RCPT went out longer ago than address_timeout end
     // as timeouts, wherever their recipient currently is.
@@ -236,8 +274,6 @@ struct Engine::State {
     // queue's tail within it: what waits beyond the first `keep` recipients
     // ends unprobed, to be asked again later (sessions already open go on).
     void defer_queue(Host& h, std::size_t keep);
-
-    void run(const Poll& poll);
 };
 
 }  // namespace ev::prober

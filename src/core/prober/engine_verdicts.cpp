@@ -9,6 +9,9 @@ namespace ev::prober {
 
 namespace {
 
+// How long this engine remembers that a domain is not catch-all.
+constexpr auto kNotCatchAllMemory = std::chrono::minutes(10);
+
 std::string message_of(const Reply& reply) {
     std::string text = text::printable_ascii(reply.text);
     if (!reply.enhanced) return text;
@@ -26,7 +29,9 @@ void Engine::State::complete(Task& t) {
     if (t.catch_all_probe) {
         if (t.meaning == Meaning::Accepted) d.catch_all = true;
         else if (t.meaning == Meaning::MailboxNotFound) d.catch_all = false;
-        if (d.catch_all) caches.catch_all.store(d.name, *d.catch_all, Clock::now() + settings.catch_all_ttl);
+        if (d.catch_all == true) caches.catch_all.store(d.name, true, Clock::now() + settings.catch_all_ttl);
+        if (d.catch_all == false)
+            not_catch_all[d.name] = Clock::now() + std::min<Clock::duration>(kNotCatchAllMemory, settings.catch_all_ttl);
     }
     if (--d.open_tasks == 0) finalize(d);
 }
@@ -34,11 +39,12 @@ void Engine::State::complete(Task& t) {
 void Engine::State::finalize(Domain& d) {
     if (d.finalized) return;
     d.finalized = true;
-    --open_domains;
-    for (std::size_t i : d.items) {
-        finalize_item(d, (*items)[i]);
-        if (settled) settled(i);
+    open_items -= d.items.size();
+    for (Held& held : d.items) {
+        finalize_item(d, held.item);
+        if (done) done(held.ticket, held.item);
     }
+    finished_domains.push_back(d.id);
 }
 
 Engine::State::Task* Engine::State::task_of(Domain& d, const OfflineFindings& item) {
@@ -46,7 +52,7 @@ Engine::State::Task* Engine::State::task_of(Domain& d, const OfflineFindings& it
     return found == d.by_recipient.end() ? nullptr : found->second;
 }
 
-void Engine::State::finalize_item(Domain& d, OfflineFindings& item) {
+void Engine::State::finalize_item(Domain& d, OfflineFindings& item) const {
     VerificationResult& r = item.result;
     Findings findings = item.findings;
     const dns::MailRoute& route = *d.route;
@@ -62,10 +68,10 @@ void Engine::State::finalize_item(Domain& d, OfflineFindings& item) {
     else r.mx_found = route.outcome == dns::RouteOutcome::Ok;
     if (!route.hosts.empty()) r.mx_host = route.hosts.front().name;
 
-    Task* t = route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp ? task_of(d, item) : nullptr;
-    if (route.outcome == dns::RouteOutcome::Ok && level == Level::Dns) findings.add(Reason::DomainOk);
+    Task* t = route.outcome == dns::RouteOutcome::Ok && d.level == Level::Smtp ? task_of(d, item) : nullptr;
+    if (route.outcome == dns::RouteOutcome::Ok && d.level == Level::Dns) findings.add(Reason::DomainOk);
     bool skipped = d.provider && !probes_mailboxes(*d.provider);
-    if (route.outcome == dns::RouteOutcome::Ok && level == Level::Smtp && !t && !skipped)
+    if (route.outcome == dns::RouteOutcome::Ok && d.level == Level::Smtp && !t && !skipped)
         findings.add(Reason::NoMailServer);
     if (t) {
         r.level = Level::Smtp;
@@ -92,7 +98,7 @@ void Engine::State::finalize_item(Domain& d, OfflineFindings& item) {
     }
     if (d.provider) apply_provider(*d.provider, t != nullptr, &findings, &r);
     decide(findings, &r);
-    r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - d.created).count();
     // A domain literal's route was never asked of DNS.
     bool dns_answered = route.outcome != dns::RouteOutcome::DnsError && d.name.front() != '[';
     bool smtp_answered = t && (t->meaning || t->reply);
@@ -112,6 +118,7 @@ void Engine::State::sweep_deadlines() {
         if (host->refused_since && now - *host->refused_since >= settings.permit_wait) defer_queue(*host, 0);
         else if (host->queue.size() > sendable) defer_queue(*host, sendable);
     }
+    // complete() may settle a domain: its tasks are freed only between turns.
     for (auto& [id, task] : tasks) {
         Task& t = *task;
         if (t.done || !t.first_sent_set || now - t.first_sent < settings.address_timeout) continue;
@@ -126,8 +133,9 @@ void Engine::State::defer_queue(Host& h, std::size_t keep) {
     std::deque<std::uint64_t> queued;
     queued.swap(h.queue);
     for (std::uint64_t id : queued) {
-        Task& t = *tasks.at(id);
-        if (t.done) continue;
+        Task* found = find_task(id);
+        if (!found || found->done) continue;
+        Task& t = *found;
         if (keep > 0) {
             --keep;
             h.queue.push_back(id);

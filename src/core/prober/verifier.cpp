@@ -1,5 +1,7 @@
 #include "prober/verifier.h"
 
+#include "prober/verdict_rules.h"
+
 #include <algorithm>
 #include <string>
 
@@ -29,49 +31,6 @@ class PollTimer {
     SteadyClock::time_point next_{};
 };
 
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
-
-double ms_between(SteadyClock::time_point from, SteadyClock::time_point to) {
-    return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-std::string cache_key(Level level, const ParsedAddress& address) {
-    return std::string(to_string(level)) + ' ' + address.normalized();
-}
-
-// The network's own failure among the findings of an address nothing
-// answered for: the unknown reason the precedence puts first (README.md,
-// "The result").
-Reason network_failure(const Findings& findings) {
-    for (auto r = static_cast<unsigned>(Reason::Syntax); r <= static_cast<unsigned>(Reason::DomainOk); ++r) {
-        auto reason = static_cast<Reason>(r);
-        if (status_of(reason) == Status::Unknown && findings.has(reason)) return reason;
-    }
-    return Reason::DnsError;
-}
-
-// A verdict reached without a DNS or an SMTP answer rests on the offline
-// flags alone: during a DNS outage a role address would come out risky and
-// be cached for a day. It is the outage that decides, as unknown.
-void decide_without_answer(const OfflineFindings& item, VerificationResult* result) {
-    result->reason = network_failure(item.findings);
-    result->status = Status::Unknown;
-    result->score = delivery_score(result->reason, result->suggestion.has_value());
-}
-
-// A cached verdict with the flags of the risk lists as they are now (a
-// list_entries change since it was stored), decided again from what the
-// probe found and what the lists say today.
-VerificationResult refreshed(CachedVerdict cached, const OfflineFindings& now) {
-    VerificationResult r = std::move(cached.result);
-    r.is_disposable = now.result.is_disposable;
-    r.is_role = now.result.is_role;
-    r.is_free = now.result.is_free;
-    r.suggestion = now.result.suggestion;
-    decide(Findings::from_bits(cached.probe_findings | now.findings.bits()), &r);
-    return r;
-}
-
 }  // namespace
 
 bool is_transient(Reason reason) {
@@ -98,19 +57,15 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         poll_timer.tick();
         auto started = SteadyClock::now();
         OfflineFindings found = examiner.examine(inputs[i], settings.syntax);
-        if (use_cache && settings.reuse_cached && found.address.ok()) {
-            if (auto cached = caches_.results.find(cache_key(level, found.address), started)) {
-                VerificationResult& r = verdicts[i].result;
-                r = refreshed(std::move(*cached), found);
-                r.email.assign(inputs[i]);
-                r.from_cache = true;
-                r.duration_ms = ms_between(started, SteadyClock::now());
+        if (use_cache && settings.reuse_cached) {
+            if (auto cached = cached_verdict(caches_, level, found, inputs[i], started)) {
+                verdicts[i].result = std::move(*cached);
                 if (ready) ready(i, verdicts[i]);
                 continue;
             }
         }
         any_to_probe = any_to_probe || (network && found.address.ok());
-        examine_ms.push_back(ms_between(started, SteadyClock::now()));
+        examine_ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - started).count());
         offline_bits.push_back(found.findings.bits());
         items.push_back(std::move(found));
         item_input.push_back(i);
@@ -122,22 +77,8 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
     auto settle = [&](std::size_t k) {
         if (stamped[k]) return;
         stamped[k] = true;
-        OfflineFindings& item = items[k];
-        VerificationResult& r = item.result;
-        bool probed = network && item.address.ok();
-        bool answered = !probed || item.network_answered;
-        if (!answered) decide_without_answer(item, &r);
-        r.checked_at_unix = unix_now();
-        r.duration_ms += examine_ms[k];
         Verdict& verdict = verdicts[item_input[k]];
-        verdict.final = answered && !is_transient(r.reason) && !item.deferred;
-        verdict.deferred = item.deferred;
-        // Unknown verdicts (greylisted, timeouts, ...) are worth asking again
-        // soon; only settled ones are reused.
-        if (use_cache && probed && answered && !item.deferred && r.status != Status::Unknown)
-            caches_.results.store(cache_key(level, item.address),
-                                  CachedVerdict{r, item.findings.bits() & ~offline_bits[k]}, expires);
-        verdict.result = std::move(r);
+        verdict = stamp(items[k], level, {examine_ms[k], offline_bits[k]}, use_cache ? &caches_ : nullptr, expires);
         if (ready) ready(item_input[k], verdict);
     };
     // What the engine will not probe is settled now.

@@ -1,0 +1,146 @@
+// prober::StreamVerifier, the rolling window of the external prober: inputs
+// submitted while earlier ones are still being probed settle as they are
+// reached (a slow domain holds back only its own), each exactly once, with
+// the batch verifier's verdicts; one engine keeps its sessions and hosts
+// from one submission to the next.
+#include "prober/stream_verifier.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fake_smtp_server.h"
+#include "probe_world.h"
+
+using ev::Level;
+using ev::Reason;
+using ev::prober::StreamVerifier;
+using ev::prober::Verdict;
+using ev::test::FakeSmtpServer;
+using namespace std::chrono_literals;
+namespace fake = ev::test;
+
+namespace {
+
+class StreamVerifierTest : public ::testing::Test {
+  protected:
+    StreamVerifierTest() {
+        settings.probe = fake::loopback_settings(dns, 25);
+        fake::MtaBehaviour mta;
+        mta.rcpt = [](const std::string& r) {
+            if (r.rfind("alice@", 0) == 0) return std::string("250 2.1.5 Ok");
+            return std::string("550 5.1.1 User unknown");
+        };
+        smtp = std::make_unique<FakeSmtpServer>(fake::mta_script(mta));
+        settings.probe.smtp_port = smtp->port();
+        fake::publish_mail_domain(dns, "strict.test");
+    }
+
+    std::unique_ptr<StreamVerifier> make() {
+        return std::make_unique<StreamVerifier>(fake::small_lists(), fake::no_suggestions(), caches, settings,
+                                                [this](std::uint64_t ticket, const Verdict& v) {
+                                                    ++times[ticket];
+                                                    ready[ticket] = v;
+                                                    order.push_back(ticket);
+                                                });
+    }
+
+    // Runs until nothing is open, at most `limit`.
+    static void drain(StreamVerifier& s, std::chrono::milliseconds limit = 5000ms) {
+        auto until = std::chrono::steady_clock::now() + limit;
+        while (s.open() > 0 && std::chrono::steady_clock::now() < until) s.run_for(50ms, nullptr);
+    }
+
+    fake::FakeDnsServer dns;
+    std::unique_ptr<FakeSmtpServer> smtp;
+    ev::prober::VerifierSettings settings;
+    ev::prober::ProberCaches caches;
+    std::map<std::uint64_t, Verdict> ready;
+    std::map<std::uint64_t, int> times;
+    std::vector<std::uint64_t> order;
+};
+
+}  // namespace
+
+TEST_F(StreamVerifierTest, WhatNeedsNoProbeIsReadyAtOnce) {
+    auto s = make();
+    s->submit(1, "bad@@x.test", Level::Smtp);
+    s->submit(2, "alice@strict.test", Level::Syntax);
+    EXPECT_EQ(s->open(), 0u);
+    ASSERT_EQ(ready.size(), 2u);
+    EXPECT_EQ(ready[1].result.reason, Reason::Syntax);
+    EXPECT_TRUE(ready[1].final);
+    EXPECT_EQ(ready[2].result.reason, Reason::SyntaxOk);
+}
+
+TEST_F(StreamVerifierTest, SubmissionsWhileProbingSettleEachOnce) {
+    auto s = make();
+    s->submit(1, "alice@strict.test", Level::Smtp);
+    s->submit(2, "bob@strict.test", Level::Smtp);
+    EXPECT_EQ(s->open(), 2u);
+    s->run_for(20ms, nullptr);
+    // More of the same domain, and a dns-level one, while the first are out.
+    s->submit(3, "alice@strict.test", Level::Smtp);
+    s->submit(4, "carol@strict.test", Level::Smtp);
+    s->submit(5, "alice@strict.test", Level::Dns);
+    drain(*s);
+    EXPECT_EQ(s->open(), 0u);
+    ASSERT_EQ(ready.size(), 5u);
+    for (auto& [ticket, n] : times) EXPECT_EQ(n, 1) << ticket;
+    EXPECT_EQ(ready[1].result.reason, Reason::Accepted);
+    EXPECT_EQ(ready[2].result.reason, Reason::MailboxNotFound);
+    EXPECT_EQ(ready[3].result.reason, Reason::Accepted);
+    EXPECT_EQ(ready[4].result.reason, Reason::MailboxNotFound);
+    EXPECT_EQ(ready[5].result.reason, Reason::DomainOk);
+    EXPECT_EQ(ready[5].result.level, Level::Dns);
+    EXPECT_TRUE(ready[1].final);
+    s->close(nullptr);
+}
+
+// A domain that never answers holds back only its own items: what comes
+// after it is ready long before its lookup times out.
+TEST_F(StreamVerifierTest, ASlowDomainHoldsBackOnlyItsOwn) {
+    dns.set("silent.test", fake::kTypeMx, fake::silent_answer());
+    auto s = make();
+    s->submit(1, "alice@silent.test", Level::Dns);
+    s->run_for(20ms, nullptr);
+    s->submit(2, "alice@strict.test", Level::Smtp);
+    auto until = std::chrono::steady_clock::now() + 5s;
+    while (ready.count(2) == 0 && std::chrono::steady_clock::now() < until) s->run_for(20ms, nullptr);
+    EXPECT_EQ(ready.count(2), 1u);
+    EXPECT_EQ(ready.count(1), 0u);
+    drain(*s, 10000ms);
+    ASSERT_EQ(ready.count(1), 1u);
+    EXPECT_EQ(ready[1].result.reason, Reason::DnsError);
+    EXPECT_FALSE(ready[1].final);
+    EXPECT_EQ(order.front(), 2u);
+}
+
+// The stream's engine remembers that a domain is not catch-all: a second
+// submission of the same domain sends no second catch-all probe.
+TEST_F(StreamVerifierTest, ANotCatchAllDomainIsNotProbedAgain) {
+    auto s = make();
+    s->submit(1, "alice@strict.test", Level::Smtp);
+    drain(*s);
+    auto probes = s->stats().catch_all_probes;
+    s->submit(2, "bob@strict.test", Level::Smtp);
+    drain(*s);
+    EXPECT_EQ(s->stats().catch_all_probes, probes);
+    EXPECT_EQ(ready[2].result.reason, Reason::MailboxNotFound);
+    EXPECT_EQ(ready[2].result.is_catch_all, false);
+}
+
+TEST_F(StreamVerifierTest, CachedVerdictsAreReused) {
+    auto s = make();
+    s->submit(1, "alice@strict.test", Level::Smtp);
+    drain(*s);
+    s->submit(2, "alice@strict.test", Level::Smtp);
+    EXPECT_EQ(s->open(), 0u);
+    ASSERT_EQ(ready.count(2), 1u);
+    EXPECT_TRUE(ready[2].result.from_cache);
+    EXPECT_EQ(ready[2].result.reason, Reason::Accepted);
+}
