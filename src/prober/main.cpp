@@ -17,6 +17,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -24,7 +25,8 @@
 #include <thread>
 #include <vector>
 
-#include "prober/verifier.h"
+#include "prober/stream_verifier.h"
+#include "remote/claim_window.h"
 #include "remote/config_file.h"
 #include "remote/prober_settings.h"
 #include "remote/report.h"
@@ -51,9 +53,13 @@ extern "C" void on_stop(int) { stop_requested = 1; }
 extern "C" void on_reload(int) { reload_requested = 1; }
 
 const char* const kVersion = EV_TEXT(EV_VERSION);
-// After SIGTERM, how long a batch in progress may still run.
+// After SIGTERM, how long what is in flight may still run.
 constexpr std::chrono::milliseconds kStopGrace{800};
 constexpr std::chrono::seconds kHeartbeatEvery{30};
+// How long the engine runs between two looks at the window, and how long a
+// settled verdict may wait for its report.
+constexpr std::chrono::milliseconds kTurn{100};
+constexpr std::chrono::milliseconds kReportEvery{1000};
 
 std::string name_of_prober;
 
@@ -119,31 +125,29 @@ class Prober {
 
     int run() {
         if (!connect_and_hello()) return stop_requested ? 0 : 3;
-        auto last_heartbeat = std::chrono::steady_clock::now();
-        while (!stop_requested) {
+        last_contact_ = std::chrono::steady_clock::now();
+        while (true) {
             if (reload_requested) reload();
             try {
-                std::vector<ClaimedItem> items =
-                    db_.claim(hello_.prober_id, settings_.batch_size, settings_.lease_seconds);
-                if (items.empty()) {
-                    if (options_.once) break;
-                    if (std::chrono::steady_clock::now() - last_heartbeat > kHeartbeatEvery) {
-                        db_.heartbeat(hello_.prober_id, 0, std::nullopt);
-                        last_heartbeat = std::chrono::steady_clock::now();
-                    }
-                    nap(settings_.idle_ms);
-                    continue;
+                if (!turn()) break;
+            } catch (const Stopping&) {
+                log("stopping: what was reached is reported; the rest is given back");
+                try {
+                    if (window_.settled() > 0) report_settled();
+                } catch (const DbError& e) {
+                    log(std::string("database: ") + e.what() + " (the claims run out by themselves)");
                 }
-                probe_and_report(items);
-                last_heartbeat = std::chrono::steady_clock::now();
+                break;
             } catch (const DbError& e) {
                 log(std::string("database: ") + e.what());
                 if (!e.connection_lost()) {
                     nap(1000);
                     continue;
                 }
-                // Its claims run out and are taken again; a report made
-                // after that would be refused (fenced), never written over.
+                // A new connection is a new prober: what the old one held
+                // runs out by lease and is taken again; a report made for it
+                // now would be refused (fenced), never written over.
+                forget_window();
                 if (!connect_and_hello()) return stop_requested ? 0 : 3;
             }
         }
@@ -152,6 +156,100 @@ class Prober {
     }
 
   private:
+    // One turn of the rolling window: claim while it has room (and the last
+    // claim found something, or a pause has passed), probe for a moment,
+    // report what settled. False when the prober is done.
+    bool turn() {
+        auto now = std::chrono::steady_clock::now();
+        if (stop_requested) {
+            if (!stop_at_) stop_at_ = now + kStopGrace;
+            if (window_.in_flight() == 0 || now >= *stop_at_) throw Stopping{};
+        } else if (window_.in_flight() < static_cast<std::size_t>(settings_.batch_size) && now >= next_claim_) {
+            if (window_.in_flight() == 0) stream_ = nullptr;  // settings or lists may have changed since
+            claim();
+            if (options_.once && window_.in_flight() == 0 && window_.settled() == 0) return false;
+        }
+        if (stream_ && window_.in_flight() > 0) {
+            try {
+                stream_->run_for(kTurn, [this] {
+                    if (stop_requested && stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Stopping{};
+                });
+            } catch (const Stopping&) {
+                throw;
+            } catch (const std::exception& e) {
+                give_back_in_flight(std::string("probe: ") + e.what());
+            }
+        } else if (window_.settled() == 0) {
+            nap(std::min(settings_.idle_ms, 100));
+        }
+        now = std::chrono::steady_clock::now();
+        bool due = now - last_report_ >= kReportEvery ||
+                   window_.settled() >= static_cast<std::size_t>(settings_.batch_size) / 2 || window_.in_flight() == 0;
+        if (window_.settled() > 0 && due) report_settled();
+        if (now - last_contact_ > kHeartbeatEvery) {
+            db_.heartbeat(hello_.prober_id, static_cast<int>(window_.in_flight()), std::nullopt);
+            last_contact_ = now;
+        }
+        return true;
+    }
+
+    void claim() {
+        std::vector<ClaimedItem> items = db_.claim(hello_.prober_id, settings_.batch_size, settings_.lease_seconds);
+        last_contact_ = std::chrono::steady_clock::now();
+        if (items.empty()) {
+            next_claim_ = last_contact_ + std::chrono::milliseconds(settings_.idle_ms);
+            return;
+        }
+        if (!stream_) {
+            stream_ = std::make_unique<ev::prober::StreamVerifier>(
+                lists_, ev::TypoSuggester::builtin(), caches_, settings_.verifier,
+                [this](std::uint64_t ticket, const ev::prober::Verdict& v) { window_.settle(ticket, v); });
+        }
+        std::vector<std::uint64_t> tickets = window_.add(std::move(items));
+        try {
+            for (std::uint64_t ticket : tickets) {
+                const ClaimedItem* item = window_.find(ticket);
+                if (item) stream_->submit(ticket, item->email, item->level);
+            }
+        } catch (const std::exception& e) {
+            give_back_in_flight(std::string("probe: ") + e.what());
+        }
+    }
+
+    // The engine failed (a DNS server list c-ares refuses, ...): what it held
+    // goes back at once, no attempt counted, and the next claim starts anew.
+    void give_back_in_flight(const std::string& error) {
+        log(error);
+        last_error_ = error;
+        for (std::uint64_t ticket : window_.open_tickets()) {
+            ev::prober::Verdict back;
+            back.final = false;
+            back.deferred = true;
+            back.result.reason = ev::Reason::TemporaryFailure;
+            back.result.smtp_message = error;
+            window_.settle(ticket, back);
+        }
+        stream_ = nullptr;
+        next_claim_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
+
+    void report_settled() {
+        std::size_t settled = window_.settled();
+        auto report = window_.take_report(settings_.retry, random_, last_error_);
+        last_error_.reset();
+        std::string answer = db_.report(hello_.prober_id, report.json);
+        last_report_ = last_contact_ = std::chrono::steady_clock::now();
+        log(std::to_string(settled) + " settled: " + std::to_string(report.verdicts) + " verdicts, " +
+            std::to_string(report.retries) + " put back, " + std::to_string(window_.in_flight()) +
+            " in flight; server: " + answer);
+    }
+
+    void forget_window() {
+        window_ = ev::remote::ClaimWindow{};
+        stream_ = nullptr;
+        next_claim_ = {};
+    }
+
     std::string conninfo() const {
         if (!options_.conninfo.empty()) return options_.conninfo;
         auto it = own_.find("conninfo");
@@ -214,34 +312,6 @@ class Prober {
         log("configuration read again");
     }
 
-    void probe_and_report(const std::vector<ClaimedItem>& items) {
-        std::vector<ev::prober::VerifyRequest> requests;
-        requests.reserve(items.size());
-        for (const ClaimedItem& item : items) requests.push_back({item.email, item.level});
-        std::vector<std::optional<ev::prober::Verdict>> outcomes(items.size());
-        std::optional<std::chrono::steady_clock::time_point> stop_at;
-        auto poll = [&] {
-            if (!stop_requested) return;
-            if (!stop_at) stop_at = std::chrono::steady_clock::now() + kStopGrace;
-            if (std::chrono::steady_clock::now() >= *stop_at) throw Stopping{};
-        };
-        auto ready = [&](std::size_t k, const ev::prober::Verdict& verdict) { outcomes[k] = verdict; };
-        std::optional<std::string> error;
-        ev::prober::Verifier verifier(lists_, ev::TypoSuggester::builtin(), caches_);
-        try {
-            verifier.verify(requests, settings_.verifier, poll, ready);
-        } catch (const Stopping&) {
-            log("stopping: the batch is cut short; what it did not reach is given back");
-        } catch (const std::exception& e) {
-            error = std::string("probe: ") + e.what();
-            log(*error);
-        }
-        auto report = ev::remote::build_report(items, outcomes, settings_.retry, random_, 0, error);
-        std::string answer = db_.report(hello_.prober_id, report.json);
-        log("batch of " + std::to_string(items.size()) + ": " + std::to_string(report.verdicts) + " verdicts, " +
-            std::to_string(report.retries) + " put back; server: " + answer);
-    }
-
     void goodbye() {
         try {
             if (db_.connected()) db_.goodbye(hello_.prober_id);
@@ -259,6 +329,13 @@ class Prober {
     ev::RiskLists lists_ = ev::RiskLists::with_builtin_lists();
     ev::prober::ProberCaches caches_;
     std::mt19937 random_{std::random_device{}()};
+    ev::remote::ClaimWindow window_;
+    std::unique_ptr<ev::prober::StreamVerifier> stream_;  // made by the first claim of a window
+    std::chrono::steady_clock::time_point next_claim_{};
+    std::chrono::steady_clock::time_point last_report_{};
+    std::chrono::steady_clock::time_point last_contact_{};  // the last statement the server saw
+    std::optional<std::chrono::steady_clock::time_point> stop_at_;
+    std::optional<std::string> last_error_;
 };
 
 }  // namespace

@@ -1,11 +1,16 @@
+// The external prober's reports (report.h) and its rolling window
+// (claim_window.h): what settled goes out once, a job claim ends with its
+// last item, a domain lease with its domain's last item at level smtp.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "remote/claim_window.h"
 #include "remote/report.h"
 
 using ev::remote::build_report;
 using ev::remote::ClaimedItem;
+using ev::remote::ClaimWindow;
 
 namespace {
 
@@ -19,32 +24,34 @@ ev::prober::Verdict verdict(ev::Status status, ev::Reason reason, bool final) {
     return v;
 }
 
+ClaimedItem job_item(std::int32_t address, std::optional<std::int64_t> claim, std::string email) {
+    ClaimedItem job;
+    job.job = true;
+    job.job_id = 3;
+    job.address = address;
+    job.claim = claim;
+    job.email = std::move(email);
+    return job;
+}
+
+const ev::prober::Verdict kValid = verdict(ev::Status::Valid, ev::Reason::DomainOk, true);
+
 }  // namespace
 
-TEST(ProberReport, FinalRetriedAndUnreachedItems) {
+TEST(ProberReport, FinalAndRetriedItems) {
     ClaimedItem row;
     row.queue_id = 7;
     row.email = "a@x.test";
     row.level = ev::Level::Dns;
-    ClaimedItem job;
-    job.job = true;
-    job.job_id = 3;
-    job.address = 12;
-    job.claim = 99;
-    job.email = "b@x.test";
-    ClaimedItem greylisted = job;
-    greylisted.address = 13;
+    ClaimedItem greylisted = job_item(13, 99, "b@x.test");
     greylisted.attempts = 1;
-    ClaimedItem unreached = job;
-    unreached.address = 14;
-    std::vector<ClaimedItem> items{row, job, greylisted, unreached};
-    std::vector<std::optional<ev::prober::Verdict>> outcomes{
-        verdict(ev::Status::Valid, ev::Reason::DomainOk, true),
-        verdict(ev::Status::Invalid, ev::Reason::NoDomain, true),
-        verdict(ev::Status::Unknown, ev::Reason::Greylisted, false), std::nullopt};
+    std::vector<ev::remote::SettledItem> settled{
+        {row, kValid},
+        {job_item(12, 99, "b@x.test"), verdict(ev::Status::Invalid, ev::Reason::NoDomain, true)},
+        {greylisted, verdict(ev::Status::Unknown, ev::Reason::Greylisted, false)}};
     ev::queue::RetryPolicy policy{5, std::chrono::seconds(60)};
     std::mt19937 random(1);
-    auto report = build_report(items, outcomes, policy, random, 0, std::nullopt);
+    auto report = build_report(settled, {}, policy, random);
     EXPECT_EQ(report.verdicts, 2);
     EXPECT_EQ(report.retries, 1);
     auto j = nlohmann::json::parse(report.json);
@@ -61,21 +68,50 @@ TEST(ProberReport, FinalRetriedAndUnreachedItems) {
     ASSERT_EQ(j["job_retries"].size(), 1u);
     EXPECT_EQ(j["job_retries"][0]["attempts"], 2);
     EXPECT_GE(j["job_retries"][0]["delay"].get<double>(), 60.0);  // 60 s x 2^1 x [0.5, 1.5)
-    // A batch cut short keeps its claims for prober_goodbye to give back.
-    EXPECT_FALSE(j.contains("claims"));
+    EXPECT_EQ(j["claims"], nlohmann::json::array());
+    EXPECT_EQ(j["domains_done"], nlohmann::json::array());
 }
 
-TEST(ProberReport, AFinishedBatchEndsItsClaims) {
-    ClaimedItem job;
-    job.job = true;
-    job.claim = 5;
-    job.email = "c@x.test";
-    std::vector<std::optional<ev::prober::Verdict>> outcomes{verdict(ev::Status::Valid, ev::Reason::DomainOk, true)};
+TEST(ClaimWindow, AClaimEndsWithItsLastItem) {
+    ClaimWindow window;
+    auto tickets = window.add({job_item(1, 5, "a@x.test"), job_item(2, 5, "b@y.test"), job_item(3, std::nullopt, "c@x.test")});
+    ASSERT_EQ(tickets.size(), 3u);
+    EXPECT_EQ(window.in_flight(), 3u);
+    ASSERT_NE(window.find(tickets[1]), nullptr);
+    EXPECT_EQ(window.find(tickets[1])->address, 2);
     std::mt19937 random(1);
-    auto j = nlohmann::json::parse(build_report({job}, outcomes, {}, random, 3, std::string("boom")).json);
-    EXPECT_EQ(j["claims"], nlohmann::json::array({5}));
-    EXPECT_EQ(j["in_flight"], 3);
-    EXPECT_EQ(j["error"], "boom");
+    window.settle(tickets[0], kValid);
+    window.settle(tickets[0], kValid);  // twice: once only
+    auto first = nlohmann::json::parse(window.take_report({}, random, std::string("boom")).json);
+    EXPECT_EQ(first["jobs"].size(), 1u);
+    EXPECT_EQ(first["claims"], nlohmann::json::array());
+    EXPECT_EQ(first["domains_done"], nlohmann::json::array());  // c@x.test is still out
+    EXPECT_EQ(first["in_flight"], 2);
+    EXPECT_EQ(first["error"], "boom");
+    window.settle(tickets[1], kValid);
+    window.settle(tickets[2], kValid);
+    auto second = nlohmann::json::parse(window.take_report({}, random, std::nullopt).json);
+    EXPECT_EQ(second["jobs"].size(), 2u);
+    EXPECT_EQ(second["claims"], nlohmann::json::array({5}));
+    auto domains = second["domains_done"].get<std::vector<std::string>>();
+    std::sort(domains.begin(), domains.end());
+    EXPECT_EQ(domains, (std::vector<std::string>{"x.test", "y.test"}));
+    EXPECT_EQ(second["in_flight"], 0);
+    EXPECT_FALSE(second.contains("error"));
+    EXPECT_EQ(window.find(tickets[1]), nullptr);
+    // Nothing new: an empty report.
+    EXPECT_EQ(nlohmann::json::parse(window.take_report({}, random, std::nullopt).json)["jobs"].size(), 0u);
+}
+
+TEST(ClaimWindow, OnlySmtpItemsHoldDomainLeases) {
+    ClaimWindow window;
+    ClaimedItem dns = job_item(1, std::nullopt, "a@x.test");
+    dns.level = ev::Level::Dns;
+    auto tickets = window.add({dns});
+    window.settle(tickets[0], kValid);
+    std::mt19937 random(1);
+    EXPECT_EQ(nlohmann::json::parse(window.take_report({}, random, std::nullopt).json)["domains_done"],
+              nlohmann::json::array());
 }
 
 TEST(ProberReport, IsoTimestamps) {

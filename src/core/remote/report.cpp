@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <set>
 
 namespace ev::remote {
 
@@ -57,21 +56,14 @@ std::string iso_utc(double seconds) {
     return out;
 }
 
-BatchReport build_report(const std::vector<ClaimedItem>& items,
-                         const std::vector<std::optional<prober::Verdict>>& outcomes, const queue::RetryPolicy& policy,
-                         std::mt19937& random, int in_flight, const std::optional<std::string>& error) {
+BatchReport build_report(const std::vector<SettledItem>& settled, const ReportEnds& ends,
+                         const queue::RetryPolicy& policy, std::mt19937& random) {
     BatchReport out;
     json rows = json::array(), row_retries = json::array(), jobs = json::array(), job_retries = json::array();
-    std::set<std::int64_t> claims;
-    bool all_reached = true;
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    for (std::size_t k = 0; k < items.size(); ++k) {
-        const ClaimedItem& item = items[k];
-        if (!outcomes[k]) {
-            all_reached = false;
-            continue;
-        }
-        const prober::Verdict& v = *outcomes[k];
+    for (const SettledItem& one : settled) {
+        const ClaimedItem& item = one.item;
+        const prober::Verdict& v = one.verdict;
         const VerificationResult& r = v.result;
         bool retry = v.deferred || policy.retries(v.final, item.attempts);
         if (retry) {
@@ -103,17 +95,11 @@ BatchReport build_report(const std::vector<ClaimedItem>& items,
                                 {"level", std::string(to_string(item.level))}});
             ++out.verdicts;
         }
-        if (item.claim) claims.insert(*item.claim);
     }
-    json report = {{"rows", rows},
-                   {"row_retries", row_retries},
-                   {"jobs", jobs},
-                   {"job_retries", job_retries},
-                   {"in_flight", in_flight}};
-    // A claim ends with its batch; a batch cut short keeps its claims until
-    // prober_goodbye gives back what is left of them.
-    if (all_reached) report["claims"] = json(std::vector<std::int64_t>(claims.begin(), claims.end()));
-    if (error) report["error"] = *error;
+    json report = {{"rows", rows},         {"row_retries", row_retries}, {"jobs", jobs},
+                   {"job_retries", job_retries}, {"claims", ends.claims},   {"domains_done", ends.domains},
+                   {"in_flight", ends.in_flight}};
+    if (ends.error) report["error"] = *ends.error;
     out.json = report.dump();
     return out;
 }

@@ -1,6 +1,7 @@
-// What a batch came to, as prober_report takes it (a JSON object; see
-// extension/src/99_remote_probers.sql): final verdicts, items put back for
-// another attempt, the job claims the batch ends. The rule is the workers':
+// What has settled since the last report, as prober_report takes it (a JSON
+// object; see extension/src/99_remote_probers.sql): final verdicts, items
+// put back for another attempt, the job claims and the domain leases it
+// ends. The rule is the workers':
 // a verdict that is not final goes back while attempts are left (after a
 // backoff, one attempt more); one deferred by politeness goes back with no
 // attempt counted.
@@ -23,12 +24,23 @@ struct BatchReport {
     int retries = 0;   // items put back
 };
 
-// outcomes[k] is items[k]'s, nullopt when it was not reached (the prober is
-// stopping): such an item is left out, and its claim kept (prober_goodbye
-// frees it). in_flight and error go to the prober's row.
-BatchReport build_report(const std::vector<ClaimedItem>& items,
-                         const std::vector<std::optional<prober::Verdict>>& outcomes, const queue::RetryPolicy& policy,
-                         std::mt19937& random, int in_flight, const std::optional<std::string>& error);
+struct SettledItem {
+    ClaimedItem item;
+    prober::Verdict verdict;
+};
+
+// What the report ends besides its items: job claims (ranges) none of whose
+// items is in flight any more, and domains the prober holds no item of.
+// in_flight and error go to the prober's row.
+struct ReportEnds {
+    std::vector<std::int64_t> claims;
+    std::vector<std::string> domains;
+    int in_flight = 0;
+    std::optional<std::string> error;
+};
+
+BatchReport build_report(const std::vector<SettledItem>& settled, const ReportEnds& ends,
+                         const queue::RetryPolicy& policy, std::mt19937& random);
 
 // Seconds since the Unix epoch as an ISO 8601 UTC timestamp, microseconds kept.
 std::string iso_utc(double seconds);
