@@ -18,6 +18,10 @@ namespace {
 constexpr int32 kFirstProberId = 1000;
 constexpr int32 kServerHolder = -1;
 
+// The transaction-level advisory lock that serializes the claims' leasing
+// ("ev_lease"; README, "Probers on other machines").
+constexpr int64 kLeaseLockKey = 0x65765f6c65617365;
+
 int32 holder_of(int32 claimer) { return claimer < kFirstProberId ? kServerHolder : claimer; }
 
 // An installation not yet updated to 0.7.0 has no leases: everything is granted.
@@ -44,8 +48,11 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
         Oid types[3] = {INT4OID, TEXTARRAYOID, INT4OID};
-        // In domain order: two claimers lock the rows they share in the same
-        // order, and never wait on each other in a cycle. The row of a domain
+        // In domain order, and one claim transaction at a time (the lock
+        // below): a claim leases twice (its rows, then its job addresses),
+        // and two claims would otherwise wait on each other in a cycle. A
+        // lease taken earlier in the same transaction is the same batch's:
+        // it counts once (claims). The row of a domain
         // another holds is left as it is; its items are due again when its
         // lease ends, or in 5 seconds when that is sooner (a holder frees
         // its domains as soon as its batch is written, long before its lease
@@ -56,7 +63,8 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
             "    INSERT INTO email_verify_internal.domain_leases AS l (domain, holder, lease_until)"
             "    SELECT d, $1, now() + make_interval(secs => $3) FROM wanted ORDER BY d"
             "    ON CONFLICT (domain) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until,"
-            "        claims = CASE WHEN l.holder = excluded.holder AND l.lease_until >= now() THEN l.claims + 1 ELSE 1 END"
+            "        claims = CASE WHEN l.xmin = pg_current_xact_id()::xid THEN l.claims"
+            "                      WHEN l.holder = excluded.holder AND l.lease_until >= now() THEN l.claims + 1 ELSE 1 END"
             "    WHERE l.holder = excluded.holder OR l.lease_until < now()"
             "    RETURNING l.domain"
             ") "
@@ -65,6 +73,13 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
             "LEFT JOIN email_verify_internal.domain_leases l ON l.domain = w.d AND t.domain IS NULL",
             3, types);
     }
+    static SPIPlanPtr one_at_a_time = nullptr;
+    if (!one_at_a_time) {
+        Oid types[1] = {INT8OID};
+        one_at_a_time = keep_plan("SELECT pg_advisory_xact_lock($1)", 1, types);
+    }
+    Datum key[1] = {Int64GetDatum(kLeaseLockKey)};
+    run_kept_plan(one_at_a_time, key);
     std::vector<Datum> values;
     values.reserve(domains.size());
     for (const std::string& d : domains) values.push_back(text_value(d));

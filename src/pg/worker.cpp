@@ -213,10 +213,11 @@ class Worker {
         std::chrono::steady_clock::time_point first_settled;
         std::uint64_t written;
         std::uint64_t retried;
-        // The domains leased for its SMTP items (domain_leases.h): each is
-        // given up at the write-back after its last item settled.
+        // The domains leased for its SMTP items (domain_leases.h), given up
+        // at its last write-back, once its engine has closed every session
+        // (a session may outlive the items it served: its QUIT, an RCPT
+        // still out after the address timed out).
         ev::queue::DomainTally leased{};
-        std::vector<std::string> domains_done{};
     };
 
     // What has settled is written back once its first verdict has waited
@@ -263,7 +264,7 @@ class Worker {
             ev::Level level = job ? batch.jobs[i - batch.items.size()].level : batch.items[i].level;
             if (level == ev::Level::Smtp) batch.leased.add(email);
             if (blocked && level == ev::Level::Smtp && !std::exchange(test_turn, false)) {
-                pause(batch, i, email);
+                pause(batch, i);
                 continue;
             }
             requests.push_back({email, level});
@@ -272,10 +273,8 @@ class Worker {
         }
         use_server_state(caches_);
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
-        auto ready = [&batch, &item_of, &requests](std::size_t k, const ev::prober::Verdict& verdict) {
+        auto ready = [&batch, &item_of](std::size_t k, const ev::prober::Verdict& verdict) {
             std::size_t i = item_of[k];
-            if (requests[k].level == ev::Level::Smtp && batch.leased.settle(requests[k].input))
-                batch.domains_done.emplace_back(ev::queue::lease_domain(requests[k].input));
             if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
             batch.outcomes[i] = verdict;
             batch.settled.push_back(i);
@@ -301,8 +300,7 @@ class Worker {
 
     // An SMTP item held back while the network looks blocked: back to the
     // queue, no attempt counted.
-    static void pause(Batch& batch, std::size_t i, const std::string& email) {
-        if (batch.leased.settle(email)) batch.domains_done.emplace_back(ev::queue::lease_domain(email));
+    static void pause(Batch& batch, std::size_t i) {
         if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
         ev::prober::Verdict& paused = batch.outcomes[i];
         paused.deferred = true;
@@ -319,16 +317,13 @@ class Worker {
     // ended_claims: the batch's job claims, ended in the same transaction
     // (its last write-back).
     void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<JobRange>* ended_claims = nullptr) {
-        if (ended_claims) {
-            std::vector<std::string> rest = batch.leased.take_all();
-            batch.domains_done.insert(batch.domains_done.end(), rest.begin(), rest.end());
-        }
+        std::vector<std::string> domains_done;
+        if (ended_claims) domains_done = batch.leased.take_all();
         if (batch.settled.empty()) {
-            if ((ended_claims && !ended_claims->empty()) || !batch.domains_done.empty()) alone([&] {
+            if ((ended_claims && !ended_claims->empty()) || !domains_done.empty()) alone([&] {
                 if (ended_claims) end_job_claims(*ended_claims, slot_);
-                release_domains(slot_, batch.domains_done);
+                release_domains(slot_, domains_done);
             });
-            batch.domains_done.clear();
             return;
         }
         const auto& items = batch.items;
@@ -372,12 +367,11 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
-        // Domains whose items have all settled are free for the other
-        // claimers (or for the other workers' batches to finish).
-        release_domains(slot_, batch.domains_done);
+        // The batch is over: its domains are free for the other claimers
+        // (or for the other workers' batches that hold them too).
+        release_domains(slot_, domains_done);
         if (ended_claims) end_job_claims(*ended_claims, slot_);
         commit_transaction();
-        batch.domains_done.clear();
         // Settled job addresses may have made events (progress, completion).
         if (sender_ && !jobs.verdicts.empty()) sender_->wake();
         batch.settled.clear();

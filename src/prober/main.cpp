@@ -133,7 +133,7 @@ class Prober {
             } catch (const Stopping&) {
                 log("stopping: what was reached is reported; the rest is given back");
                 try {
-                    if (window_.settled() > 0) report_settled();
+                    if (window_.has_news()) report_settled();
                 } catch (const DbError& e) {
                     log(std::string("database: ") + e.what() + " (the claims run out by themselves)");
                 }
@@ -165,11 +165,12 @@ class Prober {
             if (!stop_at_) stop_at_ = now + kStopGrace;
             if (window_.in_flight() == 0 || now >= *stop_at_) throw Stopping{};
         } else if (window_.in_flight() < static_cast<std::size_t>(settings_.batch_size) && now >= next_claim_) {
-            if (window_.in_flight() == 0) stream_ = nullptr;  // settings or lists may have changed since
+            // Settings or lists may have changed since the engine was made.
+            if (window_.in_flight() == 0 && stream_ && !stream_->busy()) stream_ = nullptr;
             claim();
             if (options_.once && window_.in_flight() == 0 && window_.settled() == 0) return false;
         }
-        if (stream_ && window_.in_flight() > 0) {
+        if (stream_ && stream_->busy()) {
             try {
                 stream_->run_for(kTurn, [this] {
                     if (stop_requested && stop_at_ && std::chrono::steady_clock::now() >= *stop_at_) throw Stopping{};
@@ -179,13 +180,13 @@ class Prober {
             } catch (const std::exception& e) {
                 give_back_in_flight(std::string("probe: ") + e.what());
             }
-        } else if (window_.settled() == 0) {
+        } else if (!window_.has_news()) {
             nap(std::min(settings_.idle_ms, 100));
         }
         now = std::chrono::steady_clock::now();
         bool due = now - last_report_ >= kReportEvery ||
                    window_.settled() >= static_cast<std::size_t>(settings_.batch_size) / 2 || window_.in_flight() == 0;
-        if (window_.settled() > 0 && due) report_settled();
+        if (window_.has_news() && due) report_settled();
         if (now - last_contact_ > kHeartbeatEvery) {
             db_.heartbeat(hello_.prober_id, static_cast<int>(window_.in_flight()), std::nullopt);
             last_contact_ = now;
@@ -203,7 +204,8 @@ class Prober {
         if (!stream_) {
             stream_ = std::make_unique<ev::prober::StreamVerifier>(
                 lists_, ev::TypoSuggester::builtin(), caches_, settings_.verifier,
-                [this](std::uint64_t ticket, const ev::prober::Verdict& v) { window_.settle(ticket, v); });
+                [this](std::uint64_t ticket, const ev::prober::Verdict& v) { window_.settle(ticket, v); },
+                [this](std::uint64_t ticket) { window_.release(ticket); });
         }
         std::vector<std::uint64_t> tickets = window_.add(std::move(items));
         try {
@@ -229,7 +231,8 @@ class Prober {
             back.result.smtp_message = error;
             window_.settle(ticket, back);
         }
-        stream_ = nullptr;
+        stream_ = nullptr;  // its sockets are closed
+        window_.release_all();
         next_claim_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
 

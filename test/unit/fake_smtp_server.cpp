@@ -374,6 +374,7 @@ SmtpScript mta_script(MtaBehaviour behaviour) {
             } else if (verb == "RSET") {
                 reply("250 2.0.0 Ok\r\n");
             } else if (verb == "QUIT") {
+                if (behaviour.quit_delay.count() > 0) peer.stall(behaviour.quit_delay);
                 peer.leave();
                 reply("221 2.0.0 Bye\r\n");
                 return;

@@ -149,6 +149,8 @@ struct MtaBehaviour {
     };
     // Waited before each RCPT reply (to keep sessions open in parallel).
     std::chrono::milliseconds rcpt_delay{0};
+    // Waited before the reply to QUIT (a session that outlives its work).
+    std::chrono::milliseconds quit_delay{0};
     // Postfix's error limits (0: none). Errors are 4xx/5xx replies to RCPT.
     // Once soft_error_limit were made, every reply waits error_sleep first;
     // once hard_error_limit were, the next command is not read: the client

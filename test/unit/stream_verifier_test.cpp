@@ -41,12 +41,17 @@ class StreamVerifierTest : public ::testing::Test {
     }
 
     std::unique_ptr<StreamVerifier> make() {
-        return std::make_unique<StreamVerifier>(fake::small_lists(), fake::no_suggestions(), caches, settings,
-                                                [this](std::uint64_t ticket, const Verdict& v) {
-                                                    ++times[ticket];
-                                                    ready[ticket] = v;
-                                                    order.push_back(ticket);
-                                                });
+        return std::make_unique<StreamVerifier>(
+            fake::small_lists(), fake::no_suggestions(), caches, settings,
+            [this](std::uint64_t ticket, const Verdict& v) {
+                ++times[ticket];
+                ready[ticket] = v;
+                order.push_back(ticket);
+            },
+            [this](std::uint64_t ticket) {
+                EXPECT_EQ(ready.count(ticket), 1u) << "released before it was ready: " << ticket;
+                ++released[ticket];
+            });
     }
 
     // Runs until nothing is open, at most `limit`.
@@ -55,12 +60,19 @@ class StreamVerifierTest : public ::testing::Test {
         while (s.open() > 0 && std::chrono::steady_clock::now() < until) s.run_for(50ms, nullptr);
     }
 
+    // Runs until nothing is left to do (sessions closed, everything released).
+    static void settle_all(StreamVerifier& s, std::chrono::milliseconds limit = 5000ms) {
+        auto until = std::chrono::steady_clock::now() + limit;
+        while (s.busy() && std::chrono::steady_clock::now() < until) s.run_for(50ms, nullptr);
+    }
+
     fake::FakeDnsServer dns;
     std::unique_ptr<FakeSmtpServer> smtp;
     ev::prober::VerifierSettings settings;
     ev::prober::ProberCaches caches;
     std::map<std::uint64_t, Verdict> ready;
     std::map<std::uint64_t, int> times;
+    std::map<std::uint64_t, int> released;
     std::vector<std::uint64_t> order;
 };
 
@@ -143,4 +155,69 @@ TEST_F(StreamVerifierTest, CachedVerdictsAreReused) {
     ASSERT_EQ(ready.count(2), 1u);
     EXPECT_TRUE(ready[2].result.from_cache);
     EXPECT_EQ(ready[2].result.reason, Reason::Accepted);
+}
+
+// A host that closes at the greeting: every item of its domain, however it
+// came in (with the first, while it was failing, after it failed), is a
+// temporary failure, never a domain without a mail server.
+TEST_F(StreamVerifierTest, AHostThatFailsFailsEveryItemOfItsDomain) {
+    FakeSmtpServer closing([](fake::SmtpPeer& peer) { peer.send("421 4.3.2 Service not available\r\n"); });
+    settings.probe.smtp_port = closing.port();
+    auto s = make();
+    for (std::uint64_t t = 1; t <= 5; ++t) s->submit(t, "u" + std::to_string(t) + "@strict.test", Level::Smtp);
+    s->run_for(5ms, nullptr);
+    for (std::uint64_t t = 6; t <= 10; ++t) s->submit(t, "u" + std::to_string(t) + "@strict.test", Level::Smtp);
+    drain(*s);
+    for (std::uint64_t t = 11; t <= 15; ++t) s->submit(t, "u" + std::to_string(t) + "@strict.test", Level::Smtp);
+    drain(*s);
+    ASSERT_EQ(ready.size(), 15u);
+    for (auto& [ticket, v] : ready) {
+        EXPECT_EQ(v.result.reason, Reason::TemporaryFailure) << ticket << " " << ev::to_string(v.result.reason);
+        EXPECT_FALSE(v.final) << ticket;
+    }
+}
+
+// A domain whose host failed while the domain's own route was being looked
+// up: its tasks end as they are made, and none of its items may settle
+// before every task exists (it would read as a domain without mail server).
+TEST_F(StreamVerifierTest, ItemsOfADomainWhoseHostFailedMeanwhile) {
+    FakeSmtpServer closing([](fake::SmtpPeer& peer) { peer.send("421 4.3.2 Service not available\r\n"); });
+    settings.probe.smtp_port = closing.port();
+    // slow.test's first MX query goes unanswered (c-ares asks again after
+    // 200 ms); its MX is strict.test's host.
+    dns.set("slow.test", fake::kTypeMx, fake::silent_answer());
+    auto s = make();
+    s->submit(1, "a@slow.test", Level::Smtp);
+    s->submit(2, "b@slow.test", Level::Smtp);
+    s->submit(3, "c@strict.test", Level::Smtp);
+    auto until = std::chrono::steady_clock::now() + 2s;
+    while (ready.count(3) == 0 && std::chrono::steady_clock::now() < until) s->run_for(10ms, nullptr);
+    ASSERT_EQ(ready.count(3), 1u);  // the host has failed
+    dns.set("slow.test", fake::kTypeMx, fake::mx_answer({{10, "mx.strict.test"}}));
+    drain(*s);
+    ASSERT_EQ(ready.size(), 3u);
+    for (auto& [ticket, v] : ready)
+        EXPECT_EQ(v.result.reason, Reason::TemporaryFailure) << ticket << " " << ev::to_string(v.result.reason);
+}
+
+// An item is released only once no session its domain's probes used is
+// open: a server slow to answer QUIT keeps its domain's items unreleased
+// after they are ready; what needed no probe is released with its verdict.
+TEST_F(StreamVerifierTest, ItemsAreReleasedWhenTheirSessionsAreOver) {
+    fake::MtaBehaviour mta;
+    mta.rcpt = [](const std::string&) { return std::string("250 2.1.5 Ok"); };
+    mta.quit_delay = 400ms;
+    FakeSmtpServer slow_quit(fake::mta_script(mta));
+    settings.probe.smtp_port = slow_quit.port();
+    auto s = make();
+    s->submit(1, "alice@strict.test", Level::Smtp);
+    s->submit(2, "bad@@x.test", Level::Smtp);
+    EXPECT_EQ(released.count(2), 1u);
+    drain(*s);
+    ASSERT_EQ(ready.count(1), 1u);
+    EXPECT_EQ(released.count(1), 0u) << "released while its session was still saying QUIT";
+    EXPECT_TRUE(s->busy());
+    settle_all(*s);
+    EXPECT_EQ(released[1], 1);
+    EXPECT_FALSE(s->busy());
 }

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "prober/engine_state.h"
@@ -49,6 +50,7 @@ void Engine::State::add(std::uint64_t ticket, OfflineFindings item, Level level)
         route_queue.push_back(fresh.get());
         domains.emplace(fresh->id, std::move(fresh));
     }
+    ++names[name].open_items;
     gathered->items.push_back({ticket, std::move(item)});
     ++open_items;
 }
@@ -98,11 +100,9 @@ void Engine::State::on_route(Domain& d, std::shared_ptr<const dns::MailRoute> ro
     // A provider known to accept anything needs no probe to say so.
     if (d.provider && assumes_catch_all(*d.provider)) d.catch_all = true;
     else d.catch_all = caches.catch_all.find(d.name, Clock::now());
-    auto known_not = not_catch_all.find(d.name);
-    if (!d.catch_all && known_not != not_catch_all.end()) {
-        if (known_not->second > Clock::now()) d.catch_all = false;
-        else not_catch_all.erase(known_not);
-    }
+    // A task can end as it is enqueued (its hosts failed since the domain's
+    // items came): the domain must not settle before all its tasks exist.
+    ++d.open_tasks;
     if (!d.catch_all) {
         Task& probe = new_task(d, random_local_part() + "@" + d.name);
         probe.catch_all_probe = true;
@@ -110,6 +110,7 @@ void Engine::State::on_route(Domain& d, std::shared_ptr<const dns::MailRoute> ro
         enqueue(probe);
     }
     for (std::size_t k = 0; k < d.items.size(); ++k) add_task(d, k);
+    if (--d.open_tasks == 0) finalize(d);
 }
 
 void Engine::State::add_task(Domain& d, std::size_t k) {
@@ -147,8 +148,29 @@ void Engine::State::free_finished() {
     finished_domains.clear();
 }
 
+void Engine::State::release_quiet_names() {
+    if (closing.empty()) return;
+    std::vector<std::string> waiting;
+    waiting.swap(closing);
+    for (std::string& name : waiting) {
+        auto found = names.find(name);
+        // Gone (released already), or items of it came again: a later settle puts it back.
+        if (found == names.end() || found->second.open_items > 0) continue;
+        NameState& n = found->second;
+        bool busy = std::any_of(n.hosts.begin(), n.hosts.end(), [](const Host* h) { return !h->sessions.empty(); });
+        if (busy) {
+            closing.push_back(std::move(name));
+            continue;
+        }
+        std::vector<std::uint64_t> settled = std::move(n.settled);
+        names.erase(found);
+        if (released)
+            for (std::uint64_t ticket : settled) released(ticket);
+    }
+}
+
 void Engine::State::turn_until(Clock::time_point until, const Poll& poll, bool until_settled) {
-    while (open_items > 0 || (!until_settled && sessions_open > 0)) {
+    while (open_items > 0 || (!until_settled && (sessions_open > 0 || !closing.empty()))) {
         if (poll) poll();
         start_routes();
         if (pump_needed) pump();
@@ -159,6 +181,7 @@ void Engine::State::turn_until(Clock::time_point until, const Poll& poll, bool u
         loop.run_once(pump_needed ? std::chrono::milliseconds(0) : wait);
         graveyard.clear();
         free_finished();
+        release_quiet_names();
         if (Clock::now() >= next_sweep) {
             sweep_deadlines();
             next_sweep = Clock::now() + kSweepEvery;
@@ -178,6 +201,7 @@ void Engine::State::close_all(const Poll& poll) {
         for (auto& s : open) s->abort(SessionEnd::Finished);
     }
     graveyard.clear();
+    release_quiet_names();
 }
 
 Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
@@ -200,6 +224,8 @@ void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& p
 
 void Engine::set_done(Done done) { state_->done = std::move(done); }
 
+void Engine::set_released(Released released) { state_->released = std::move(released); }
+
 void Engine::add(std::uint64_t ticket, OfflineFindings item, Level level) {
     state_->add(ticket, std::move(item), level);
 }
@@ -209,6 +235,10 @@ void Engine::run_for(std::chrono::milliseconds slice, const Poll& poll) {
 }
 
 std::size_t Engine::open_items() const { return state_->open_items; }
+
+bool Engine::busy() const {
+    return state_->open_items > 0 || state_->sessions_open > 0 || !state_->closing.empty();
+}
 
 void Engine::close(const Poll& poll) { state_->close_all(poll); }
 

@@ -37,6 +37,12 @@ using Settled = std::function<void(std::size_t item)>;
 // added with; the callee may move its findings away.
 using Done = std::function<void(std::uint64_t ticket, OfflineFindings& item)>;
 
+// Called with a settled item's ticket once no session is open any more at
+// the hosts its domain's probes went to (a session may outlive the items it
+// served: its QUIT, or an RCPT still out after the address timed out). Until
+// then another claimer must not be let at the domain (domain leases).
+using Released = std::function<void(std::uint64_t ticket)>;
+
 class Engine {
   public:
     Engine(const ProbeSettings& settings, ProberCaches& caches);
@@ -54,6 +60,7 @@ class Engine {
     // is handed to `done` when it settles. Hosts, their sessions and what
     // was learned of them live as long as the engine. set_done first.
     void set_done(Done done);
+    void set_released(Released released);
     // An item that passed the syntax check, at level Dns or Smtp.
     void add(std::uint64_t ticket, OfflineFindings item, Level level);
     // Turns the event loop for about `slice`; returns at once when nothing
@@ -61,6 +68,8 @@ class Engine {
     void run_for(std::chrono::milliseconds slice, const Poll& poll);
     // Items added and not yet settled.
     std::size_t open_items() const;
+    // Anything left to run for: an open item, a session, an item not yet released.
+    bool busy() const;
     // Lets open sessions say QUIT (briefly), then closes every socket; an
     // item still open is not settled.
     void close(const Poll& poll);

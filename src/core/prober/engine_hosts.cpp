@@ -55,6 +55,7 @@ void Engine::State::enqueue(Task& t, bool front) {
         // again (a new batch would have): it may be back.
         if (h.failed && h.failed_at < d.created) h.failed = false;
         if (!h.failed) {
+            names[d.name].hosts.insert(&h);
             if (front) h.queue.push_front(t.id);
             else h.queue.push_back(t.id);
             if (!h.wanting) {

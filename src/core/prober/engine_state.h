@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "net/event_loop.h"
@@ -147,6 +148,17 @@ struct Engine::State {
     dns::Resolver resolver;
     dns::RouteResolver routes;
     Done done;
+    Released released;
+    // Per domain name (all levels): its items in the engine, those settled
+    // and not yet released, and the hosts its tasks were queued at.
+    struct NameState {
+        std::size_t open_items = 0;
+        std::vector<std::uint64_t> settled;
+        std::unordered_set<Host*> hosts;
+    };
+    std::unordered_map<std::string, NameState> names;
+    // Names with no open item left, waiting for their hosts' sessions to end.
+    std::vector<std::string> closing;
     std::unordered_map<std::uint64_t, std::unique_ptr<Domain>> domains;
     // Domains whose route is still being looked up, by level and name: an
     // item added meanwhile joins them.
@@ -160,10 +172,6 @@ struct Engine::State {
     // Settled domains, freed with their tasks between loop turns (a
     // session's callback may still be on the stack when one settles).
     std::vector<std::uint64_t> finished_domains;
-    // Domains found not to be catch-all: not probed again for a while by
-    // this engine (a stream brings a domain back many times). Only a
-    // catch-all answer is shared (ProberCaches::catch_all).
-    std::unordered_map<std::string, Clock::time_point> not_catch_all;
     std::uint64_t next_task_id = 1;
     std::uint64_t next_domain_id = 1;
     std::size_t open_items = 0;
@@ -183,6 +191,9 @@ struct Engine::State {
 
     // Frees the settled domains and their tasks.
     void free_finished();
+
+    // Releases the settled items of names none of whose hosts has a session open.
+    void release_quiet_names();
 
     // Turns the loop until `until`, or until every item has settled and
     // (unless until_settled) every session has ended.

@@ -9,9 +9,6 @@ namespace ev::prober {
 
 namespace {
 
-// How long this engine remembers that a domain is not catch-all.
-constexpr auto kNotCatchAllMemory = std::chrono::minutes(10);
-
 std::string message_of(const Reply& reply) {
     std::string text = text::printable_ascii(reply.text);
     if (!reply.enhanced) return text;
@@ -29,9 +26,7 @@ void Engine::State::complete(Task& t) {
     if (t.catch_all_probe) {
         if (t.meaning == Meaning::Accepted) d.catch_all = true;
         else if (t.meaning == Meaning::MailboxNotFound) d.catch_all = false;
-        if (d.catch_all == true) caches.catch_all.store(d.name, true, Clock::now() + settings.catch_all_ttl);
-        if (d.catch_all == false)
-            not_catch_all[d.name] = Clock::now() + std::min<Clock::duration>(kNotCatchAllMemory, settings.catch_all_ttl);
+        if (d.catch_all) caches.catch_all.store(d.name, *d.catch_all, Clock::now() + settings.catch_all_ttl);
     }
     if (--d.open_tasks == 0) finalize(d);
 }
@@ -40,10 +35,14 @@ void Engine::State::finalize(Domain& d) {
     if (d.finalized) return;
     d.finalized = true;
     open_items -= d.items.size();
+    NameState& name = names[d.name];
+    name.open_items -= d.items.size();
     for (Held& held : d.items) {
         finalize_item(d, held.item);
+        name.settled.push_back(held.ticket);
         if (done) done(held.ticket, held.item);
     }
+    if (name.open_items == 0) closing.push_back(d.name);
     finished_domains.push_back(d.id);
 }
 

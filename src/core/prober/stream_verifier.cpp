@@ -16,12 +16,13 @@ ProberCaches& prepared(ProberCaches& caches, const VerifierSettings& settings) {
 }  // namespace
 
 StreamVerifier::StreamVerifier(const RiskLists& lists, const TypoSuggester& suggester, ProberCaches& caches,
-                               VerifierSettings settings, Ready ready)
+                               VerifierSettings settings, Ready ready, Released released)
     : lists_(lists),
       suggester_(suggester),
       caches_(caches),
       settings_(std::move(settings)),
       ready_(std::move(ready)),
+      released_(std::move(released)),
       engine_(settings_.probe, prepared(caches, settings_)) {
     engine_.set_done([this](std::uint64_t ticket, OfflineFindings& item) {
         auto found = probing_.find(ticket);
@@ -32,6 +33,9 @@ StreamVerifier::StreamVerifier(const RiskLists& lists, const TypoSuggester& sugg
         Verdict verdict = stamp(item, probing.level, probing.examined, cache ? &caches_ : nullptr,
                                 SteadyClock::now() + settings_.result_ttl);
         ready_(ticket, verdict);
+    });
+    engine_.set_released([this](std::uint64_t ticket) {
+        if (released_) released_(ticket);
     });
 }
 
@@ -45,6 +49,7 @@ void StreamVerifier::submit(std::uint64_t ticket, std::string_view input, Level 
             Verdict verdict;
             verdict.result = std::move(*cached);
             ready_(ticket, verdict);
+            if (released_) released_(ticket);
             return;
         }
     }
@@ -52,6 +57,7 @@ void StreamVerifier::submit(std::uint64_t ticket, std::string_view input, Level 
                       found.findings.bits()};
     if (!network || !found.address.ok()) {
         ready_(ticket, stamp(found, level, examined, nullptr, started));
+        if (released_) released_(ticket);
         return;
     }
     probing_[ticket] = Probing{level, examined};

@@ -20,12 +20,16 @@ namespace ev::prober {
 
 class StreamVerifier {
   public:
-    // Runs inside the loop (or inside submit): take note, never throw.
+    // Both run inside the loop (or inside submit): take note, never throw.
+    // ready: the input's verdict. released: later, no session its domain's
+    // probes used is open any more (Engine::Released); what needed no probe
+    // is released with its verdict.
     using Ready = std::function<void(std::uint64_t ticket, const Verdict& verdict)>;
+    using Released = std::function<void(std::uint64_t ticket)>;
 
     // lists, suggester and caches must outlive it.
     StreamVerifier(const RiskLists& lists, const TypoSuggester& suggester, ProberCaches& caches,
-                   VerifierSettings settings, Ready ready);
+                   VerifierSettings settings, Ready ready, Released released = nullptr);
 
     // Examines the input; what needs no probe (syntax level, a syntax
     // failure, a cached verdict) is ready before this returns.
@@ -36,6 +40,8 @@ class StreamVerifier {
 
     // Inputs submitted and not yet ready.
     std::size_t open() const { return engine_.open_items(); }
+    // Anything left to run for (an input not ready or not released, a session).
+    bool busy() const { return engine_.busy(); }
 
     // The end of the stream: sessions say QUIT, briefly; what is still open
     // is never ready.
@@ -54,6 +60,7 @@ class StreamVerifier {
     ProberCaches& caches_;
     const VerifierSettings settings_;  // before engine_, which keeps a reference to its probe settings
     Ready ready_;
+    Released released_;
     Engine engine_;
     std::unordered_map<std::uint64_t, Probing> probing_;
 };

@@ -7,8 +7,11 @@ std::vector<std::uint64_t> ClaimWindow::add(std::vector<ClaimedItem> items) {
     tickets.reserve(items.size());
     for (ClaimedItem& item : items) {
         if (item.claim) ++claim_open_[*item.claim];
-        if (item.level == Level::Smtp) leased_.add(item.email);
         std::uint64_t ticket = next_ticket_++;
+        if (item.level == Level::Smtp) {
+            leased_.add(item.email);
+            unreleased_.emplace(ticket, item.email);
+        }
         open_.emplace(ticket, std::move(item));
         tickets.push_back(ticket);
     }
@@ -39,9 +42,19 @@ void ClaimWindow::settle(std::uint64_t ticket, const prober::Verdict& verdict) {
             claim_open_.erase(claim);
         }
     }
-    if (item.level == Level::Smtp && leased_.settle(item.email))
-        ends_.domains.push_back(queue::lease_domain(item.email));
     settled_.push_back({std::move(item), verdict});
+}
+
+void ClaimWindow::release(std::uint64_t ticket) {
+    auto found = unreleased_.find(ticket);
+    if (found == unreleased_.end()) return;
+    if (leased_.settle(found->second)) ends_.domains.push_back(queue::lease_domain(found->second));
+    unreleased_.erase(found);
+}
+
+void ClaimWindow::release_all() {
+    for (std::string& domain : leased_.take_all()) ends_.domains.push_back(std::move(domain));
+    unreleased_.clear();
 }
 
 BatchReport ClaimWindow::take_report(const queue::RetryPolicy& policy, std::mt19937& random,

@@ -3,8 +3,9 @@
 // that a slow domain (a tarpit's reply timeout, a greylisting retry) holds
 // back only its own items, never the claimer: the prober claims again as
 // soon as its window has room. A job claim (a range of a job's addresses)
-// ends with its last item's report, a domain lease with its domain's last
-// item's (domain_tally.h).
+// ends with its last item's report; a domain lease once every item of the
+// domain is released (no session its probes used is open any more:
+// Engine::Released), with the report after that (domain_tally.h).
 #pragma once
 
 #include <cstdint>
@@ -30,9 +31,18 @@ class ClaimWindow {
     // Its verdict came: it leaves the window with the next report.
     void settle(std::uint64_t ticket, const prober::Verdict& verdict);
 
+    // Its domain's sessions are over (after settle): the domain's lease may
+    // end. Every ticket is released once; items at levels syntax and dns
+    // hold no lease.
+    void release(std::uint64_t ticket);
+    // Every item released at once (the engine is gone).
+    void release_all();
+
     std::size_t in_flight() const { return open_.size(); }
     std::vector<std::uint64_t> open_tickets() const;
     std::size_t settled() const { return settled_.size(); }
+    // Something for the next report: a verdict, a claim or a lease it ends.
+    bool has_news() const { return !settled_.empty() || !ends_.claims.empty() || !ends_.domains.empty(); }
 
     // What settled since the last report, with the claims and domains it
     // ends; forgets it.
@@ -43,7 +53,8 @@ class ClaimWindow {
     std::uint64_t next_ticket_ = 1;
     std::unordered_map<std::uint64_t, ClaimedItem> open_;
     std::unordered_map<std::int64_t, std::size_t> claim_open_;  // job claim -> its items in flight
-    queue::DomainTally leased_;                                 // domains of the items at level smtp
+    std::unordered_map<std::uint64_t, std::string> unreleased_;  // ticket -> its lease domain (level smtp)
+    queue::DomainTally leased_;                                  // of the unreleased items
     std::vector<SettledItem> settled_;
     ReportEnds ends_;
 };
