@@ -152,32 +152,23 @@ namespace {
 Datum chunk_results(FunctionCallInfo fcinfo, bool check) {
     QueryState& state = query_state(fcinfo);
     int64 job = PG_GETARG_INT64(0);
-    Datum* emails = nullptr;
-    Datum* addresses = nullptr;
-    bool* email_nulls = nullptr;
-    bool* address_nulls = nullptr;
-    int count = 0;
-    int address_count = 0;
-    ev::pg::pg_call([&] {
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &emails, &email_nulls, &count);
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT, &addresses, &address_nulls,
-                          &address_count);
-    });
+    ev::pg::ArrayElements emails = ev::pg::array_elements(PG_GETARG_DATUM(1));
+    ev::pg::ArrayElements addresses = ev::pg::array_elements(PG_GETARG_DATUM(2));
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, state.desc);
     ev::pg::connect_spi();
     if (check) check_readable(state, job);
     // The address chunks this input chunk needs, in the order first needed.
     std::vector<int32> wanted;
-    for (int k = 0; k < address_count; ++k) {
-        if (address_nulls[k] || DatumGetInt32(addresses[k]) < 0) continue;
-        int32 chunk = DatumGetInt32(addresses[k]) / ev::jobs::kAddressChunk;
+    for (int k = 0; k < addresses.count; ++k) {
+        if (addresses.nulls[k] || DatumGetInt32(addresses.values[k]) < 0) continue;
+        int32 chunk = DatumGetInt32(addresses.values[k]) / ev::jobs::kAddressChunk;
         if (std::find(wanted.begin(), wanted.end(), chunk) == wanted.end()) wanted.push_back(chunk);
     }
     std::size_t prefetched = 0;
-    for (int k = 0; k < count; ++k) {
-        if (email_nulls[k]) continue;
+    for (int k = 0; k < emails.count; ++k) {
+        if (emails.nulls[k]) continue;
         const ev::VerificationResult* verdict = nullptr;
-        int32 ordinal = k < address_count && !address_nulls[k] ? DatumGetInt32(addresses[k]) : -1;
+        int32 ordinal = k < addresses.count && !addresses.nulls[k] ? DatumGetInt32(addresses.values[k]) : -1;
         if (ordinal >= 0) {
             int32 chunk = ordinal / ev::jobs::kAddressChunk;
             const ev::jobs::VerdictSlots* slots = state.find({job, chunk});
@@ -192,7 +183,7 @@ Datum chunk_results(FunctionCallInfo fcinfo, bool check) {
             auto slot = static_cast<std::size_t>(ordinal % ev::jobs::kAddressChunk);
             if (slots && slot < slots->size() && (*slots)[slot]) verdict = &*(*slots)[slot];
         }
-        HeapTuple tuple = ev::pg::result_tuple_of_input(state.desc, emails[k], verdict);
+        HeapTuple tuple = ev::pg::result_tuple_of_input(state.desc, emails.values[k], verdict);
         ev::pg::pg_call([&] {
             tuplestore_puttuple(store, tuple);
             heap_freetuple(tuple);
@@ -211,27 +202,10 @@ EV_SQL_FUNCTION(job_chunk_rows) { return chunk_results(fcinfo, false); }
 // The verdict slots of a chunk from its results as rows (NULL: no verdict):
 // how the upgrade from 0.6.0 moves a job's verdicts into chunks.
 EV_SQL_FUNCTION(job_verdict_slots) {
-    Datum* rows = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    ev::pg::pg_call([&] {
-        ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
-        int16 len = 0;
-        bool byval = false;
-        char align = 0;
-        get_typlenbyvalalign(ARR_ELEMTYPE(array), &len, &byval, &align);
-        deconstruct_array(array, ARR_ELEMTYPE(array), len, byval, align, &rows, &nulls, &count);
-    });
-    ev::jobs::VerdictSlots slots(static_cast<std::size_t>(count));
-    for (int k = 0; k < count; ++k)
-        if (!nulls[k]) slots[static_cast<std::size_t>(k)] = ev::pg::result_of_row(DatumGetHeapTupleHeader(rows[k]));
-    std::string bytes = ev::jobs::encode_slots(slots);
-    Datum result = 0;
-    ev::pg::pg_call([&] {
-        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-        SET_VARSIZE(b, VARHDRSZ + bytes.size());
-        memcpy(VARDATA(b), bytes.data(), bytes.size());
-        result = PointerGetDatum(b);
-    });
-    return result;
+    ev::pg::ArrayElements rows = ev::pg::array_elements(PG_GETARG_DATUM(0));
+    ev::jobs::VerdictSlots slots(static_cast<std::size_t>(rows.count));
+    for (int k = 0; k < rows.count; ++k)
+        if (!rows.nulls[k])
+            slots[static_cast<std::size_t>(k)] = ev::pg::result_of_row(DatumGetHeapTupleHeader(rows.values[k]));
+    return ev::pg::bytea_value(ev::jobs::encode_slots(slots));
 }
