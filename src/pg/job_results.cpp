@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "job_items.h"
 #include "jobs/job_builder.h"
 #include "jobs/verdict_slots.h"
 #include "result_tuple.h"
@@ -119,26 +120,12 @@ void load_chunks(QueryState& state, int64 job, const std::vector<int32>& wanted)
     Datum values[2] = {Int64GetDatum(job), ev::pg::make_array(missing, {}, INT4OID)};
     uint64 rows = ev::pg::run_kept_plan(plan, values);
     for (uint64 r = 0; r < rows; ++r) {
-        int32 chunk = 0;
-        int32 size = 0;
-        std::string_view bytes;
-        ev::pg::pg_call([&] {
-            bool isnull = false;
-            HeapTuple row = SPI_tuptable->vals[r];
-            chunk = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-            Datum verdicts = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
-            if (!isnull) {
-                bytea* b = DatumGetByteaPP(verdicts);
-                bytes = std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-            }
-            size = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
-        });
-        auto slots = ev::jobs::decode_slots(bytes, static_cast<std::size_t>(size));
-        if (!slots)
+        ev::pg::AddressChunk chunk = ev::pg::address_chunk_of_row(r, 2, 3);
+        if (!chunk.readable)
             throw ev::pg::UserError(ERRCODE_DATA_CORRUPTED, "email_verify: the verdicts of chunk " +
-                                                                std::to_string(chunk) + " of job " +
+                                                                std::to_string(chunk.chunk) + " of job " +
                                                                 std::to_string(job) + " cannot be read");
-        state.keep({job, chunk}, std::move(*slots));
+        state.keep({job, chunk.chunk}, std::move(chunk.slots));
     }
 }
 
