@@ -17,29 +17,12 @@
 
 namespace {
 
-struct Elements {
-    Datum* values = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-};
-
-Elements elements_of(Datum array) {
-    Elements e;
-    ev::pg::pg_call([&] {
-        ArrayType* a = DatumGetArrayTypeP(array);
-        int16 len = 0;
-        bool byval = false;
-        char align = 0;
-        get_typlenbyvalalign(ARR_ELEMTYPE(a), &len, &byval, &align);
-        deconstruct_array(a, ARR_ELEMTYPE(a), len, byval, align, &e.values, &e.nulls, &e.count);
-    });
-    return e;
-}
+using ev::pg::ArrayElements;
 
 // The parallel arrays' common length; an error when they differ.
-int common_length(std::initializer_list<const Elements*> arrays) {
+int common_length(std::initializer_list<const ArrayElements*> arrays) {
     int n = -1;
-    for (const Elements* e : arrays) {
+    for (const ArrayElements* e : arrays) {
         if (n >= 0 && e->count != n)
             throw ev::pg::UserError(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "the arrays must have the same length");
         n = e->count;
@@ -86,10 +69,10 @@ EV_SQL_FUNCTION(claim_job_batch) {
 }
 
 EV_SQL_FUNCTION(settle_job_batch) {
-    Elements jobs = elements_of(PG_GETARG_DATUM(0));
-    Elements addresses = elements_of(PG_GETARG_DATUM(1));
-    Elements retried = elements_of(PG_GETARG_DATUM(2));
-    Elements results = elements_of(PG_GETARG_DATUM(3));
+    ArrayElements jobs = ev::pg::array_elements(PG_GETARG_DATUM(0));
+    ArrayElements addresses = ev::pg::array_elements(PG_GETARG_DATUM(1));
+    ArrayElements retried = ev::pg::array_elements(PG_GETARG_DATUM(2));
+    ArrayElements results = ev::pg::array_elements(PG_GETARG_DATUM(3));
     int n = common_length({&jobs, &addresses, &retried, &results});
     std::vector<ev::pg::JobItem> items;
     std::vector<ev::VerificationResult> verdicts;
@@ -119,10 +102,10 @@ EV_SQL_FUNCTION(settle_job_batch) {
 }
 
 EV_SQL_FUNCTION(retry_job_batch) {
-    Elements jobs = elements_of(PG_GETARG_DATUM(0));
-    Elements addresses = elements_of(PG_GETARG_DATUM(1));
-    Elements attempts = elements_of(PG_GETARG_DATUM(2));
-    Elements delays = elements_of(PG_GETARG_DATUM(3));
+    ArrayElements jobs = ev::pg::array_elements(PG_GETARG_DATUM(0));
+    ArrayElements addresses = ev::pg::array_elements(PG_GETARG_DATUM(1));
+    ArrayElements attempts = ev::pg::array_elements(PG_GETARG_DATUM(2));
+    ArrayElements delays = ev::pg::array_elements(PG_GETARG_DATUM(3));
     int n = common_length({&jobs, &addresses, &attempts, &delays});
     std::vector<ev::pg::JobItem> items;
     items.reserve(static_cast<std::size_t>(n));
@@ -149,7 +132,7 @@ EV_SQL_FUNCTION(retry_job_batch) {
 
 EV_SQL_FUNCTION(end_job_batch) {
     int32 worker_id = PG_GETARG_INT32(0);
-    Elements claims = elements_of(PG_GETARG_DATUM(1));
+    ArrayElements claims = ev::pg::array_elements(PG_GETARG_DATUM(1));
     std::vector<int64> ids;
     ids.reserve(static_cast<std::size_t>(claims.count));
     for (int k = 0; k < claims.count; ++k)

@@ -56,28 +56,17 @@ std::string utf8_cell(uint64 row, int column) {
 namespace {
 
 // The elements of an array cell of the last result (none for NULL).
-struct CellElements {
-    Datum* values = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-};
-
-CellElements array_cell(uint64 row, int column, Oid element_type, int16 element_length, bool by_value) {
-    CellElements e;
-    pg_call([&] {
-        bool isnull = true;
-        Datum value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);
-        if (!isnull)
-            deconstruct_array(DatumGetArrayTypeP(value), element_type, element_length, by_value, TYPALIGN_INT,
-                              &e.values, &e.nulls, &e.count);
-    });
-    return e;
+ArrayElements array_cell(uint64 row, int column) {
+    Datum value = 0;
+    bool isnull = true;
+    pg_call([&] { value = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull); });
+    return isnull ? ArrayElements() : array_elements(value);
 }
 
 }  // namespace
 
 std::vector<std::string> utf8_array_cell(uint64 row, int column) {
-    CellElements e = array_cell(row, column, TEXTOID, -1, false);
+    ArrayElements e = array_cell(row, column);
     std::vector<std::string> out;
     out.reserve(static_cast<std::size_t>(e.count));
     for (int k = 0; k < e.count; ++k) out.emplace_back(e.nulls[k] ? std::string_view() : text_view(e.values[k]));
@@ -124,22 +113,11 @@ void emit_job_events(const std::vector<int64>& jobs, const char* event_type) {
 namespace {
 
 std::vector<int32> int_array_cell(uint64 row, int column) {
-    CellElements e = array_cell(row, column, INT4OID, 4, true);
+    ArrayElements e = array_cell(row, column);
     std::vector<int32> out;
     out.reserve(static_cast<std::size_t>(e.count));
     for (int k = 0; k < e.count; ++k) out.push_back(e.nulls[k] ? 0 : DatumGetInt32(e.values[k]));
     return out;
-}
-
-Datum bytea_value(const std::string& bytes) {
-    Datum result = 0;
-    pg_call([&] {
-        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-        SET_VARSIZE(b, VARHDRSZ + bytes.size());
-        memcpy(VARDATA(b), bytes.data(), bytes.size());
-        result = PointerGetDatum(b);
-    });
-    return result;
 }
 
 // What one job's verdicts add: rewritten chunks, the counts per status and

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "job_items.h"
 #include "jobs/job_builder.h"
 #include "jobs/verdict_slots.h"
 #include "result_tuple.h"
@@ -119,26 +120,12 @@ void load_chunks(QueryState& state, int64 job, const std::vector<int32>& wanted)
     Datum values[2] = {Int64GetDatum(job), ev::pg::make_array(missing, {}, INT4OID)};
     uint64 rows = ev::pg::run_kept_plan(plan, values);
     for (uint64 r = 0; r < rows; ++r) {
-        int32 chunk = 0;
-        int32 size = 0;
-        std::string_view bytes;
-        ev::pg::pg_call([&] {
-            bool isnull = false;
-            HeapTuple row = SPI_tuptable->vals[r];
-            chunk = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-            Datum verdicts = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
-            if (!isnull) {
-                bytea* b = DatumGetByteaPP(verdicts);
-                bytes = std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-            }
-            size = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
-        });
-        auto slots = ev::jobs::decode_slots(bytes, static_cast<std::size_t>(size));
-        if (!slots)
+        ev::pg::AddressChunk chunk = ev::pg::address_chunk_of_row(r, 2, 3);
+        if (!chunk.readable)
             throw ev::pg::UserError(ERRCODE_DATA_CORRUPTED, "email_verify: the verdicts of chunk " +
-                                                                std::to_string(chunk) + " of job " +
+                                                                std::to_string(chunk.chunk) + " of job " +
                                                                 std::to_string(job) + " cannot be read");
-        state.keep({job, chunk}, std::move(*slots));
+        state.keep({job, chunk.chunk}, std::move(chunk.slots));
     }
 }
 
@@ -152,32 +139,23 @@ namespace {
 Datum chunk_results(FunctionCallInfo fcinfo, bool check) {
     QueryState& state = query_state(fcinfo);
     int64 job = PG_GETARG_INT64(0);
-    Datum* emails = nullptr;
-    Datum* addresses = nullptr;
-    bool* email_nulls = nullptr;
-    bool* address_nulls = nullptr;
-    int count = 0;
-    int address_count = 0;
-    ev::pg::pg_call([&] {
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &emails, &email_nulls, &count);
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT, &addresses, &address_nulls,
-                          &address_count);
-    });
+    ev::pg::ArrayElements emails = ev::pg::array_elements(PG_GETARG_DATUM(1));
+    ev::pg::ArrayElements addresses = ev::pg::array_elements(PG_GETARG_DATUM(2));
     Tuplestorestate* store = ev::pg::begin_set_result(fcinfo, state.desc);
     ev::pg::connect_spi();
     if (check) check_readable(state, job);
     // The address chunks this input chunk needs, in the order first needed.
     std::vector<int32> wanted;
-    for (int k = 0; k < address_count; ++k) {
-        if (address_nulls[k] || DatumGetInt32(addresses[k]) < 0) continue;
-        int32 chunk = DatumGetInt32(addresses[k]) / ev::jobs::kAddressChunk;
+    for (int k = 0; k < addresses.count; ++k) {
+        if (addresses.nulls[k] || DatumGetInt32(addresses.values[k]) < 0) continue;
+        int32 chunk = DatumGetInt32(addresses.values[k]) / ev::jobs::kAddressChunk;
         if (std::find(wanted.begin(), wanted.end(), chunk) == wanted.end()) wanted.push_back(chunk);
     }
     std::size_t prefetched = 0;
-    for (int k = 0; k < count; ++k) {
-        if (email_nulls[k]) continue;
+    for (int k = 0; k < emails.count; ++k) {
+        if (emails.nulls[k]) continue;
         const ev::VerificationResult* verdict = nullptr;
-        int32 ordinal = k < address_count && !address_nulls[k] ? DatumGetInt32(addresses[k]) : -1;
+        int32 ordinal = k < addresses.count && !addresses.nulls[k] ? DatumGetInt32(addresses.values[k]) : -1;
         if (ordinal >= 0) {
             int32 chunk = ordinal / ev::jobs::kAddressChunk;
             const ev::jobs::VerdictSlots* slots = state.find({job, chunk});
@@ -192,7 +170,7 @@ Datum chunk_results(FunctionCallInfo fcinfo, bool check) {
             auto slot = static_cast<std::size_t>(ordinal % ev::jobs::kAddressChunk);
             if (slots && slot < slots->size() && (*slots)[slot]) verdict = &*(*slots)[slot];
         }
-        HeapTuple tuple = ev::pg::result_tuple_of_input(state.desc, emails[k], verdict);
+        HeapTuple tuple = ev::pg::result_tuple_of_input(state.desc, emails.values[k], verdict);
         ev::pg::pg_call([&] {
             tuplestore_puttuple(store, tuple);
             heap_freetuple(tuple);
@@ -211,27 +189,10 @@ EV_SQL_FUNCTION(job_chunk_rows) { return chunk_results(fcinfo, false); }
 // The verdict slots of a chunk from its results as rows (NULL: no verdict):
 // how the upgrade from 0.6.0 moves a job's verdicts into chunks.
 EV_SQL_FUNCTION(job_verdict_slots) {
-    Datum* rows = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    ev::pg::pg_call([&] {
-        ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
-        int16 len = 0;
-        bool byval = false;
-        char align = 0;
-        get_typlenbyvalalign(ARR_ELEMTYPE(array), &len, &byval, &align);
-        deconstruct_array(array, ARR_ELEMTYPE(array), len, byval, align, &rows, &nulls, &count);
-    });
-    ev::jobs::VerdictSlots slots(static_cast<std::size_t>(count));
-    for (int k = 0; k < count; ++k)
-        if (!nulls[k]) slots[static_cast<std::size_t>(k)] = ev::pg::result_of_row(DatumGetHeapTupleHeader(rows[k]));
-    std::string bytes = ev::jobs::encode_slots(slots);
-    Datum result = 0;
-    ev::pg::pg_call([&] {
-        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-        SET_VARSIZE(b, VARHDRSZ + bytes.size());
-        memcpy(VARDATA(b), bytes.data(), bytes.size());
-        result = PointerGetDatum(b);
-    });
-    return result;
+    ev::pg::ArrayElements rows = ev::pg::array_elements(PG_GETARG_DATUM(0));
+    ev::jobs::VerdictSlots slots(static_cast<std::size_t>(rows.count));
+    for (int k = 0; k < rows.count; ++k)
+        if (!rows.nulls[k])
+            slots[static_cast<std::size_t>(k)] = ev::pg::result_of_row(DatumGetHeapTupleHeader(rows.values[k]));
+    return ev::pg::bytea_value(ev::jobs::encode_slots(slots));
 }

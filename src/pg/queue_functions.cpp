@@ -74,21 +74,12 @@ EV_SQL_FUNCTION(enqueue_stale) { return sweep_function(fcinfo, true); }
 namespace {
 
 // The elements of a one-dimensional array argument (NULL: none), with their
-// NULL flags, deconstructed as element_type.
-std::vector<std::pair<Datum, bool>> array_arg(FunctionCallInfo fcinfo, int n, Oid element_type) {
+// NULL flags.
+std::vector<std::pair<Datum, bool>> array_arg(FunctionCallInfo fcinfo, int n) {
     std::vector<std::pair<Datum, bool>> out;
     if (PG_ARGISNULL(n)) return out;
-    Datum* values = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    ev::pg::pg_call([&] {
-        int16 length;
-        bool by_value;
-        char align;
-        get_typlenbyvalalign(element_type, &length, &by_value, &align);
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), element_type, length, by_value, align, &values, &nulls, &count);
-    });
-    for (int i = 0; i < count; ++i) out.emplace_back(values[i], nulls[i]);
+    ev::pg::ArrayElements e = ev::pg::array_elements(PG_GETARG_DATUM(n));
+    for (int i = 0; i < e.count; ++i) out.emplace_back(e.values[i], e.nulls[i]);
     return out;
 }
 
@@ -96,9 +87,9 @@ std::vector<std::pair<Datum, bool>> array_arg(FunctionCallInfo fcinfo, int n, Oi
 
 // retry_later(queue_ids bigint[], reasons text[], delays interval[]) -> int
 EV_SQL_FUNCTION(retry_later) {
-    auto ids = array_arg(fcinfo, 0, INT8OID);
-    auto reasons = array_arg(fcinfo, 1, TEXTOID);
-    auto delays = array_arg(fcinfo, 2, INTERVALOID);
+    auto ids = array_arg(fcinfo, 0);
+    auto reasons = array_arg(fcinfo, 1);
+    auto delays = array_arg(fcinfo, 2);
     if (reasons.size() != ids.size() || delays.size() != ids.size())
         throw ev::pg::UserError(ERRCODE_INVALID_PARAMETER_VALUE,
                                 "queue_ids, reasons and delays must have the same length");

@@ -42,6 +42,19 @@ std::vector<std::string> name_array(Datum array) {
     return out;
 }
 
+ArrayElements array_elements(Datum array) {
+    ArrayElements e;
+    pg_call([&] {
+        ArrayType* a = DatumGetArrayTypeP(array);
+        int16 length = 0;
+        bool by_value = false;
+        char align = 0;
+        get_typlenbyvalalign(ARR_ELEMTYPE(a), &length, &by_value, &align);
+        deconstruct_array(a, ARR_ELEMTYPE(a), length, by_value, align, &e.values, &e.nulls, &e.count);
+    });
+    return e;
+}
+
 Datum make_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
     // Copies made out here: no object with a destructor may live in a frame
     // an error's longjmp leaves (guard.h).
@@ -68,6 +81,17 @@ Datum text_value(const std::string& s) {
     Datum d = 0;
     pg_call([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
     return d;
+}
+
+Datum bytea_value(std::string_view bytes) {
+    Datum result = 0;
+    pg_call([&] {
+        auto* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+        SET_VARSIZE(b, VARHDRSZ + bytes.size());
+        memcpy(VARDATA(b), bytes.data(), bytes.size());
+        result = PointerGetDatum(b);
+    });
+    return result;
 }
 
 std::string quoted_identifier(const std::string& name) {

@@ -19,7 +19,8 @@
 #     completes, once: every input has a verdict, one bulk.completed event;
 #  6. permissions: no dns job without email_verify_prober; a prober whose
 #     membership is revoked mid-job sees the job fail (bulk.failed), its
-#     partial results readable;
+#     partial results readable; an ordinary role may not call the workers'
+#     job_chunk_rows, yet reads its own job's results with job_results;
 #  7. retention: a finished job is removed after email_verify.job_retention,
 #     not before, and not while one of its events still waits.
 #
@@ -520,6 +521,17 @@ if (part(6))
 		is($rows, $s->{total}, 'the owner still reads every input');
 		is($verified, status($id)->{processed}, 'the verdicts so far, nothing after the failure');
 		counts_match($id, 'failed job');
+	};
+
+	subtest 'permissions: job_chunk_rows is the workers\' own; the owner reads with job_results' => sub {
+		my $id = sql(q{SET ROLE plain;
+			SELECT email_verify.submit_job(ARRAY['alice@strict.test', 'not an address'], level => 'syntax')});
+		is(wait_state($id, ['completed'], 20)->{state}, 'completed', "plain's syntax job completes");
+		my ($ret, $out, $err) = $node->psql('postgres',
+			"SET ROLE plain; SELECT * FROM email_verify_internal.job_chunk_rows($id, ARRAY['alice\@strict.test'], ARRAY[0])");
+		like($err, qr/permission denied for function job_chunk_rows/, 'job_chunk_rows called directly: refused');
+		is(sql("SET ROLE plain; SELECT count(*) || ' ' || count(status) FROM email_verify.job_results($id)"), '2 2',
+			'job_results: the owner reads both inputs with their verdicts');
 	};
 }
 
