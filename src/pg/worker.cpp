@@ -213,11 +213,11 @@ class Worker {
         std::chrono::steady_clock::time_point first_settled;
         std::uint64_t written;
         std::uint64_t retried;
-        // The domains leased for its SMTP items (domain_leases.h), given up
-        // at its last write-back, once its engine has closed every session
-        // (a session may outlive the items it served: its QUIT, an RCPT
-        // still out after the address timed out).
+        // The domains leased for its SMTP items (domain_leases.h): each is
+        // given up at the write-back after its last item was released (no
+        // session its probes used is open any more), the rest at the last.
         ev::queue::DomainTally leased{};
+        std::vector<std::string> domains_done{};
     };
 
     // What has settled is written back once its first verdict has waited
@@ -229,7 +229,7 @@ class Worker {
 
     // Called from the probe loop's poll (no transaction is open there).
     void write_back_if_due(const WorkerSettings& settings, Batch& batch) {
-        if (batch.settled.empty()) return;
+        if (batch.settled.empty() && batch.domains_done.empty()) return;
         if (std::chrono::steady_clock::now() - batch.first_settled < kWriteBackWait) return;
         write_back(settings, batch);
     }
@@ -264,7 +264,7 @@ class Worker {
             ev::Level level = job ? batch.jobs[i - batch.items.size()].level : batch.items[i].level;
             if (level == ev::Level::Smtp) batch.leased.add(email);
             if (blocked && level == ev::Level::Smtp && !std::exchange(test_turn, false)) {
-                pause(batch, i);
+                pause(batch, i, email);
                 continue;
             }
             requests.push_back({email, level});
@@ -273,6 +273,12 @@ class Worker {
         }
         use_server_state(caches_);
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
+        auto released = [&batch, &requests](std::size_t k) {
+            if (requests[k].level != ev::Level::Smtp || !batch.leased.settle(requests[k].input)) return;
+            if (batch.settled.empty() && batch.domains_done.empty())
+                batch.first_settled = std::chrono::steady_clock::now();
+            batch.domains_done.emplace_back(ev::queue::lease_domain(requests[k].input));
+        };
         auto ready = [&batch, &item_of](std::size_t k, const ev::prober::Verdict& verdict) {
             std::size_t i = item_of[k];
             if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
@@ -287,7 +293,7 @@ class Worker {
         };
         counters_add_in_flight(probed);
         try {
-            verifier.verify(requests, settings, poll, ready);
+            verifier.verify(requests, settings, poll, ready, released);
         } catch (...) {
             counters_add_in_flight(-probed);
             add_run_to_server(verifier.stats());
@@ -300,7 +306,9 @@ class Worker {
 
     // An SMTP item held back while the network looks blocked: back to the
     // queue, no attempt counted.
-    static void pause(Batch& batch, std::size_t i) {
+    static void pause(Batch& batch, std::size_t i, const std::string& email) {
+        // It touches no host: its domain is left to the other claimers at once.
+        if (batch.leased.settle(email)) batch.domains_done.emplace_back(ev::queue::lease_domain(email));
         if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
         ev::prober::Verdict& paused = batch.outcomes[i];
         paused.deferred = true;
@@ -317,8 +325,10 @@ class Worker {
     // ended_claims: the batch's job claims, ended in the same transaction
     // (its last write-back).
     void write_back(const WorkerSettings& settings, Batch& batch, const std::vector<JobRange>* ended_claims = nullptr) {
-        std::vector<std::string> domains_done;
-        if (ended_claims) domains_done = batch.leased.take_all();
+        std::vector<std::string> domains_done = std::move(batch.domains_done);
+        batch.domains_done.clear();
+        if (ended_claims)
+            for (std::string& rest : batch.leased.take_all()) domains_done.push_back(std::move(rest));
         if (batch.settled.empty()) {
             if ((ended_claims && !ended_claims->empty()) || !domains_done.empty()) alone([&] {
                 if (ended_claims) end_job_claims(*ended_claims, slot_);
@@ -367,7 +377,7 @@ class Worker {
         put_back(deferred);
         if (!jobs.verdicts.empty()) written += static_cast<std::uint64_t>(settle_job_items(jobs.verdicts));
         retry_job_items(jobs.retries);
-        // The batch is over: its domains are free for the other claimers
+        // Domains the batch is done with are free for the other claimers
         // (or for the other workers' batches that hold them too).
         release_domains(slot_, domains_done);
         if (ended_claims) end_job_claims(*ended_claims, slot_);

@@ -60,6 +60,11 @@ constexpr std::chrono::seconds kHeartbeatEvery{30};
 // settled verdict may wait for its report.
 constexpr std::chrono::milliseconds kTurn{100};
 constexpr std::chrono::milliseconds kReportEvery{1000};
+// The verdicts a prober keeps for reuse: the server keeps every verdict
+// anyway (and jobs send each distinct address once), so the prober's own
+// cache only spares a probe for an address met again soon; a small one
+// keeps its memory within bounds.
+constexpr std::size_t kResultCacheEntries = 10000;
 
 std::string name_of_prober;
 
@@ -121,7 +126,9 @@ struct Stopping {};
 class Prober {
   public:
     Prober(Options options, std::map<std::string, std::string> own)
-        : options_(std::move(options)), own_(std::move(own)), db_(conninfo()) {}
+        : options_(std::move(options)), own_(std::move(own)), db_(conninfo()) {
+        caches_.results = ev::prober::ResultCache(kResultCacheEntries);
+    }
 
     int run() {
         if (!connect_and_hello()) return stop_requested ? 0 : 3;

@@ -209,8 +209,12 @@ Engine::Engine(const ProbeSettings& settings, ProberCaches& caches)
 
 Engine::~Engine() = default;
 
-void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled) {
+void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled,
+                 Settled released) {
     if (level == Level::Syntax) return;
+    state_->released = [&released](std::uint64_t ticket) {
+        if (released) released(ticket);
+    };
     state_->done = [&items, &settled](std::uint64_t ticket, OfflineFindings& item) {
         items[ticket] = std::move(item);
         if (settled) settled(ticket);
@@ -220,6 +224,8 @@ void Engine::run(std::vector<OfflineFindings>& items, Level level, const Poll& p
     // A batch: until every item has settled, then the sessions' QUITs.
     while (state_->open_items > 0) state_->turn_until(Clock::now() + std::chrono::seconds(1), poll, true);
     state_->close_all(poll);
+    state_->done = nullptr;
+    state_->released = nullptr;
 }
 
 void Engine::set_done(Done done) { state_->done = std::move(done); }

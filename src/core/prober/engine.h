@@ -53,7 +53,9 @@ class Engine {
     // Each item's findings gain what the probe found, and network_answered
     // says whether any answer came back (the Verifier's rule for verdicts
     // reached without one is not applied here).
-    void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled = nullptr);
+    // released: as Released, by index (every item is released before run returns).
+    void run(std::vector<OfflineFindings>& items, Level level, const Poll& poll, Settled settled = nullptr,
+             Settled released = nullptr);
 
     // The streaming form (the external prober's rolling window): items are
     // added while others are being probed, each at its own level, and each

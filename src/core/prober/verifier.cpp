@@ -39,7 +39,8 @@ bool is_transient(Reason reason) {
 }
 
 std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& inputs, Level level,
-                                      const VerifierSettings& settings, const Poll& poll, const VerdictReady& ready) {
+                                      const VerifierSettings& settings, const Poll& poll, const VerdictReady& ready,
+                                      const VerdictReleased& released) {
     const bool network = level != Level::Syntax;
     const bool use_cache = network && settings.result_ttl.count() > 0;
     if (network) caches_.use_for(settings.probe);
@@ -61,6 +62,7 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
             if (auto cached = cached_verdict(caches_, level, found, inputs[i], started)) {
                 verdicts[i].result = std::move(*cached);
                 if (ready) ready(i, verdicts[i]);
+                if (released) released(i);
                 continue;
             }
         }
@@ -81,27 +83,39 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
         verdict = stamp(items[k], level, {examine_ms[k], offline_bits[k]}, use_cache ? &caches_ : nullptr, expires);
         if (ready) ready(item_input[k], verdict);
     };
+    std::vector<bool> let_go(items.size(), false);
+    auto release = [&](std::size_t k) {
+        if (let_go[k]) return;
+        let_go[k] = true;
+        if (released) released(item_input[k]);
+    };
     // What the engine will not probe is settled now.
     for (std::size_t k = 0; k < items.size(); ++k)
-        if (!network || !items[k].address.ok()) settle(k);
+        if (!network || !items[k].address.ok()) {
+            settle(k);
+            release(k);
+        }
 
     // probe
     if (any_to_probe) {
         Engine engine(settings.probe, caches_);
         try {
-            engine.run(items, level, poll, [&](std::size_t k) { settle(k); });
+            engine.run(items, level, poll, [&](std::size_t k) { settle(k); }, [&](std::size_t k) { release(k); });
         } catch (...) {
             stats_.add(engine.stats());
             throw;
         }
         stats_.add(engine.stats());
     }
-    for (std::size_t k = 0; k < items.size(); ++k) settle(k);
+    for (std::size_t k = 0; k < items.size(); ++k) {
+        settle(k);
+        release(k);
+    }
     return verdicts;
 }
 
 std::vector<Verdict> Verifier::verify(const std::vector<VerifyRequest>& requests, const VerifierSettings& settings,
-                                      const Poll& poll, const VerdictReady& ready) {
+                                      const Poll& poll, const VerdictReady& ready, const VerdictReleased& released) {
     std::vector<Verdict> verdicts(requests.size());
     for (Level level : {Level::Syntax, Level::Dns, Level::Smtp}) {
         std::vector<std::string_view> inputs;
@@ -114,7 +128,9 @@ std::vector<Verdict> Verifier::verify(const std::vector<VerifyRequest>& requests
         if (inputs.empty()) continue;
         VerdictReady ready_here;
         if (ready) ready_here = [&](std::size_t k, const Verdict& v) { ready(index[k], v); };
-        std::vector<Verdict> some = verify(inputs, level, settings, poll, ready_here);
+        VerdictReleased released_here;
+        if (released) released_here = [&](std::size_t k) { released(index[k]); };
+        std::vector<Verdict> some = verify(inputs, level, settings, poll, ready_here, released_here);
         for (std::size_t k = 0; k < index.size(); ++k) verdicts[index[k]] = std::move(some[k]);
     }
     return verdicts;

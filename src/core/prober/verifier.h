@@ -61,6 +61,11 @@ struct VerifyRequest {
 // domain's as its probes end. Runs inside the probe loop: take note, never throw.
 using VerdictReady = std::function<void(std::size_t input, const Verdict& verdict)>;
 
+// Called with an input's index after its verdict, once no session its
+// domain's probes used is open any more (Engine::Released); at the latest
+// before verify returns. Runs inside the probe loop: take note, never throw.
+using VerdictReleased = std::function<void(std::size_t input)>;
+
 // Greylisting, 4xx, timeouts and DNS failures: worth asking again later.
 bool is_transient(Reason reason);
 
@@ -80,11 +85,12 @@ class Verifier {
     // list c-ares refuses.
     std::vector<Verdict> verify(const std::vector<std::string_view>& inputs, Level level,
                                 const VerifierSettings& settings, const Poll& poll = nullptr,
-                                const VerdictReady& ready = nullptr);
+                                const VerdictReady& ready = nullptr, const VerdictReleased& released = nullptr);
 
     // The same for inputs of mixed levels: one probe run per level present.
     std::vector<Verdict> verify(const std::vector<VerifyRequest>& requests, const VerifierSettings& settings,
-                                const Poll& poll = nullptr, const VerdictReady& ready = nullptr);
+                                const Poll& poll = nullptr, const VerdictReady& ready = nullptr,
+                                const VerdictReleased& released = nullptr);
 
     // The prober's counters over every run of this Verifier, including one a
     // poll abandoned.
