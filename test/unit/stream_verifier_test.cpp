@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -128,7 +132,7 @@ TEST_F(StreamVerifierTest, ASlowDomainHoldsBackOnlyItsOwn) {
     drain(*s, 10000ms);
     ASSERT_EQ(ready.count(1), 1u);
     EXPECT_EQ(ready[1].result.reason, Reason::DnsError);
-    EXPECT_FALSE(ready[1].final);
+    EXPECT_FALSE(ready[1].final) << ev::to_string(ready[1].result.reason);
     EXPECT_EQ(order.front(), 2u);
 }
 
@@ -220,4 +224,32 @@ TEST_F(StreamVerifierTest, ItemsAreReleasedWhenTheirSessionsAreOver) {
     settle_all(*s);
     EXPECT_EQ(released[1], 1);
     EXPECT_FALSE(s->busy());
+}
+
+// Out of file descriptors here (EMFILE): nothing the host did. The item is
+// deferred (put back, no attempt counted), never a connection_failed verdict.
+TEST_F(StreamVerifierTest, NoSocketHereDefersTheItem) {
+    auto s = make();
+    // The domain's route is known first: the item then needs no DNS socket.
+    s->submit(0, "alice@strict.test", Level::Smtp);
+    settle_all(*s);
+    // Every descriptor this process may open is taken (under a lowered limit).
+    struct rlimit before {};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &before), 0);
+    struct rlimit tight = before;
+    tight.rlim_cur = 256;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    std::vector<int> hogs;
+    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && hogs.size() < 1024;) hogs.push_back(fd);
+    s->submit(1, "bob@strict.test", Level::Smtp);
+    s->run_for(200ms, nullptr);
+    for (int fd : hogs) close(fd);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &before), 0);
+    drain(*s);
+    ASSERT_EQ(ready.count(1), 1u);
+    EXPECT_TRUE(ready[1].deferred) << ev::to_string(ready[1].result.reason) << " " << ready[1].result.smtp_message.value_or("-");
+    EXPECT_FALSE(ready[1].final) << ev::to_string(ready[1].result.reason);
+    EXPECT_NE(ready[1].result.reason, Reason::ConnectionFailed);
+    EXPECT_NE(ready[1].result.smtp_message.value_or("").find("no socket could be opened here"), std::string::npos)
+        << ready[1].result.smtp_message.value_or("");
 }

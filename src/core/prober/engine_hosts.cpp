@@ -239,6 +239,12 @@ void Engine::State::session_ended(Host& h, smtp::Session* session, const smtp::S
         }
         return;
     }
+    if (report.end == SessionEnd::LocalResources) {
+        // This process is out of sockets: nothing the host did. Its
+        // recipients go back for later, no attempt counted.
+        defer_queue(h, 0, "not probed: no socket could be opened here (" + report.detail + ")");
+        return;
+    }
     if (report.end == SessionEnd::TlsFailed && !h.facts.starttls_broken) {
         h.facts.starttls_broken = true;  // try again in the clear
         permits.learn(h.address.text(), h.facts);

@@ -36,7 +36,8 @@ struct Engine::State {
         std::size_t endpoint = 0;  // index into domain->endpoints
         int attempts = 0;
         bool first_sent_set = false;
-        bool deferred = false;  // ended unprobed: the site's budget stayed spent
+        bool deferred = false;  // ended unprobed: the site's budget stayed spent, or no socket here
+        std::string deferred_why;  // when not the site's budget
         Clock::time_point first_sent;
         bool done = false;
         // outcome
@@ -284,7 +285,7 @@ struct Engine::State {
     // The site's budget stayed spent past permit_wait, or will not reach the
     // queue's tail within it: what waits beyond the first `keep` recipients
     // ends unprobed, to be asked again later (sessions already open go on).
-    void defer_queue(Host& h, std::size_t keep);
+    void defer_queue(Host& h, std::size_t keep, const std::string& why = "");
 };
 
 }  // namespace ev::prober

@@ -84,8 +84,10 @@ void Engine::State::finalize_item(Domain& d, OfflineFindings& item) const {
         }
         if (t->deferred) {
             item.deferred = true;
-            r.smtp_message = "not probed: the politeness budget of " + d.site +
-                             " (sessions and rates per MX site, for the whole server) stayed spent";
+            r.smtp_message = !t->deferred_why.empty()
+                                 ? t->deferred_why
+                                 : "not probed: the politeness budget of " + d.site +
+                                       " (sessions and rates per MX site, for the whole server) stayed spent";
         }
         if (!t->meaning) {
             findings.add(t->failure);
@@ -127,7 +129,7 @@ void Engine::State::sweep_deadlines() {
     }
 }
 
-void Engine::State::defer_queue(Host& h, std::size_t keep) {
+void Engine::State::defer_queue(Host& h, std::size_t keep, const std::string& why) {
     if (keep == 0) h.refused_since.reset();
     std::deque<std::uint64_t> queued;
     queued.swap(h.queue);
@@ -142,6 +144,7 @@ void Engine::State::defer_queue(Host& h, std::size_t keep) {
         }
         t.failure = Reason::Timeout;
         t.deferred = true;
+        t.deferred_why = why;
         t.mx_host = host_name_of(t);
         complete(t);
     }

@@ -19,6 +19,7 @@ const char* to_string(SessionEnd end) {
         case SessionEnd::ConnectFailed: return "connection failed";
         case SessionEnd::ConnectTimeout: return "connect timeout";
         case SessionEnd::EgressFailed: return "could not leave as configured";
+        case SessionEnd::LocalResources: return "out of sockets or file descriptors here";
         case SessionEnd::ReplyTimeout: return "reply timeout";
         case SessionEnd::SessionTimeout: return "session timeout";
         case SessionEnd::Dropped: return "connection closed by the server";
@@ -111,6 +112,8 @@ void Session::start() {
 }
 
 void Session::connect_failed(int error) {
+    if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM)
+        return finish(SessionEnd::LocalResources, std::nullopt, std::strerror(error));
     if (config_.socks5_proxy)
         return finish(SessionEnd::EgressFailed, std::nullopt, proxy_label() + std::strerror(error));
     finish(SessionEnd::ConnectFailed, std::nullopt, std::strerror(error));

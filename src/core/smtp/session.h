@@ -97,6 +97,7 @@ enum class SessionEnd {
     TemporaryFailure,  // 4xx at banner/EHLO/MAIL
     TlsFailed,         // the STARTTLS handshake failed; the connection is unusable
     ProtocolError,     // the server broke the reply grammar
+    LocalResources,    // this process could not open a socket (EMFILE, ENFILE, ENOBUFS, ENOMEM): not the host's doing
 };
 
 const char* to_string(SessionEnd end);
