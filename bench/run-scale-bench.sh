@@ -49,7 +49,12 @@
 #   EV_SB_FULL=1       sizes 100k 300k 1M (default: 100k only)
 #   EV_SB_SIZES        the sizes, e.g. "100k 1M" (overrides EV_SB_FULL)
 #   EV_SB_PROBERS      K for every size (default: "1 2" at 100k, "2" above)
-#   EV_SB_BATCH        items a claimer takes at once (default 10000)
+#   EV_SB_BATCH        items a prober claims at once (default 10000; it keeps
+#                      up to twice that in flight: a rolling window)
+#   EV_SB_WORKER_BATCH the in-server worker's batch (default 2000: the worker
+#                      probes a batch to its end, and holds the batch's
+#                      domains until each is done; a big one near the end
+#                      of a run keeps them from the probers)
 #   EV_SB_MAX_CONNECTIONS_EACH  the cap of each claimer's share (default 666)
 #   EV_SB_TIMEOUT      seconds a run may take (default 300 + N / 400)
 #   EV_SB_RETRY_DELAY  email_verify.retry_delay (default 6s; the grey delay is 5 s)
@@ -64,6 +69,7 @@ set -uo pipefail
 [ "$(id -u)" = 0 ] || die "run as root (network namespace, the world's ports 25 and 53)"
 port=${EV_SB_PGPORT:-5440}
 batch=${EV_SB_BATCH:-10000}
+worker_batch=${EV_SB_WORKER_BATCH:-2000}
 retry_delay=${EV_SB_RETRY_DELAY:-6s}
 retry_attempts=${EV_SB_RETRY_ATTEMPTS:-3}
 max_each=${EV_SB_MAX_CONNECTIONS_EACH:-666}
@@ -139,7 +145,7 @@ email_verify.host_session_rate = 0
 email_verify.result_ttl = '1h'
 email_verify.retry_delay = '$retry_delay'
 email_verify.retry_attempts = $retry_attempts
-email_verify.worker_batch_size = $batch
+email_verify.worker_batch_size = $worker_batch
 email_verify.workers = 1
 CONF
 pg_restart || die "restart failed: $(tail -5 "$pgdir/server.log")"
@@ -198,7 +204,7 @@ run_one() {
     ((share <= max_each)) || share=$max_each
     timeout=${EV_SB_TIMEOUT:-$((300 + n / 400))}
     tag=$out/scale_bench_${n}_$k
-    step "$n addresses ($((n - n / 2)) in a job, $((n / 2)) in a watched table), $k prober(s) + the worker; max_connections $share each, batch $batch"
+    step "$n addresses ($((n - n / 2)) in a job, $((n / 2)) in a watched table), $k prober(s) + the worker; max_connections $share each, batch $batch (the worker's $worker_batch)"
     restart_simulator || die "the simulator did not start again"
     psql_q -d postgres -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "CREATE DATABASE bench" >/dev/null ||
         die "CREATE DATABASE failed"
@@ -264,7 +270,7 @@ run_one() {
     per_s=$(awk -v n="$n" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? n / w : 0) }')
     python3 bench/scale_bench_report.py run-line "$tag.stats.json" "$tag.compare" "$tag.smaps" \
         n="$n" k="$k" job="$job" complete="$complete" left="$left" wall_s="$wall" per_s="$per_s" \
-        missing="$missing" batch="$batch" max_connections_each="$share" | tee -a "$results"
+        missing="$missing" batch="$batch" worker_batch="$worker_batch" max_connections_each="$share" | tee -a "$results"
     cat "$tag.smaps"
     psql -X -At -c "SELECT 'probers: ' || string_agg(format('%s verdicts %s stale %s', name, verdicts, stale), ', ')
                     FROM email_verify.probers"
