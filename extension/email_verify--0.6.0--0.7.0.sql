@@ -442,13 +442,14 @@ ALTER SEQUENCE email_verify_internal.probers_id_seq OWNED BY email_verify_intern
 -- at level smtp by one claimer at a time, the in-server workers together
 -- (holder -1) or a prober (its id), from its claim until the claimer holds
 -- none of its items any more, or its claim's lease ends; the others put its
--- items back until then. claims: how many of the holder's batches hold it
--- (the workers' batches overlap; a prober says itself when it is done).
+-- items back until then. workers: for the in-server workers' lease, the
+-- slots of those whose batch holds it (it ends when the last is done; a
+-- prober says itself when it is done).
 CREATE TABLE email_verify_internal.domain_leases (
     domain      text COLLATE "C" PRIMARY KEY,
     holder      int NOT NULL,
     lease_until timestamptz NOT NULL,
-    claims      int NOT NULL DEFAULT 1
+    workers     int[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX domain_leases_holder_idx ON email_verify_internal.domain_leases (holder);
 

@@ -47,31 +47,32 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     }
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
-        Oid types[3] = {INT4OID, TEXTARRAYOID, INT4OID};
+        Oid types[4] = {INT4OID, TEXTARRAYOID, INT4OID, INT4ARRAYOID};
         // In domain order, and one claim transaction at a time (the lock
         // below): a claim leases twice (its rows, then its job addresses),
-        // and two claims would otherwise wait on each other in a cycle. A
-        // lease taken earlier in the same transaction is the same batch's:
-        // it counts once (claims). The row of a domain
-        // another holds is left as it is; its items are due again when its
-        // lease ends, or in 5 seconds when that is sooner (a holder frees
-        // its domains as soon as its batch is written, long before its lease
-        // runs out).
+        // and two claims would otherwise wait on each other in a cycle. The
+        // workers' lease keeps the set of worker slots whose batches hold it
+        // (a slot once, however often its claim leases the domain). The row
+        // of a domain another holds is left as it is; its items are due
+        // again when its lease ends, or in 5 seconds when that is sooner (a
+        // holder frees a domain as soon as it is done with it, long before
+        // its lease runs out).
         plan = keep_plan(
             "WITH wanted AS (SELECT DISTINCT d FROM unnest($2) AS d WHERE d <> '' ORDER BY d), "
             "taken AS ("
-            "    INSERT INTO email_verify_internal.domain_leases AS l (domain, holder, lease_until)"
-            "    SELECT d, $1, now() + make_interval(secs => $3) FROM wanted ORDER BY d"
+            "    INSERT INTO email_verify_internal.domain_leases AS l (domain, holder, lease_until, workers)"
+            "    SELECT d, $1, now() + make_interval(secs => $3), $4 FROM wanted ORDER BY d"
             "    ON CONFLICT (domain) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until,"
-            "        claims = CASE WHEN l.xmin = pg_current_xact_id()::xid THEN l.claims"
-            "                      WHEN l.holder = excluded.holder AND l.lease_until >= now() THEN l.claims + 1 ELSE 1 END"
+            "        workers = CASE WHEN l.lease_until >= now()"
+            "                       THEN ARRAY(SELECT DISTINCT w FROM unnest(l.workers || excluded.workers) AS w ORDER BY w)"
+            "                       ELSE excluded.workers END"
             "    WHERE l.holder = excluded.holder OR l.lease_until < now()"
             "    RETURNING l.domain"
             ") "
             "SELECT w.d, t.domain IS NOT NULL, least(l.lease_until, now() + interval '5 seconds') "
             "FROM wanted w LEFT JOIN taken t ON t.domain = w.d "
             "LEFT JOIN email_verify_internal.domain_leases l ON l.domain = w.d AND t.domain IS NULL",
-            3, types);
+            4, types);
     }
     static SPIPlanPtr one_at_a_time = nullptr;
     if (!one_at_a_time) {
@@ -83,7 +84,10 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     std::vector<Datum> values;
     values.reserve(domains.size());
     for (const std::string& d : domains) values.push_back(text_value(d));
-    Datum args[3] = {Int32GetDatum(holder_of(holder)), make_array(values, {}, TEXTOID), Int32GetDatum(lease_seconds)};
+    std::vector<Datum> slot;
+    if (holder_of(holder) == kServerHolder) slot.push_back(Int32GetDatum(holder));
+    Datum args[4] = {Int32GetDatum(holder_of(holder)), make_array(values, {}, TEXTOID), Int32GetDatum(lease_seconds),
+                     make_array(slot, {}, INT4OID)};
     uint64 rows = run_kept_plan(plan, args);
     std::map<std::string, std::pair<bool, Datum>> by_domain;
     for (uint64 r = 0; r < rows; ++r) {
@@ -110,28 +114,28 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     return out;
 }
 
-void release_domains(int32 holder, const std::vector<std::string>& domains) {
+void release_domains(int32 worker_slot, const std::vector<std::string>& domains) {
     if (domains.empty() || !leases_table_exists()) return;
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
-        Oid types[2] = {INT4OID, TEXTARRAYOID};
-        // The workers' batches overlap: a domain leased by two of them is
-        // free when the second is done with it. The rows with more than one
-        // claim lose one; the others go (disjoint rows, one snapshot).
+        Oid types[3] = {INT4OID, TEXTARRAYOID, INT4OID};
+        // The workers' batches overlap: a domain two of them hold is free
+        // when the second is done with it. A lease this slot holds alone
+        // goes; the others lose the slot (disjoint rows, one snapshot).
         plan = keep_plan(
             "WITH done AS (SELECT DISTINCT d FROM unnest($2) AS d), "
             "dropped AS ("
             "    DELETE FROM email_verify_internal.domain_leases l USING done"
-            "    WHERE l.domain = done.d AND l.holder = $1 AND l.claims <= 1 RETURNING l.domain"
+            "    WHERE l.domain = done.d AND l.holder = $3 AND l.workers <@ ARRAY[$1] RETURNING l.domain"
             ") "
-            "UPDATE email_verify_internal.domain_leases l SET claims = l.claims - 1 FROM done "
-            "WHERE l.domain = done.d AND l.holder = $1 AND l.claims > 1",
-            2, types);
+            "UPDATE email_verify_internal.domain_leases l SET workers = array_remove(l.workers, $1) FROM done "
+            "WHERE l.domain = done.d AND l.holder = $3 AND NOT l.workers <@ ARRAY[$1]",
+            3, types);
     }
     std::vector<Datum> values;
     values.reserve(domains.size());
     for (const std::string& d : domains) values.push_back(text_value(d));
-    Datum args[2] = {Int32GetDatum(holder_of(holder)), make_array(values, {}, TEXTOID)};
+    Datum args[3] = {Int32GetDatum(worker_slot), make_array(values, {}, TEXTOID), Int32GetDatum(kServerHolder)};
     run_kept_plan(plan, args);
 }
 

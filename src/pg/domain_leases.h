@@ -31,10 +31,11 @@ struct LeaseOutcome {
 };
 LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains, int lease_seconds);
 
-// The holder holds no item of these domains any more (one batch of it, for
-// the in-server workers, whose batches overlap): their leases end, or lose
-// that batch's claim. Needs a transaction and an SPI connection.
-void release_domains(int32 holder, const std::vector<std::string>& domains);
+// The in-server worker of this slot holds no item of these domains any
+// more: their leases end, or go on for the other workers whose batches hold
+// them too. (A prober's leases end by its report: prober_report.) Needs a
+// transaction and an SPI connection.
+void release_domains(int32 worker_slot, const std::vector<std::string>& domains);
 
 }  // namespace ev::pg
 
