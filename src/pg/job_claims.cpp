@@ -67,9 +67,44 @@ std::vector<int32> addresses_without_verdict(int64 job, int32 first, int32 last)
 // Gives back what the claims of $1 held: ranges (their addresses without a
 // verdict become retries, one attempt more: they may be what killed the
 // worker) and claimed retries. $1 NULL: the claims whose lease ran out.
+struct EndedRange {
+    int64 job;
+    int32 first, last;
+};
+
+// The ranges deleted by the statement just run (job_id, first_address,
+// last_address): what of them has no verdict goes back as retries (one
+// already waiting is left as it is). Nothing of a range is lost when it
+// ends, whoever ends it and however: a claimer that ends it with an
+// address unsettled (its report of that address failed) hands it on.
+void requeue_unsettled(uint64 rows) {
+    std::vector<EndedRange> ended;
+    for (uint64 r = 0; r < rows; ++r)
+        ended.push_back({std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0")),
+                         std::stoi(cell_text(SPI_tuptable, r, 2).value_or("0")),
+                         std::stoi(cell_text(SPI_tuptable, r, 3).value_or("-1"))});
+    static SPIPlanPtr back = nullptr;
+    if (!back) {
+        Oid back_types[2] = {INT8OID, INT4ARRAYOID};
+        back = keep_plan(
+            "INSERT INTO email_verify_internal.job_retries (job_id, address, attempts, not_before) "
+            "SELECT $1, a, 1, now() FROM unnest($2) AS a ON CONFLICT DO NOTHING",
+            2, back_types);
+    }
+    for (const EndedRange& range : ended) {
+        std::vector<int32> missing = addresses_without_verdict(range.job, range.first, range.last);
+        if (missing.empty()) continue;
+        std::vector<Datum> ordinals;
+        ordinals.reserve(missing.size());
+        for (int32 a : missing) ordinals.push_back(Int32GetDatum(a));
+        Datum args[2] = {Int64GetDatum(range.job), make_array(ordinals, {}, INT4OID)};
+        run_kept_plan(back, args);
+    }
+}
+
 void give_back(Datum worker_id, bool by_worker) {
-    static SPIPlanPtr ranges = nullptr, retries = nullptr, back = nullptr;
-    if (!back) {  // the last one prepared: all are, or all are prepared again
+    static SPIPlanPtr ranges = nullptr, retries = nullptr;
+    if (!retries) {  // the last one prepared: all are, or all are prepared again
         Oid types[1] = {INT4OID};
         ranges = keep_plan(
             "DELETE FROM email_verify_internal.job_claims c"
@@ -80,33 +115,10 @@ void give_back(Datum worker_id, bool by_worker) {
             "UPDATE email_verify_internal.job_retries r SET claimed_by = NULL, lease_until = NULL, not_before = now() "
             "WHERE CASE WHEN $1 IS NULL THEN r.lease_until < now() ELSE r.claimed_by = $1 END",
             1, types);
-        Oid back_types[2] = {INT8OID, INT4ARRAYOID};
-        back = keep_plan(
-            "INSERT INTO email_verify_internal.job_retries (job_id, address, attempts, not_before) "
-            "SELECT $1, a, 1, now() FROM unnest($2) AS a ON CONFLICT DO NOTHING",
-            2, back_types);
     }
     Datum values[1] = {worker_id};
     const char* nulls = by_worker ? " " : "n";
-    struct Range {
-        int64 job;
-        int32 first, last;
-    };
-    std::vector<Range> ended;
-    uint64 rows = run_kept_plan(ranges, values, nulls);
-    for (uint64 r = 0; r < rows; ++r)
-        ended.push_back({std::stoll(cell_text(SPI_tuptable, r, 1).value_or("0")),
-                         std::stoi(cell_text(SPI_tuptable, r, 2).value_or("0")),
-                         std::stoi(cell_text(SPI_tuptable, r, 3).value_or("-1"))});
-    for (const Range& range : ended) {
-        std::vector<int32> missing = addresses_without_verdict(range.job, range.first, range.last);
-        if (missing.empty()) continue;
-        std::vector<Datum> ordinals;
-        ordinals.reserve(missing.size());
-        for (int32 a : missing) ordinals.push_back(Int32GetDatum(a));
-        Datum args[2] = {Int64GetDatum(range.job), make_array(ordinals, {}, INT4OID)};
-        run_kept_plan(back, args);
-    }
+    requeue_unsettled(run_kept_plan(ranges, values, nulls));
     with_index_lookups([&] { run_kept_plan(retries, values, nulls); });
 }
 
@@ -270,11 +282,13 @@ void end_job_claims(const std::vector<int64>& ranges, int32 worker_id) {
     static SPIPlanPtr plan = nullptr;
     if (!plan) {
         Oid types[2] = {INT8ARRAYOID, INT4OID};
-        plan =
-            keep_plan("DELETE FROM email_verify_internal.job_claims WHERE id = ANY ($1) AND worker_id = $2", 2, types);
+        plan = keep_plan(
+            "DELETE FROM email_verify_internal.job_claims WHERE id = ANY ($1) AND worker_id = $2"
+            "  RETURNING job_id, first_address, last_address",
+            2, types);
     }
     Datum values[2] = {bigint_array(ranges), Int32GetDatum(worker_id)};
-    run_kept_plan(plan, values);
+    requeue_unsettled(run_kept_plan(plan, values));
 }
 
 void end_job_claims(const std::vector<JobRange>& ranges, int32 worker_id) {

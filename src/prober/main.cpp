@@ -140,6 +140,7 @@ class Prober {
             } catch (const Stopping&) {
                 log("stopping: what was reached is reported; the rest is given back");
                 try {
+                    if (unsent_) report_settled();
                     if (window_.has_news()) report_settled();
                 } catch (const DbError& e) {
                     log(std::string("database: ") + e.what() + " (the claims run out by themselves)");
@@ -193,7 +194,7 @@ class Prober {
         now = std::chrono::steady_clock::now();
         bool due = now - last_report_ >= kReportEvery ||
                    window_.settled() >= static_cast<std::size_t>(settings_.batch_size) / 2 || window_.in_flight() == 0;
-        if (window_.has_news() && due) report_settled();
+        if ((window_.has_news() || unsent_) && due) report_settled();
         if (now - last_contact_ > kHeartbeatEvery) {
             db_.heartbeat(hello_.prober_id, static_cast<int>(window_.in_flight()), std::nullopt);
             last_contact_ = now;
@@ -243,18 +244,25 @@ class Prober {
         next_claim_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
 
+    // A report the server refused without losing the connection (a
+    // deadlock, a statement timeout) was rolled back whole: it is sent
+    // again, as it was, before anything newer; nothing of it is lost.
     void report_settled() {
-        std::size_t settled = window_.settled();
-        auto report = window_.take_report(settings_.retry, random_, last_error_);
-        last_error_.reset();
-        std::string answer = db_.report(hello_.prober_id, report.json);
+        if (!unsent_) {
+            std::size_t settled = window_.settled();
+            unsent_ = Unsent{window_.take_report(settings_.retry, random_, last_error_), settled};
+            last_error_.reset();
+        }
+        std::string answer = db_.report(hello_.prober_id, unsent_->report.json);
         last_report_ = last_contact_ = std::chrono::steady_clock::now();
-        log(std::to_string(settled) + " settled: " + std::to_string(report.verdicts) + " verdicts, " +
-            std::to_string(report.retries) + " put back, " + std::to_string(window_.in_flight()) +
-            " in flight; server: " + answer);
+        log(std::to_string(unsent_->settled) + " settled: " + std::to_string(unsent_->report.verdicts) +
+            " verdicts, " + std::to_string(unsent_->report.retries) + " put back, " +
+            std::to_string(window_.in_flight()) + " in flight; server: " + answer);
+        unsent_.reset();
     }
 
     void forget_window() {
+        unsent_.reset();
         window_ = ev::remote::ClaimWindow{};
         stream_ = nullptr;
         next_claim_ = {};
@@ -346,6 +354,11 @@ class Prober {
     std::chrono::steady_clock::time_point last_contact_{};  // the last statement the server saw
     std::optional<std::chrono::steady_clock::time_point> stop_at_;
     std::optional<std::string> last_error_;
+    struct Unsent {
+        ev::remote::BatchReport report;
+        std::size_t settled;
+    };
+    std::optional<Unsent> unsent_;
 };
 
 }  // namespace
