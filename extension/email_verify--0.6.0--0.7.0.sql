@@ -575,7 +575,8 @@ SET search_path = pg_catalog, pg_temp;
 -- What a prober found, written back (fenced: see the top of this file).
 -- report, a jsonb object (every key optional):
 --   rows:        [{queue_id, status, reason, catch_all, checked_at, level}]  final verdicts of watched rows
---   row_retries: [{queue_id, reason, delay}]             back to the queue after delay seconds, one attempt more
+--   row_retries: [{queue_id, reason, delay, deferred}]   back to the queue after delay seconds, one attempt
+--                                                         more (none when deferred: not probed, politeness)
 --   jobs:        [{job_id, address, from_retry, result}]  final verdicts of job addresses (result: an
 --                                                         email_verify.result as JSON, its email the key probed)
 --   job_retries: [{job_id, address, attempts, delay}]     back as retries, with the attempts they now have
@@ -619,9 +620,19 @@ BEGIN
     END IF;
     PERFORM email_verify_internal.retry_later(array_agg(q.id), array_agg(r.reason),
                                               array_agg(make_interval(secs => r.delay)))
-    FROM jsonb_to_recordset(coalesce(report->'row_retries', '[]')) AS r(queue_id bigint, reason text, delay float8)
+    FROM jsonb_to_recordset(coalesce(report->'row_retries', '[]'))
+         AS r(queue_id bigint, reason text, delay float8, deferred boolean)
     JOIN email_verify.queue q ON q.id = r.queue_id AND q.state = 'claimed' AND q.claimed_by = me
+    WHERE NOT coalesce(r.deferred, false)
     HAVING count(*) > 0;
+    -- Not probed (the prober's politeness budget, no socket): nothing the
+    -- address did, no attempt counted (as the workers put such rows back).
+    UPDATE email_verify.queue q
+    SET state = 'pending', lease_until = NULL, claimed_by = NULL, not_before = now() + make_interval(secs => r.delay),
+        last_status = 'unknown', last_reason = r.reason
+    FROM jsonb_to_recordset(coalesce(report->'row_retries', '[]'))
+         AS r(queue_id bigint, reason text, delay float8, deferred boolean)
+    WHERE r.deferred AND q.id = r.queue_id AND q.state = 'claimed' AND q.claimed_by = me;
 
     -- Job addresses this prober still holds: a retry it claimed, or one in
     -- a job claim (range) of its own.

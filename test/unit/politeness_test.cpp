@@ -133,8 +133,26 @@ TEST(RateCell, HoldsTheRateAndNoBurstAboveTheBucket) {
     int back_to_back = 0;
     while (ev::prober::take_rate_token(cell, kSecond, 600) == 0) ++back_to_back;
     EXPECT_EQ(back_to_back, 10);
-    // The refusal says when the next one is due: 100 ms on.
-    EXPECT_EQ(ev::prober::take_rate_token(cell, kSecond, 600), kSecond / 10);
+    // The refusal says when the next one is due: 60 s / 591 on (the burst
+    // counts against the minute: never more than 600 in any 60 s).
+    EXPECT_EQ(ev::prober::take_rate_token(cell, kSecond, 600), 60 * kSecond / 591);
+}
+
+TEST(RateCell, NeverMoreThanTheRateInAnyMinute) {
+    // 120 a minute, burst 2: a busy sender gets at most 120 into any 60 s.
+    for (int per_minute : {5, 30, 120, 600}) {
+        RateCell cell;
+        std::vector<std::int64_t> taken;
+        for (std::int64_t t = 0; t < 180 * kSecond; t += kSecond / 100)
+            if (ev::prober::take_rate_token(cell, t, per_minute) == 0) taken.push_back(t);
+        std::size_t most = 0;
+        for (std::size_t i = 0, j = 0; j < taken.size(); ++j) {
+            while (taken[j] - taken[i] >= 60 * kSecond) ++i;
+            most = std::max(most, j - i + 1);
+        }
+        EXPECT_LE(most, static_cast<std::size_t>(per_minute)) << per_minute;
+        EXPECT_GE(most, static_cast<std::size_t>(per_minute) - 1) << per_minute;
+    }
 }
 
 TEST(RateCell, ZeroIsUnlimitedAndSlowRatesTakeOneAtATime) {

@@ -157,7 +157,8 @@ void Engine::State::release_quiet_names() {
         // Gone (released already), or items of it came again: a later settle puts it back.
         if (found == names.end() || found->second.open_items > 0) continue;
         NameState& n = found->second;
-        bool busy = std::any_of(n.hosts.begin(), n.hosts.end(), [](const Host* h) { return !h->sessions.empty(); });
+        bool busy = std::any_of(n.hosts.begin(), n.hosts.end(),
+                                [](const Host* h) { return !h->sessions.empty() || !h->held_until.empty(); });
         if (busy) {
             closing.push_back(std::move(name));
             continue;
@@ -183,6 +184,7 @@ void Engine::State::turn_until(Clock::time_point until, const Poll& poll, bool u
         free_finished();
         release_quiet_names();
         if (Clock::now() >= next_sweep) {
+            free_held_slots();
             sweep_deadlines();
             next_sweep = Clock::now() + kSweepEvery;
         }

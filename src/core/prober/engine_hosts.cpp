@@ -65,6 +65,13 @@ void Engine::State::enqueue(Task& t, bool front) {
             pump_needed = true;
             return;
         }
+        // Skipped: the host failed since the task's domain came. The task
+        // ends as the host's failure says, unless a later host answers.
+        if (!t.meaning) {
+            t.failure = h.failed_with;
+            t.reply = h.failed_reply;
+            t.mx_host = d.endpoints[t.endpoint].host_name;
+        }
         ++t.endpoint;
     }
     complete(t);
@@ -99,6 +106,27 @@ void Engine::State::pump() {
             !refused && !h->failed && !h->queue.empty() && static_cast<int>(h->sessions.size()) < desired();
         if (still_wanting) wanting.push_back(h);
         else h->wanting = false;
+    }
+}
+
+void Engine::State::free_held_slots() {
+    auto now = Clock::now();
+    for (auto& [key, host] : hosts) {
+        Host& h = *host;
+        if (h.held_until.empty()) continue;
+        auto due = std::remove_if(h.held_until.begin(), h.held_until.end(), [&](Clock::time_point t) {
+            if (t > now) return false;
+            --h.slots_held;
+            permits.close_session(h.target());
+            return true;
+        });
+        if (due == h.held_until.end()) continue;
+        h.held_until.erase(due, h.held_until.end());
+        pump_needed = true;
+        if (!h.queue.empty() && !h.wanting) {
+            h.wanting = true;
+            wanting.push_back(&h);
+        }
     }
 }
 
@@ -219,8 +247,12 @@ void Engine::State::session_ended(Host& h, smtp::Session* session, const smtp::S
         graveyard.push_back(std::move(*it));
         h.sessions.erase(it);
         --sessions_open;
-        --h.slots_held;
-        permits.close_session(h.target());
+        if (report.end == SessionEnd::ReplyTimeout || report.end == SessionEnd::SessionTimeout) {
+            h.held_until.push_back(Clock::now() + 2 * settings.session.reply_timeout);
+        } else {
+            --h.slots_held;
+            permits.close_session(h.target());
+        }
     }
     count_session(report);
     if (caches.health) caches.health->session_outcome(h.site, h.address.text(), outcome_of(report));
@@ -300,6 +332,8 @@ void Engine::State::learn(Host& h, const smtp::SessionReport& report) {
 void Engine::State::fail_host(Host& h, const smtp::SessionReport& report) {
     h.failed = true;
     h.failed_at = Clock::now();
+    h.failed_with = reason_for_end(report.end);
+    h.failed_reply = report.reply;
     std::deque<std::uint64_t> queued;
     queued.swap(h.queue);
     for (std::uint64_t id : queued) {

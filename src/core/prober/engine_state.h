@@ -95,9 +95,16 @@ struct Engine::State {
         std::vector<std::unique_ptr<smtp::Session>> sessions;
         bool failed = false;
         Clock::time_point failed_at{};  // a domain newer than this tries the host again
+        Reason failed_with = Reason::TemporaryFailure;  // what its failure means for a recipient
+        std::optional<Reply> failed_reply;
         bool wanting = false;
         HostFacts facts;     // as learned by every prober (HostPermits::facts)
         int slots_held = 0;  // session slots taken from the permits
+        // Slots kept after a session the server did not see end: one that
+        // timed out waiting for a reply (a tarpit asleep on our
+        // connection notices we left only when it wakes). Until then the
+        // server still counts it: freed at these times.
+        std::vector<Clock::time_point> held_until;
         // Politeness: the site's budget refused us; a timer asks again.
         bool session_timer = false;
         bool rcpt_held = false;
@@ -195,6 +202,9 @@ struct Engine::State {
 
     // Releases the settled items of names none of whose hosts has a session open.
     void release_quiet_names();
+
+    // Frees the slots held after timed-out sessions whose time has come.
+    void free_held_slots();
 
     // Turns the loop until `until`, or until every item has settled and
     // (unless until_settled) every session has ended.

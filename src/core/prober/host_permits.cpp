@@ -26,7 +26,11 @@ int rate_burst(int per_minute) { return std::max(1, per_minute / 60); }
 
 std::int64_t take_rate_token(RateCell& cell, std::int64_t now_ns, int per_minute) {
     if (per_minute <= 0) return 0;
-    const std::int64_t interval = kNsPerMinute / per_minute;
+    // "per_minute" is a promise about any 60 s, bursts included: a burst of
+    // B back to back and then one an interval leaves room for 60 s /
+    // interval more, so the interval is 60 s / (per_minute - B + 1) (the
+    // same as 60 s / per_minute when B is 1, below 120 a minute).
+    const std::int64_t interval = kNsPerMinute / (per_minute - rate_burst(per_minute) + 1);
     // The cell may be `burst` intervals ahead of now, no more.
     const std::int64_t tolerance = interval * (rate_burst(per_minute) - 1);
     const std::int64_t tat = std::max(cell.theoretical_arrival_ns, now_ns);

@@ -77,8 +77,10 @@ BatchReport build_report(const std::vector<SettledItem>& settled, const ReportEn
                                        {"attempts", item.attempts + (v.deferred ? 0 : 1)},
                                        {"delay", delay}});
             else
-                row_retries.push_back(
-                    {{"queue_id", item.queue_id}, {"reason", std::string(to_string(r.reason))}, {"delay", delay}});
+                row_retries.push_back({{"queue_id", item.queue_id},
+                                       {"reason", std::string(to_string(r.reason))},
+                                       {"delay", delay},
+                                       {"deferred", v.deferred}});
             ++out.retries;
         } else {
             if (item.job)
