@@ -330,10 +330,11 @@ class Worker {
         if (ended_claims)
             for (std::string& rest : batch.leased.take_all()) domains_done.push_back(std::move(rest));
         if (batch.settled.empty()) {
-            if ((ended_claims && !ended_claims->empty()) || !domains_done.empty()) alone([&] {
-                if (ended_claims) end_job_claims(*ended_claims, slot_);
-                release_domains(slot_, domains_done);
-            });
+            if ((ended_claims && !ended_claims->empty()) || !domains_done.empty())
+                alone([&] {
+                    if (ended_claims) end_job_claims(*ended_claims, slot_);
+                    release_domains(slot_, domains_done);
+                });
             return;
         }
         const auto& items = batch.items;

@@ -255,9 +255,9 @@ class Prober {
         }
         std::string answer = db_.report(hello_.prober_id, unsent_->report.json);
         last_report_ = last_contact_ = std::chrono::steady_clock::now();
-        log(std::to_string(unsent_->settled) + " settled: " + std::to_string(unsent_->report.verdicts) +
-            " verdicts, " + std::to_string(unsent_->report.retries) + " put back, " +
-            std::to_string(window_.in_flight()) + " in flight; server: " + answer);
+        log(std::to_string(unsent_->settled) + " settled: " + std::to_string(unsent_->report.verdicts) + " verdicts, " +
+            std::to_string(unsent_->report.retries) + " put back, " + std::to_string(window_.in_flight()) +
+            " in flight; server: " + answer);
         unsent_.reset();
     }
 

@@ -74,7 +74,8 @@ TEST(ProberReport, FinalAndRetriedItems) {
 
 TEST(ClaimWindow, AClaimEndsWithItsLastItem) {
     ClaimWindow window;
-    auto tickets = window.add({job_item(1, 5, "a@x.test"), job_item(2, 5, "b@y.test"), job_item(3, std::nullopt, "c@x.test")});
+    auto tickets =
+        window.add({job_item(1, 5, "a@x.test"), job_item(2, 5, "b@y.test"), job_item(3, std::nullopt, "c@x.test")});
     ASSERT_EQ(tickets.size(), 3u);
     EXPECT_EQ(window.in_flight(), 3u);
     ASSERT_NE(window.find(tickets[1]), nullptr);

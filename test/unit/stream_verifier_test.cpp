@@ -247,7 +247,8 @@ TEST_F(StreamVerifierTest, NoSocketHereDefersTheItem) {
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &before), 0);
     drain(*s);
     ASSERT_EQ(ready.count(1), 1u);
-    EXPECT_TRUE(ready[1].deferred) << ev::to_string(ready[1].result.reason) << " " << ready[1].result.smtp_message.value_or("-");
+    EXPECT_TRUE(ready[1].deferred) << ev::to_string(ready[1].result.reason) << " "
+                                   << ready[1].result.smtp_message.value_or("-");
     EXPECT_FALSE(ready[1].final) << ev::to_string(ready[1].result.reason);
     EXPECT_NE(ready[1].result.reason, Reason::ConnectionFailed);
     EXPECT_NE(ready[1].result.smtp_message.value_or("").find("no socket could be opened here"), std::string::npos)

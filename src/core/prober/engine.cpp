@@ -177,8 +177,8 @@ void Engine::State::turn_until(Clock::time_point until, const Poll& poll, bool u
         if (pump_needed) pump();
         auto now = Clock::now();
         if (now >= until) break;
-        auto wait = std::min<std::chrono::milliseconds>(
-            settings.turn, std::chrono::ceil<std::chrono::milliseconds>(until - now));
+        auto wait = std::min<std::chrono::milliseconds>(settings.turn,
+                                                        std::chrono::ceil<std::chrono::milliseconds>(until - now));
         loop.run_once(pump_needed ? std::chrono::milliseconds(0) : wait);
         graveyard.clear();
         free_finished();
@@ -244,9 +244,7 @@ void Engine::run_for(std::chrono::milliseconds slice, const Poll& poll) {
 
 std::size_t Engine::open_items() const { return state_->open_items; }
 
-bool Engine::busy() const {
-    return state_->open_items > 0 || state_->sessions_open > 0 || !state_->closing.empty();
-}
+bool Engine::busy() const { return state_->open_items > 0 || state_->sessions_open > 0 || !state_->closing.empty(); }
 
 void Engine::close(const Poll& poll) { state_->close_all(poll); }
 

@@ -36,7 +36,7 @@ struct Engine::State {
         std::size_t endpoint = 0;  // index into domain->endpoints
         int attempts = 0;
         bool first_sent_set = false;
-        bool deferred = false;  // ended unprobed: the site's budget stayed spent, or no socket here
+        bool deferred = false;     // ended unprobed: the site's budget stayed spent, or no socket here
         std::string deferred_why;  // when not the site's budget
         Clock::time_point first_sent;
         bool done = false;
@@ -94,7 +94,7 @@ struct Engine::State {
         std::deque<std::uint64_t> queue;
         std::vector<std::unique_ptr<smtp::Session>> sessions;
         bool failed = false;
-        Clock::time_point failed_at{};  // a domain newer than this tries the host again
+        Clock::time_point failed_at{};                  // a domain newer than this tries the host again
         Reason failed_with = Reason::TemporaryFailure;  // what its failure means for a recipient
         std::optional<Reply> failed_reply;
         bool wanting = false;

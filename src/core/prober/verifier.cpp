@@ -100,7 +100,8 @@ std::vector<Verdict> Verifier::verify(const std::vector<std::string_view>& input
     if (any_to_probe) {
         Engine engine(settings.probe, caches_);
         try {
-            engine.run(items, level, poll, [&](std::size_t k) { settle(k); }, [&](std::size_t k) { release(k); });
+            engine.run(
+                items, level, poll, [&](std::size_t k) { settle(k); }, [&](std::size_t k) { release(k); });
         } catch (...) {
             stats_.add(engine.stats());
             throw;

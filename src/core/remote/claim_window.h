@@ -52,7 +52,7 @@ class ClaimWindow {
   private:
     std::uint64_t next_ticket_ = 1;
     std::unordered_map<std::uint64_t, ClaimedItem> open_;
-    std::unordered_map<std::int64_t, std::size_t> claim_open_;  // job claim -> its items in flight
+    std::unordered_map<std::int64_t, std::size_t> claim_open_;   // job claim -> its items in flight
     std::unordered_map<std::uint64_t, std::string> unreleased_;  // ticket -> its lease domain (level smtp)
     queue::DomainTally leased_;                                  // of the unreleased items
     std::vector<SettledItem> settled_;

@@ -98,8 +98,12 @@ BatchReport build_report(const std::vector<SettledItem>& settled, const ReportEn
             ++out.verdicts;
         }
     }
-    json report = {{"rows", rows},         {"row_retries", row_retries}, {"jobs", jobs},
-                   {"job_retries", job_retries}, {"claims", ends.claims},   {"domains_done", ends.domains},
+    json report = {{"rows", rows},
+                   {"row_retries", row_retries},
+                   {"jobs", jobs},
+                   {"job_retries", job_retries},
+                   {"claims", ends.claims},
+                   {"domains_done", ends.domains},
                    {"in_flight", ends.in_flight}};
     if (ends.error) report["error"] = *ends.error;
     out.json = report.dump();
