@@ -128,6 +128,7 @@ class Prober {
     Prober(Options options, std::map<std::string, std::string> own)
         : options_(std::move(options)), own_(std::move(own)), db_(conninfo()) {
         caches_.results = ev::prober::ResultCache(kResultCacheEntries);
+        caches_.local_permits.without_bursts();
     }
 
     int run() {
@@ -172,7 +173,10 @@ class Prober {
         if (stop_requested) {
             if (!stop_at_) stop_at_ = now + kStopGrace;
             if (window_.in_flight() == 0 || now >= *stop_at_) throw Stopping{};
-        } else if (window_.in_flight() < static_cast<std::size_t>(settings_.batch_size) && now >= next_claim_) {
+        } else if (window_.in_flight() < static_cast<std::size_t>(settings_.batch_size) && now >= next_claim_ &&
+                   !unsent_) {
+            // (Not before a refused report went through: its domains_done
+            // must not end a lease a newer claim relies on.)
             // Settings or lists may have changed since the engine was made.
             if (window_.in_flight() == 0 && stream_ && !stream_->busy()) stream_ = nullptr;
             claim();

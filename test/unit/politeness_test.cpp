@@ -155,6 +155,15 @@ TEST(RateCell, NeverMoreThanTheRateInAnyMinute) {
     }
 }
 
+TEST(RateCell, WithoutBurstsOneAnInterval) {
+    RateCell cell;
+    EXPECT_EQ(ev::prober::take_rate_token(cell, kSecond, 600, false), 0);
+    EXPECT_GT(ev::prober::take_rate_token(cell, kSecond, 600, false), 0);
+    // Long idle: still one, not a burst.
+    EXPECT_EQ(ev::prober::take_rate_token(cell, 100 * kSecond, 600, false), 0);
+    EXPECT_GT(ev::prober::take_rate_token(cell, 100 * kSecond, 600, false), 0);
+}
+
 TEST(RateCell, ZeroIsUnlimitedAndSlowRatesTakeOneAtATime) {
     EXPECT_EQ(events_in(0, 1), 1000);
     EXPECT_EQ(ev::prober::rate_burst(5), 1);

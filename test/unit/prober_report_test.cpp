@@ -113,6 +113,22 @@ TEST(ClaimWindow, AClaimEndsWithItsLastItem) {
     EXPECT_EQ(nlohmann::json::parse(window.take_report({}, random, std::nullopt).json)["jobs"].size(), 0u);
 }
 
+// A domain done, then claimed again before the report: its lease stays.
+TEST(ClaimWindow, ADomainClaimedAgainIsNotDone) {
+    ClaimWindow window;
+    std::mt19937 random(1);
+    auto first = window.add({job_item(1, std::nullopt, "a@x.test")});
+    window.settle(first[0], kValid);
+    window.release(first[0]);
+    auto second = window.add({job_item(2, std::nullopt, "b@x.test")});
+    auto j = nlohmann::json::parse(window.take_report({}, random, std::nullopt).json);
+    EXPECT_EQ(j["domains_done"], nlohmann::json::array());
+    window.settle(second[0], kValid);
+    window.release(second[0]);
+    j = nlohmann::json::parse(window.take_report({}, random, std::nullopt).json);
+    EXPECT_EQ(j["domains_done"], nlohmann::json::array({"x.test"}));
+}
+
 TEST(ClaimWindow, OnlySmtpItemsHoldDomainLeases) {
     ClaimWindow window;
     ClaimedItem dns = job_item(1, std::nullopt, "a@x.test");

@@ -24,7 +24,7 @@ SteadyTime from_ns(std::int64_t ns) {
 
 int rate_burst(int per_minute) { return std::max(1, per_minute / 60); }
 
-std::int64_t take_rate_token(RateCell& cell, std::int64_t now_ns, int per_minute) {
+std::int64_t take_rate_token(RateCell& cell, std::int64_t now_ns, int per_minute, bool burst) {
     if (per_minute <= 0) return 0;
     // "per_minute" is a promise about any 60 s, bursts included: a burst of
     // B back to back and then one an interval leaves room for 60 s /
@@ -33,7 +33,8 @@ std::int64_t take_rate_token(RateCell& cell, std::int64_t now_ns, int per_minute
     const std::int64_t interval = kNsPerMinute / (per_minute - rate_burst(per_minute) + 1);
     // The cell may be `burst` intervals ahead of now, no more.
     const std::int64_t tolerance = interval * (rate_burst(per_minute) - 1);
-    const std::int64_t tat = std::max(cell.theoretical_arrival_ns, now_ns);
+    // Without a burst the cell is never behind now + tolerance: one an interval.
+    const std::int64_t tat = std::max(cell.theoretical_arrival_ns, burst ? now_ns : now_ns + tolerance);
     const std::int64_t earliest = tat - tolerance;
     if (now_ns < earliest) return earliest - now_ns;
     cell.theoretical_arrival_ns = tat + interval;
@@ -69,8 +70,8 @@ Admission admit_session(int& site_sessions, int& address_sessions, int& all_sess
     return {true, now};
 }
 
-Admission admit_rcpt(RateCell& rcpt_rate, const PolitenessLimits& limits, SteadyTime now) {
-    std::int64_t wait = take_rate_token(rcpt_rate, to_ns(now), limits.host_rcpt_rate);
+Admission admit_rcpt(RateCell& rcpt_rate, const PolitenessLimits& limits, SteadyTime now, bool burst) {
+    std::int64_t wait = take_rate_token(rcpt_rate, to_ns(now), limits.host_rcpt_rate, burst);
     if (wait > 0) return {false, now + std::chrono::nanoseconds(wait)};
     return {true, now};
 }
@@ -90,7 +91,7 @@ void LocalHostPermits::close_session(const SessionTarget& target) {
 }
 
 Admission LocalHostPermits::send_rcpt(const std::string& site, const PolitenessLimits& limits, SteadyTime now) {
-    return admit_rcpt(sites_[site].rcpt_rate, limits, now);
+    return admit_rcpt(sites_[site].rcpt_rate, limits, now, bursts_);
 }
 
 HostFacts LocalHostPermits::facts(const std::string& server) {

@@ -73,7 +73,8 @@ struct RateCell {
 
 // Takes one event of `per_minute` at `now_ns` (steady clock); 0 when taken,
 // else the nanoseconds to wait. per_minute <= 0 is unlimited.
-std::int64_t take_rate_token(RateCell& cell, std::int64_t now_ns, int per_minute);
+// burst false: one an interval, however long the cell was idle.
+std::int64_t take_rate_token(RateCell& cell, std::int64_t now_ns, int per_minute, bool burst = true);
 
 // One second's worth of events, at least one: a pipelined batch of RCPTs
 // may leave together, but never more than a second's share.
@@ -112,6 +113,10 @@ class LocalHostPermits : public HostPermits {
     // Sessions open to a site, or to an address ("ip:port").
     int open_sessions(const std::string& site_or_address) const;
     void clear();
+    // An external prober's: it cannot see what the other claimers sent a
+    // host just before the host's domain came to it, so its RCPT budget
+    // takes no burst (one an interval from the first).
+    void without_bursts() { bursts_ = false; }
 
   private:
     struct Site {
@@ -123,12 +128,13 @@ class LocalHostPermits : public HostPermits {
     std::unordered_map<std::string, HostFacts> facts_;
     std::unordered_map<std::string, int> address_sessions_;
     int sessions_open_ = 0;
+    bool bursts_ = true;
 };
 
 // The admission rule both implementations share: a slot under the site's,
 // the address's and the global cap, then a session-rate token of the site.
 Admission admit_session(int& site_sessions, int& address_sessions, int& all_sessions, RateCell& session_rate,
                         const PolitenessLimits& limits, SteadyTime now);
-Admission admit_rcpt(RateCell& rcpt_rate, const PolitenessLimits& limits, SteadyTime now);
+Admission admit_rcpt(RateCell& rcpt_rate, const PolitenessLimits& limits, SteadyTime now, bool burst = true);
 
 }  // namespace ev::prober

@@ -27,6 +27,9 @@ class DomainTally {
     // domain's last in flight (the domain is then forgotten).
     bool settle(std::string_view address);
 
+    // Whether an item of this domain (as lease_domain gives it) is in flight.
+    bool holds(const std::string& domain) const { return in_flight_.count(domain) > 0; }
+
     // The domains still in flight, forgotten (a batch's end).
     std::vector<std::string> take_all();
 

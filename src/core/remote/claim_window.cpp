@@ -1,5 +1,7 @@
 #include "remote/claim_window.h"
 
+#include <algorithm>
+
 namespace ev::remote {
 
 std::vector<std::uint64_t> ClaimWindow::add(std::vector<ClaimedItem> items) {
@@ -61,6 +63,12 @@ BatchReport ClaimWindow::take_report(const queue::RetryPolicy& policy, std::mt19
                                      const std::optional<std::string>& error) {
     ends_.in_flight = static_cast<int>(open_.size());
     ends_.error = error;
+    // A domain whose last item was released, and which a later claim
+    // brought items of again (the prober still held its lease), is not
+    // done after all: its lease must stay.
+    auto again = std::remove_if(ends_.domains.begin(), ends_.domains.end(),
+                                [this](const std::string& d) { return leased_.holds(d); });
+    ends_.domains.erase(again, ends_.domains.end());
     BatchReport report = build_report(settled_, ends_, policy, random);
     settled_.clear();
     ends_ = ReportEnds{};
