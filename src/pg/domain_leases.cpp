@@ -24,6 +24,13 @@ constexpr int64 kLeaseLockKey = 0x65765f6c65617365;
 
 int32 holder_of(int32 claimer) { return claimer < kFirstProberId ? kServerHolder : claimer; }
 
+Datum domain_array(const std::vector<std::string>& domains) {
+    std::vector<Datum> values;
+    values.reserve(domains.size());
+    for (const std::string& d : domains) values.push_back(text_value(d));
+    return make_array(values, {}, TEXTOID);
+}
+
 // An installation not yet updated to 0.7.0 has no leases: everything is granted.
 bool leases_table_exists() {
     bool exists = false;
@@ -82,12 +89,9 @@ LeaseOutcome lease_domains(int32 holder, const std::vector<std::string>& domains
     }
     Datum key[1] = {Int64GetDatum(kLeaseLockKey)};
     run_kept_plan(one_at_a_time, key);
-    std::vector<Datum> values;
-    values.reserve(domains.size());
-    for (const std::string& d : domains) values.push_back(text_value(d));
     std::vector<Datum> slot;
     if (holder_of(holder) == kServerHolder) slot.push_back(Int32GetDatum(holder));
-    Datum args[4] = {Int32GetDatum(holder_of(holder)), make_array(values, {}, TEXTOID), Int32GetDatum(lease_seconds),
+    Datum args[4] = {Int32GetDatum(holder_of(holder)), domain_array(domains), Int32GetDatum(lease_seconds),
                      make_array(slot, {}, INT4OID)};
     uint64 rows = run_kept_plan(plan, args);
     std::map<std::string, std::pair<bool, Datum>> by_domain;
@@ -133,10 +137,7 @@ void release_domains(int32 worker_slot, const std::vector<std::string>& domains)
             "WHERE l.domain = done.d AND l.holder = $3 AND NOT l.workers <@ ARRAY[$1]",
             3, types);
     }
-    std::vector<Datum> values;
-    values.reserve(domains.size());
-    for (const std::string& d : domains) values.push_back(text_value(d));
-    Datum args[3] = {Int32GetDatum(worker_slot), make_array(values, {}, TEXTOID), Int32GetDatum(kServerHolder)};
+    Datum args[3] = {Int32GetDatum(worker_slot), domain_array(domains), Int32GetDatum(kServerHolder)};
     run_kept_plan(plan, args);
 }
 

@@ -274,10 +274,12 @@ class Worker {
         use_server_state(caches_);
         ev::prober::Verifier verifier(lists, ev::TypoSuggester::builtin(), caches_);
         auto released = [&batch, &requests](std::size_t k) {
-            if (requests[k].level != ev::Level::Smtp || !batch.leased.settle(requests[k].input)) return;
+            if (requests[k].level != ev::Level::Smtp) return;
+            auto done = batch.leased.settle(requests[k].input);
+            if (!done) return;
             if (batch.settled.empty() && batch.domains_done.empty())
                 batch.first_settled = std::chrono::steady_clock::now();
-            batch.domains_done.emplace_back(ev::queue::lease_domain(requests[k].input));
+            batch.domains_done.push_back(std::move(*done));
         };
         auto ready = [&batch, &item_of](std::size_t k, const ev::prober::Verdict& verdict) {
             std::size_t i = item_of[k];
@@ -308,7 +310,7 @@ class Worker {
     // queue, no attempt counted.
     static void pause(Batch& batch, std::size_t i, const std::string& email) {
         // It touches no host: its domain is left to the other claimers at once.
-        if (batch.leased.settle(email)) batch.domains_done.emplace_back(ev::queue::lease_domain(email));
+        if (auto done = batch.leased.settle(email)) batch.domains_done.push_back(std::move(*done));
         if (batch.settled.empty()) batch.first_settled = std::chrono::steady_clock::now();
         ev::prober::Verdict& paused = batch.outcomes[i];
         paused.deferred = true;

@@ -13,12 +13,12 @@ std::string lease_domain(std::string_view address) {
 
 void DomainTally::add(std::string_view address) { ++in_flight_[lease_domain(address)]; }
 
-bool DomainTally::settle(std::string_view address) {
+std::optional<std::string> DomainTally::settle(std::string_view address) {
     auto it = in_flight_.find(lease_domain(address));
-    if (it == in_flight_.end()) return false;
-    if (--it->second > 0) return false;
+    if (it == in_flight_.end() || --it->second > 0) return std::nullopt;
+    std::string domain = it->first;
     in_flight_.erase(it);
-    return true;
+    return domain;
 }
 
 std::vector<std::string> DomainTally::take_all() {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,9 +24,9 @@ class DomainTally {
     // One more item of the address's domain in flight.
     void add(std::string_view address);
 
-    // One item of the address's domain settled; true when it was the
-    // domain's last in flight (the domain is then forgotten).
-    bool settle(std::string_view address);
+    // One item of the address's domain settled; the domain when it was
+    // its last in flight (the domain is then forgotten).
+    std::optional<std::string> settle(std::string_view address);
 
     // Whether an item of this domain (as lease_domain gives it) is in flight.
     bool holds(const std::string& domain) const { return in_flight_.count(domain) > 0; }

@@ -50,7 +50,7 @@ void ClaimWindow::settle(std::uint64_t ticket, const prober::Verdict& verdict) {
 void ClaimWindow::release(std::uint64_t ticket) {
     auto found = unreleased_.find(ticket);
     if (found == unreleased_.end()) return;
-    if (leased_.settle(found->second)) ends_.domains.push_back(queue::lease_domain(found->second));
+    if (auto done = leased_.settle(found->second)) ends_.domains.push_back(std::move(*done));
     unreleased_.erase(found);
 }
 
