@@ -121,6 +121,20 @@ like($err, qr/prober 1000 is not a running prober of this login/, 'no claim with
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT count(*) FROM email_verify.queue},
 	extra_params => [ '-U', 'prober' ]);
 like($err, qr/permission denied/, 'the prober role reads no table');
+# A prober ends only its own domain leases: naming another holder's domain
+# in domains_done leaves that lease alone.
+sql('postgres', q{INSERT INTO email_verify_internal.domain_leases (domain, holder, lease_until)
+	VALUES ('held.test', 4242, now() + interval '1 minute')});
+($ret, $out, $err) = $node->psql('postgres', q{
+	WITH h AS (SELECT prober_id FROM email_verify.prober_hello('intruder', 'h', '0.7.0', 1))
+	SELECT email_verify.prober_report(h.prober_id, '{"domains_done": ["held.test"]}'),
+	       email_verify.prober_goodbye(h.prober_id) FROM h},
+	extra_params => [ '-U', 'prober' ]);
+is($ret, 0, 'a prober may report domains_done') or diag $err;
+is(sql('postgres', q{SELECT holder FROM email_verify_internal.domain_leases WHERE domain = 'held.test'}), '4242',
+	"but another holder's lease on them stays");
+sql('postgres', q{DELETE FROM email_verify_internal.domain_leases WHERE domain = 'held.test';
+	DELETE FROM email_verify_internal.probers WHERE name = 'intruder'});
 
 # The program meets an extension of a newer protocol: it says so and stops (exit 3).
 sql('remote', q{
