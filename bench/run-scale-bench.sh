@@ -272,6 +272,8 @@ run_one() {
         n="$n" k="$k" job="$job" complete="$complete" left="$left" wall_s="$wall" per_s="$per_s" \
         missing="$missing" batch="$batch" worker_batch="$worker_batch" max_connections_each="$share" | tee -a "$results"
     cat "$tag.smaps"
+    psql_q -c "\\copy (SELECT email, status, reason, round((extract(epoch FROM checked_at) - $t0)::numeric, 1), 'job' FROM email_verify.job_results($job) WHERE status IS NOT NULL UNION ALL SELECT email, email_status, email_reason, round((extract(epoch FROM email_verified_at) - $t0)::numeric, 1), 'table' FROM contacts WHERE email_verified_at IS NOT NULL) TO '$tag.times'" &&
+        python3 bench/scale_bench_report.py tail "$world/domains.csv" "$tag.times"
     psql -X -At -c "SELECT 'probers: ' || string_agg(format('%s verdicts %s stale %s', name, verdicts, stale), ', ')
                     FROM email_verify.probers"
 }

@@ -9,7 +9,14 @@ through the internet world).
       maxima, compare.py's counts and the probers' peak private memory.
   scale_bench_report.py table RESULTS
       the summary: figure, measured, target, PASS/FAIL (INFO: no target).
+  scale_bench_report.py tail DOMAINS_CSV TIMES
+      when the verdicts came, by the world's behaviour of their domains
+      (TIMES: email, status, reason, seconds after the start, job or
+      table): the median, the 99th percentile and the last; and the last
+      ten verdicts of the run.
 """
+import collections
+import csv
 import json
 import re
 import socket
@@ -117,6 +124,32 @@ def table(results):
         print(fmt.format(*[str(c) for c in row]))
 
 
+def tail(domains_csv, times_file):
+    with open(domains_csv, encoding="utf-8") as f:
+        behaviours = {row["domain"]: row["behaviour"] for row in csv.DictReader(f)}
+    by_behaviour = collections.defaultdict(list)
+    rows = []
+    with open(times_file, encoding="utf-8") as f:
+        for line in f:
+            email, status, reason, seconds, kind = line.rstrip("\n").split("\t")[:5]
+            behaviour = behaviours.get(email.rpartition("@")[2].lower(), "?")
+            by_behaviour[f"{kind} {behaviour}"].append(float(seconds))
+            rows.append((float(seconds), behaviour, email, status, reason, kind))
+    if not rows:
+        return 0
+    print("when the verdicts came (seconds after the start):")
+    print(f"  {'kind, behaviour':<22} {'verdicts':>9} {'median':>8} {'p99':>8} {'last':>8}")
+    for name in sorted(by_behaviour, key=lambda b: max(by_behaviour[b])):
+        times = sorted(by_behaviour[name])
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        print(f"  {name:<22} {len(times):>9} {times[len(times) // 2]:>8.1f} {p99:>8.1f} {times[-1]:>8.1f}")
+    rows.sort()
+    print("the last ten:")
+    for seconds, behaviour, email, status, reason, kind in rows[-10:]:
+        print(f"  {seconds:8.1f}  {kind:<5} {behaviour:<14} {status}/{reason}  {email}")
+    return 0
+
+
 def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "ctl":
         return ctl(sys.argv[2], sys.argv[3])
@@ -124,6 +157,8 @@ def main():
         return run_line(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     if len(sys.argv) == 3 and sys.argv[1] == "table":
         return table(sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[1] == "tail":
+        return tail(sys.argv[2], sys.argv[3])
     sys.exit(__doc__)
 
 

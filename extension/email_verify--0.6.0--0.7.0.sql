@@ -1159,3 +1159,7 @@ DROP EVENT TRIGGER email_verify_follow_altered_tables;
 CREATE EVENT TRIGGER email_verify_follow_altered_tables ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION email_verify_internal.follow_altered_tables();
+
+-- extension/src/30_tables.sql: the claims take due retries first (their
+-- index), not after the backlog queued before them.
+CREATE INDEX queue_retry_idx ON email_verify.queue (not_before, id) WHERE state = 'pending' AND attempts > 0;

@@ -99,6 +99,8 @@ COMMENT ON TABLE email_verify.queue IS
 
 -- claim_batch takes the oldest ready pending items ...
 CREATE INDEX queue_pending_idx ON email_verify.queue (not_before, id) WHERE state = 'pending';
+-- ... retries first (src/pg/queue_items.h) ...
+CREATE INDEX queue_retry_idx ON email_verify.queue (not_before, id) WHERE state = 'pending' AND attempts > 0;
 -- ... and items whose lease ran out (a worker that died mid-batch).
 CREATE INDEX queue_claimed_idx ON email_verify.queue (state, lease_until) WHERE state = 'claimed';
 -- What the "already queued?" checks probe, over every state: a row being probed

@@ -30,8 +30,11 @@ std::vector<ClaimedItem> claimed_items(SPITupleTable* table, uint64 rows);
 
 // Claim and LeaseExpired: up to batch_size items for worker_id until now() +
 // lease_seconds, first items whose lease ran out (their worker died; one
-// attempt more), then pending ones that are ready, oldest first; SKIP LOCKED,
-// so workers claim side by side. The items of suspended watches stay.
+// attempt more), then ready retries, then the other ready pending ones,
+// oldest first; SKIP LOCKED, so workers claim side by side. Retries first:
+// one is due when its delay says, not once the backlog queued before it is
+// done (a greylisted address would wait through a whole million). The items
+// of suspended watches stay.
 std::vector<ClaimedItem> claim_ready_items(int32 worker_id, int batch_size, int lease_seconds);
 
 // GivenUp: expired claims that have used up their attempts become failed

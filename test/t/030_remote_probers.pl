@@ -248,6 +248,25 @@ is(sql('remote', qq{SELECT processed || ' ' || total FROM email_verify.job_statu
 kill 'TERM', $_->[0] for $c, $d;
 wait_exit($_->[0], 5) for $c, $d;
 
+# A job claim ended before all its addresses settled (a prober's report
+# rolled back, say, and the claim ended by a later one) hands the rest on
+# as retries, none lost: here a claim of 5 is ended with no verdict at all.
+my $early_job = sql('remote',
+	q{SELECT email_verify.submit_job(ARRAY(SELECT 'e' || g || '@strict.test' FROM generate_series(1, 5) g), level => 'syntax')});
+my $early = $node->safe_psql('remote', q{
+	SELECT prober_id FROM email_verify.prober_hello('early', 'h', '0.7.0', 1) \gset
+	SELECT email_verify.prober_report(:prober_id, jsonb_build_object('claims', jsonb_agg(DISTINCT c.claim)))
+	FROM email_verify.prober_claim(:prober_id, 100) c WHERE c.kind = 'job';
+	SELECT email_verify.prober_goodbye(:prober_id);
+}, extra_params => [ '-U', 'prober' ]);
+is(sql('remote', qq{SELECT count(*) || ' ' || max(attempts) FROM email_verify_internal.job_retries WHERE job_id = $early_job}),
+	'5 0', 'a job claim ended with no verdict: its 5 addresses are retries, no attempt counted');
+my $f = start_prober('remote', 'f', lease_seconds => 5);
+ok(wait_until(sub { sql('remote', qq{SELECT state || ' ' || processed FROM email_verify.job_status($early_job)}) eq 'completed 5' }, 20),
+	'another prober finishes them');
+kill 'TERM', $f->[0];
+wait_exit($f->[0], 5);
+
 # ---- 5. SIGTERM mid-batch, SIGHUP ----------------------------------------------------------
 sql('remote', q{INSERT INTO held SELECT g, 'h' || g || '@tarpit.test' FROM generate_series(100, 109) g});
 my $e = start_prober('remote', 'e', lease_seconds => 300, 'email_verify.reply_timeout' => 60000);

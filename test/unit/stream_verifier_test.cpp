@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fake_smtp_server.h"
@@ -253,4 +254,33 @@ TEST_F(StreamVerifierTest, NoSocketHereDefersTheItem) {
     EXPECT_NE(ready[1].result.reason, Reason::ConnectionFailed);
     EXPECT_NE(ready[1].result.smtp_message.value_or("").find("no socket could be opened here"), std::string::npos)
         << ready[1].result.smtp_message.value_or("");
+}
+
+// A host that lets a session time out before its greeting is silent for a
+// while (HostFacts::silent_until_ns, twice the reply timeout): items that
+// come meanwhile end as timed out without a connection; after it, the host
+// is tried again.
+TEST_F(StreamVerifierTest, ASilentHostIsNotConnectedToAgainForAWhile) {
+    FakeSmtpServer silent([](fake::SmtpPeer& peer) { peer.read_bytes(1, 3000ms); });
+    settings.probe.smtp_port = silent.port();
+    settings.probe.session.reply_timeout = 200ms;
+    auto s = make();
+    s->submit(1, "u1@strict.test", Level::Smtp);
+    drain(*s);
+    ASSERT_EQ(ready.count(1), 1u);
+    EXPECT_EQ(ready[1].result.reason, Reason::Timeout);
+    int connections = silent.connections();
+    EXPECT_EQ(connections, 1);
+    s->submit(2, "u2@strict.test", Level::Smtp);
+    drain(*s);
+    ASSERT_EQ(ready.count(2), 1u);
+    EXPECT_EQ(ready[2].result.reason, Reason::Timeout);
+    EXPECT_FALSE(ready[2].final);
+    EXPECT_EQ(silent.connections(), connections) << "connected again while the host was known silent";
+    std::this_thread::sleep_for(450ms);
+    s->submit(3, "u3@strict.test", Level::Smtp);
+    drain(*s);
+    ASSERT_EQ(ready.count(3), 1u);
+    EXPECT_EQ(ready[3].result.reason, Reason::Timeout);
+    EXPECT_GT(silent.connections(), connections) << "the host was not tried again after a while";
 }

@@ -43,6 +43,11 @@ Engine::State::Host& Engine::State::host_for(const Domain& d, const Endpoint& e)
         slot->error_budget.budget = slot->facts.error_budget;
         slot->error_budget.pipelined = slot->facts.error_budget_pipelined;
         slot->error_budget.limit_seen = slot->facts.error_limit_seen;
+        if (silent(*slot)) {  // another prober's session timed out there just now
+            slot->failed = true;
+            slot->failed_at = Clock::now();
+            slot->failed_with = Reason::Timeout;
+        }
     }
     return *slot;
 }
@@ -52,8 +57,9 @@ void Engine::State::enqueue(Task& t, bool front) {
     while (t.endpoint < d.endpoints.size()) {
         Host& h = host_for(d, d.endpoints[t.endpoint]);
         // A host that failed before this domain's items came is tried
-        // again (a new batch would have): it may be back.
-        if (h.failed && h.failed_at < d.created) h.failed = false;
+        // again (a new batch would have): it may be back. Not while it is
+        // known to be silent (HostFacts::silent_until_ns).
+        if (h.failed && h.failed_at < d.created && !silent(h)) h.failed = false;
         if (!h.failed) {
             names[d.name].hosts.insert(&h);
             if (front) h.queue.push_front(t.id);
@@ -329,9 +335,17 @@ void Engine::State::learn(Host& h, const smtp::SessionReport& report) {
     permits.learn(h.address.text(), learned);
 }
 
+bool Engine::State::silent(const Host& h) { return to_ns(Clock::now()) < h.facts.silent_until_ns; }
+
 void Engine::State::fail_host(Host& h, const smtp::SessionReport& report) {
     h.failed = true;
     h.failed_at = Clock::now();
+    bool timed_out = report.end == SessionEnd::ConnectTimeout || report.end == SessionEnd::ReplyTimeout ||
+                     report.end == SessionEnd::SessionTimeout;
+    if (timed_out && report.rcpts_answered == 0) {
+        h.facts.silent_until_ns = to_ns(h.failed_at + 2 * settings.session.reply_timeout);
+        permits.learn(h.address.text(), h.facts);
+    }
     h.failed_with = reason_for_end(report.end);
     h.failed_reply = report.reply;
     std::deque<std::uint64_t> queued;

@@ -273,6 +273,7 @@ struct Engine::State {
 
     // What the session taught about its server, for every prober's next sessions.
     void learn(Host& h, const smtp::SessionReport& report);
+    static bool silent(const Host& h);
 
     // The host could not be talked to: its recipients move on to the next
     // MX address of their domain, or end with this host's failure.

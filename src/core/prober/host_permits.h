@@ -56,10 +56,17 @@ struct HostFacts {
     bool error_limit_seen = false;
     bool starttls_broken = false;  // the STARTTLS handshake fails: talk in the clear
     bool pipelining = false;       // offers PIPELINING
+    // The server let a session time out before it answered a recipient (no
+    // greeting, or no reply): until this moment (steady clock, ns) nobody
+    // connects to it again, and its recipients end as timed out at once.
+    // Postfix marks such a destination dead for five minutes and more; this
+    // lasts as long as the timed-out session's slot is held anyway.
+    std::int64_t silent_until_ns = 0;
     bool operator==(const HostFacts& o) const {
         return rcpt_limit == o.rcpt_limit && error_budget == o.error_budget &&
                error_budget_pipelined == o.error_budget_pipelined && error_limit_seen == o.error_limit_seen &&
-               starttls_broken == o.starttls_broken && pipelining == o.pipelining;
+               starttls_broken == o.starttls_broken && pipelining == o.pipelining &&
+               silent_until_ns == o.silent_until_ns;
     }
 };
 
