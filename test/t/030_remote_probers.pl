@@ -260,12 +260,12 @@ my $early = $node->safe_psql('remote', q{
 	SELECT email_verify.prober_goodbye(:prober_id);
 }, extra_params => [ '-U', 'prober' ]);
 is(sql('remote', qq{SELECT count(*) || ' ' || max(attempts) FROM email_verify_internal.job_retries WHERE job_id = $early_job}),
-	'5 0', 'a job claim ended with no verdict: its 5 addresses are retries, no attempt counted');
-my $f = start_prober('remote', 'f', lease_seconds => 5);
+	'5 1', 'a job claim ended with no verdict: its 5 addresses are retries (one attempt counted, as for a lease that ran out)');
+my $finisher = start_prober('remote', 'finisher', lease_seconds => 5);
 ok(wait_until(sub { sql('remote', qq{SELECT state || ' ' || processed FROM email_verify.job_status($early_job)}) eq 'completed 5' }, 20),
 	'another prober finishes them');
-kill 'TERM', $f->[0];
-wait_exit($f->[0], 5);
+kill 'TERM', $finisher->[0];
+wait_exit($finisher->[0], 5);
 
 # ---- 5. SIGTERM mid-batch, SIGHUP ----------------------------------------------------------
 sql('remote', q{INSERT INTO held SELECT g, 'h' || g || '@tarpit.test' FROM generate_series(100, 109) g});

@@ -284,3 +284,23 @@ TEST_F(StreamVerifierTest, ASilentHostIsNotConnectedToAgainForAWhile) {
     EXPECT_EQ(ready[3].result.reason, Reason::Timeout);
     EXPECT_GT(silent.connections(), connections) << "the host was not tried again after a while";
 }
+
+// A session we closed before the server answered QUIT keeps its slot for
+// twice reply_timeout (the server counts it until it notices): its domain's
+// items are released only then, not as the socket closes.
+TEST_F(StreamVerifierTest, ASessionWeHungUpOnKeepsItsSlotAMoment) {
+    fake::MtaBehaviour mta;
+    mta.rcpt = [](const std::string&) { return std::string("250 2.1.5 Ok"); };
+    mta.quit_delay = 3000ms;
+    FakeSmtpServer mute_quit(fake::mta_script(mta));
+    settings.probe.smtp_port = mute_quit.port();
+    settings.probe.session.reply_timeout = 200ms;
+    auto s = make();
+    s->submit(1, "alice@strict.test", Level::Smtp);
+    drain(*s);
+    ASSERT_EQ(ready.count(1), 1u);
+    auto ready_at = std::chrono::steady_clock::now();
+    settle_all(*s);
+    ASSERT_EQ(released[1], 1);
+    EXPECT_GE(std::chrono::steady_clock::now() - ready_at, 350ms) << "released as soon as we hung up";
+}

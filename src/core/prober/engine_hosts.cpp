@@ -255,6 +255,9 @@ void Engine::State::session_ended(Host& h, smtp::Session* session, const smtp::S
         --sessions_open;
         if (report.end == SessionEnd::ReplyTimeout || report.end == SessionEnd::SessionTimeout) {
             h.held_until.push_back(Clock::now() + 2 * settings.session.reply_timeout);
+        } else if (report.notice_ms > 0) {
+            h.held_until.push_back(Clock::now() +
+                                   std::chrono::microseconds(static_cast<long>(report.notice_ms * 1000)));
         } else {
             --h.slots_held;
             permits.close_session(h.target());

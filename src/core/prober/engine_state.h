@@ -102,8 +102,9 @@ struct Engine::State {
         int slots_held = 0;  // session slots taken from the permits
         // Slots kept after a session the server did not see end: one that
         // timed out waiting for a reply (a tarpit asleep on our
-        // connection notices we left only when it wakes). Until then the
-        // server still counts it: freed at these times.
+        // connection notices we left only when it wakes), or one we closed
+        // before the server did (SessionReport::notice_ms). Until then
+        // the server still counts it: freed at these times.
         std::vector<Clock::time_point> held_until;
         // Politeness: the site's budget refused us; a timer asks again.
         bool session_timer = false;

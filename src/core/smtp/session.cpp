@@ -148,7 +148,10 @@ void Session::on_timeout() {
     }
     if (state_ == State::ProxyHandshake)
         return finish(SessionEnd::ConnectTimeout, std::nullopt, proxy_label() + socks5_->waiting_for() + " in time");
-    if (state_ == State::Quit) return finish(SessionEnd::Finished);
+    if (state_ == State::Quit) {
+        report_.notice_ms = 2.0 * static_cast<double>(config_.reply_timeout.count());
+        return finish(SessionEnd::Finished);
+    }
     if (state_ == State::Handshake)
         return finish(SessionEnd::ReplyTimeout, std::nullopt, "TLS handshake not done in time");
     finish(SessionEnd::ReplyTimeout, std::nullopt, "no complete reply in time");
@@ -156,7 +159,10 @@ void Session::on_timeout() {
 
 void Session::on_session_timeout() {
     if (state_ == State::Closed) return;
-    if (state_ == State::Quit) return finish(SessionEnd::Finished);
+    if (state_ == State::Quit) {
+        report_.notice_ms = 2.0 * static_cast<double>(config_.reply_timeout.count());
+        return finish(SessionEnd::Finished);
+    }
     finish(SessionEnd::SessionTimeout, std::nullopt, "session_timeout passed");
 }
 
@@ -525,7 +531,12 @@ void Session::quit() {
     send("QUIT", Expect::Quit);
     flush();
     // A server that slows every reply would answer QUIT as late.
-    if (slowed_) finish(SessionEnd::Finished);
+    if (slowed_) {
+        double slowest = 0;
+        for (double ms : report_.rcpt_ms) slowest = std::max(slowest, ms);
+        report_.notice_ms = 2 * slowest;
+        finish(SessionEnd::Finished);
+    }
 }
 
 void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string detail) {

@@ -112,6 +112,12 @@ struct SessionReport {
     std::string source_address;       // the local address chosen from source_addresses, if any
     bool pipelining = false;
     int learned_rcpt_limit = 0;  // > 0 when a "too many recipients" taught one
+    // We closed the connection before the server answered QUIT or closed
+    // it: the server counts the session until it notices, which may take
+    // this long (ms; < 0: it closed or answered first). Twice its slowest
+    // reply when it slowed its replies (it wakes from that sleep to find us
+    // gone), twice reply_timeout when QUIT went unanswered.
+    double notice_ms = -1;
     // Latencies, for the prober's counters: < 0 when the phase was not reached.
     double connect_ms = -1;
     double banner_ms = -1;        // from the connection to the banner's last line
