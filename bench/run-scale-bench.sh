@@ -18,6 +18,8 @@
 #       open in all
 #     - each prober's private memory (Private_Clean + Private_Dirty of
 #       smaps_rollup, every second), the maximum
+#     - when the verdicts came, by the world's behaviour of their domains
+#       (what a run's last minutes were spent on)
 #
 # Targets (the issue): every verdict equal to the truth; per MX host at most
 # 2 sessions and 120 RCPTs a minute; at most 2,000 sessions in all; 1M
@@ -32,7 +34,7 @@
 # email_verify.max_connections is 2000 / (K + 1) for each claimer, at most
 # 666 (EV_SB_MAX_CONNECTIONS_EACH), so the sum stays within 2,000 sessions.
 #
-#   bench/run-scale-bench.sh      (as root; about 5 minutes; EV_SB_FULL=1: about an hour)
+#   bench/run-scale-bench.sh      (as root; about 5 minutes; EV_SB_FULL=1: about 18 minutes)
 #
 # The PostgreSQL installation is the pg_config on PATH
 # (PATH=$(dirname $PG_CONFIG):$PATH for another one); the extension and
