@@ -253,11 +253,9 @@ void Engine::State::session_ended(Host& h, smtp::Session* session, const smtp::S
         graveyard.push_back(std::move(*it));
         h.sessions.erase(it);
         --sessions_open;
-        if (report.end == SessionEnd::ReplyTimeout || report.end == SessionEnd::SessionTimeout) {
-            h.held_until.push_back(Clock::now() + 2 * settings.session.reply_timeout);
-        } else if (report.notice_ms > 0) {
-            h.held_until.push_back(Clock::now() +
-                                   std::chrono::microseconds(static_cast<long>(report.notice_ms * 1000)));
+        if (report.notice_ms > 0) {
+            h.held_until.push_back(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                      std::chrono::duration<double, std::milli>(report.notice_ms)));
         } else {
             --h.slots_held;
             permits.close_session(h.target());

@@ -581,6 +581,9 @@ void Session::finish(SessionEnd end, std::optional<Reply> reply, std::string det
     report_.errors.cut_after = cut_after_;
     report_.errors.finished = end == SessionEnd::Finished;
     report_.end = end;
+    // A tarpit asleep on our connection notices we left only when it wakes.
+    if ((end == SessionEnd::ReplyTimeout || end == SessionEnd::SessionTimeout) && report_.notice_ms < 0)
+        report_.notice_ms = 2.0 * static_cast<double>(config_.reply_timeout.count());
     report_.reply = std::move(reply);
     report_.detail = std::move(detail);
     report_.pipelining = pipelining_;

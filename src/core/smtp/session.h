@@ -116,7 +116,7 @@ struct SessionReport {
     // it: the server counts the session until it notices, which may take
     // this long (ms; < 0: it closed or answered first). Twice its slowest
     // reply when it slowed its replies (it wakes from that sleep to find us
-    // gone), twice reply_timeout when QUIT went unanswered.
+    // gone), twice reply_timeout when a reply or QUIT went unanswered.
     double notice_ms = -1;
     // Latencies, for the prober's counters: < 0 when the phase was not reached.
     double connect_ms = -1;
