@@ -165,6 +165,23 @@ for my $setting (qw(host_rcpt_rate host_session_rate max_connections_per_host ma
 	like($e, qr/permission denied to set parameter "email_verify\.$setting"/, "an ordinary role may not set $setting");
 }
 
+# --- a role's short reply_timeout teaches the others nothing ---------------
+# A silent host is a fact for the whole server (HostFacts::silent_until_ns),
+# but only for probes that would wait no longer: app, waiting 300 ms at the
+# tarpit, does not make the next caller, who waits a second, give up on it
+# without trying (it would have, for 600 ms, had app's silence counted).
+$node->safe_psql('postgres', q{ALTER SYSTEM SET email_verify.host_session_rate = 0; SELECT pg_reload_conf();});
+sleep 0.5;
+is($node->safe_psql('postgres', q{SET email_verify.reply_timeout = '300ms';
+	SELECT (verify_email('quick@tarpit.test', 'smtp')).reason}, extra_params => [ '-U', 'app' ]),
+	'timeout', 'app, waiting 300 ms at the tarpit: timeout');
+my $patient_t0 = time;
+is($node->safe_psql('postgres', q{SET email_verify.reply_timeout = '1s';
+	SELECT (verify_email('patient@tarpit.test', 'smtp')).reason}), 'timeout', 'the next caller times out too');
+my $patient = time - $patient_t0;
+cmp_ok($patient, '>=', 0.9, sprintf('but after waiting its own second at the host (%.2f s)', $patient));
+cmp_ok($patient, '<', 5, 'and no longer (no politeness wait took its place)');
+
 # --- which sites are probed is for probing roles only ----------------------
 $node->safe_psql('postgres', q{CREATE ROLE outsider LOGIN});
 my ($r2, $o2, $e2) = $node->psql('postgres', 'SELECT * FROM email_verify.prober_sites', extra_params => [ '-U', 'outsider' ]);

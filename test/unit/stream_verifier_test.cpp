@@ -285,6 +285,28 @@ TEST_F(StreamVerifierTest, ASilentHostIsNotConnectedToAgainForAWhile) {
     EXPECT_GT(silent.connections(), connections) << "the host was not tried again after a while";
 }
 
+// Silence is learned for probes that would wait no longer: one with a
+// longer reply timeout connects for itself (a caller's short timeout must
+// not make the others give up on a host).
+TEST_F(StreamVerifierTest, SilenceTeachesNothingToAProbeThatWaitsLonger) {
+    FakeSmtpServer silent([](fake::SmtpPeer& peer) { peer.read_bytes(1, 3000ms); });
+    settings.probe.smtp_port = silent.port();
+    settings.probe.session.reply_timeout = 200ms;
+    auto quick = make();
+    quick->submit(1, "u1@strict.test", Level::Smtp);
+    drain(*quick);
+    ASSERT_EQ(ready.count(1), 1u);
+    EXPECT_EQ(ready[1].result.reason, Reason::Timeout);
+    int connections = silent.connections();
+    settings.probe.session.reply_timeout = 400ms;
+    auto patient = make();
+    patient->submit(2, "u2@strict.test", Level::Smtp);
+    drain(*patient);
+    ASSERT_EQ(ready.count(2), 1u);
+    EXPECT_EQ(ready[2].result.reason, Reason::Timeout);
+    EXPECT_GT(silent.connections(), connections) << "a longer-waiting probe took a shorter one's silence";
+}
+
 // A session we closed before the server answered QUIT keeps its slot for
 // twice reply_timeout (the server counts it until it notices): its domain's
 // items are released only then, not as the socket closes.

@@ -336,15 +336,18 @@ void Engine::State::learn(Host& h, const smtp::SessionReport& report) {
     permits.learn(h.address.text(), learned);
 }
 
-bool Engine::State::silent(const Host& h) { return to_ns(Clock::now()) < h.facts.silent_until_ns; }
+bool Engine::State::silent(const Host& h) const {
+    return to_ns(Clock::now()) < h.facts.silent_until_ns &&
+           settings.session.reply_timeout.count() <= h.facts.silent_after_ms;
+}
 
 void Engine::State::fail_host(Host& h, const smtp::SessionReport& report) {
     h.failed = true;
     h.failed_at = Clock::now();
-    bool timed_out = report.end == SessionEnd::ConnectTimeout || report.end == SessionEnd::ReplyTimeout ||
-                     report.end == SessionEnd::SessionTimeout;
+    bool timed_out = report.end == SessionEnd::ReplyTimeout || report.end == SessionEnd::SessionTimeout;
     if (timed_out && report.rcpts_answered == 0) {
         h.facts.silent_until_ns = to_ns(h.failed_at + 2 * settings.session.reply_timeout);
+        h.facts.silent_after_ms = settings.session.reply_timeout.count();
         permits.learn(h.address.text(), h.facts);
     }
     h.failed_with = reason_for_end(report.end);

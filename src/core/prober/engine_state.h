@@ -274,7 +274,8 @@ struct Engine::State {
 
     // What the session taught about its server, for every prober's next sessions.
     void learn(Host& h, const smtp::SessionReport& report);
-    static bool silent(const Host& h);
+    // Known silent (HostFacts::silent_until_ns) to a prober of these settings.
+    bool silent(const Host& h) const;
 
     // The host could not be talked to: its recipients move on to the next
     // MX address of their domain, or end with this host's failure.

@@ -57,16 +57,20 @@ struct HostFacts {
     bool starttls_broken = false;  // the STARTTLS handshake fails: talk in the clear
     bool pipelining = false;       // offers PIPELINING
     // The server let a session time out before it answered a recipient (no
-    // greeting, or no reply): until this moment (steady clock, ns) nobody
-    // connects to it again, and its recipients end as timed out at once.
-    // Postfix marks such a destination dead for five minutes and more; this
-    // lasts as long as the timed-out session's slot is held anyway.
+    // greeting, or no reply) after silent_after_ms: until silent_until_ns
+    // (steady clock) no prober that would wait no longer connects to it
+    // again, and its recipients end as timed out at once. Postfix marks such
+    // a destination dead for five minutes and more; this lasts as long as
+    // the timed-out session's slot is held anyway. A prober that waits
+    // longer tries for itself: a caller's short reply_timeout teaches
+    // nothing to the others.
     std::int64_t silent_until_ns = 0;
+    std::int64_t silent_after_ms = 0;
     bool operator==(const HostFacts& o) const {
         return rcpt_limit == o.rcpt_limit && error_budget == o.error_budget &&
                error_budget_pipelined == o.error_budget_pipelined && error_limit_seen == o.error_limit_seen &&
                starttls_broken == o.starttls_broken && pipelining == o.pipelining &&
-               silent_until_ns == o.silent_until_ns;
+               silent_until_ns == o.silent_until_ns && silent_after_ms == o.silent_after_ms;
     }
 };
 
